@@ -1,0 +1,224 @@
+/*
+ * leakwatch.c - the uWSGI side of leakwatch: options, hooks, shared memory.
+ *
+ * This file only translates. uWSGI options go to the core's config, the
+ * region the workers publish into is laid out by src/shm.c, the master's
+ * pacing comes from src/tick.c. Lifecycle, as uWSGI 2.0 runs it:
+ *
+ *   on_load      (master, at dlopen)      defaults
+ *   options      (master, while parsing)  lw_config_set(); bad value: exit(1)
+ *   init         (master, before fork)    check, shared memory, after-request hook
+ *   post_fork    (each worker, each spawn) claim the worker's slot
+ *   after-request (worker, every request, concurrently under --threads)
+ *   master_cycle (master, every loop turn) rate-limited bookkeeping
+ */
+#include <Python.h>
+#include <uwsgi.h>
+
+#include "../src/config.h"
+#include "../src/shm.h"
+#include "../src/size.h"
+#include "../src/tick.h"
+
+#define LW_EXPORT __attribute__((visibility("default")))
+#define LW_HOOK_NAME "leakwatch_after_request"
+#define LW_CYCLE_US 250000 /* master bookkeeping at most 4 times a second */
+
+extern struct uwsgi_server uwsgi;
+LW_EXPORT extern struct uwsgi_plugin leakwatch_plugin;
+LW_EXPORT void leakwatch_after_request(struct wsgi_request *wsgi_req);
+
+/* What the master last saw of a worker slot. Master-only, written in cycle. */
+struct seen {
+    lw_worker_view_t view;
+    int valid;
+};
+
+/* Written by option callbacks and init in the master before fork; read-only after. */
+static lw_config_t cfg;
+/* Set in init before fork; the mapping is shared, the pointer copied. */
+static lw_shm_t *shm;
+/* This worker's slot, set in post_fork; NULL in the master. */
+static uint32_t my_wid;
+/* Master-only state. */
+static struct seen *seen;
+static lw_tick_t cycle_tick, summary_tick;
+static int summary_dirty;
+
+static void lw_on_load(void)
+{
+    lw_config_init(&cfg);
+}
+
+static void lw_opt_set(char *opt, char *value, void *data)
+{
+    char err[512];
+
+    (void)data;
+    if (lw_config_set(&cfg, opt, value, err, sizeof(err)) < 0) {
+        uwsgi_log("[leakwatch] %s\n", err);
+        exit(1);
+    }
+}
+
+#define LW_OPT(name, help) \
+    {name, required_argument, 0, help, lw_opt_set, NULL, UWSGI_OPT_MASTER}
+
+static struct uwsgi_option lw_options[] = {
+    LW_OPT("leakwatch-threshold",
+           "report a Python allocation site once its sustained growth passes SIZE "
+           "(e.g. 512k, 2MB, 1G; default 2MB)"),
+    LW_OPT("leakwatch-sample-rate",
+           "mean bytes between sampled allocations: SIZE, auto (threshold/64) or "
+           "exact (every allocation; slow, for debugging) (default auto)"),
+    LW_OPT("leakwatch-frames", "Python frames kept per site traceback, 1-128 (default 16)"),
+    LW_OPT("leakwatch-gc",
+           "when leakwatch runs gc.collect(): auto (before judging a suspect), "
+           "request (after every request), N (every N requests) or off (default auto)"),
+    LW_OPT("leakwatch-warmup",
+           "requests each (re)spawned worker serves before growth counts (default 20)"),
+    LW_OPT("leakwatch-memory-limit",
+           "per-worker memory limit for OOM projection: SIZE, auto (reload-on-rss, "
+           "cgroup) or off (default auto)"),
+    LW_OPT("leakwatch-report",
+           "serve the JSON report on ADDR (HOST:PORT, :PORT for loopback, or a unix "
+           "socket path; default off)"),
+    LW_OPT("leakwatch-alarm",
+           "uWSGI alarm raised on every alert, define it with --alarm "
+           "(default leakwatch)"),
+    LW_OPT("leakwatch-ignore",
+           "ignore allocation sites whose file matches PATTERN (fnmatch; repeatable)"),
+    LW_OPT("leakwatch-summary",
+           "log a status line every N seconds while requests flow (default 0, off)"),
+    {0},
+};
+
+static uint32_t lw_count_cores(void)
+{
+    return uwsgi.cores > 0 ? (uint32_t)uwsgi.cores : 1;
+}
+
+static uint32_t lw_count_workers(void)
+{
+    return uwsgi.numproc > 0 ? (uint32_t)uwsgi.numproc : 1;
+}
+
+static int lw_init(void)
+{
+    char err[512], desc[512], total[32];
+    uint32_t nworkers = lw_count_workers(), ncores = lw_count_cores();
+    size_t size = lw_shm_size(nworkers, ncores);
+
+    if (lw_config_check(&cfg, err, sizeof(err)) < 0) {
+        uwsgi_log("[leakwatch] %s\n", err);
+        exit(1);
+    }
+    if (size == 0) {
+        uwsgi_log("[leakwatch] %u workers x %u cores is beyond leakwatch's limits "
+                  "(%u workers, %u cores)\n", nworkers, ncores,
+                  LW_SHM_MAX_WORKERS, LW_SHM_MAX_CORES);
+        exit(1);
+    }
+    shm = uwsgi_calloc_shared(size);
+    if (lw_shm_init(shm, size, nworkers, ncores) < 0) {
+        uwsgi_log("[leakwatch] cannot lay out shared memory\n");
+        exit(1);
+    }
+    seen = uwsgi_calloc(sizeof(struct seen) * (nworkers + 1));
+    lw_tick_init(&cycle_tick, LW_CYCLE_US);
+    lw_tick_init(&summary_tick, (uint64_t)cfg.summary_secs * 1000000);
+    uwsgi_string_new_list(&uwsgi.after_request_hooks, LW_HOOK_NAME);
+
+    uwsgi_log("[leakwatch] enabled: %s\n", lw_config_describe(&cfg, desc, sizeof(desc)));
+    uwsgi_log("[leakwatch]   %u workers x %u cores, %s shared memory\n", nworkers,
+              ncores, lw_size_format(size, total, sizeof(total)));
+    if (!uwsgi.master_process)
+        uwsgi_log("[leakwatch]   no master process: requests are counted but nothing "
+                  "is analysed; add --master\n");
+    return 0;
+}
+
+static void lw_post_fork(void)
+{
+    if (!shm || uwsgi.mywid < 1 || (uint32_t)uwsgi.mywid > shm->nworkers)
+        return;
+    if (lw_shm_claim(shm, (uint32_t)uwsgi.mywid, (int32_t)getpid(), uwsgi_micros()) == 0)
+        my_wid = (uint32_t)uwsgi.mywid;
+}
+
+void leakwatch_after_request(struct wsgi_request *wsgi_req)
+{
+    lw_core_slot_t *core;
+
+    if (!my_wid || wsgi_req->async_id < 0)
+        return;
+    core = lw_shm_core(shm, my_wid, (uint32_t)wsgi_req->async_id);
+    if (core)
+        lw_core_count_hooksafe(core);
+}
+
+/* Reads every slot whose owner uWSGI agrees on; notes what changed. */
+static void lw_master_observe(void)
+{
+    for (uint32_t wid = 1; wid <= shm->nworkers; wid++) {
+        lw_worker_view_t view;
+
+        if (lw_shm_read(shm, wid, &view) < 0)
+            continue;
+        /* A slot whose pid uWSGI does not know yet is not (yet) its worker. */
+        if (view.pid == 0 || view.pid != uwsgi.workers[wid].pid)
+            continue;
+        if (seen[wid].valid && !memcmp(&seen[wid].view, &view, sizeof(view)))
+            continue;
+        seen[wid].view = view;
+        seen[wid].valid = 1;
+        summary_dirty = 1;
+    }
+}
+
+static void lw_master_summary(void)
+{
+    uint64_t requests = 0, respawns = 0;
+    uint32_t live = 0;
+
+    for (uint32_t wid = 1; wid <= shm->nworkers; wid++) {
+        if (!seen[wid].valid)
+            continue;
+        live++;
+        requests += seen[wid].view.requests;
+        respawns += seen[wid].view.spawns - 1;
+    }
+    uwsgi_log("[leakwatch] STATUS %u workers, %llu requests, %llu respawns\n", live,
+              (unsigned long long)requests, (unsigned long long)respawns);
+    for (uint32_t wid = 1; wid <= shm->nworkers; wid++) {
+        if (seen[wid].valid)
+            uwsgi_log("[leakwatch]   worker %u pid %d: %llu requests, spawn %llu\n", wid,
+                      (int)seen[wid].view.pid,
+                      (unsigned long long)seen[wid].view.requests,
+                      (unsigned long long)seen[wid].view.spawns);
+    }
+    summary_dirty = 0;
+}
+
+static void lw_master_cycle(void)
+{
+    uint64_t now;
+
+    if (!shm)
+        return;
+    now = uwsgi_micros();
+    if (!lw_tick_due(&cycle_tick, now))
+        return;
+    lw_master_observe();
+    if (cfg.summary_secs && summary_dirty && lw_tick_due(&summary_tick, now))
+        lw_master_summary();
+}
+
+struct uwsgi_plugin leakwatch_plugin = {
+    .name = "leakwatch",
+    .on_load = lw_on_load,
+    .options = lw_options,
+    .init = lw_init,
+    .post_fork = lw_post_fork,
+    .master_cycle = lw_master_cycle,
+};

@@ -1,0 +1,304 @@
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "size.h"
+
+typedef int (*setter_fn)(lw_config_t *cfg, const char *value, const char **why);
+
+struct option_rule {
+    const char *name;
+    setter_fn set;
+    const char *forms; /* the accepted form, quoted in every error */
+};
+
+/* "auto", "off", ... compared without case and surrounding spaces. */
+static int is_word(const char *value, const char *word)
+{
+    size_t wlen = strlen(word);
+
+    while (*value == ' ' || *value == '\t')
+        value++;
+    if (strncasecmp(value, word, wlen))
+        return 0;
+    for (value += wlen; *value; value++) {
+        if (*value != ' ' && *value != '\t')
+            return 0;
+    }
+    return 1;
+}
+
+static int set_threshold(lw_config_t *cfg, const char *value, const char **why)
+{
+    uint64_t v;
+    int rc = lw_size_parse(value, &v, why);
+
+    if (rc < 0)
+        return rc;
+    if (v < LW_THRESHOLD_MIN) {
+        *why = v ? "too small (minimum 1k)" : "zero is not a threshold";
+        return -ERANGE;
+    }
+    cfg->threshold = v;
+    return 0;
+}
+
+static int set_sample_rate(lw_config_t *cfg, const char *value, const char **why)
+{
+    uint64_t v;
+    int rc;
+
+    if (is_word(value, "auto") || is_word(value, "exact")) {
+        cfg->exact = is_word(value, "exact");
+        cfg->sample_interval = 0;
+        return 0;
+    }
+    rc = lw_size_parse(value, &v, why);
+    if (rc < 0)
+        return rc;
+    if (v == 0) {
+        *why = "zero is not an interval (use \"exact\" to record every allocation)";
+        return -ERANGE;
+    }
+    cfg->exact = 0;
+    cfg->sample_interval = v;
+    return 0;
+}
+
+static int set_frames(lw_config_t *cfg, const char *value, const char **why)
+{
+    uint64_t v;
+    int rc = lw_count_parse(value, 1, LW_FRAMES_MAX, &v, why);
+
+    if (rc < 0)
+        return rc;
+    cfg->frames = (uint32_t)v;
+    return 0;
+}
+
+static int set_gc(lw_config_t *cfg, const char *value, const char **why)
+{
+    uint64_t v;
+    int rc;
+
+    if (is_word(value, "auto")) {
+        cfg->gc = LW_GC_AUTO;
+        return 0;
+    }
+    if (is_word(value, "off")) {
+        cfg->gc = LW_GC_OFF;
+        return 0;
+    }
+    if (is_word(value, "request")) {
+        cfg->gc = LW_GC_EVERY;
+        cfg->gc_every = 1;
+        return 0;
+    }
+    rc = lw_count_parse(value, 1, LW_GC_EVERY_MAX, &v, why);
+    if (rc < 0)
+        return rc;
+    cfg->gc = LW_GC_EVERY;
+    cfg->gc_every = (uint32_t)v;
+    return 0;
+}
+
+static int set_warmup(lw_config_t *cfg, const char *value, const char **why)
+{
+    return lw_count_parse(value, 0, LW_WARMUP_MAX, &cfg->warmup, why);
+}
+
+static int set_memory_limit(lw_config_t *cfg, const char *value, const char **why)
+{
+    uint64_t v;
+    int rc;
+
+    if (is_word(value, "auto") || is_word(value, "off")) {
+        cfg->limit_mode = is_word(value, "off") ? LW_LIMIT_OFF : LW_LIMIT_AUTO;
+        cfg->memory_limit = 0;
+        return 0;
+    }
+    rc = lw_size_parse(value, &v, why);
+    if (rc < 0)
+        return rc;
+    if (v < LW_MEMORY_LIMIT_MIN) {
+        *why = "too small (minimum 1M)";
+        return -ERANGE;
+    }
+    cfg->limit_mode = LW_LIMIT_SET;
+    cfg->memory_limit = v;
+    return 0;
+}
+
+static int set_report(lw_config_t *cfg, const char *value, const char **why)
+{
+    int rc;
+
+    if (is_word(value, "off")) {
+        cfg->report = NULL;
+        memset(&cfg->report_addr, 0, sizeof(cfg->report_addr));
+        return 0;
+    }
+    rc = lw_addr_parse(value, &cfg->report_addr, why);
+    if (rc < 0)
+        return rc;
+    cfg->report = value;
+    return 0;
+}
+
+static int set_alarm(lw_config_t *cfg, const char *value, const char **why)
+{
+    size_t len = strlen(value);
+
+    if (len == 0 || len > LW_ALARM_MAX) {
+        *why = len ? "name too long" : "empty name";
+        return -EINVAL;
+    }
+    for (size_t i = 0; i < len; i++) {
+        char c = value[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+              (c >= 'A' && c <= 'Z') || c == '_' || c == '-' || c == '.')) {
+            *why = "invalid character in alarm name";
+            return -EINVAL;
+        }
+    }
+    cfg->alarm = value;
+    return 0;
+}
+
+static int set_ignore(lw_config_t *cfg, const char *value, const char **why)
+{
+    size_t len = strlen(value);
+
+    if (len == 0 || len > LW_PATTERN_MAX) {
+        *why = len ? "pattern too long" : "empty pattern";
+        return -EINVAL;
+    }
+    if (cfg->nignore >= LW_IGNORE_MAX) {
+        *why = "too many patterns (at most 64)";
+        return -ENOSPC;
+    }
+    cfg->ignore[cfg->nignore++] = value;
+    return 0;
+}
+
+static int set_summary(lw_config_t *cfg, const char *value, const char **why)
+{
+    uint64_t v;
+    int rc = lw_count_parse(value, 0, LW_SUMMARY_MAX, &v, why);
+
+    if (rc < 0)
+        return rc;
+    cfg->summary_secs = (uint32_t)v;
+    return 0;
+}
+
+static const struct option_rule rules[] = {
+    {"leakwatch-threshold", set_threshold, LW_SIZE_FORMS ", at least 1k"},
+    {"leakwatch-sample-rate", set_sample_rate,
+     "auto, exact, or a mean sampling interval in bytes (e.g. 32k)"},
+    {"leakwatch-frames", set_frames, "a whole number from 1 to 128"},
+    {"leakwatch-gc", set_gc,
+     "auto, request, off, or N to collect every N requests (1 to 1000000)"},
+    {"leakwatch-warmup", set_warmup, "a number of requests from 0 to 10000000"},
+    {"leakwatch-memory-limit", set_memory_limit,
+     "auto, off, or " LW_SIZE_FORMS ", at least 1M"},
+    {"leakwatch-report", set_report, "off, " LW_ADDR_FORMS},
+    {"leakwatch-alarm", set_alarm, "an alarm name of 1 to 64 characters [A-Za-z0-9_.-]"},
+    {"leakwatch-ignore", set_ignore,
+     "a file name pattern such as */site-packages/* (up to 255 characters, 64 patterns)"},
+    {"leakwatch-summary", set_summary, "seconds from 0 (off) to 86400"},
+};
+
+void lw_config_init(lw_config_t *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->threshold = LW_THRESHOLD_DEFAULT;
+    cfg->frames = LW_FRAMES_DEFAULT;
+    cfg->gc = LW_GC_AUTO;
+    cfg->warmup = LW_WARMUP_DEFAULT;
+    cfg->limit_mode = LW_LIMIT_AUTO;
+    cfg->alarm = LW_ALARM_DEFAULT;
+}
+
+int lw_config_set(lw_config_t *cfg, const char *name, const char *value,
+                  char *err, size_t errlen)
+{
+    const char *why = "invalid value";
+    lw_config_t tmp = *cfg;
+    int rc;
+
+    for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+        if (strcmp(rules[i].name, name))
+            continue;
+        rc = rules[i].set(&tmp, value ? value : "", &why);
+        if (rc < 0) {
+            if (errlen > 0)
+                snprintf(err, errlen, "--%s \"%s\": %s; expected %s", name,
+                         value ? value : "", why, rules[i].forms);
+            return rc;
+        }
+        *cfg = tmp;
+        return 0;
+    }
+    if (errlen > 0)
+        snprintf(err, errlen, "--%s: unknown leakwatch option", name);
+    return -ENOENT;
+}
+
+int lw_config_check(const lw_config_t *cfg, char *err, size_t errlen)
+{
+    char a[32], b[32];
+
+    if (!cfg->exact && cfg->sample_interval > cfg->threshold) {
+        if (errlen > 0)
+            snprintf(err, errlen,
+                     "--leakwatch-sample-rate %s is above --leakwatch-threshold %s: "
+                     "a leak could pass the threshold unseen; use at most the threshold "
+                     "(default: threshold/64)",
+                     lw_size_format(cfg->sample_interval, a, sizeof(a)),
+                     lw_size_format(cfg->threshold, b, sizeof(b)));
+        return -EINVAL;
+    }
+    return 0;
+}
+
+uint64_t lw_config_sample_interval(const lw_config_t *cfg)
+{
+    uint64_t v;
+
+    if (cfg->exact)
+        return 1;
+    if (cfg->sample_interval)
+        return cfg->sample_interval;
+    v = cfg->threshold / LW_SAMPLE_DIVISOR;
+    return v ? v : 1;
+}
+
+char *lw_config_describe(const lw_config_t *cfg, char *buf, size_t len)
+{
+    char thr[32], rate[32], limit[32], gc[32];
+
+    lw_size_format(cfg->threshold, thr, sizeof(thr));
+    if (cfg->exact)
+        snprintf(rate, sizeof(rate), "exact");
+    else
+        lw_size_format(lw_config_sample_interval(cfg), rate, sizeof(rate));
+    if (cfg->limit_mode == LW_LIMIT_SET)
+        lw_size_format(cfg->memory_limit, limit, sizeof(limit));
+    else
+        snprintf(limit, sizeof(limit), "%s", cfg->limit_mode == LW_LIMIT_OFF ? "off" : "auto");
+    if (cfg->gc == LW_GC_EVERY)
+        snprintf(gc, sizeof(gc), "every %u requests", (unsigned)cfg->gc_every);
+    else
+        snprintf(gc, sizeof(gc), "%s", cfg->gc == LW_GC_OFF ? "off" : "auto");
+    snprintf(buf, len,
+             "threshold %s, sampling %s, frames %u, gc %s, warmup %llu requests, "
+             "memory limit %s, report %s, alarm %s, %u ignore patterns",
+             thr, rate, (unsigned)cfg->frames, gc, (unsigned long long)cfg->warmup,
+             limit, cfg->report ? cfg->report : "off", cfg->alarm,
+             (unsigned)cfg->nignore);
+    return buf;
+}

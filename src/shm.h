@@ -1,0 +1,113 @@
+/*
+ * shm.h - the shared-memory region between the master and its workers.
+ *
+ * The master sizes and initialises the region once, before fork (uWSGI's
+ * `init`); every worker inherits the mapping. Layout, fixed for a run:
+ *
+ *   lw_shm_t header | nworkers x lw_worker_slot_t | nworkers x ncores x lw_core_slot_t
+ *
+ * Worker ids are uWSGI's (1..nworkers); cores are uWSGI's async/thread cores
+ * (0..ncores-1). Each core slot has exactly one writer, the thread running
+ * that core, so writers never contend; the master only reads.
+ *
+ * Ownership of a worker slot follows uWSGI's worker pid. A (re)spawned worker
+ * claims its slot in post_fork by publishing its pid; counters are cumulative
+ * over the slot's life and never reset, so nothing a dead worker counted is
+ * lost, whenever the master looks. Readers use lw_shm_read(), which retries
+ * if a claim races with the read (a seqlock on `claims`).
+ *
+ * All shared fields are lock-free C11 atomics: address-free on the platforms
+ * uWSGI runs on, which _Static_assert checks below.
+ */
+#ifndef LW_SHM_H
+#define LW_SHM_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define LW_SHM_MAGIC   UINT32_C(0x4c57534d) /* "LWSM" */
+#define LW_SHM_VERSION 1
+#define LW_SHM_MAX_WORKERS 8192
+#define LW_SHM_MAX_CORES   4096
+
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "int atomics must be lock-free");
+
+/* Written by the master in lw_shm_init(), read-only afterwards. */
+typedef struct lw_shm {
+    uint32_t magic;
+    uint32_t version;
+    uint32_t nworkers;
+    uint32_t ncores;
+    uint64_t size;      /* bytes of the whole region */
+    uint64_t workers_off;
+    uint64_t cores_off;
+    uint8_t pad[24];
+} lw_shm_t;
+
+/* Written only by the worker that owns it (claim); read by the master. */
+typedef struct lw_worker_slot {
+    _Atomic int32_t pid;          /* owner, 0 while none */
+    uint32_t wid;                 /* set by init, constant */
+    _Atomic uint32_t claims;      /* seqlock: odd while a claim is under way */
+    uint32_t pad0;
+    _Atomic uint64_t spawned_us;  /* when the owner claimed it */
+    _Atomic uint64_t spawns;      /* completed claims over the slot's life */
+    uint8_t pad[32];
+} lw_worker_slot_t;
+
+/* Written only by the thread running the core; read by the master. */
+typedef struct lw_core_slot {
+    _Atomic uint64_t requests;    /* cumulative over the slot's life */
+    uint8_t pad[56];
+} lw_core_slot_t;
+
+_Static_assert(sizeof(lw_shm_t) == 64, "header is one cache line");
+_Static_assert(sizeof(lw_worker_slot_t) == 64, "worker slot is one cache line");
+_Static_assert(sizeof(lw_core_slot_t) == 64, "core slot is one cache line");
+
+/* What the master reads of one worker slot, consistent as a whole. */
+typedef struct lw_worker_view {
+    int32_t pid;
+    uint64_t spawns;
+    uint64_t spawned_us;
+    uint64_t requests;   /* sum over cores, cumulative */
+} lw_worker_view_t;
+
+/* Bytes needed for the region; 0 if a count is 0 or above the maxima. */
+size_t lw_shm_size(uint32_t nworkers, uint32_t ncores);
+
+/*
+ * Lays the region out in `mem` (`size` bytes, zeroed by the caller, e.g.
+ * uwsgi_calloc_shared). Returns 0, or -EINVAL if size is not
+ * lw_shm_size(nworkers, ncores), leaving mem untouched.
+ */
+int lw_shm_init(void *mem, size_t size, uint32_t nworkers, uint32_t ncores);
+
+/* Worker `wid` (1-based) or NULL if out of range. */
+lw_worker_slot_t *lw_shm_worker(lw_shm_t *shm, uint32_t wid);
+
+/* Core `core` (0-based) of worker `wid`, or NULL if out of range. */
+lw_core_slot_t *lw_shm_core(lw_shm_t *shm, uint32_t wid, uint32_t core);
+
+/*
+ * Called by a (re)spawned worker: takes the slot for `pid`. Returns 0, or
+ * -EINVAL if wid is out of range (slot untouched).
+ */
+int lw_shm_claim(lw_shm_t *shm, uint32_t wid, int32_t pid, uint64_t now_us);
+
+/* Counts one request on a core. Lock-free, single writer per core. */
+static inline void lw_core_count_hooksafe(lw_core_slot_t *core)
+{
+    uint64_t n = atomic_load_explicit(&core->requests, memory_order_relaxed);
+    atomic_store_explicit(&core->requests, n + 1, memory_order_release);
+}
+
+/*
+ * Reads worker `wid` consistently. Returns 0, -EINVAL if wid is out of
+ * range, -EAGAIN if claims kept racing the read (view unchanged then).
+ */
+int lw_shm_read(lw_shm_t *shm, uint32_t wid, lw_worker_view_t *view);
+
+#endif

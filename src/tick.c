@@ -1,0 +1,19 @@
+#include "tick.h"
+
+void lw_tick_init(lw_tick_t *tick, uint64_t interval_us)
+{
+    tick->interval_us = interval_us;
+    tick->next_us = 0;
+}
+
+bool lw_tick_due(lw_tick_t *tick, uint64_t now_us)
+{
+    /* A backwards jump larger than one interval means the clock moved. */
+    bool jumped = tick->next_us > tick->interval_us &&
+                  now_us < tick->next_us - tick->interval_us;
+
+    if (now_us < tick->next_us && !jumped)
+        return false;
+    tick->next_us = now_us + tick->interval_us;
+    return true;
+}
