@@ -100,7 +100,7 @@ valgrind: $(UNIT_BINS)
 	@$(PYTHON) tests/run.py --valgrind --unit $(UNIT_BINS)
 
 demo: $(PLUGIN)
-	@sh examples/demo.sh
+	@$(PYTHON) examples/demo.py
 
 format: | deps
 	clang-format -i $(CORE_SRCS) $(PLUGIN_SRCS) $(HEADERS) $(UNIT_SRCS)

@@ -290,7 +290,9 @@ char *lw_config_describe(const lw_config_t *cfg, char *buf, size_t len)
         lw_size_format(cfg->memory_limit, limit, sizeof(limit));
     else
         snprintf(limit, sizeof(limit), "%s", cfg->limit_mode == LW_LIMIT_OFF ? "off" : "auto");
-    if (cfg->gc == LW_GC_EVERY)
+    if (cfg->gc == LW_GC_EVERY && cfg->gc_every == 1)
+        snprintf(gc, sizeof(gc), "every request");
+    else if (cfg->gc == LW_GC_EVERY)
         snprintf(gc, sizeof(gc), "every %u requests", (unsigned)cfg->gc_every);
     else
         snprintf(gc, sizeof(gc), "%s", cfg->gc == LW_GC_OFF ? "off" : "auto");

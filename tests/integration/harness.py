@@ -1,0 +1,216 @@
+"""Starts real uWSGI with the built leakwatch plugin, for integration tests.
+
+Each server gets a free loopback port, is waited for with a deadline (never
+a bare sleep), is stopped by the PID of its process group, and has its log
+printed when the test that started it fails.
+"""
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PLUGIN = os.path.join(ROOT, "leakwatch_plugin.so")
+APPS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "apps")
+UWSGI = shutil.which("uwsgi") or "/usr/bin/uwsgi"
+
+STATUS_HEAD = re.compile(r"^\[leakwatch\] STATUS (\d+) workers, (\d+) requests, (\d+) respawns$")
+STATUS_WORKER = re.compile(
+    r"^\[leakwatch\]   worker (\d+) pid (\d+): (\d+) requests, spawn (\d+)$")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout, what):
+    """Polls predicate() until it returns a truthy value or timeout passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
+
+
+def run_uwsgi(args, timeout=30):
+    """Runs uWSGI to completion (for refusals and --help); returns (rc, output)."""
+    proc = subprocess.run([UWSGI] + args, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=timeout,
+                          start_new_session=True)
+    return proc.returncode, proc.stdout
+
+
+class Server:
+    """One uWSGI instance serving a WSGI app over --http-socket."""
+
+    def __init__(self, app, args=(), load="path", master=True, processes=2,
+                 stats=True, summary=1):
+        self.app = os.path.join(APPS, app)
+        self.args = list(args)
+        self.load = load
+        self.master = master
+        self.processes = processes
+        self.stats = stats
+        self.summary = summary
+        self.proc = None
+        self.closed_log = None
+        self.tmp = tempfile.mkdtemp(prefix="leakwatch-it-")
+        self.log_path = os.path.join(self.tmp, "uwsgi.log")
+
+    def command(self):
+        if self.load == "path":
+            plugins = ["--plugin", "python3", "--plugin", PLUGIN]
+        else:
+            plugins = ["--plugin", "python3", "--plugins-dir", ROOT, "--plugin", "leakwatch"]
+        cmd = [UWSGI] + plugins + [
+            "--http-socket", f"127.0.0.1:{self.port}",
+            "--wsgi-file", self.app,
+            "--processes", str(self.processes),
+            "--need-app", "--die-on-term", "--disable-logging",
+        ]
+        if self.master:
+            cmd.append("--master")
+        if self.stats:
+            cmd += ["--stats", f"127.0.0.1:{self.stats_port}"]
+        if self.summary:
+            cmd += ["--leakwatch-summary", str(self.summary)]
+        return cmd + self.args
+
+    def start(self, timeout=30):
+        for _ in range(3):  # a port picked free can be taken before uWSGI binds it
+            self.port, self.stats_port = free_port(), free_port()
+            log = open(self.log_path, "w")
+            self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
+                                         cwd=self.tmp, start_new_session=True)
+            log.close()
+            try:
+                wait_until(self._ready, timeout, "uWSGI to answer HTTP")
+                return self
+            except AssertionError:
+                if "Address already in use" not in self.log():
+                    raise
+                self.stop()
+        raise AssertionError("could not find a free port for uWSGI")
+
+    def _ready(self):
+        if self.proc.poll() is not None:
+            raise AssertionError(f"uWSGI exited early with status {self.proc.returncode}")
+        try:
+            return self.get("/")[0] == 200
+        except OSError:
+            return False
+
+    def get(self, path, timeout=10):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            conn.request("GET", path, headers={"Connection": "close"})
+            resp = conn.getresponse()
+            return resp.status, resp.read()
+        finally:
+            conn.close()
+
+    def stats_json(self):
+        with socket.create_connection(("127.0.0.1", self.stats_port), timeout=10) as s:
+            chunks = []
+            while True:
+                data = s.recv(65536)
+                if not data:
+                    break
+                chunks.append(data)
+        return json.loads(b"".join(chunks))
+
+    def worker_requests(self):
+        """uWSGI's own per-worker request counters, {wid: (pid, requests)}."""
+        return {w["id"]: (w["pid"], w["requests"]) for w in self.stats_json()["workers"]}
+
+    def log(self):
+        if self.closed_log is not None:
+            return self.closed_log
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def leakwatch_lines(self):
+        return [l for l in self.log().splitlines() if l.startswith("[leakwatch]")]
+
+    def statuses(self):
+        """Every STATUS block logged so far, as dicts."""
+        blocks = []
+        for line in self.log().splitlines():
+            m = STATUS_HEAD.match(line)
+            if m:
+                blocks.append({"workers": int(m[1]), "requests": int(m[2]),
+                               "respawns": int(m[3]), "per_worker": {}})
+                continue
+            m = STATUS_WORKER.match(line)
+            if m and blocks:
+                blocks[-1]["per_worker"][int(m[1])] = {
+                    "pid": int(m[2]), "requests": int(m[3]), "spawn": int(m[4])}
+        return blocks
+
+    def wait_status(self, predicate, timeout=20, what="a STATUS line"):
+        def check():
+            for block in reversed(self.statuses()):
+                if predicate(block):
+                    return block
+            return None
+        return wait_until(check, timeout, what)
+
+    def stop(self, timeout=20):
+        if not self.proc or self.proc.poll() is not None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGINT)
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout)
+        except ProcessLookupError:
+            pass
+        finally:
+            try:  # workers left behind by a master that died first
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+    def close(self):
+        """Stops the server, keeps its log in memory and removes its files."""
+        self.stop()
+        try:
+            self.closed_log = self.log()
+        except OSError:
+            self.closed_log = ""
+        shutil.rmtree(self.tmp, True)
+
+
+class UwsgiTestCase(unittest.TestCase):
+    """Base class: servers started here are stopped, and their logs shown on failure."""
+
+    def run(self, result=None):
+        self._servers = []
+        before = len(result.failures) + len(result.errors) if result else 0
+        outcome = super().run(result)
+        if result and len(result.failures) + len(result.errors) > before:
+            for server in self._servers:
+                print(f"\n----- uWSGI log ({' '.join(server.command())}) -----")
+                print(server.log())
+                print("----- end of uWSGI log -----")
+        return outcome
+
+    def server(self, app="hello.py", **kwargs):
+        server = Server(app, **kwargs)
+        self._servers.append(server)
+        self.addCleanup(server.close)
+        return server.start()
