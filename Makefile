@@ -76,7 +76,7 @@ $(BUILD)/plugin/%.o: %.c $(HEADERS) $(BUILD)/uwsgi.h | deps
 
 $(PLUGIN): $(PLUGIN_OBJS)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -shared -o $@ $^ $(PY_LDFLAGS) -ljansson
+	$(Q)$(CC) -shared -o $@ $^ $(PY_LDFLAGS) -ljansson -lm
 
 $(UNIT_DIR)/%.o: src/%.c $(HEADERS) | deps
 	@mkdir -p $(dir $@)
@@ -85,7 +85,7 @@ $(UNIT_DIR)/%.o: src/%.c $(HEADERS) | deps
 
 $(UNIT_DIR)/test_%: tests/unit/test_%.c $(UNIT_OBJS) $(HEADERS)
 	@$(if $(Q),echo "  CC      $@")
-	$(Q)$(CC) $(WARN) -g -O1 $(SAN_FLAGS) -Isrc $< $(UNIT_OBJS) -o $@ -lcmocka -ljansson
+	$(Q)$(CC) $(WARN) -g -O1 $(SAN_FLAGS) -Isrc $< $(UNIT_OBJS) -o $@ -lcmocka -ljansson -lm
 
 unit: $(UNIT_BINS)
 	@$(PYTHON) tests/run.py --unit $(UNIT_BINS)

@@ -19,6 +19,7 @@
 #include "../src/shm.h"
 #include "../src/size.h"
 #include "../src/tick.h"
+#include "engine.h"
 
 #define LW_EXPORT __attribute__((visibility("default")))
 #define LW_HOOK_NAME "leakwatch_after_request"
@@ -40,9 +41,13 @@ static lw_config_t cfg;
 static lw_shm_t *shm;
 /* This worker's slot, set in post_fork; NULL in the master. */
 static uint32_t my_wid;
+/* Worker-only: the allocator hooks are installed. */
+static int engine_on;
 /* Master-only state. */
 static struct seen *seen;
 static lw_tick_t cycle_tick, summary_tick;
+/* Worker-only: when this worker logs its sites (--leakwatch-summary). */
+static lw_tick_t sites_tick;
 static int summary_dirty;
 
 static void lw_on_load(void)
@@ -140,10 +145,21 @@ static int lw_init(void)
 
 static void lw_post_fork(void)
 {
+    PyGILState_STATE gil;
+
     if (!shm || uwsgi.mywid < 1 || (uint32_t)uwsgi.mywid > shm->nworkers)
         return;
-    if (lw_shm_claim(shm, (uint32_t)uwsgi.mywid, (int32_t)getpid(), uwsgi_micros()) == 0)
-        my_wid = (uint32_t)uwsgi.mywid;
+    if (lw_shm_claim(shm, (uint32_t)uwsgi.mywid, (int32_t)getpid(), uwsgi_micros()) < 0)
+        return;
+    my_wid = (uint32_t)uwsgi.mywid;
+    lw_tick_init(&sites_tick, (uint64_t)cfg.summary_secs * 1000000);
+    sites_tick.next_us = uwsgi_micros() + sites_tick.interval_us;
+    if (!Py_IsInitialized()) /* no python plugin: nothing to track */
+        return;
+    gil = PyGILState_Ensure();
+    engine_on = lw_engine_start(&cfg, (uint64_t)getpid() * 0x9E3779B97F4A7C15ULL ^
+                                          uwsgi_micros()) == 0;
+    PyGILState_Release(gil);
 }
 
 void leakwatch_after_request(struct wsgi_request *wsgi_req)
@@ -155,6 +171,13 @@ void leakwatch_after_request(struct wsgi_request *wsgi_req)
     core = lw_shm_core(shm, my_wid, (uint32_t)wsgi_req->async_id);
     if (core)
         lw_core_count_hooksafe(core);
+    if (engine_on) {
+        PyGILState_STATE gil = PyGILState_Ensure();
+        lw_engine_after_request(wsgi_req->path_info, wsgi_req->path_info_len);
+        if (cfg.summary_secs && lw_tick_due(&sites_tick, uwsgi_micros()))
+            lw_engine_log_sites(my_wid, 5);
+        PyGILState_Release(gil);
+    }
 }
 
 /* Reads every slot whose owner uWSGI agrees on; notes what changed. */

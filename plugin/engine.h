@@ -1,0 +1,45 @@
+/*
+ * engine.h - the worker side: allocator hooks, sampled sites, per-request deltas.
+ *
+ * All engine state lives in the worker process and is guarded by the GIL:
+ * the hooks are installed on the MEM and OBJ domains, which CPython only
+ * calls with the GIL held, and the after-request step takes the GIL. A
+ * thread-local guard keeps leakwatch from sampling its own work.
+ */
+#ifndef LW_ENGINE_H
+#define LW_ENGINE_H
+
+#include <stdint.h>
+
+#include "../src/config.h"
+#include "../src/sites.h"
+
+/* Counters a worker exposes (read under the GIL). */
+typedef struct lw_engine_stats {
+    uint64_t samples;       /* allocations recorded */
+    uint64_t lost;          /* samples that could not be recorded (tables full) */
+    uint64_t sites;         /* sites in use */
+    int64_t tracked_bytes;  /* estimated live bytes over all sites */
+    uint64_t collections;   /* gc.collect() runs made by leakwatch */
+} lw_engine_stats_t;
+
+/*
+ * In a freshly (re)spawned worker, with the GIL: allocates the tables and
+ * installs the hooks, chained to the allocators in place. Returns 0, or -1
+ * after logging why (the worker then runs untracked).
+ */
+int lw_engine_start(const lw_config_t *cfg, uint64_t seed);
+
+/*
+ * After each request, with the GIL taken by the caller: applies the gc policy
+ * and drains the sites that changed, attributing them to `endpoint` (folded).
+ * Returns the number of site deltas produced.
+ */
+size_t lw_engine_after_request(const char *path, size_t path_len);
+
+/* Logs this worker's largest sites (debug surface; GIL held). */
+void lw_engine_log_sites(uint32_t wid, int top);
+
+void lw_engine_stats(lw_engine_stats_t *out);
+
+#endif

@@ -1,0 +1,99 @@
+#include "ptrmap.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* Fibonacci hashing of the pointer without its always-zero low bits. */
+static inline uint64_t slot_of(const lw_ptrmap_t *map, uintptr_t key)
+{
+    return ((uint64_t)(key >> 4) * UINT64_C(0x9E3779B97F4A7C15)) >> map->shift;
+}
+
+size_t lw_ptrmap_bytes(uint64_t capacity)
+{
+    if (capacity < 8 || (capacity & (capacity - 1)) || capacity > (UINT64_C(1) << 40))
+        return 0;
+    return (size_t)capacity * sizeof(lw_ptr_slot_t);
+}
+
+int lw_ptrmap_init(lw_ptrmap_t *map, void *mem, uint64_t capacity)
+{
+    uint32_t bits = 0;
+
+    if (!mem || lw_ptrmap_bytes(capacity) == 0)
+        return -EINVAL;
+    while ((UINT64_C(1) << bits) < capacity)
+        bits++;
+    map->slots = mem;
+    map->mask = capacity - 1;
+    map->shift = 64 - bits;
+    map->used = 0;
+    return 0;
+}
+
+int lw_ptrmap_put_hooksafe(lw_ptrmap_t *map, uintptr_t key, uint64_t value, uint64_t *old)
+{
+    uint64_t i;
+
+    if (key == 0)
+        return -EINVAL;
+    for (i = slot_of(map, key);; i = (i + 1) & map->mask) {
+        lw_ptr_slot_t *s = &map->slots[i];
+        if (s->key == key) {
+            if (old)
+                *old = s->value;
+            s->value = value;
+            return 1;
+        }
+        if (s->key == 0)
+            break;
+    }
+    if ((map->used + 1) * 4 > (map->mask + 1) * 3)
+        return -ENOSPC;
+    map->slots[i].key = key;
+    map->slots[i].value = value;
+    map->used++;
+    return 0;
+}
+
+bool lw_ptrmap_take_hooksafe(lw_ptrmap_t *map, uintptr_t key, uint64_t *value)
+{
+    uint64_t i, j;
+
+    if (map->used == 0)
+        return false;
+    for (i = slot_of(map, key);; i = (i + 1) & map->mask) {
+        if (map->slots[i].key == key)
+            break;
+        if (map->slots[i].key == 0)
+            return false;
+    }
+    if (value)
+        *value = map->slots[i].value;
+    /* Backward-shift: pull later entries of the cluster into the hole when
+     * their home slot does not lie cyclically in (hole, their slot]. */
+    for (j = (i + 1) & map->mask; map->slots[j].key; j = (j + 1) & map->mask) {
+        uint64_t home = slot_of(map, map->slots[j].key);
+        if (((j - home) & map->mask) >= ((j - i) & map->mask)) {
+            map->slots[i] = map->slots[j];
+            i = j;
+        }
+    }
+    map->slots[i].key = 0;
+    map->slots[i].value = 0;
+    map->used--;
+    return true;
+}
+
+int lw_ptrmap_move(lw_ptrmap_t *to, lw_ptrmap_t *from)
+{
+    if (to->used != 0 || (from->used + 1) * 4 > (to->mask + 1) * 3)
+        return -ENOSPC;
+    for (uint64_t i = 0; i <= from->mask; i++) {
+        if (from->slots[i].key)
+            lw_ptrmap_put_hooksafe(to, from->slots[i].key, from->slots[i].value, NULL);
+    }
+    memset(from->slots, 0, (size_t)(from->mask + 1) * sizeof(lw_ptr_slot_t));
+    from->used = 0;
+    return 0;
+}

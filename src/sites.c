@@ -1,0 +1,120 @@
+#include "sites.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define SITES_MAX (UINT32_C(1) << 24)
+
+static uint64_t key_hash(const lw_site_key_t *k)
+{
+    uint64_t h = (uint64_t)k->code * UINT64_C(0x9E3779B97F4A7C15);
+
+    h ^= (uint64_t)(uint32_t)k->line * UINT64_C(0xC2B2AE3D27D4EB4F);
+    h ^= (uint64_t)k->app_code * UINT64_C(0x165667B19E3779F9);
+    h ^= (uint64_t)(uint32_t)k->app_line * UINT64_C(0x27D4EB2F165667C5);
+    return h ^ (h >> 29);
+}
+
+static bool key_equal(const lw_site_key_t *a, const lw_site_key_t *b)
+{
+    return a->code == b->code && a->line == b->line && a->app_code == b->app_code &&
+           a->app_line == b->app_line;
+}
+
+size_t lw_sites_bytes(uint32_t capacity)
+{
+    if (capacity < 2 || capacity > SITES_MAX)
+        return 0;
+    return (size_t)capacity * sizeof(lw_site_t) + (size_t)capacity * 3 * sizeof(uint32_t);
+}
+
+int lw_sites_init(lw_sites_t *t, void *mem, uint32_t capacity)
+{
+    if (!mem || lw_sites_bytes(capacity) == 0)
+        return -EINVAL;
+    memset(t, 0, sizeof(*t));
+    t->sites = mem;
+    t->index = (uint32_t *)(t->sites + capacity);
+    t->dirty = t->index + 2 * (size_t)capacity;
+    t->capacity = capacity;
+    t->used = 1; /* the overflow site, key all zero */
+    return 0;
+}
+
+int lw_sites_intern_hooksafe(lw_sites_t *t, const lw_site_key_t *key, uint32_t *site)
+{
+    uint64_t slots = 2 * (uint64_t)t->capacity; /* load <= 1/2: short probes */
+    uint64_t i = key_hash(key) % slots;
+
+    for (;; i = (i + 1) % slots) {
+        uint32_t idx = t->index[i];
+        if (idx == 0)
+            break;
+        if (key_equal(&t->sites[idx].key, key)) {
+            *site = idx;
+            return 0;
+        }
+    }
+    if (t->used >= t->capacity) {
+        t->overflowed++;
+        *site = LW_SITE_OVERFLOW;
+        return 0;
+    }
+    t->index[i] = t->used;
+    t->sites[t->used].key = *key;
+    *site = t->used++;
+    return 1;
+}
+
+static void mark_dirty(lw_sites_t *t, lw_site_t *s, uint32_t site)
+{
+    if (!s->dirty) {
+        s->dirty = true;
+        t->dirty[t->ndirty++] = site;
+    }
+}
+
+void lw_sites_add_hooksafe(lw_sites_t *t, uint32_t site, lw_weight_t w)
+{
+    lw_site_t *s = &t->sites[site];
+
+    s->live_bytes += w.bytes;
+    s->live_count += w.count;
+    s->samples++;
+    mark_dirty(t, s, site);
+}
+
+void lw_sites_sub_hooksafe(lw_sites_t *t, uint32_t site, lw_weight_t w)
+{
+    lw_site_t *s = &t->sites[site];
+
+    s->live_bytes -= w.bytes;
+    s->live_count -= w.count;
+    mark_dirty(t, s, site);
+}
+
+size_t lw_sites_drain(lw_sites_t *t, lw_site_delta_t *out, size_t max)
+{
+    size_t n = 0;
+
+    while (t->ndirty > 0 && n < max) {
+        uint32_t idx = t->dirty[--t->ndirty];
+        lw_site_t *s = &t->sites[idx];
+
+        s->dirty = false;
+        if (s->live_bytes == s->pub_bytes && s->live_count == s->pub_count)
+            continue;
+        out[n].site = idx;
+        out[n].bytes = s->live_bytes - s->pub_bytes;
+        out[n].count = s->live_count - s->pub_count;
+        s->pub_bytes = s->live_bytes;
+        s->pub_count = s->live_count;
+        n++;
+    }
+    return n;
+}
+
+const lw_site_t *lw_sites_get(const lw_sites_t *t, uint32_t index)
+{
+    return index < t->used ? &t->sites[index] : NULL;
+}
