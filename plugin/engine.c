@@ -30,9 +30,16 @@
 
 extern struct uwsgi_server uwsgi;
 
-/* What a hooked domain chains to. Written in lw_engine_start only. */
+/*
+ * One per hooked domain, passed to the hooks as ctx: what the domain chains
+ * to, and its own sampler. Both domains are only called with the GIL held,
+ * so the sampler needs no thread-local storage, and keeping it in ctx saves
+ * the hot path every address computation. Two independent Poisson streams,
+ * one per domain, sample every byte at the same rate: still unbiased.
+ */
 struct chain {
     PyMemAllocatorEx prev;
+    lw_sampler_t sampler;
 };
 
 /* Per site, for reporting: a representative traceback and its feeders. */
@@ -42,10 +49,9 @@ struct site_info {
     char endpoint[LW_ENDPOINT_MAX];  /* last endpoint that grew the site */
 };
 
-/* Per thread. initial-exec: one %fs-relative access, no __tls_get_addr. */
+/* Per thread: the reentrancy guard. initial-exec: one %fs-relative access. */
 struct lw_tls {
     int guard;
-    lw_sampler_t sampler;
 };
 static __thread struct lw_tls tls __attribute__((tls_model("initial-exec")));
 
@@ -123,8 +129,12 @@ static void keep_site_identity_hooksafe(uint32_t site, const lw_site_key_t *key)
         lw_frames_traceback_hooksafe(&eng.tracebacks[(size_t)site * eng.frames], eng.frames);
 }
 
-/* A sampled allocation: find its site and remember the pointer. */
-static void record_hooksafe(void *ptr, size_t size)
+/*
+ * A sampled allocation: find its site and remember the pointer. Inside
+ * leakwatch's own work (guard set) the sample point is skipped: the
+ * process is memoryless, so skipping a point biases nothing.
+ */
+static void record_hooksafe(struct chain *c, void *ptr, size_t size)
 {
     lw_site_key_t key;
     lw_weight_t w;
@@ -132,12 +142,11 @@ static void record_hooksafe(void *ptr, size_t size)
     uint64_t old;
     int rc;
 
+    lw_sampler_rearm_hooksafe(&c->sampler);
+    if (tls.guard)
+        return;
     tls.guard = 1;
-    if (tls.sampler.rng == 0) /* a thread's first allocation: seed, don't record */
-        lw_sampler_init(&tls.sampler, eng.mean, eng.exact,
-                        (uint64_t)(uintptr_t)&tls ^ uwsgi_micros());
-    else {
-        lw_sampler_rearm_hooksafe(&tls.sampler);
+    {
         lw_frames_site_hooksafe(&key);
         if (lw_sites_intern_hooksafe(&eng.sites, &key, &site) == 1)
             keep_site_identity_hooksafe(site, &key);
@@ -161,25 +170,52 @@ static void record_hooksafe(void *ptr, size_t size)
     tls.guard = 0;
 }
 
+/*
+ * malloc and calloc decide before allocating: the sampler needs only the
+ * size. The common case is then one thread-local subtraction and a tail
+ * call to the chained allocator, with no stack frame of our own. The
+ * subtraction cannot recurse, so it may run before the guard check; the
+ * guard comes first on every path that does more.
+ */
+static __attribute__((noinline)) void *malloc_sampled(struct chain *c, size_t size)
+{
+    void *p = c->prev.malloc(c->prev.ctx, size);
+
+    if (p)
+        record_hooksafe(c, p, size);
+    return p;
+}
+
 static void *hook_malloc(void *ctx, size_t size)
 {
     struct chain *c = ctx;
-    void *p = c->prev.malloc(c->prev.ctx, size);
 
-    if (!tls.guard && p && lw_sampler_take_hooksafe(&tls.sampler, size))
-        record_hooksafe(p, size);
+    if (lw_sampler_take_hooksafe(&c->sampler, size))
+        return malloc_sampled(c, size);
+    return c->prev.malloc(c->prev.ctx, size);
+}
+
+static __attribute__((noinline)) void *calloc_sampled(struct chain *c, size_t nelem,
+                                                      size_t elsize)
+{
+    void *p = c->prev.calloc(c->prev.ctx, nelem, elsize);
+
+    /* non-NULL: the chained calloc checked nelem * elsize for overflow */
+    if (p)
+        record_hooksafe(c, p, nelem * elsize);
     return p;
 }
 
 static void *hook_calloc(void *ctx, size_t nelem, size_t elsize)
 {
     struct chain *c = ctx;
-    void *p = c->prev.calloc(c->prev.ctx, nelem, elsize);
+    size_t size;
 
-    /* the chained calloc checked nelem * elsize for overflow */
-    if (!tls.guard && p && lw_sampler_take_hooksafe(&tls.sampler, nelem * elsize))
-        record_hooksafe(p, nelem * elsize);
-    return p;
+    if (__builtin_mul_overflow(nelem, elsize, &size))
+        size = SIZE_MAX; /* the chained calloc fails it; a sample is harmless */
+    if (lw_sampler_take_hooksafe(&c->sampler, size))
+        return calloc_sampled(c, nelem, elsize);
+    return c->prev.calloc(c->prev.ctx, nelem, elsize);
 }
 
 static void *hook_realloc(void *ctx, void *ptr, size_t size)
@@ -192,24 +228,36 @@ static void *hook_realloc(void *ctx, void *ptr, size_t size)
     /* The old block's sample, if any, retires; the new block is a new
      * allocation for the sampler (see sampler.c on realloc). Under the GIL
      * nothing else can reuse `ptr` in between. */
-    if (ptr && eng.ptrs.used)
+    if (ptr && lw_ptrmap_maybe_hooksafe(&eng.ptrs, (uintptr_t)ptr))
         forget_hooksafe(ptr);
-    if (!tls.guard && lw_sampler_take_hooksafe(&tls.sampler, size))
-        record_hooksafe(p, size);
+    if (lw_sampler_take_hooksafe(&c->sampler, size))
+        record_hooksafe(c, p, size);
     return p;
 }
 
+/* The rare free of a sampled block (or a filter false positive). */
+static __attribute__((noinline)) void free_maybe_sampled(struct chain *c, void *ptr)
+{
+    forget_hooksafe(ptr);
+    c->prev.free(c->prev.ctx, ptr);
+}
+
 /* Frees always look up, guard or not: a block freed while leakwatch itself
- * runs (its gc.collect(), say) must still leave the table. */
+ * runs (its gc.collect(), say) must still leave the table. Both exits are
+ * tail calls, so the common path needs no stack frame. */
 static void hook_free(void *ctx, void *ptr)
 {
     struct chain *c = ctx;
 
-    if (ptr && eng.ptrs.used)
-        forget_hooksafe(ptr);
+    /* NULL needs no test: it is never a key, and take() refuses it. */
+    if (lw_ptrmap_maybe_hooksafe(&eng.ptrs, (uintptr_t)ptr)) {
+        free_maybe_sampled(c, ptr);
+        return;
+    }
     c->prev.free(c->prev.ctx, ptr);
 }
 
+/* The sampler must be set up before: the hooks use it from the first call. */
 static void install(PyMemAllocatorDomain domain, struct chain *c)
 {
     PyMemAllocatorEx hooks = {c, hook_malloc, hook_calloc, hook_realloc, hook_free};
@@ -242,7 +290,8 @@ int lw_engine_start(const lw_config_t *cfg, uint64_t seed)
         uwsgi_log("[leakwatch] worker %d: sysconfig unavailable; only site-/dist-packages "
                   "count as libraries\n", uwsgi.mywid);
     lw_sampler_init(&eng.weights, eng.mean, eng.exact, 1);
-    lw_sampler_init(&tls.sampler, eng.mean, eng.exact, seed);
+    lw_sampler_init(&eng.mem.sampler, eng.mean, eng.exact, seed);
+    lw_sampler_init(&eng.obj.sampler, eng.mean, eng.exact, ~seed);
     eng.last_gc_us = uwsgi_micros();
     install(PYMEM_DOMAIN_MEM, &eng.mem);
     install(PYMEM_DOMAIN_OBJ, &eng.obj);

@@ -6,14 +6,22 @@
 /* Fibonacci hashing of the pointer without its always-zero low bits. */
 static inline uint64_t slot_of(const lw_ptrmap_t *map, uintptr_t key)
 {
-    return ((uint64_t)(key >> 4) * UINT64_C(0x9E3779B97F4A7C15)) >> map->shift;
+    return LW_PTRMAP_HASH(key) >> map->shift;
 }
 
+static inline void filter_set(lw_ptrmap_t *map, uintptr_t key)
+{
+    uint64_t bit = LW_PTRMAP_HASH(key) >> map->fshift;
+
+    map->filter[bit >> 6] |= UINT64_C(1) << (bit & 63);
+}
+
+/* Capacity bytes of filter (8 bits per slot) after the slots. */
 size_t lw_ptrmap_bytes(uint64_t capacity)
 {
     if (capacity < 8 || (capacity & (capacity - 1)) || capacity > (UINT64_C(1) << 40))
         return 0;
-    return (size_t)capacity * sizeof(lw_ptr_slot_t);
+    return (size_t)capacity * sizeof(lw_ptr_slot_t) + (size_t)capacity;
 }
 
 int lw_ptrmap_init(lw_ptrmap_t *map, void *mem, uint64_t capacity)
@@ -25,10 +33,24 @@ int lw_ptrmap_init(lw_ptrmap_t *map, void *mem, uint64_t capacity)
     while ((UINT64_C(1) << bits) < capacity)
         bits++;
     map->slots = mem;
+    map->filter = (uint64_t *)(map->slots + capacity);
     map->mask = capacity - 1;
     map->shift = 64 - bits;
+    map->fshift = 64 - (bits + 3);
     map->used = 0;
     return 0;
+}
+
+/* Clears key's filter bit unless another key in its home cluster uses it. */
+static void filter_clear(lw_ptrmap_t *map, uintptr_t key)
+{
+    uint64_t bit = LW_PTRMAP_HASH(key) >> map->fshift;
+
+    for (uint64_t j = slot_of(map, key); map->slots[j].key; j = (j + 1) & map->mask) {
+        if ((LW_PTRMAP_HASH(map->slots[j].key) >> map->fshift) == bit)
+            return;
+    }
+    map->filter[bit >> 6] &= ~(UINT64_C(1) << (bit & 63));
 }
 
 int lw_ptrmap_put_hooksafe(lw_ptrmap_t *map, uintptr_t key, uint64_t value, uint64_t *old)
@@ -53,6 +75,7 @@ int lw_ptrmap_put_hooksafe(lw_ptrmap_t *map, uintptr_t key, uint64_t value, uint
     map->slots[i].key = key;
     map->slots[i].value = value;
     map->used++;
+    filter_set(map, key);
     return 0;
 }
 
@@ -60,7 +83,7 @@ bool lw_ptrmap_take_hooksafe(lw_ptrmap_t *map, uintptr_t key, uint64_t *value)
 {
     uint64_t i, j;
 
-    if (map->used == 0)
+    if (map->used == 0 || key == 0)
         return false;
     for (i = slot_of(map, key);; i = (i + 1) & map->mask) {
         if (map->slots[i].key == key)
@@ -82,6 +105,7 @@ bool lw_ptrmap_take_hooksafe(lw_ptrmap_t *map, uintptr_t key, uint64_t *value)
     map->slots[i].key = 0;
     map->slots[i].value = 0;
     map->used--;
+    filter_clear(map, key);
     return true;
 }
 
@@ -93,7 +117,7 @@ int lw_ptrmap_move(lw_ptrmap_t *to, lw_ptrmap_t *from)
         if (from->slots[i].key)
             lw_ptrmap_put_hooksafe(to, from->slots[i].key, from->slots[i].value, NULL);
     }
-    memset(from->slots, 0, (size_t)(from->mask + 1) * sizeof(lw_ptr_slot_t));
+    memset(from->slots, 0, lw_ptrmap_bytes(from->mask + 1));
     from->used = 0;
     return 0;
 }

@@ -9,6 +9,21 @@
  *
  * A value packs what a free needs to undo the sample: the block's size
  * (40 bits, blocks up to 1 TiB) and its site index (24 bits).
+ *
+ * Most frees are of blocks that were never sampled, so the map keeps a
+ * filter in front of the table: a bitmap of 8 bits per slot, one bit set
+ * for every key present. lw_ptrmap_maybe_hooksafe() is a hash, a load from
+ * a few KiB that stay in L1, and a bit test; only when the bit is set does
+ * the free probe the table.
+ *
+ * The filter stays exact under removals, which matters: allocators hand a
+ * freed address straight back out, so a bit left set for a removed key
+ * would sit on a hot address and send every later free of it to the table.
+ * A key's filter bit is its hash's top log2(capacity)+3 bits and its home
+ * slot the top log2(capacity) bits, so keys sharing a bit share a home slot
+ * and therefore a probe cluster: a removal scans that cluster and clears
+ * the bit when no remaining key uses it. False positives: about
+ * used / (8 * capacity), never more.
  */
 #ifndef LW_PTRMAP_H
 #define LW_PTRMAP_H
@@ -27,17 +42,32 @@ typedef struct lw_ptr_slot {
 } lw_ptr_slot_t;
 
 typedef struct lw_ptrmap {
+    uint64_t *filter;   /* 8 * capacity bits */
+    uint32_t fshift;    /* 64 - log2(8 * capacity) */
+    uint32_t shift;     /* 64 - log2(capacity) */
     lw_ptr_slot_t *slots;
     uint64_t mask;      /* capacity - 1 */
-    uint32_t shift;     /* 64 - log2(capacity) */
     uint64_t used;
 } lw_ptrmap_t;
+
+#define LW_PTRMAP_HASH(key) ((uint64_t)((key) >> 4) * UINT64_C(0x9E3779B97F4A7C15))
 
 /* Bytes of memory for `capacity` slots (a power of two >= 8), 0 otherwise. */
 size_t lw_ptrmap_bytes(uint64_t capacity);
 
 /* Uses `mem` (lw_ptrmap_bytes(capacity) zeroed bytes). 0, or -EINVAL. */
 int lw_ptrmap_init(lw_ptrmap_t *map, void *mem, uint64_t capacity);
+
+/*
+ * False when `key` is certainly not in the map: the free fast path. True
+ * means "maybe": call lw_ptrmap_take_hooksafe().
+ */
+static inline bool lw_ptrmap_maybe_hooksafe(const lw_ptrmap_t *map, uintptr_t key)
+{
+    uint64_t bit = LW_PTRMAP_HASH(key) >> map->fshift;
+
+    return (map->filter[bit >> 6] >> (bit & 63)) & 1;
+}
 
 static inline uint64_t lw_ptrmap_pack(uint64_t size, uint32_t site)
 {

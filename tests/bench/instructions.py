@@ -1,0 +1,159 @@
+#!/usr/bin/python3
+"""Instruction counts per request, with and without leakwatch (callgrind).
+
+Deterministic where wall-clock throughput on a shared 2-core VM is not:
+each configuration serves the benchmark app from one uWSGI process under
+`valgrind --tool=callgrind`; after a warm-up the counters are zeroed, N
+requests are sent to one endpoint, and the counters dumped. Also reports
+what leakwatch's hooks cost per call (self instructions / calls), the
+figure that every allocation and free of every request pays.
+"""
+import argparse
+import collections
+import glob
+import http.client
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+PLUGIN = os.path.join(ROOT, "leakwatch_plugin.so")
+ENDPOINTS = ["/json", "/alloc", "/tiny"]
+HOOKS = ["hook_malloc", "hook_calloc", "hook_realloc", "hook_free"]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(port, path):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        c.request("GET", path, headers={"Connection": "close"})
+        r = c.getresponse()
+        r.read()
+        return r.status
+    finally:
+        c.close()
+
+
+def parse(path):
+    """Total Ir, and per function: self Ir and calls received."""
+    names, self_ir, calls = {}, collections.Counter(), collections.Counter()
+    total, fn, pending_call = 0, None, None
+    with open(path) as f:
+        for line in f:
+            if line.startswith(("fn=", "cfn=")):
+                key, rest = line.rstrip("\n").split("=", 1)
+                m = re.match(r"\((\d+)\)(?: (.*))?", rest)
+                name = m[2] if m[2] is not None else names.get(m[1], "?")
+                if m[2] is not None:
+                    names[m[1]] = m[2]
+                if key == "fn":
+                    fn = name
+                else:
+                    pending_call = name
+            elif line.startswith("calls="):
+                calls[pending_call] += int(line.split("=")[1].split()[0])
+                pending_call = "<call-cost>"
+            elif line[:1].isdigit() or line[:1] in "+-*":
+                parts = line.split()
+                if len(parts) >= 2:
+                    ir = int(parts[1])
+                    if pending_call == "<call-cost>":
+                        pending_call = None  # inclusive cost of a call: not self
+                    else:
+                        self_ir[fn] += ir
+                        total += ir
+            elif line.startswith("totals:") or line.startswith("summary:"):
+                total = int(line.split()[1])
+    return total, self_ir, calls
+
+
+def measure(extra, requests):
+    port = free_port()
+    tmp = tempfile.mkdtemp(prefix="leakwatch-cg-")
+    out = os.path.join(tmp, "cg.out")
+    cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "uwsgi",
+           "--plugin", "python3", *extra, "--http-socket", f"127.0.0.1:{port}",
+           "--wsgi-file", os.path.join(HERE, "app.py"), "--processes", "1",
+           "--disable-logging"]
+    log = open(os.path.join(tmp, "uwsgi.log"), "w")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    results = {}
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if get(port, "/tiny") == 200:
+                    break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                sys.exit(f"uWSGI under callgrind did not start; see {tmp}/uwsgi.log")
+            time.sleep(0.5)
+        for path in ENDPOINTS:
+            for _ in range(20):
+                get(port, path)
+        for i, path in enumerate(ENDPOINTS):
+            subprocess.run(["callgrind_control", "-z", str(proc.pid)], check=True,
+                           stdout=subprocess.DEVNULL)
+            for _ in range(requests):
+                get(port, path)
+            subprocess.run(["callgrind_control", "-d", str(proc.pid)], check=True,
+                           stdout=subprocess.DEVNULL)
+            dump = wait_dump(out, i + 1)
+            results[path] = parse(dump)
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+    return results
+
+
+def wait_dump(out, n):
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        found = glob.glob(f"{out}.{n}") + glob.glob(f"{out}.*.{n}")
+        if found and os.path.getsize(found[0]) > 0:
+            time.sleep(0.5)
+            return found[0]
+        time.sleep(0.2)
+    sys.exit(f"no callgrind dump {n} in {out}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--requests", type=int, default=50)
+    ap.add_argument("--extra", nargs="*", default=[],
+                    help="extra uWSGI options for the leakwatch run, e.g. --leakwatch-sample-rate exact")
+    args = ap.parse_args()
+    base = measure([], args.requests)
+    lw = measure(["--plugin", PLUGIN] + args.extra, args.requests)
+    print(f"instructions per request (callgrind, {args.requests} requests per endpoint, 1 process)")
+    print(f"{'endpoint':10} {'without':>12} {'leakwatch':>12} {'ratio':>7}")
+    hook_ir, hook_calls = collections.Counter(), collections.Counter()
+    for path in ENDPOINTS:
+        b, l = base[path][0] / args.requests, lw[path][0] / args.requests
+        print(f"{path:10} {b:12.0f} {l:12.0f} {l / b:7.3f}")
+        for h in HOOKS:
+            hook_ir[h] += lw[path][1][h]
+            hook_calls[h] += lw[path][2][h]
+    print("leakwatch hooks, self instructions per call (common path, over all endpoints):")
+    for h in HOOKS:
+        if hook_calls[h]:
+            print(f"  {h:13} {hook_ir[h] / hook_calls[h]:6.1f} instructions x {hook_calls[h]} calls")
+
+
+if __name__ == "__main__":
+    main()
