@@ -372,13 +372,14 @@ static void log_site(uint32_t idx)
                                  sizeof(live)));
         return;
     }
-    uwsgi_log("[leakwatch]   %s:%d in %s(): %s live, %.0f blocks, %llu samples, last grown by %s\n",
+    uwsgi_log("[leakwatch]   %s:%d in %s(): %s live (%lld bytes), %.0f blocks, %llu samples, "
+              "last grown by %s\n",
               s->key.code ? lw_frames_filename(s->key.code) : "<no Python frame>", s->key.line,
               lw_frames_funcname(s->key.code),
               lw_size_format((uint64_t)(s->live_bytes > 0 ? s->live_bytes : 0), live,
                              sizeof(live)),
-              (double)s->live_count / (double)LW_COUNT_ONE, (unsigned long long)s->samples,
-              si->endpoint[0] ? si->endpoint : "-");
+              (long long)s->live_bytes, (double)s->live_count / (double)LW_COUNT_ONE,
+              (unsigned long long)s->samples, si->endpoint[0] ? si->endpoint : "-");
     if (s->key.app_code && (s->key.app_code != s->key.code || s->key.app_line != s->key.line))
         uwsgi_log("[leakwatch]     from the application at %s:%d in %s()\n",
                   lw_frames_filename(s->key.app_code), s->key.app_line,
@@ -426,8 +427,9 @@ void lw_engine_log_sites(uint32_t wid, int top)
     /* A scan of the table: fine every few seconds, never per request. */
     for (uint32_t i = 0; i < eng.sites.used; i++)
         consider(best, &nbest, top, i);
-    uwsgi_log("[leakwatch] SITES worker %u pid %d: %s tracked in %u sites, %llu samples, "
-              "%llu lost, %llu collections\n", wid, (int)getpid(),
+    uwsgi_log("[leakwatch] SITES worker %u pid %d after %llu requests: %s tracked in %u sites, "
+              "%llu samples, %llu lost, %llu collections\n", wid, (int)getpid(),
+              (unsigned long long)eng.requests,
               lw_size_format((uint64_t)(eng.tracked > 0 ? eng.tracked : 0), tracked,
                              sizeof(tracked)),
               eng.sites.used, (unsigned long long)eng.samples,

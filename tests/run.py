@@ -25,11 +25,13 @@ def run_unit(binaries, valgrind):
     passed = failed = 0
     for binary in binaries:
         cmd = (VALGRIND if valgrind else []) + [binary]
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True)
-        sys.stdout.write(proc.stdout)
-        p = sum(int(n) for n in PASSED.findall(proc.stdout))
-        f = sum(int(n) for n in FAILED.findall(proc.stdout))
+        # cmocka writes progress to stdout and its summary to stderr
+        output = proc.stdout + proc.stderr
+        sys.stdout.write(output)
+        p = sum(int(n) for n in PASSED.findall(output))
+        f = sum(int(n) for n in FAILED.findall(output))
         if proc.returncode != 0 and f == 0:
             # a crash, a sanitizer or valgrind report: the binary failed
             print(f"{binary}: exited with status {proc.returncode}")

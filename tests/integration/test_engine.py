@@ -1,0 +1,128 @@
+"""The worker engine attributes sampled allocations to the right site, with
+plausible (sampled) or exact (exact mode) byte estimates, with and without
+threads; library-internal growth is traced back to the application line."""
+import os
+import re
+import unittest
+from concurrent.futures import ThreadPoolExecutor
+
+from harness import APPS, UwsgiTestCase, wait_until
+
+SITES_HEAD = re.compile(r"^\[leakwatch\] SITES worker (\d+) pid (\d+) after (\d+) requests: "
+                        r".* (\d+) samples, (\d+) lost")
+SITE_LINE = re.compile(r"^\[leakwatch\]   (.+):(-?\d+) in (.+)\(\): .* live \((-?\d+) bytes\)")
+FROM_APP = re.compile(r"^\[leakwatch\]     from the application at (.+):(\d+) in (.+)\(\)$")
+
+
+def leak_line(app):
+    with open(os.path.join(APPS, app)) as f:
+        for number, line in enumerate(f, 1):
+            if "# LEAK-LINE" in line:
+                return number
+    raise AssertionError("no LEAK-LINE marker")
+
+
+def site_reports(server):
+    """The latest SITES block of each worker: {wid: {"requests", "lost", "sites": [...]}}."""
+    latest, current = {}, None
+    for line in server.log().splitlines():
+        m = SITES_HEAD.match(line)
+        if m:
+            current = {"requests": int(m[3]), "lost": int(m[5]), "sites": []}
+            latest[int(m[1])] = current
+            continue
+        m = SITE_LINE.match(line)
+        if m and current is not None:
+            current["sites"].append({"file": m[1], "line": int(m[2]), "function": m[3],
+                                     "bytes": int(m[4]), "app": None})
+            continue
+        m = FROM_APP.match(line)
+        if m and current is not None and current["sites"]:
+            current["sites"][-1]["app"] = (m[1], int(m[2]), m[3])
+    return latest
+
+
+def send(server, n, concurrency=1):
+    with ThreadPoolExecutor(concurrency) as pool:
+        assert list(pool.map(lambda _: server.get("/")[0], range(n))) == [200] * n
+
+
+class EngineTest(UwsgiTestCase):
+
+    def site(self, report, path, line):
+        matches = [s for s in report["sites"]
+                   if s["file"] == path and s["line"] == line]
+        self.assertEqual(len(matches), 1, report["sites"])
+        return matches[0]
+
+    def test_exact_mode_counts_the_leak_to_the_byte(self):
+        # GIVEN exact mode and an app leaking 16 KiB bytes objects per request
+        server = self.server("leak_bytes.py", args=["--leakwatch-sample-rate", "exact",
+                                                     "--env", "LEAK_SIZE=16384"])
+        # WHEN 120 requests are served
+        send(server, 119, concurrency=2)
+        reps = self.wait_reports_until_stable(server)
+        # THEN each worker names the leaking line, and its live bytes are
+        # exactly requests x sizeof(bytes(16384)) plus the list's own array
+        app = os.path.join(APPS, "leak_bytes.py")
+        for wid, rep in reps.items():
+            site = self.site(rep, app, leak_line("leak_bytes.py"))
+            self.assertEqual(site["function"], "application")
+            floor = rep["requests"] * (16384 + 33)
+            self.assertGreaterEqual(site["bytes"], floor)
+            self.assertLessEqual(site["bytes"], floor + rep["requests"] * 8 * 2 + 256)
+            self.assertEqual(rep["lost"], 0)
+
+    def wait_reports_until_stable(self, server, workers=2):
+        def ready():
+            reps = site_reports(server)
+            counts = server.worker_requests()
+            live = {w: c for w, c in counts.items() if c[0] > 0}
+            if len(reps) == len(live) == workers and \
+                    all(reps[w]["requests"] == live[w][1] for w in live):
+                return reps
+            server.get("/")  # a worker logs on a request once the interval passed
+            return None
+        return wait_until(ready, 40, "SITES lines covering every request")
+
+    def test_sampled_estimate_is_plausible(self):
+        # GIVEN the sampler at 4 KiB and a 16 KiB-per-request leak
+        server = self.server("leak_bytes.py", args=["--leakwatch-sample-rate", "4k",
+                                                     "--env", "LEAK_SIZE=16384"])
+        send(server, 399, concurrency=2)
+        reps = self.wait_reports_until_stable(server)
+        # THEN the estimate per worker is within 20% of the truth (about 5 sigma)
+        for wid, rep in reps.items():
+            site = self.site(rep, os.path.join(APPS, "leak_bytes.py"), leak_line("leak_bytes.py"))
+            truth = rep["requests"] * (16384 + 33)
+            self.assertLess(abs(site["bytes"] - truth) / truth, 0.20, (site, truth))
+
+    def test_threads_lose_nothing(self):
+        # GIVEN 2 workers x 4 threads in exact mode
+        server = self.server("leak_bytes.py", args=["--threads", "4", "--leakwatch-sample-rate",
+                                                     "exact", "--env", "LEAK_SIZE=4096"])
+        # WHEN 200 requests arrive 8 at a time
+        send(server, 199, concurrency=8)
+        reps = self.wait_reports_until_stable(server)
+        # THEN the leak over all workers is every request's 4 KiB, exactly
+        app = os.path.join(APPS, "leak_bytes.py")
+        total_requests = sum(r["requests"] for r in reps.values())
+        total_bytes = sum(self.site(r, app, leak_line("leak_bytes.py"))["bytes"]
+                          for r in reps.values())
+        self.assertGreaterEqual(total_bytes, total_requests * (4096 + 33))
+        self.assertLessEqual(total_bytes, total_requests * (4096 + 33 + 16) + 512)
+
+    def test_library_growth_is_traced_to_the_application_line(self):
+        # GIVEN an app that creates a logger per request (growth inside logging)
+        server = self.server("leak_logger.py", args=["--leakwatch-sample-rate", "1k"])
+        send(server, 299, concurrency=2)
+        reps = self.wait_reports_until_stable(server)
+        # THEN the largest sites come from logging, and name the app's line
+        app = (os.path.join(APPS, "leak_logger.py"), leak_line("leak_logger.py"), "application")
+        traced = [s for r in reps.values() for s in r["sites"] if s["app"] == app]
+        self.assertTrue(traced, reps)
+        self.assertTrue(any("logging" in s["file"] for s in traced), traced)
+
+
+if __name__ == "__main__":
+    unittest.main()

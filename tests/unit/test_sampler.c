@@ -1,0 +1,180 @@
+/* Sampler: unbiased estimates over many seeded runs, exact mode exact. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "sampler.h"
+
+#define R 32768
+
+struct estimate {
+    double bytes;
+    double count;
+};
+
+/* Allocates n blocks of size(i) through the sampler; sums the weights of the recorded ones. */
+static struct estimate run(uint64_t seed, uint64_t mean, int n, uint64_t (*size)(int))
+{
+    lw_sampler_t s;
+    struct estimate e = {0, 0};
+
+    lw_sampler_init(&s, mean, false, seed);
+    for (int i = 0; i < n; i++) {
+        uint64_t sz = size(i);
+        if (lw_sampler_take_hooksafe(&s, sz)) {
+            lw_weight_t w = lw_sampler_weight(&s, sz);
+            e.bytes += (double)w.bytes;
+            e.count += (double)w.count / (double)LW_COUNT_ONE;
+            lw_sampler_rearm_hooksafe(&s);
+        }
+    }
+    return e;
+}
+
+static uint64_t size64(int i)
+{
+    (void)i;
+    return 64;
+}
+
+static uint64_t size_mixed(int i)
+{
+    static const uint64_t sizes[] = {16, 48, 64, 200, 512, 1000, 4096, 30000, 65536, 300000};
+    return sizes[(unsigned)i * 7u % 10u];
+}
+
+static void test_sampler_small_blocks_are_estimated_without_bias(void **state)
+{
+    const int n = 32768, runs = 300; /* 2 MiB of 64-byte blocks per run */
+    const double truth = 64.0 * n;
+    double sum = 0, sumsq = 0, count = 0;
+
+    (void)state;
+    for (int r = 0; r < runs; r++) {
+        struct estimate e = run(1000 + (uint64_t)r, R, n, size64);
+        sum += e.bytes;
+        sumsq += e.bytes * e.bytes;
+        count += e.count;
+    }
+    double mean = sum / runs, sd = sqrt(sumsq / runs - mean * mean);
+    /* unbiased: the mean of 300 runs is within 3 standard errors */
+    assert_true(fabs(mean - truth) < 3 * sd / sqrt(runs));
+    /* and the spread is what the derivation predicts: sqrt(R * L), +-25% */
+    assert_true(fabs(sd / sqrt((double)R * truth) - 1.0) < 0.25);
+    assert_true(fabs(count / runs - n) < 0.02 * n);
+}
+
+static void test_sampler_mixed_sizes_are_estimated_without_bias(void **state)
+{
+    const int n = 20000, runs = 200;
+    double truth = 0, sum = 0, sumsq = 0;
+
+    (void)state;
+    for (int i = 0; i < n; i++)
+        truth += (double)size_mixed(i);
+    for (int r = 0; r < runs; r++) {
+        struct estimate e = run(77 + (uint64_t)r, R, n, size_mixed);
+        sum += e.bytes;
+        sumsq += e.bytes * e.bytes;
+    }
+    double mean = sum / runs, sd = sqrt(sumsq / runs - mean * mean);
+    assert_true(fabs(mean - truth) < 3 * sd / sqrt(runs) + 1e-9 * truth);
+    assert_true(fabs(mean - truth) / truth < 0.01);
+}
+
+static void test_sampler_large_blocks_are_always_recorded_at_their_size(void **state)
+{
+    lw_sampler_t s;
+
+    (void)state;
+    lw_sampler_init(&s, R, false, 5);
+    for (int i = 0; i < 1000; i++) {
+        uint64_t sz = UINT64_C(1) << 20; /* 32 x R: p = 1 - e^-32 */
+        assert_true(lw_sampler_take_hooksafe(&s, sz));
+        lw_weight_t w = lw_sampler_weight(&s, sz);
+        assert_int_equal(w.bytes, (int64_t)sz);
+        assert_int_equal(w.count, LW_COUNT_ONE);
+        lw_sampler_rearm_hooksafe(&s);
+    }
+}
+
+static void test_sampler_weights_follow_the_formula(void **state)
+{
+    lw_sampler_t s;
+
+    (void)state;
+    lw_sampler_init(&s, R, false, 9);
+    /* s << R: the weight tends to R + s/2 */
+    assert_true(llabs(lw_sampler_weight(&s, 1).bytes - R) <= 1);
+    assert_true(llabs(lw_sampler_weight(&s, 64).bytes - (R + 32)) <= 1);
+    /* s = R: s / (1 - 1/e) */
+    assert_true(llabs(lw_sampler_weight(&s, R).bytes - (int64_t)llround(R / (1 - exp(-1.0)))) <= 1);
+    /* never below the size */
+    for (uint64_t sz = 1; sz < (UINT64_C(1) << 30); sz = sz * 3 + 1)
+        assert_true(lw_sampler_weight(&s, sz).bytes >= (int64_t)sz);
+}
+
+static void test_sampler_gaps_average_the_mean(void **state)
+{
+    lw_sampler_t s;
+    double sum = 0;
+    const int n = 20000;
+
+    (void)state;
+    lw_sampler_init(&s, 4096, false, 3);
+    for (int i = 0; i < n; i++) {
+        lw_sampler_rearm_hooksafe(&s);
+        assert_true(s.remaining >= 1);
+        sum += (double)s.remaining;
+    }
+    assert_true(fabs(sum / n / 4096.0 - 1.0) < 0.03);
+}
+
+static void test_sampler_exact_mode_records_everything_exactly(void **state)
+{
+    lw_sampler_t s;
+    int64_t bytes = 0, count = 0;
+
+    (void)state;
+    lw_sampler_init(&s, 1, true, 1);
+    for (uint64_t sz = 1; sz <= 5000; sz++) {
+        assert_true(lw_sampler_take_hooksafe(&s, sz));
+        lw_weight_t w = lw_sampler_weight(&s, sz);
+        bytes += w.bytes;
+        count += w.count;
+        lw_sampler_rearm_hooksafe(&s);
+    }
+    assert_int_equal(bytes, 5000 * 5001 / 2);
+    assert_int_equal(count, 5000 * LW_COUNT_ONE);
+}
+
+static void test_sampler_zero_size_and_seeds_are_safe(void **state)
+{
+    lw_sampler_t a, b;
+
+    (void)state;
+    lw_sampler_init(&a, R, false, 0); /* seed 0 is replaced */
+    assert_true(a.rng != 0);
+    assert_int_equal(lw_sampler_weight(&a, 0).bytes, 0);
+    lw_sampler_init(&b, R, false, 1);
+    assert_true(a.remaining != b.remaining || a.rng != b.rng);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sampler_small_blocks_are_estimated_without_bias),
+        cmocka_unit_test(test_sampler_mixed_sizes_are_estimated_without_bias),
+        cmocka_unit_test(test_sampler_large_blocks_are_always_recorded_at_their_size),
+        cmocka_unit_test(test_sampler_weights_follow_the_formula),
+        cmocka_unit_test(test_sampler_gaps_average_the_mean),
+        cmocka_unit_test(test_sampler_exact_mode_records_everything_exactly),
+        cmocka_unit_test(test_sampler_zero_size_and_seeds_are_safe),
+    };
+    return cmocka_run_group_tests_name("sampler", tests, NULL, NULL);
+}

@@ -1,0 +1,156 @@
+/* sites: interning, the overflow site, dirty-list deltas that lose nothing. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "sites.h"
+
+static lw_sites_t table;
+static void *mem;
+
+static int setup_small(void **state)
+{
+    (void)state;
+    mem = calloc(1, lw_sites_bytes(8));
+    return lw_sites_init(&table, mem, 8);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    free(mem);
+    return 0;
+}
+
+static lw_site_key_t key(uintptr_t code, int line)
+{
+    lw_site_key_t k = {code, code + 1, line, line + 1};
+    return k;
+}
+
+static lw_weight_t weight(int64_t bytes, int64_t count)
+{
+    lw_weight_t w = {bytes, count};
+    return w;
+}
+
+static void test_sites_bytes_and_init_validate(void **state)
+{
+    lw_sites_t t;
+    char buf[16];
+
+    (void)state;
+    assert_int_equal(lw_sites_bytes(1), 0);
+    assert_int_equal(lw_sites_bytes((1u << 24) + 1), 0);
+    assert_true(lw_sites_bytes(2) > 0);
+    assert_int_equal(lw_sites_init(&t, NULL, 8), -EINVAL);
+    assert_int_equal(lw_sites_init(&t, buf, 1), -EINVAL);
+}
+
+static void test_sites_intern_finds_the_same_site(void **state)
+{
+    uint32_t a, b, c;
+    lw_site_key_t k1 = key(0x1000, 10), k2 = key(0x1000, 11);
+
+    (void)state;
+    assert_int_equal(lw_sites_intern_hooksafe(&table, &k1, &a), 1);
+    assert_int_equal(lw_sites_intern_hooksafe(&table, &k2, &b), 1);
+    assert_int_equal(lw_sites_intern_hooksafe(&table, &k1, &c), 0);
+    assert_int_equal(a, c);
+    assert_int_not_equal(a, b);
+    assert_int_not_equal(a, LW_SITE_OVERFLOW);
+    assert_int_equal(lw_sites_get(&table, a)->key.line, 10);
+    assert_null(lw_sites_get(&table, 7));
+}
+
+static void test_sites_full_table_counts_into_the_overflow_site(void **state)
+{
+    uint32_t s;
+
+    (void)state;
+    for (int i = 1; i < 8; i++) {
+        lw_site_key_t k = key(0x2000, i);
+        assert_int_equal(lw_sites_intern_hooksafe(&table, &k, &s), 1);
+    }
+    lw_site_key_t extra = key(0x3000, 1);
+    assert_int_equal(lw_sites_intern_hooksafe(&table, &extra, &s), 0);
+    assert_int_equal(s, LW_SITE_OVERFLOW);
+    assert_int_equal(table.overflowed, 1);
+    lw_sites_add_hooksafe(&table, s, weight(500, LW_COUNT_ONE));
+    assert_int_equal(lw_sites_get(&table, LW_SITE_OVERFLOW)->live_bytes, 500);
+    /* known sites are still found when full */
+    lw_site_key_t k = key(0x2000, 3);
+    assert_int_equal(lw_sites_intern_hooksafe(&table, &k, &s), 0);
+    assert_int_not_equal(s, LW_SITE_OVERFLOW);
+}
+
+static void test_sites_drain_reports_net_changes_once(void **state)
+{
+    uint32_t a, b;
+    lw_site_delta_t out[8];
+    lw_site_key_t ka = key(0x10, 1), kb = key(0x20, 2);
+
+    (void)state;
+    lw_sites_intern_hooksafe(&table, &ka, &a);
+    lw_sites_intern_hooksafe(&table, &kb, &b);
+    lw_sites_add_hooksafe(&table, a, weight(100, 2));
+    lw_sites_add_hooksafe(&table, a, weight(50, 1));
+    lw_sites_add_hooksafe(&table, b, weight(70, 1));
+    lw_sites_sub_hooksafe(&table, b, weight(70, 1)); /* b came back: no delta */
+    assert_int_equal(table.ndirty, 2);
+    assert_int_equal(lw_sites_drain(&table, out, 8), 1);
+    assert_int_equal(out[0].site, a);
+    assert_int_equal(out[0].bytes, 150);
+    assert_int_equal(out[0].count, 3);
+    assert_int_equal(lw_sites_drain(&table, out, 8), 0);
+    lw_sites_sub_hooksafe(&table, a, weight(100, 2));
+    assert_int_equal(lw_sites_drain(&table, out, 8), 1);
+    assert_int_equal(out[0].bytes, -100);
+    assert_int_equal(lw_sites_get(&table, a)->samples, 2);
+}
+
+static void test_sites_drain_in_small_batches_loses_nothing(void **state)
+{
+    void *big = calloc(1, lw_sites_bytes(1000));
+    lw_sites_t t;
+    lw_site_delta_t out[7];
+    int64_t total = 0;
+    size_t n, calls = 0;
+
+    (void)state;
+    assert_int_equal(lw_sites_init(&t, big, 1000), 0);
+    for (int i = 0; i < 500; i++) {
+        uint32_t s;
+        lw_site_key_t k = key(0x5000, i);
+        lw_sites_intern_hooksafe(&t, &k, &s);
+        lw_sites_add_hooksafe(&t, s, weight(i + 1, 1));
+    }
+    while ((n = lw_sites_drain(&t, out, 7)) > 0) {
+        for (size_t i = 0; i < n; i++)
+            total += out[i].bytes;
+        calls++;
+    }
+    assert_int_equal(total, 500 * 501 / 2);
+    assert_int_equal(calls, (500 + 6) / 7);
+    assert_int_equal(t.ndirty, 0);
+    free(big);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sites_bytes_and_init_validate),
+        cmocka_unit_test_setup_teardown(test_sites_intern_finds_the_same_site, setup_small, teardown),
+        cmocka_unit_test_setup_teardown(test_sites_full_table_counts_into_the_overflow_site,
+                                        setup_small, teardown),
+        cmocka_unit_test_setup_teardown(test_sites_drain_reports_net_changes_once, setup_small,
+                                        teardown),
+        cmocka_unit_test(test_sites_drain_in_small_batches_loses_nothing),
+    };
+    return cmocka_run_group_tests_name("sites", tests, NULL, NULL);
+}
