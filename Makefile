@@ -40,7 +40,7 @@ UNIT_BINS    := $(patsubst tests/unit/%.c,$(UNIT_DIR)/%,$(UNIT_SRCS))
 DEPS := uwsgi-core uwsgi-dev uwsgi-plugin-python3 python3-dev libjansson-dev \
         libcmocka-dev python3-flask wrk gcc make pkg-config valgrind clang-format
 
-.PHONY: all deps test unit integration demo valgrind format clean help
+.PHONY: all deps test unit integration demo bench valgrind format clean help
 
 all: $(PLUGIN)
 
@@ -48,6 +48,7 @@ help:
 	@echo "make            build $(PLUGIN)"
 	@echo "make demo       run a leaking example app under uWSGI and show leakwatch's log"
 	@echo "make test       unit + integration tests (installs what is missing)"
+	@echo "make bench      throughput, CPU and instructions per request, with and without leakwatch"
 	@echo "make unit       unit tests only; SANITIZER=address|undefined for sanitizer builds"
 	@echo "make valgrind   unit tests under valgrind memcheck"
 	@echo "make format     clang-format the C sources"
@@ -98,6 +99,10 @@ test: $(PLUGIN) $(UNIT_BINS)
 
 valgrind: $(UNIT_BINS)
 	@$(PYTHON) tests/run.py --valgrind --unit $(UNIT_BINS)
+
+bench: $(PLUGIN)
+	@$(PYTHON) tests/bench/bench.py
+	@$(PYTHON) tests/bench/instructions.py
 
 demo: $(PLUGIN)
 	@$(PYTHON) examples/demo.py

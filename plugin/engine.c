@@ -318,7 +318,12 @@ static void apply_gc_policy(void)
     }
     if (!collect)
         return;
+    /* PyGC_Collect() does nothing while the app has gc disabled (gc.disable()
+     * is common in web apps); gc.collect() collects regardless, and so do we. */
+    int was_enabled = PyGC_Enable();
     PyGC_Collect();
+    if (!was_enabled)
+        PyGC_Disable();
     eng.collections++;
     eng.tracked_at_gc = eng.tracked;
     eng.last_gc_us = uwsgi_micros();
