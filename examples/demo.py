@@ -11,7 +11,7 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-REQUESTS = 3000
+SECONDS = 8
 
 
 def free_port():
@@ -69,13 +69,16 @@ def main():
                 return 1
             time.sleep(0.1)
         show_new_lines()
-        print(f"--- driving {REQUESTS} requests at /, /orders/<id> ---", flush=True)
-        for i in range(REQUESTS):
+        print(f"--- driving traffic at / and /orders/<id> for {SECONDS} s ---", flush=True)
+        i, end = 0, time.monotonic() + SECONDS
+        while time.monotonic() < end:
             get(port, "/" if i % 2 else f"/orders/{i}?session={i}")
-            if i % 250 == 0:
+            i += 1
+            if i % 100 == 0:
                 show_new_lines()
         time.sleep(2.5)  # let the next status line come out
         show_new_lines()
+        print(f"--- {i} requests sent ---")
         status, body = get(port, "/health")
         print(f"--- the worker that answered /health keeps {body.decode().strip()} "
               "in Profiler.records, and counting ---")

@@ -389,7 +389,7 @@ static void log_site(uint32_t idx)
         uwsgi_log("[leakwatch]     from the application at %s:%d in %s()\n",
                   lw_frames_filename(s->key.app_code), s->key.app_line,
                   lw_frames_funcname(s->key.app_code));
-    for (int f = 0; f < si->nframes; f++) {
+    for (int f = 0; f < si->nframes && f < 8; f++) {
         const lw_frame_t *fr = &eng.tracebacks[(size_t)idx * eng.frames + f];
         uwsgi_log("[leakwatch]     #%d %s:%d in %s()\n", f,
                   lw_frames_filename((uintptr_t)fr->code), lw_frames_line(fr),

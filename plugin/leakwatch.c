@@ -175,7 +175,7 @@ void leakwatch_after_request(struct wsgi_request *wsgi_req)
         PyGILState_STATE gil = PyGILState_Ensure();
         lw_engine_after_request(wsgi_req->path_info, wsgi_req->path_info_len);
         if (cfg.summary_secs && lw_tick_due(&sites_tick, uwsgi_micros()))
-            lw_engine_log_sites(my_wid, 5);
+            lw_engine_log_sites(my_wid, 3);
         PyGILState_Release(gil);
     }
 }
