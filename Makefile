@@ -40,6 +40,8 @@ UNIT_BINS    := $(patsubst tests/unit/%.c,$(UNIT_DIR)/%,$(UNIT_SRCS))
 DEPS := uwsgi-core uwsgi-dev uwsgi-plugin-python3 python3-dev libjansson-dev \
         libcmocka-dev python3-flask wrk gcc make pkg-config valgrind clang-format
 
+.SECONDARY: $(UNIT_OBJS) $(PLUGIN_OBJS)
+
 .PHONY: all deps test unit integration demo bench valgrind format clean help
 
 all: $(PLUGIN)

@@ -8,9 +8,9 @@ void lw_tick_init(lw_tick_t *tick, uint64_t interval_us)
 
 bool lw_tick_due(lw_tick_t *tick, uint64_t now_us)
 {
-    /* A backwards jump larger than one interval means the clock moved. */
-    bool jumped = tick->next_us > tick->interval_us &&
-                  now_us < tick->next_us - tick->interval_us;
+    /* More than one interval before the last firing: the clock went back. */
+    uint64_t last = tick->next_us - tick->interval_us; /* 0 before the first firing */
+    bool jumped = tick->next_us > tick->interval_us && now_us + tick->interval_us < last;
 
     if (now_us < tick->next_us && !jumped)
         return false;
