@@ -68,20 +68,26 @@ static int set_sample_rate(lw_config_t *cfg, const char *value, const char **why
     return 0;
 }
 
-static int set_frames(lw_config_t *cfg, const char *value, const char **why)
+/* A count in [min, max] into a 32-bit field, which is left alone on error. */
+static int set_u32(uint32_t *field, const char *value, uint32_t min, uint32_t max,
+                   const char **why)
 {
     uint64_t v;
-    int rc = lw_count_parse(value, 1, LW_FRAMES_MAX, &v, why);
+    int rc = lw_count_parse(value, min, max, &v, why);
 
     if (rc < 0)
         return rc;
-    cfg->frames = (uint32_t)v;
+    *field = (uint32_t)v;
     return 0;
+}
+
+static int set_frames(lw_config_t *cfg, const char *value, const char **why)
+{
+    return set_u32(&cfg->frames, value, 1, LW_FRAMES_MAX, why);
 }
 
 static int set_gc(lw_config_t *cfg, const char *value, const char **why)
 {
-    uint64_t v;
     int rc;
 
     if (is_word(value, "auto")) {
@@ -97,12 +103,10 @@ static int set_gc(lw_config_t *cfg, const char *value, const char **why)
         cfg->gc_every = 1;
         return 0;
     }
-    rc = lw_count_parse(value, 1, LW_GC_EVERY_MAX, &v, why);
-    if (rc < 0)
-        return rc;
-    cfg->gc = LW_GC_EVERY;
-    cfg->gc_every = (uint32_t)v;
-    return 0;
+    rc = set_u32(&cfg->gc_every, value, 1, LW_GC_EVERY_MAX, why);
+    if (rc == 0)
+        cfg->gc = LW_GC_EVERY;
+    return rc;
 }
 
 static int set_warmup(lw_config_t *cfg, const char *value, const char **why)
@@ -186,13 +190,7 @@ static int set_ignore(lw_config_t *cfg, const char *value, const char **why)
 
 static int set_summary(lw_config_t *cfg, const char *value, const char **why)
 {
-    uint64_t v;
-    int rc = lw_count_parse(value, 0, LW_SUMMARY_MAX, &v, why);
-
-    if (rc < 0)
-        return rc;
-    cfg->summary_secs = (uint32_t)v;
-    return 0;
+    return set_u32(&cfg->summary_secs, value, 0, LW_SUMMARY_MAX, why);
 }
 
 static const struct option_rule rules[] = {

@@ -67,20 +67,28 @@ static int read_digits(const char **p, uint64_t limit, uint64_t *value,
     return 0;
 }
 
+/* Spaces, digits, spaces: advances *p to what follows (a unit, or nothing). */
+static int read_number(const char **p, uint64_t limit, uint64_t *value, const char **why)
+{
+    int rc;
+
+    while (is_space(**p))
+        (*p)++;
+    rc = read_digits(p, limit, value, why);
+    while (rc == 0 && is_space(**p))
+        (*p)++;
+    return rc;
+}
+
 int lw_size_parse(const char *text, uint64_t *out, const char **why)
 {
     const char *p = text ? text : "";
     uint64_t v = 0;
     size_t len;
-    int rc;
+    int rc = read_number(&p, LW_SIZE_MAX, &v, why);
 
-    while (is_space(*p))
-        p++;
-    rc = read_digits(&p, LW_SIZE_MAX, &v, why);
     if (rc < 0)
         return rc;
-    while (is_space(*p))
-        p++;
     len = strlen(p);
     while (len > 0 && is_space(p[len - 1]))
         len--;
@@ -100,15 +108,10 @@ int lw_count_parse(const char *text, uint64_t min, uint64_t max, uint64_t *out,
 {
     const char *p = text ? text : "";
     uint64_t v = 0;
-    int rc;
+    int rc = read_number(&p, max, &v, why);
 
-    while (is_space(*p))
-        p++;
-    rc = read_digits(&p, max, &v, why);
     if (rc < 0)
         return rc;
-    while (is_space(*p))
-        p++;
     if (*p)
         return fail(why, "not a whole number", -EINVAL);
     if (v < min)

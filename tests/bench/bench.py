@@ -7,11 +7,9 @@ both alike. Printed: requests/s medians and the median of the per-round
 ratios (with / without), per endpoint; then each worker's RSS.
 """
 import argparse
-import http.client
 import os
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -20,14 +18,11 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+from harness import free_port, http_get  # noqa: E402
 PLUGIN = os.path.join(ROOT, "leakwatch_plugin.so")
 ENDPOINTS = ["/json", "/alloc", "/tiny"]
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:
@@ -48,11 +43,7 @@ class Server:
 
     def ready(self):
         try:
-            c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-            c.request("GET", "/tiny")
-            ok = c.getresponse().status == 200
-            c.close()
-            return ok
+            return http_get(self.port, "/tiny", timeout=5)[0] == 200
         except OSError:
             return False
 

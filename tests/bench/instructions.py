@@ -11,11 +11,9 @@ figure that every allocation and free of every request pays.
 import argparse
 import collections
 import glob
-import http.client
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,26 +21,16 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+from harness import free_port, http_get  # noqa: E402
 PLUGIN = os.path.join(ROOT, "leakwatch_plugin.so")
 ENDPOINTS = ["/json", "/alloc", "/tiny"]
 HOOKS = ["hook_malloc", "hook_calloc", "hook_realloc", "hook_free"]
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def get(port, path):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    try:
-        c.request("GET", path, headers={"Connection": "close"})
-        r = c.getresponse()
-        r.read()
-        return r.status
-    finally:
-        c.close()
+    return http_get(port, path, timeout=60)[0]
 
 
 def parse(path):

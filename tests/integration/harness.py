@@ -32,6 +32,17 @@ def free_port():
         return s.getsockname()[1]
 
 
+def http_get(port, path, timeout=10):
+    """One GET on loopback, connection closed after: (status, body)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", path, headers={"Connection": "close"})
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
 def wait_until(predicate, timeout, what):
     """Polls predicate() until it returns a truthy value or timeout passes."""
     deadline = time.monotonic() + timeout
@@ -113,13 +124,7 @@ class Server:
             return False
 
     def get(self, path, timeout=10):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        try:
-            conn.request("GET", path, headers={"Connection": "close"})
-            resp = conn.getresponse()
-            return resp.status, resp.read()
-        finally:
-            conn.close()
+        return http_get(self.port, path, timeout)
 
     def stats_json(self):
         with socket.create_connection(("127.0.0.1", self.stats_port), timeout=10) as s:
