@@ -1,0 +1,190 @@
+/*
+ * detect.c - telling a leak from growth that will stop.
+ *
+ * What we see. For each site, a series of (requests served, live bytes)
+ * points: a sampled estimate (so noisy, relative error about sqrt(R/bytes)),
+ * summed over workers, after warm-up, and with cyclic garbage collected by
+ * the workers' gc policy before it can pile up to half the threshold.
+ *
+ * What a leak looks like. Bytes that arrive and never leave: the series
+ * keeps making new highs, at a rate that does not fade, for as long as
+ * requests come. CPython's `regrtest -R` calls a test leaky when, after
+ * warm-up, every repetition leaves something behind; Chromium's
+ * LeakDetector sums sampled allocations per call stack and reports a stack
+ * after several consecutive suspicious analyses, never on one; Scalene
+ * lowers a site's score when its sampled blocks are seen being freed. All
+ * three judge the shape over time, not a single delta. So do we:
+ *
+ *   1. Size. Growth G = bytes_now - base must reach the threshold T with
+ *      the sampling noise taken off: an estimate of G bytes made of
+ *      R-byte samples has a standard deviation of about sqrt(R G), so we
+ *      ask G - 2 sqrt(R G) >= T (at the defaults, G >= 1.25 T), and a
+ *      buffer that peaks just under T is not pushed over it by noise. The
+ *      base is the series' low point since warm-up; a site whose series
+ *      drops by T/2 or more from its high (a cache flushed, a sawtooth
+ *      reset, a worker recycled) takes its previous high as the new base,
+ *      so a sawtooth must climb T above its old peaks before it counts.
+ *   2. Persistence. Split the requests since the base into four quarters
+ *      and measure the growth in each. A leak grows in every quarter and
+ *      about evenly; lazy initialisation or a step grows in one quarter
+ *      then stops; a bounded cache decelerates as it fills. We ask that
+ *      each of the last three quarters grows by at least T/16, that the
+ *      last carries at least a quarter of an even share (G/16), and that
+ *      it keeps at least half the pace of the first: generous to sampling
+ *      noise, strict about growth that stopped or is fading.
+ *   3. Still high. The latest point is within T/8 of the high: a series
+ *      that just fell is not judged on its old peak.
+ *   4. Confirmation. The judgement must hold `confirm` times in a row, at
+ *      increasing request counts, before the alert (Chromium's counter),
+ *      unless growth is already 1.5 T: then a second look only lets the
+ *      leak grow past twice the threshold before anyone hears of it.
+ *
+ * After an alert the site stays LEAKING; it alerts again only when its
+ * growth has doubled since the last alert, never once per request.
+ *
+ * What it cannot know. Growth that is linear past T and then stops (a
+ * cache filling at a constant rate to a size above the threshold, or the
+ * first rise of a buffer that will be reset above T) looks exactly like a
+ * leak until it stops; the threshold should sit above the largest
+ * legitimate cache or buffer, or the site be ignored. And a leak of more
+ * than T/2 per request needs three or four requests to show its shape, so
+ * it is announced at a few requests' worth rather than at 2 T.
+ *
+ * Cost: O(points) = O(64) per update, no allocation.
+ */
+#include "detect.h"
+
+#include <math.h>
+#include <string.h>
+
+/* Growth with two standard deviations of sampling noise taken off. */
+static int64_t surely(const lw_detect_cfg_t *cfg, int64_t growth)
+{
+    double r = (double)(cfg->interval > 1 ? cfg->interval : 0);
+
+    if (growth <= 0)
+        return growth;
+    return growth - (int64_t)(2.0 * sqrt(r * (double)growth));
+}
+
+void lw_detect_reset(lw_detect_site_t *s)
+{
+    memset(s, 0, sizeof(*s));
+}
+
+void lw_detect_shift(lw_detect_site_t *s, int64_t bytes)
+{
+    s->base.bytes += bytes;
+    s->high += bytes;
+    for (uint32_t i = 0; i < s->npts; i++)
+        s->pts[i].bytes += bytes;
+}
+
+static void restart(lw_detect_site_t *s, lw_point_t base, bool pinned)
+{
+    s->pinned = pinned;
+    s->base = base;
+    s->high = base.bytes;
+    s->pts[0] = base;
+    s->npts = 1;
+    s->spacing = 1;
+    s->streak = 0;
+}
+
+/*
+ * Keeps the history bounded and even: points at least `spacing` requests
+ * apart, the newest point always last. When full, the spacing doubles and
+ * the history is thinned to it, so it covers base..now at any age.
+ */
+static void add_point(lw_detect_site_t *s, lw_point_t p)
+{
+    if (s->npts >= 2 && p.requests - s->pts[s->npts - 2].requests < s->spacing) {
+        s->pts[s->npts - 1] = p; /* too close to the one before: move the tail */
+        return;
+    }
+    while (s->npts == LW_DETECT_POINTS) { /* ends: the spacing outgrows every gap */
+        uint32_t n = 1;
+        s->spacing *= 2;
+        for (uint32_t i = 1; i < s->npts - 1; i++) {
+            if (s->pts[i].requests - s->pts[n - 1].requests >= s->spacing)
+                s->pts[n++] = s->pts[i];
+        }
+        s->pts[n++] = s->pts[s->npts - 1];
+        s->npts = n;
+    }
+    s->pts[s->npts++] = p;
+}
+
+/* Bytes at the last point at or before `requests`. */
+static int64_t bytes_at(const lw_detect_site_t *s, uint64_t requests)
+{
+    int64_t b = s->pts[0].bytes;
+
+    for (uint32_t i = 0; i < s->npts && s->pts[i].requests <= requests; i++)
+        b = s->pts[i].bytes;
+    return b;
+}
+
+static bool grows_in_every_quarter(const lw_detect_site_t *s, int64_t t, int64_t growth,
+                                   uint64_t now)
+{
+    uint64_t span = now - s->base.requests;
+    int64_t q[5];
+
+    if (span < 3 || s->npts < 4)
+        return false;
+    for (int k = 0; k <= 4; k++)
+        q[k] = bytes_at(s, s->base.requests + span * (uint64_t)k / 4);
+    for (int k = 2; k <= 4; k++) {
+        if (q[k] - q[k - 1] < t / 16)
+            return false;
+    }
+    /* not fading: the last quarter keeps half the pace of the first */
+    return q[4] - q[3] >= growth / 16 && 2 * (q[4] - q[3]) >= q[1] - q[0];
+}
+
+lw_verdict_t lw_detect_update(lw_detect_site_t *s, const lw_detect_cfg_t *cfg,
+                              uint64_t requests, int64_t bytes)
+{
+    lw_verdict_t v = {LW_VERDICT_NONE, 0, 0, 0.0};
+    lw_point_t p = {requests, bytes};
+    int64_t t = cfg->threshold;
+    bool positive;
+
+    if (!s->started || requests < s->base.requests) {
+        lw_detect_reset(s);
+        s->started = true;
+        restart(s, p, false);
+        return v;
+    }
+    if (s->high - bytes >= t / 2) /* a drop: beat the old peak by T */
+        restart(s, (lw_point_t){requests, s->high}, true);
+    else if (bytes < s->base.bytes && !s->pinned) /* a new low: measure from here */
+        restart(s, p, false);
+    if (bytes > s->high)
+        s->high = bytes;
+    add_point(s, p);
+
+    v.growth = bytes - s->base.bytes;
+    v.requests = requests - s->base.requests;
+    v.per_request = v.requests ? (double)v.growth / (double)v.requests : 0.0;
+    positive = surely(cfg, v.growth) >= t && bytes >= s->high - t / 8 &&
+               grows_in_every_quarter(s, t, v.growth, requests);
+    if (!positive) {
+        s->streak = 0;
+        return v;
+    }
+    /* Confirmation guards judgements near the threshold; growth already
+     * half again past it, in every quarter, needs no second look. */
+    if (++s->streak < (cfg->confirm ? cfg->confirm : 1) && 2 * surely(cfg, v.growth) < 3 * t) {
+        v.kind = LW_VERDICT_SUSPECT;
+        return v;
+    }
+    if (s->alerted_growth == 0 || v.growth >= 2 * s->alerted_growth) {
+        s->alerted_growth = v.growth;
+        v.kind = LW_VERDICT_LEAK;
+        return v;
+    }
+    v.kind = LW_VERDICT_LEAKING;
+    return v;
+}

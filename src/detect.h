@@ -1,0 +1,70 @@
+/*
+ * detect.h - is a site leaking? A pure function of its series.
+ *
+ * The aggregator feeds each site's total live estimate (all workers) with
+ * the fleet's cumulative request count; the detector returns a verdict. See
+ * detect.c for the method.
+ */
+#ifndef LW_DETECT_H
+#define LW_DETECT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define LW_DETECT_POINTS 64
+
+typedef struct lw_detect_cfg {
+    int64_t threshold;   /* bytes of sustained growth that make a leak */
+    uint32_t confirm;    /* consecutive positive judgements before alerting (>= 1) */
+    int64_t interval;    /* the sampler's mean interval R (1 in exact mode) */
+} lw_detect_cfg_t;
+
+typedef struct lw_point {
+    uint64_t requests;
+    int64_t bytes;
+} lw_point_t;
+
+/* Per-site detector state. Zero it (or lw_detect_reset) to start. */
+typedef struct lw_detect_site {
+    bool started;
+    bool pinned;               /* base is an old peak: lower points do not move it */
+    lw_point_t base;           /* where growth is measured from */
+    int64_t high;              /* highest bytes since base */
+    lw_point_t pts[LW_DETECT_POINTS]; /* history since base, evenly thinned */
+    uint32_t npts;
+    uint64_t spacing;          /* requests between kept points, doubles when full */
+    uint32_t streak;           /* consecutive positive judgements */
+    int64_t alerted_growth;    /* growth at the last alert, 0 = never alerted */
+} lw_detect_site_t;
+
+enum lw_verdict_kind {
+    LW_VERDICT_NONE = 0,  /* nothing to say */
+    LW_VERDICT_SUSPECT,   /* looks like a leak, not confirmed yet */
+    LW_VERDICT_LEAK,      /* alert now (first time, or grown substantially again) */
+    LW_VERDICT_LEAKING,   /* still a leak, already alerted at this size */
+};
+
+typedef struct lw_verdict {
+    enum lw_verdict_kind kind;
+    int64_t growth;       /* bytes since base */
+    uint64_t requests;    /* requests since base */
+    double per_request;   /* growth / requests */
+} lw_verdict_t;
+
+void lw_detect_reset(lw_detect_site_t *s);
+
+/*
+ * Shifts every stored value by `bytes` (negative when a worker's share of
+ * the site disappears with the worker), so its departure is not read as a
+ * drop or a new low.
+ */
+void lw_detect_shift(lw_detect_site_t *s, int64_t bytes);
+
+/*
+ * Feeds one observation (requests must not go backwards; equal requests
+ * replace the last point) and judges. Pure: same inputs, same verdicts.
+ */
+lw_verdict_t lw_detect_update(lw_detect_site_t *s, const lw_detect_cfg_t *cfg,
+                              uint64_t requests, int64_t bytes);
+
+#endif

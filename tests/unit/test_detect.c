@@ -1,0 +1,201 @@
+/* detect: a folder of series, each with the verdict it must get
+ * (tests/unit/detect/NAME.series, written by generate.py there). */
+#define _DEFAULT_SOURCE
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "detect.h"
+
+static const char *data_dir(void)
+{
+    const char *d = getenv("LW_DETECT_CASES");
+    return d ? d : "tests/unit/detect";
+}
+
+struct outcome {
+    int leak_alerts;
+    int64_t first_alert_growth;
+    int64_t max_growth;   /* from the header, 0 = no limit */
+    int expect_leak;
+};
+
+static int run_case(const char *path, struct outcome *o)
+{
+    FILE *f = fopen(path, "r");
+    char line[256];
+    lw_detect_cfg_t cfg = {0, 2, 1};
+    lw_detect_site_t site;
+    int points = 0;
+
+    if (!f)
+        return -1;
+    memset(o, 0, sizeof(*o));
+    lw_detect_reset(&site);
+    while (fgets(line, sizeof(line), f)) {
+        unsigned long long req;
+        long long bytes;
+        char key[32], value[64];
+
+        if (sscanf(line, "# %31[a-z_]: %63s", key, value) == 2) {
+            if (!strcmp(key, "verdict"))
+                o->expect_leak = !strcmp(value, "leak");
+            else if (!strcmp(key, "threshold"))
+                cfg.threshold = atoll(value);
+            else if (!strcmp(key, "confirm"))
+                cfg.confirm = (uint32_t)atoi(value);
+            else if (!strcmp(key, "interval"))
+                cfg.interval = atoll(value);
+            else if (!strcmp(key, "max_growth"))
+                o->max_growth = atoll(value);
+            continue;
+        }
+        if (sscanf(line, "%llu %lld", &req, &bytes) != 2)
+            continue;
+        lw_verdict_t v = lw_detect_update(&site, &cfg, req, bytes);
+        if (v.kind == LW_VERDICT_LEAK) {
+            if (o->leak_alerts == 0)
+                o->first_alert_growth = v.growth;
+            o->leak_alerts++;
+        }
+        points++;
+    }
+    fclose(f);
+    return points;
+}
+
+static void test_detect_every_case_gets_its_verdict(void **state)
+{
+    DIR *dir = opendir(data_dir());
+    struct dirent *e;
+    int cases = 0, leaks = 0, clean = 0, wrong = 0;
+
+    (void)state;
+    assert_non_null(dir);
+    while ((e = readdir(dir))) {
+        char path[512];
+        struct outcome o;
+        size_t n = strlen(e->d_name);
+
+        if (n < 8 || strcmp(e->d_name + n - 7, ".series"))
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", data_dir(), e->d_name);
+        int points = run_case(path, &o);
+        assert_true(points > 0);
+        const char *problem = NULL;
+        if (o.expect_leak) {
+            if (o.leak_alerts == 0)
+                problem = "a leak, never alerted";
+            else if (o.max_growth && o.first_alert_growth > o.max_growth)
+                problem = "alerted too late";
+            else if (o.leak_alerts > 6)
+                problem = "repeated without doubling";
+            leaks++;
+        }
+        else {
+            if (o.leak_alerts)
+                problem = "not a leak, alerted";
+            clean++;
+        }
+        print_message("%-32s %s: %d alert(s), first at %lld bytes of growth (limit %lld)%s%s\n",
+                      e->d_name, o.expect_leak ? "leak" : "none", o.leak_alerts,
+                      (long long)o.first_alert_growth, (long long)o.max_growth,
+                      problem ? " -- WRONG: " : "", problem ? problem : "");
+        wrong += problem != NULL;
+        cases++;
+    }
+    closedir(dir);
+    assert_int_equal(wrong, 0);
+    assert_true(leaks >= 5);
+    assert_true(clean >= 5);
+}
+
+static void test_detect_confirms_before_alerting(void **state)
+{
+    lw_detect_cfg_t cfg = {1000, 3, 1};
+    lw_detect_site_t s;
+    int suspects = 0, first_leak = -1;
+
+    (void)state;
+    lw_detect_reset(&s);
+    for (int i = 0; i < 40; i++) {
+        lw_verdict_t v = lw_detect_update(&s, &cfg, (uint64_t)i, 100000 + i * 200);
+        suspects += v.kind == LW_VERDICT_SUSPECT;
+        if (v.kind == LW_VERDICT_LEAK && first_leak < 0)
+            first_leak = i;
+    }
+    assert_int_equal(suspects, 2);     /* confirm = 3: two suspicions, then the alert */
+    assert_true(first_leak >= 5);
+    assert_true(first_leak <= 9);      /* 1000 bytes of growth come at request 5 */
+}
+
+static void test_detect_repeats_only_after_doubling(void **state)
+{
+    lw_detect_cfg_t cfg = {1000, 1, 1};
+    lw_detect_site_t s;
+    int64_t alerted[8];
+    int n = 0;
+
+    (void)state;
+    lw_detect_reset(&s);
+    for (int i = 0; i < 2000; i++) {
+        lw_verdict_t v = lw_detect_update(&s, &cfg, (uint64_t)i, i * 100);
+        if (v.kind == LW_VERDICT_LEAK && n < 8)
+            alerted[n++] = v.growth;
+    }
+    assert_true(n >= 4 && n <= 8);
+    for (int i = 1; i < n; i++)
+        assert_true(alerted[i] >= 2 * alerted[i - 1]);
+}
+
+static void test_detect_shift_hides_a_departed_worker(void **state)
+{
+    lw_detect_cfg_t cfg = {10000, 2, 1};
+    lw_detect_site_t s;
+
+    (void)state;
+    lw_detect_reset(&s);
+    for (int i = 0; i < 20; i++)
+        lw_detect_update(&s, &cfg, (uint64_t)i, 50000 + i * 100);
+    /* a worker holding 40000 of it is recycled: shift, then feed the new level */
+    lw_detect_shift(&s, -40000);
+    lw_verdict_t v = lw_detect_update(&s, &cfg, 20, 10000 + 20 * 100);
+    assert_false(s.pinned);
+    assert_int_equal(v.growth, 20 * 100);
+}
+
+static void test_detect_same_input_same_verdicts(void **state)
+{
+    lw_detect_cfg_t cfg = {5000, 2, 1};
+    lw_detect_site_t a, b;
+
+    (void)state;
+    lw_detect_reset(&a);
+    lw_detect_reset(&b);
+    for (int i = 0; i < 500; i++) {
+        int64_t bytes = (i * 37) % 7000 + i * 20;
+        lw_verdict_t va = lw_detect_update(&a, &cfg, (uint64_t)i, bytes);
+        lw_verdict_t vb = lw_detect_update(&b, &cfg, (uint64_t)i, bytes);
+        assert_int_equal(va.kind, vb.kind);
+        assert_int_equal(va.growth, vb.growth);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_detect_every_case_gets_its_verdict),
+        cmocka_unit_test(test_detect_confirms_before_alerting),
+        cmocka_unit_test(test_detect_repeats_only_after_doubling),
+        cmocka_unit_test(test_detect_shift_hides_a_departed_worker),
+        cmocka_unit_test(test_detect_same_input_same_verdicts),
+    };
+    return cmocka_run_group_tests_name("detect", tests, NULL, NULL);
+}
