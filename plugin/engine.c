@@ -26,7 +26,10 @@
 #define PTRMAP_EXACT   65536
 #define PTRMAP_MAX     (UINT64_C(1) << 22)
 #define DELTA_BATCH    256
-#define AUTO_GC_MIN_US (10 * UINT64_C(1000000))
+#define AUTO_GC_MIN_REQUESTS 16
+#define ENDPOINTS_MAX  1024          /* per worker; more fold into id 0 */
+#define SITE_TEXT_MAX  2048          /* identity text per site, traceback cut to fit */
+#define GROUP_MAX      (SITE_TEXT_MAX / LW_RECORD_TEXT + 2)
 
 extern struct uwsgi_server uwsgi;
 
@@ -45,8 +48,15 @@ struct chain {
 /* Per site, for reporting: a representative traceback and its feeders. */
 struct site_info {
     int nframes;
+    bool defined;                    /* its identity went into the ring */
     int64_t grown_bytes;             /* sum of positive deltas */
     char endpoint[LW_ENDPOINT_MAX];  /* last endpoint that grew the site */
+};
+
+/* Worker-local endpoint names, interned; id 0 is "other". */
+struct endpoint {
+    char name[LW_ENDPOINT_MAX];
+    bool defined;
 };
 
 /* Per thread: the reentrancy guard. initial-exec: one %fs-relative access. */
@@ -72,7 +82,15 @@ static struct {
     uint64_t samples, lost, collections, requests;
     int64_t tracked;                 /* sum of live estimates */
     int64_t tracked_at_gc;
-    uint64_t last_gc_us;
+    uint64_t requests_at_gc;
+    /* publishing */
+    lw_ring_t *ring;
+    lw_record_t hello;
+    bool hello_sent;
+    struct endpoint *endpoints;      /* [ENDPOINTS_MAX] */
+    uint32_t nendpoints;
+    lw_record_t group[GROUP_MAX];
+    char text[SITE_TEXT_MAX];
 } eng;
 
 static void *map_zeroed(size_t bytes)
@@ -278,8 +296,10 @@ int lw_engine_start(const lw_config_t *cfg, uint64_t seed)
     eng.mean = lw_config_sample_interval(cfg);
     eng.exact = cfg->exact;
     eng.info = map_zeroed(sizeof(struct site_info) * SITES_CAPACITY);
+    eng.endpoints = map_zeroed(sizeof(struct endpoint) * ENDPOINTS_MAX);
+    eng.nendpoints = 1; /* id 0: "other" */
     eng.tracebacks = map_zeroed(sizeof(lw_frame_t) * SITES_CAPACITY * (size_t)eng.frames);
-    if (!sites_mem || !ptrs_mem || !eng.info || !eng.tracebacks ||
+    if (!sites_mem || !ptrs_mem || !eng.info || !eng.tracebacks || !eng.endpoints ||
         lw_sites_init(&eng.sites, sites_mem, SITES_CAPACITY) < 0 ||
         lw_ptrmap_init(&eng.ptrs, ptrs_mem, cap) < 0) {
         uwsgi_log("[leakwatch] worker %d: cannot map its tables; running untracked\n",
@@ -292,7 +312,6 @@ int lw_engine_start(const lw_config_t *cfg, uint64_t seed)
     lw_sampler_init(&eng.weights, eng.mean, eng.exact, 1);
     lw_sampler_init(&eng.mem.sampler, eng.mean, eng.exact, seed);
     lw_sampler_init(&eng.obj.sampler, eng.mean, eng.exact, ~seed);
-    eng.last_gc_us = uwsgi_micros();
     install(PYMEM_DOMAIN_MEM, &eng.mem);
     install(PYMEM_DOMAIN_OBJ, &eng.obj);
     eng.running = 1;
@@ -303,18 +322,18 @@ int lw_engine_start(const lw_config_t *cfg, uint64_t seed)
 static void apply_gc_policy(void)
 {
     const lw_config_t *cfg = eng.cfg;
-    uint64_t now;
     int collect = 0;
 
     if (cfg->gc == LW_GC_EVERY) {
         collect = eng.requests % cfg->gc_every == 0;
     }
     else if (cfg->gc == LW_GC_AUTO) {
-        /* Before tracked memory could pass the threshold unexplained, make
-         * sure it is not garbage; at most once per AUTO_GC_MIN_US. */
-        now = uwsgi_micros();
+        /* Growth costs a collection, a flat app never pays one: whenever
+         * tracked memory has grown by half the threshold since the last
+         * collection, make sure it is not cyclic garbage before anyone can
+         * judge it (at most once per AUTO_GC_MIN_REQUESTS requests). */
         collect = eng.tracked - eng.tracked_at_gc >= (int64_t)(cfg->threshold / 2) &&
-                  now - eng.last_gc_us >= AUTO_GC_MIN_US;
+                  eng.requests - eng.requests_at_gc >= AUTO_GC_MIN_REQUESTS;
     }
     if (!collect)
         return;
@@ -326,13 +345,139 @@ static void apply_gc_policy(void)
         PyGC_Disable();
     eng.collections++;
     eng.tracked_at_gc = eng.tracked;
-    eng.last_gc_us = uwsgi_micros();
+    eng.requests_at_gc = eng.requests;
+}
+
+void lw_engine_publish_to(lw_ring_t *ring, int64_t pid, uint64_t spawn, uint64_t spawned_us)
+{
+    memset(&eng.hello, 0, sizeof(eng.hello));
+    eng.hello.kind = LW_REC_HELLO;
+    eng.hello.u.hello.pid = pid;
+    eng.hello.u.hello.spawn = spawn;
+    eng.hello.u.hello.spawned_us = spawned_us;
+    eng.hello_sent = false;
+    eng.ring = ring;
+}
+
+/* Appends `len` bytes of text as TEXT records after group[n]; returns the new n. */
+static uint32_t add_text(uint32_t n, const char *text, size_t len)
+{
+    for (size_t off = 0; off < len && n < GROUP_MAX; off += LW_RECORD_TEXT) {
+        lw_record_t *r = &eng.group[n++];
+        size_t chunk = len - off < LW_RECORD_TEXT ? len - off : LW_RECORD_TEXT;
+        memset(r, 0, sizeof(*r));
+        r->kind = LW_REC_TEXT;
+        r->len = (uint16_t)chunk;
+        memcpy(r->u.text, text + off, chunk);
+    }
+    return n;
+}
+
+/* Appends one '\0'-terminated field to eng.text at *at, if it fits. */
+static bool put_field(size_t *at, const char *s)
+{
+    size_t len = strlen(s) + 1;
+
+    if (*at + len > sizeof(eng.text))
+        return false;
+    memcpy(eng.text + *at, s, len);
+    *at += len;
+    return true;
+}
+
+/*
+ * A site's identity, once per worker generation: file, function, the
+ * application frame's file and function, then file/line/function per
+ * traceback frame, '\0'-separated (lines of the site itself travel in the
+ * record). Cut at SITE_TEXT_MAX, dropping outer frames first.
+ */
+static int define_site(uint32_t idx)
+{
+    const lw_site_t *s = lw_sites_get(&eng.sites, idx);
+    struct site_info *si = &eng.info[idx];
+    size_t at = 0;
+    uint32_t nframes = 0, n;
+    char line[16];
+
+    put_field(&at, s->key.code ? lw_frames_filename(s->key.code) : "<no Python frame>");
+    put_field(&at, s->key.code ? lw_frames_funcname(s->key.code) : "?");
+    put_field(&at, s->key.app_code ? lw_frames_filename(s->key.app_code) : "");
+    put_field(&at, s->key.app_code ? lw_frames_funcname(s->key.app_code) : "");
+    for (int f = 0; f < si->nframes; f++) {
+        const lw_frame_t *fr = &eng.tracebacks[(size_t)idx * eng.frames + f];
+        size_t mark = at;
+        snprintf(line, sizeof(line), "%d", lw_frames_line(fr));
+        if (!put_field(&at, lw_frames_filename((uintptr_t)fr->code)) || !put_field(&at, line) ||
+            !put_field(&at, lw_frames_funcname((uintptr_t)fr->code))) {
+            at = mark;
+            break;
+        }
+        nframes++;
+    }
+    memset(&eng.group[0], 0, sizeof(eng.group[0]));
+    eng.group[0].kind = LW_REC_SITE;
+    eng.group[0].id = idx;
+    eng.group[0].u.site.line = s->key.line;
+    eng.group[0].u.site.app_line = s->key.app_line;
+    eng.group[0].u.site.text_len = (uint32_t)at;
+    eng.group[0].u.site.nframes = nframes;
+    n = add_text(1, eng.text, at);
+    if (lw_ring_push(eng.ring, eng.group, n) < 0)
+        return -1;
+    si->defined = true;
+    return 0;
+}
+
+/* The worker-local id of this request's endpoint, defined in the ring on first use. */
+static uint32_t endpoint_id(const char *name)
+{
+    uint32_t id;
+
+    for (id = 1; id < eng.nendpoints; id++) {
+        if (!strcmp(eng.endpoints[id].name, name))
+            break;
+    }
+    if (id == eng.nendpoints) {
+        if (eng.nendpoints >= ENDPOINTS_MAX)
+            return 0;
+        snprintf(eng.endpoints[id].name, LW_ENDPOINT_MAX, "%s", name);
+        eng.nendpoints++;
+    }
+    if (!eng.endpoints[id].defined) {
+        size_t len = strlen(name);
+        memset(&eng.group[0], 0, sizeof(eng.group[0]));
+        eng.group[0].kind = LW_REC_ENDPOINT;
+        eng.group[0].id = id;
+        eng.group[0].u.site.text_len = (uint32_t)len;
+        if (lw_ring_push(eng.ring, eng.group, add_text(1, name, len)) < 0)
+            return 0;
+        eng.endpoints[id].defined = true;
+    }
+    return id;
+}
+
+/* Pushes one delta (and its site's identity first, once). -1: ring full. */
+static int publish_delta(const lw_site_delta_t *d, uint32_t endpoint)
+{
+    lw_record_t rec;
+
+    if (!eng.info[d->site].defined && define_site(d->site) < 0)
+        return -1;
+    memset(&rec, 0, sizeof(rec));
+    rec.kind = LW_REC_DELTA;
+    rec.id = d->site;
+    rec.u.delta.bytes = d->bytes;
+    rec.u.delta.count = d->count;
+    rec.u.delta.endpoint = endpoint;
+    return lw_ring_push(eng.ring, &rec, 1);
 }
 
 size_t lw_engine_after_request(const char *path, size_t path_len)
 {
     char endpoint[LW_ENDPOINT_MAX];
     size_t n, total = 0;
+    uint32_t ep = 0;
+    bool full = false;
 
     if (!eng.running)
         return 0;
@@ -340,17 +485,28 @@ size_t lw_engine_after_request(const char *path, size_t path_len)
     eng.requests++;
     apply_gc_policy();
     lw_path_fold(path, path_len, endpoint, sizeof(endpoint));
-    /* Batches until the dirty list is empty: nothing stays behind. The
-     * deltas are what the rings will carry; for now they feed site_info. */
-    while ((n = lw_sites_drain(&eng.sites, eng.deltas, DELTA_BATCH)) > 0) {
+    if (eng.ring && !eng.hello_sent)
+        eng.hello_sent = lw_ring_push(eng.ring, &eng.hello, 1) == 0;
+    if (!eng.ring || !eng.hello_sent) { /* no master to tell yet: keep coalescing */
+        tls.guard = 0;
+        return 0;
+    }
+    ep = endpoint_id(endpoint);
+    /* Until the ring takes them, deltas stay in the site table, coalescing. */
+    while (!full && (n = lw_sites_drain(&eng.sites, eng.deltas, DELTA_BATCH)) > 0) {
         for (size_t i = 0; i < n; i++) {
             struct site_info *si = &eng.info[eng.deltas[i].site];
+            if (full || publish_delta(&eng.deltas[i], ep) < 0) {
+                full = true;
+                lw_sites_unpublish(&eng.sites, &eng.deltas[i]);
+                continue;
+            }
             if (eng.deltas[i].bytes > 0) {
                 si->grown_bytes += eng.deltas[i].bytes;
                 memcpy(si->endpoint, endpoint, sizeof(endpoint));
             }
+            total++;
         }
-        total += n;
     }
     tls.guard = 0;
     return total;

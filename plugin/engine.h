@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "../src/config.h"
+#include "../src/ring.h"
 #include "../src/sites.h"
 
 /* Counters a worker exposes (read under the GIL). */
@@ -31,9 +32,16 @@ typedef struct lw_engine_stats {
 int lw_engine_start(const lw_config_t *cfg, uint64_t seed);
 
 /*
+ * Where this worker generation publishes: its ring and what to say in its
+ * HELLO. Call after lw_engine_start; ring may be NULL (nothing published).
+ */
+void lw_engine_publish_to(lw_ring_t *ring, int64_t pid, uint64_t spawn, uint64_t spawned_us);
+
+/*
  * After each request, with the GIL taken by the caller: applies the gc policy
- * and drains the sites that changed, attributing them to `endpoint` (folded).
- * Returns the number of site deltas produced.
+ * and publishes the sites that changed, attributed to the request's path
+ * (folded). What the ring cannot take now stays dirty and goes next time.
+ * Returns the number of site deltas published.
  */
 size_t lw_engine_after_request(const char *path, size_t path_len);
 

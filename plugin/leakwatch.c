@@ -15,6 +15,7 @@
 #include <Python.h>
 #include <uwsgi.h>
 
+#include "../src/agg.h"
 #include "../src/config.h"
 #include "../src/shm.h"
 #include "../src/size.h"
@@ -24,6 +25,12 @@
 #define LW_EXPORT __attribute__((visibility("default")))
 #define LW_HOOK_NAME "leakwatch_after_request"
 #define LW_CYCLE_US 250000 /* master bookkeeping at most 4 times a second */
+#define LW_ANALYST_NS 20000000 /* the analyst thread looks every 20 ms */
+#define LW_RING_RECORDS 8192 /* per worker: 256 KiB */
+#define LW_DRAIN_BATCH 512
+#define LW_DRAIN_MAX 65536   /* records per worker per cycle: the loop stays short */
+#define LW_ALERTS_MAX 16
+#define LW_MAX_SITES 65536
 
 extern struct uwsgi_server uwsgi;
 LW_EXPORT extern struct uwsgi_plugin leakwatch_plugin;
@@ -43,8 +50,13 @@ static lw_shm_t *shm;
 static uint32_t my_wid;
 /* Worker-only: the allocator hooks are installed. */
 static int engine_on;
-/* Master-only state. */
+/* Master-only state, written by master_cycle. */
 static struct seen *seen;
+/* Owned by the analyst thread once it runs; created before it starts. */
+static lw_agg_t *agg;
+static lw_record_t drain_buf[LW_DRAIN_BATCH];
+static uint64_t alerts_total;
+static pthread_t analyst;
 static lw_tick_t cycle_tick, summary_tick;
 /* Worker-only: when this worker logs its sites (--leakwatch-summary). */
 static lw_tick_t sites_tick;
@@ -112,7 +124,7 @@ static int lw_init(void)
 {
     char err[512], desc[512], total[32];
     uint32_t nworkers = lw_count_workers(), ncores = lw_count_cores();
-    size_t size = lw_shm_size(nworkers, ncores);
+    size_t size = lw_shm_size(nworkers, ncores, LW_RING_RECORDS);
 
     if (lw_config_check(&cfg, err, sizeof(err)) < 0) {
         uwsgi_log("[leakwatch] %s\n", err);
@@ -125,7 +137,7 @@ static int lw_init(void)
         exit(1);
     }
     shm = uwsgi_calloc_shared(size);
-    if (lw_shm_init(shm, size, nworkers, ncores) < 0) {
+    if (lw_shm_init(shm, size, nworkers, ncores, LW_RING_RECORDS) < 0) {
         uwsgi_log("[leakwatch] cannot lay out shared memory\n");
         exit(1);
     }
@@ -152,6 +164,9 @@ static void lw_post_fork(void)
     if (lw_shm_claim(shm, (uint32_t)uwsgi.mywid, (int32_t)getpid(), uwsgi_micros()) < 0)
         return;
     my_wid = (uint32_t)uwsgi.mywid;
+    lw_worker_view_t view;
+    if (lw_shm_read(shm, my_wid, &view) < 0)
+        view.spawns = 0;
     lw_tick_init(&sites_tick, (uint64_t)cfg.summary_secs * 1000000);
     sites_tick.next_us = uwsgi_micros() + sites_tick.interval_us;
     if (!Py_IsInitialized()) /* no python plugin: nothing to track */
@@ -159,6 +174,8 @@ static void lw_post_fork(void)
     gil = PyGILState_Ensure();
     engine_on = lw_engine_start(&cfg, (uint64_t)getpid() * 0x9E3779B97F4A7C15ULL ^
                                           uwsgi_micros()) == 0;
+    if (engine_on)
+        lw_engine_publish_to(lw_shm_ring(shm, my_wid), getpid(), view.spawns, uwsgi_micros());
     PyGILState_Release(gil);
 }
 
@@ -223,12 +240,121 @@ static void lw_master_summary(void)
     summary_dirty = 0;
 }
 
+static void lw_master_make_agg(void)
+{
+    lw_alloc_t alloc = {calloc, free};
+    lw_agg_cfg_t acfg = {
+        .nworkers = shm->nworkers,
+        .max_sites = LW_MAX_SITES,
+        .local_sites = 16384,
+        .local_endpoints = 1024,
+        .max_endpoints = 4096,
+        .detect = {(int64_t)cfg.threshold, 2, (int64_t)lw_config_sample_interval(&cfg)},
+    };
+
+    agg = lw_agg_new(&acfg, &alloc);
+    if (!agg)
+        uwsgi_log("[leakwatch] master: out of memory for the aggregator; no leak detection\n");
+}
+
+/* Reads what every worker published since the last cycle. Never waits. */
+static void lw_master_drain(void)
+{
+    for (uint32_t wid = 1; wid <= shm->nworkers; wid++) {
+        lw_ring_t *ring = lw_shm_ring(shm, wid);
+        uint64_t n, total = 0;
+        while (total < LW_DRAIN_MAX && (n = lw_ring_pop(ring, drain_buf, LW_DRAIN_BATCH)) > 0) {
+            lw_agg_feed(agg, wid, drain_buf, n);
+            total += n;
+        }
+    }
+}
+
+/* Logs each alert line by line, raises the alarm with its first line. */
+static void lw_master_alert(uint32_t site)
+{
+    static char text[16384];
+    size_t len = lw_agg_describe(agg, site, text, sizeof(text));
+    char *line = text, *end = text + len;
+
+    alerts_total++;
+    while (line < end) {
+        char *nl = memchr(line, '\n', (size_t)(end - line));
+        size_t n = nl ? (size_t)(nl - line) : (size_t)(end - line);
+        uwsgi_log("%.*s\n", (int)n, line);
+        if (line == text)
+            uwsgi_alarm_trigger((char *)cfg.alarm, line, n);
+        line += n + 1;
+    }
+}
+
+static void lw_master_judge(void)
+{
+    lw_alert_t alerts[LW_ALERTS_MAX];
+    uint64_t requests = 0;
+    uint32_t live = 0;
+    size_t n;
+
+    for (uint32_t wid = 1; wid <= shm->nworkers; wid++) {
+        lw_worker_view_t view;
+        if (lw_shm_read(shm, wid, &view) < 0 || view.pid == 0)
+            continue;
+        requests += view.requests; /* cumulative over respawns: never goes back */
+        live += view.pid == uwsgi.workers[wid].pid;
+    }
+    /* Warm-up: lazy initialisation in the first requests is not growth. */
+    if (live == 0 || requests < cfg.warmup * live)
+        return;
+    do {
+        n = lw_agg_judge(agg, requests, alerts, LW_ALERTS_MAX);
+        for (size_t i = 0; i < n; i++)
+            lw_master_alert(alerts[i].site);
+    } while (n == LW_ALERTS_MAX);
+}
+
+/*
+ * The analyst: drains the rings and judges, every 20 ms, in its own thread
+ * so that neither the master's loop (which may sleep a second between
+ * events) sets the pace of detection nor detection lengthens the loop.
+ */
+static void *lw_analyst(void *arg)
+{
+    sigset_t all;
+    struct timespec pause = {0, LW_ANALYST_NS};
+
+    (void)arg;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL); /* signals are the master loop's */
+    for (;;) {
+        lw_master_drain();
+        lw_master_judge();
+        nanosleep(&pause, NULL);
+    }
+    return NULL;
+}
+
+static void lw_master_start_analyst(void)
+{
+    static int tried;
+
+    if (tried)
+        return;
+    tried = 1;
+    lw_master_make_agg();
+    if (agg && pthread_create(&analyst, NULL, lw_analyst, NULL) != 0) {
+        uwsgi_log("[leakwatch] master: cannot start the analyst thread; no leak detection\n");
+        lw_agg_free(agg);
+        agg = NULL;
+    }
+}
+
 static void lw_master_cycle(void)
 {
     uint64_t now;
 
     if (!shm)
         return;
+    lw_master_start_analyst();
     now = uwsgi_micros();
     if (!lw_tick_due(&cycle_tick, now))
         return;

@@ -5,19 +5,28 @@
 
 #define READ_TRIES 64
 
-size_t lw_shm_size(uint32_t nworkers, uint32_t ncores)
+static size_t ring_stride(uint32_t ring_capacity)
 {
-    if (nworkers == 0 || ncores == 0 || nworkers > LW_SHM_MAX_WORKERS ||
-        ncores > LW_SHM_MAX_CORES)
-        return 0;
-    return sizeof(lw_shm_t) + (size_t)nworkers * sizeof(lw_worker_slot_t) +
-           (size_t)nworkers * ncores * sizeof(lw_core_slot_t);
+    size_t bytes = lw_ring_bytes(ring_capacity);
+
+    return (bytes + 63) & ~(size_t)63;
 }
 
-int lw_shm_init(void *mem, size_t size, uint32_t nworkers, uint32_t ncores)
+size_t lw_shm_size(uint32_t nworkers, uint32_t ncores, uint32_t ring_capacity)
+{
+    if (nworkers == 0 || ncores == 0 || nworkers > LW_SHM_MAX_WORKERS ||
+        ncores > LW_SHM_MAX_CORES || lw_ring_bytes(ring_capacity) == 0)
+        return 0;
+    return sizeof(lw_shm_t) + (size_t)nworkers * sizeof(lw_worker_slot_t) +
+           (size_t)nworkers * ncores * sizeof(lw_core_slot_t) +
+           (size_t)nworkers * ring_stride(ring_capacity);
+}
+
+int lw_shm_init(void *mem, size_t size, uint32_t nworkers, uint32_t ncores,
+                uint32_t ring_capacity)
 {
     lw_shm_t *shm = mem;
-    size_t want = lw_shm_size(nworkers, ncores);
+    size_t want = lw_shm_size(nworkers, ncores, ring_capacity);
 
     if (!mem || want == 0 || size != want)
         return -EINVAL;
@@ -28,9 +37,21 @@ int lw_shm_init(void *mem, size_t size, uint32_t nworkers, uint32_t ncores)
     shm->size = size;
     shm->workers_off = sizeof(lw_shm_t);
     shm->cores_off = shm->workers_off + (uint64_t)nworkers * sizeof(lw_worker_slot_t);
-    for (uint32_t w = 1; w <= nworkers; w++)
+    shm->rings_off = shm->cores_off + (uint64_t)nworkers * ncores * sizeof(lw_core_slot_t);
+    shm->ring_capacity = ring_capacity;
+    shm->ring_stride = ring_stride(ring_capacity);
+    for (uint32_t w = 1; w <= nworkers; w++) {
         lw_shm_worker(shm, w)->wid = w;
+        lw_ring_init(lw_shm_ring(shm, w), ring_capacity);
+    }
     return 0;
+}
+
+lw_ring_t *lw_shm_ring(lw_shm_t *shm, uint32_t wid)
+{
+    if (wid == 0 || wid > shm->nworkers)
+        return NULL;
+    return (lw_ring_t *)((char *)shm + shm->rings_off + (size_t)(wid - 1) * shm->ring_stride);
 }
 
 lw_worker_slot_t *lw_shm_worker(lw_shm_t *shm, uint32_t wid)

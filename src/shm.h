@@ -5,6 +5,7 @@
  * `init`); every worker inherits the mapping. Layout, fixed for a run:
  *
  *   lw_shm_t header | nworkers x lw_worker_slot_t | nworkers x ncores x lw_core_slot_t
+ *   | nworkers x ring (lw_ring_t with ring_capacity records)
  *
  * Worker ids are uWSGI's (1..nworkers); cores are uWSGI's async/thread cores
  * (0..ncores-1). Each core slot has exactly one writer, the thread running
@@ -16,6 +17,11 @@
  * lost, whenever the master looks. Readers use lw_shm_read(), which retries
  * if a claim races with the read (a seqlock on `claims`).
  *
+ * Each worker has one ring (ring.h) for its site deltas. One, not one per
+ * core: the engine that fills it runs under the worker's GIL, so there is
+ * exactly one producer at a time whatever --threads says, and the GIL's
+ * hand-over orders its writes.
+ *
  * All shared fields are lock-free C11 atomics: address-free on the platforms
  * uWSGI runs on, which _Static_assert checks below.
  */
@@ -26,8 +32,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ring.h"
+
 #define LW_SHM_MAGIC   UINT32_C(0x4c57534d) /* "LWSM" */
-#define LW_SHM_VERSION 1
+#define LW_SHM_VERSION 2
 #define LW_SHM_MAX_WORKERS 8192
 #define LW_SHM_MAX_CORES   4096
 
@@ -43,7 +51,10 @@ typedef struct lw_shm {
     uint64_t size;      /* bytes of the whole region */
     uint64_t workers_off;
     uint64_t cores_off;
-    uint8_t pad[24];
+    uint64_t rings_off;
+    uint32_t ring_capacity;  /* records per worker ring */
+    uint32_t pad32;
+    uint64_t ring_stride;    /* bytes between rings */
 } lw_shm_t;
 
 /* Written only by the worker that owns it (claim); read by the master. */
@@ -75,15 +86,22 @@ typedef struct lw_worker_view {
     uint64_t requests;   /* sum over cores, cumulative */
 } lw_worker_view_t;
 
-/* Bytes needed for the region; 0 if a count is 0 or above the maxima. */
-size_t lw_shm_size(uint32_t nworkers, uint32_t ncores);
+/*
+ * Bytes needed for the region; 0 if a count is 0 or above the maxima, or
+ * ring_capacity is not a power of two >= 2.
+ */
+size_t lw_shm_size(uint32_t nworkers, uint32_t ncores, uint32_t ring_capacity);
 
 /*
  * Lays the region out in `mem` (`size` bytes, zeroed by the caller, e.g.
  * uwsgi_calloc_shared). Returns 0, or -EINVAL if size is not
- * lw_shm_size(nworkers, ncores), leaving mem untouched.
+ * lw_shm_size(nworkers, ncores, ring_capacity), leaving mem untouched.
  */
-int lw_shm_init(void *mem, size_t size, uint32_t nworkers, uint32_t ncores);
+int lw_shm_init(void *mem, size_t size, uint32_t nworkers, uint32_t ncores,
+                uint32_t ring_capacity);
+
+/* The ring of worker `wid` (1-based), or NULL if out of range. */
+lw_ring_t *lw_shm_ring(lw_shm_t *shm, uint32_t wid);
 
 /* Worker `wid` (1-based) or NULL if out of range. */
 lw_worker_slot_t *lw_shm_worker(lw_shm_t *shm, uint32_t wid);

@@ -114,6 +114,15 @@ size_t lw_sites_drain(lw_sites_t *t, lw_site_delta_t *out, size_t max)
     return n;
 }
 
+void lw_sites_unpublish(lw_sites_t *t, const lw_site_delta_t *delta)
+{
+    lw_site_t *s = &t->sites[delta->site];
+
+    s->pub_bytes -= delta->bytes;
+    s->pub_count -= delta->count;
+    mark_dirty(t, s, delta->site);
+}
+
 const lw_site_t *lw_sites_get(const lw_sites_t *t, uint32_t index)
 {
     return index < t->used ? &t->sites[index] : NULL;

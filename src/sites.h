@@ -85,6 +85,12 @@ void lw_sites_sub_hooksafe(lw_sites_t *t, uint32_t site, lw_weight_t w);
  */
 size_t lw_sites_drain(lw_sites_t *t, lw_site_delta_t *out, size_t max);
 
+/*
+ * Gives back a drained delta that could not be delivered: the site is
+ * dirty again and its next drain includes it. Nothing is lost.
+ */
+void lw_sites_unpublish(lw_sites_t *t, const lw_site_delta_t *delta);
+
 /* The site at `index`, or NULL if not in use. */
 const lw_site_t *lw_sites_get(const lw_sites_t *t, uint32_t index);
 

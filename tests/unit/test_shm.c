@@ -16,24 +16,28 @@
 
 #include "shm.h"
 
+#define RING 8
+
 static lw_shm_t *make(uint32_t nworkers, uint32_t ncores)
 {
-    size_t size = lw_shm_size(nworkers, ncores);
+    size_t size = lw_shm_size(nworkers, ncores, RING);
     void *mem = calloc(1, size);
 
     assert_non_null(mem);
-    assert_int_equal(lw_shm_init(mem, size, nworkers, ncores), 0);
+    assert_int_equal(lw_shm_init(mem, size, nworkers, ncores, RING), 0);
     return mem;
 }
 
 static void test_shm_size_and_limits(void **state)
 {
     (void)state;
-    assert_int_equal(lw_shm_size(0, 1), 0);
-    assert_int_equal(lw_shm_size(1, 0), 0);
-    assert_int_equal(lw_shm_size(LW_SHM_MAX_WORKERS + 1, 1), 0);
-    assert_int_equal(lw_shm_size(1, LW_SHM_MAX_CORES + 1), 0);
-    assert_int_equal(lw_shm_size(4, 2), 64 + 4 * 64 + 8 * 64);
+    assert_int_equal(lw_shm_size(0, 1, RING), 0);
+    assert_int_equal(lw_shm_size(1, 0, RING), 0);
+    assert_int_equal(lw_shm_size(1, 1, 3), 0);
+    assert_int_equal(lw_shm_size(LW_SHM_MAX_WORKERS + 1, 1, RING), 0);
+    assert_int_equal(lw_shm_size(1, LW_SHM_MAX_CORES + 1, RING), 0);
+    /* header, worker slots, core slots, then one ring per worker */
+    assert_int_equal(lw_shm_size(4, 2, RING), 64 + 4 * 64 + 8 * 64 + 4 * (192 + RING * 32));
 }
 
 static void test_shm_init_lays_out_and_validates(void **state)
@@ -63,8 +67,18 @@ static void test_shm_init_lays_out_and_validates(void **state)
                 assert_ptr_equal(p, (char *)lw_shm_core(shm, w, 0) + sizeof(lw_core_slot_t));
         }
     }
+    /* rings follow the cores, one per worker, inside the region, ready to use */
+    for (uint32_t w = 1; w <= 4; w++) {
+        lw_ring_t *r = lw_shm_ring(shm, w);
+        assert_true((char *)r >= (char *)lw_shm_core(shm, 4, 1) + sizeof(lw_core_slot_t));
+        assert_true((char *)r + lw_ring_bytes(RING) <= end);
+        assert_int_equal(((uintptr_t)r) % 64, ((uintptr_t)shm) % 64);
+        assert_int_equal(lw_ring_space(r), RING);
+    }
+    assert_null(lw_shm_ring(shm, 0));
+    assert_null(lw_shm_ring(shm, 5));
     memset(junk, 0x33, sizeof(junk));
-    assert_int_equal(lw_shm_init(junk, 100, 4, 2), -EINVAL);
+    assert_int_equal(lw_shm_init(junk, 100, 4, 2, RING), -EINVAL);
     for (size_t i = 0; i < sizeof(junk); i++)
         assert_int_equal((unsigned char)junk[i], 0x33);
     free(shm);
@@ -137,7 +151,7 @@ static void test_shm_half_claimed_slot_is_not_read_then_repaired(void **state)
 static void test_shm_concurrent_writer_and_reader_processes(void **state)
 {
     enum { N = 200000 };
-    size_t size = lw_shm_size(1, 2);
+    size_t size = lw_shm_size(1, 2, RING);
     lw_shm_t *shm = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     lw_worker_view_t v;
     uint64_t last = 0;
@@ -145,7 +159,7 @@ static void test_shm_concurrent_writer_and_reader_processes(void **state)
 
     (void)state;
     assert_true(shm != MAP_FAILED);
-    assert_int_equal(lw_shm_init(shm, size, 1, 2), 0);
+    assert_int_equal(lw_shm_init(shm, size, 1, 2, RING), 0);
     pid_t child = fork();
     assert_true(child >= 0);
     if (child == 0) {

@@ -141,6 +141,23 @@ static void test_sites_drain_in_small_batches_loses_nothing(void **state)
     free(big);
 }
 
+static void test_sites_unpublish_gives_a_delta_back(void **state)
+{
+    uint32_t a;
+    lw_site_delta_t out[4];
+    lw_site_key_t ka = key(0x40, 4);
+
+    (void)state;
+    lw_sites_intern_hooksafe(&table, &ka, &a);
+    lw_sites_add_hooksafe(&table, a, weight(300, 3));
+    assert_int_equal(lw_sites_drain(&table, out, 4), 1);
+    lw_sites_unpublish(&table, &out[0]); /* the ring was full */
+    lw_sites_add_hooksafe(&table, a, weight(20, 1));
+    assert_int_equal(lw_sites_drain(&table, out, 4), 1);
+    assert_int_equal(out[0].bytes, 320); /* coalesced: nothing lost */
+    assert_int_equal(out[0].count, 4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -151,6 +168,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sites_drain_reports_net_changes_once, setup_small,
                                         teardown),
         cmocka_unit_test(test_sites_drain_in_small_batches_loses_nothing),
+        cmocka_unit_test_setup_teardown(test_sites_unpublish_gives_a_delta_back, setup_small,
+                                        teardown),
     };
     return cmocka_run_group_tests_name("sites", tests, NULL, NULL);
 }

@@ -1,0 +1,472 @@
+#define _POSIX_C_SOURCE 200809L
+#include "agg.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "size.h"
+
+#define MAX_TEXT 4096
+
+/* What the master knows of one worker's generation. */
+struct worker {
+    int64_t pid;
+    uint64_t spawn;
+    uint32_t *site_map;      /* local site id -> global id + 1, 0 = unknown */
+    uint32_t *endpoint_map;  /* local endpoint id -> global endpoint id */
+    /* a SITE or ENDPOINT whose TEXT records are still arriving */
+    lw_record_t pending;
+    char text[MAX_TEXT];
+    uint32_t have;
+    bool assembling;
+};
+
+struct lw_agg {
+    lw_agg_cfg_t cfg;
+    lw_alloc_t alloc;
+    lw_agg_site_t *sites;    /* [max_sites]; [0] = other sites */
+    uint32_t nsites;
+    uint32_t *index;         /* [2 * max_sites] open addressing on identity */
+    uint32_t *changed;       /* [max_sites] list of changed site ids */
+    uint32_t nchanged;
+    char **endpoints;        /* [max_endpoints]; [0] = "other" */
+    uint32_t nendpoints;
+    struct worker *workers;  /* [nworkers + 1] */
+    lw_agg_stats_t stats;
+};
+
+static uint64_t hash_identity(const char *text, uint32_t len, int32_t line, int32_t app_line,
+                              bool rollup)
+{
+    uint64_t h = UINT64_C(1469598103934665603);
+
+    for (uint32_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)text[i]) * UINT64_C(1099511628211);
+    h ^= (uint64_t)(uint32_t)line * UINT64_C(0x9E3779B97F4A7C15);
+    h ^= (uint64_t)(uint32_t)app_line * UINT64_C(0xC2B2AE3D27D4EB4F);
+    return h ^ (rollup ? UINT64_C(0x165667B19E3779F9) : 0);
+}
+
+/* Identity is the first four fields (file, function, app file, app function). */
+static uint32_t identity_len(const char *text, uint32_t len)
+{
+    uint32_t at = 0;
+
+    for (int field = 0; field < 4 && at < len; field++)
+        at += (uint32_t)strnlen(text + at, len - at) + 1;
+    return at > len ? len : at;
+}
+
+void lw_agg_free(lw_agg_t *agg)
+{
+    if (!agg)
+        return;
+    for (uint32_t i = 0; agg->sites && i < agg->nsites; i++) {
+        agg->alloc.free(agg->sites[i].text);
+        agg->alloc.free(agg->sites[i].per_worker);
+        agg->alloc.free(agg->sites[i].det);
+    }
+    for (uint32_t i = 0; agg->endpoints && i < agg->nendpoints; i++)
+        agg->alloc.free(agg->endpoints[i]);
+    for (uint32_t w = 0; agg->workers && w <= agg->cfg.nworkers; w++) {
+        agg->alloc.free(agg->workers[w].site_map);
+        agg->alloc.free(agg->workers[w].endpoint_map);
+    }
+    agg->alloc.free(agg->workers);
+    agg->alloc.free(agg->endpoints);
+    agg->alloc.free(agg->changed);
+    agg->alloc.free(agg->index);
+    agg->alloc.free(agg->sites);
+    agg->alloc.free(agg);
+}
+
+static char *copy_text(lw_agg_t *agg, const char *text, uint32_t len)
+{
+    char *p = agg->alloc.calloc(1, (size_t)len + 1);
+
+    if (p)
+        memcpy(p, text, len);
+    return p;
+}
+
+/* Fills site `id` (already zeroed). 0, or -ENOMEM (site left empty). */
+static int make_site(lw_agg_t *agg, uint32_t id, const char *text, uint32_t len)
+{
+    lw_agg_site_t *s = &agg->sites[id];
+
+    s->per_worker = agg->alloc.calloc(agg->cfg.nworkers + 1, sizeof(int64_t));
+    s->text = copy_text(agg, text, len);
+    if (!s->per_worker || !s->text) {
+        agg->alloc.free(s->per_worker);
+        agg->alloc.free(s->text);
+        memset(s, 0, sizeof(*s));
+        return -ENOMEM;
+    }
+    s->text_len = len;
+    return 0;
+}
+
+lw_agg_t *lw_agg_new(const lw_agg_cfg_t *cfg, const lw_alloc_t *alloc)
+{
+    lw_agg_t *agg = alloc->calloc(1, sizeof(*agg));
+
+    if (!agg)
+        return NULL;
+    agg->cfg = *cfg;
+    agg->alloc = *alloc;
+    if (cfg->max_sites < 2 || cfg->nworkers == 0 || cfg->max_endpoints < 1)
+        goto fail;
+    agg->sites = alloc->calloc(cfg->max_sites, sizeof(lw_agg_site_t));
+    agg->index = alloc->calloc(2 * (size_t)cfg->max_sites, sizeof(uint32_t));
+    agg->changed = alloc->calloc(cfg->max_sites, sizeof(uint32_t));
+    agg->endpoints = alloc->calloc(cfg->max_endpoints, sizeof(char *));
+    agg->workers = alloc->calloc(cfg->nworkers + 1, sizeof(struct worker));
+    if (!agg->sites || !agg->index || !agg->changed || !agg->endpoints || !agg->workers)
+        goto fail;
+    for (uint32_t w = 1; w <= cfg->nworkers; w++) {
+        agg->workers[w].site_map = alloc->calloc(cfg->local_sites, sizeof(uint32_t));
+        agg->workers[w].endpoint_map = alloc->calloc(cfg->local_endpoints, sizeof(uint32_t));
+        if (!agg->workers[w].site_map || !agg->workers[w].endpoint_map)
+            goto fail;
+    }
+    agg->endpoints[0] = copy_text(agg, "other", 5);
+    if (!agg->endpoints[0] || make_site(agg, 0, "<other sites>\0?\0\0", 18) < 0)
+        goto fail;
+    agg->nendpoints = 1;
+    agg->nsites = 1;
+    return agg;
+fail:
+    lw_agg_free(agg);
+    return NULL;
+}
+
+/* Finds or adds a site; 0 (other sites) when full or out of memory. */
+static uint32_t intern_site(lw_agg_t *agg, const char *text, uint32_t len, int32_t line,
+                            int32_t app_line, uint32_t nframes, bool rollup)
+{
+    uint32_t idlen = identity_len(text, len);
+    uint64_t slots = 2 * (uint64_t)agg->cfg.max_sites;
+    uint64_t i = hash_identity(text, idlen, line, app_line, rollup) % slots;
+
+    for (;; i = (i + 1) % slots) {
+        uint32_t id = agg->index[i];
+        lw_agg_site_t *s = &agg->sites[id];
+        if (id == 0)
+            break;
+        if (s->line == line && s->app_line == app_line && s->rollup == rollup &&
+            identity_len(s->text, s->text_len) == idlen && !memcmp(s->text, text, idlen))
+            return id;
+    }
+    if (agg->nsites >= agg->cfg.max_sites || make_site(agg, agg->nsites, text, len) < 0) {
+        agg->stats.overflowed++;
+        return 0;
+    }
+    agg->index[i] = agg->nsites;
+    agg->sites[agg->nsites].line = line;
+    agg->sites[agg->nsites].app_line = app_line;
+    agg->sites[agg->nsites].nframes = nframes;
+    agg->sites[agg->nsites].rollup = rollup;
+    agg->sites[agg->nsites].judged = true;
+    return agg->nsites++;
+}
+
+/* A rollup's identity: the app frame as the site, the leaf's traceback kept. */
+static uint32_t intern_rollup(lw_agg_t *agg, const lw_agg_site_t *leaf)
+{
+    char text[MAX_TEXT];
+    const char *app_file = lw_agg_field(leaf, 2), *app_func = lw_agg_field(leaf, 3);
+    size_t a = strlen(app_file) + 1, b = strlen(app_func) + 1;
+    uint32_t rest = leaf->text_len - identity_len(leaf->text, leaf->text_len);
+
+    if (a + b + 2 + rest > sizeof(text))
+        rest = 0;
+    memcpy(text, app_file, a);
+    memcpy(text + a, app_func, b);
+    text[a + b] = '\0';
+    text[a + b + 1] = '\0';
+    memcpy(text + a + b + 2, leaf->text + leaf->text_len - rest, rest);
+    return intern_site(agg, text, (uint32_t)(a + b + 2 + rest), leaf->app_line, leaf->app_line,
+                       rest ? leaf->nframes : 0, true);
+}
+
+static uint32_t intern_endpoint(lw_agg_t *agg, const char *name, uint32_t len)
+{
+    for (uint32_t i = 1; i < agg->nendpoints; i++) {
+        if (strlen(agg->endpoints[i]) == len && !memcmp(agg->endpoints[i], name, len))
+            return i;
+    }
+    if (agg->nendpoints >= agg->cfg.max_endpoints)
+        return 0;
+    agg->endpoints[agg->nendpoints] = copy_text(agg, name, len);
+    return agg->endpoints[agg->nendpoints] ? agg->nendpoints++ : 0;
+}
+
+static void mark_changed(lw_agg_t *agg, uint32_t id)
+{
+    if (!agg->sites[id].changed) {
+        agg->sites[id].changed = true;
+        agg->changed[agg->nchanged++] = id;
+    }
+}
+
+static void credit_endpoint(lw_agg_site_t *s, uint32_t endpoint, int64_t bytes)
+{
+    int slot = 0;
+
+    /* space-saving: the endpoint's slot, else the smallest one is replaced */
+    for (int i = 0; i < LW_AGG_TOP_ENDPOINTS; i++) {
+        if (s->top[i].endpoint == endpoint && s->top[i].bytes > 0) {
+            slot = i;
+            break;
+        }
+        if (s->top[i].bytes < s->top[slot].bytes)
+            slot = i;
+    }
+    if (s->top[slot].endpoint != endpoint)
+        s->top[slot].endpoint = endpoint;
+    s->top[slot].bytes += bytes;
+}
+
+static void apply(lw_agg_t *agg, uint32_t wid, uint32_t id, int64_t bytes, uint32_t endpoint)
+{
+    lw_agg_site_t *s = &agg->sites[id];
+
+    s->live += bytes;
+    s->per_worker[wid] += bytes;
+    if (bytes > 0)
+        credit_endpoint(s, endpoint, bytes);
+    mark_changed(agg, id);
+}
+
+/* A new generation of worker `wid`: its previous share of everything goes. */
+static void forget_worker(lw_agg_t *agg, uint32_t wid, const lw_record_t *hello)
+{
+    struct worker *w = &agg->workers[wid];
+
+    for (uint32_t id = 0; id < agg->nsites; id++) {
+        lw_agg_site_t *s = &agg->sites[id];
+        int64_t share = s->per_worker[wid];
+        if (!share)
+            continue;
+        s->live -= share;
+        s->per_worker[wid] = 0;
+        if (s->det)
+            lw_detect_shift(s->det, -share);
+        mark_changed(agg, id);
+    }
+    memset(w->site_map, 0, agg->cfg.local_sites * sizeof(uint32_t));
+    memset(w->endpoint_map, 0, agg->cfg.local_endpoints * sizeof(uint32_t));
+    w->assembling = false;
+    w->pid = hello->u.hello.pid;
+    w->spawn = hello->u.hello.spawn;
+}
+
+static void finish_text(lw_agg_t *agg, uint32_t wid, struct worker *w)
+{
+    const lw_record_t *p = &w->pending;
+
+    w->assembling = false;
+    if (p->kind == LW_REC_ENDPOINT) {
+        if (p->id < agg->cfg.local_endpoints)
+            w->endpoint_map[p->id] = intern_endpoint(agg, w->text, w->have);
+        return;
+    }
+    if (p->id >= agg->cfg.local_sites) {
+        agg->stats.malformed++;
+        return;
+    }
+    uint32_t id = intern_site(agg, w->text, w->have, p->u.site.line, p->u.site.app_line,
+                              p->u.site.nframes, false);
+    lw_agg_site_t *s = &agg->sites[id];
+    const char *app_file = lw_agg_field(s, 2);
+    if (id && app_file[0] && s->rollup_of == 0 &&
+        (strcmp(app_file, lw_agg_field(s, 0)) || s->app_line != s->line)) {
+        s->rollup_of = intern_rollup(agg, s);
+        s->judged = s->rollup_of == 0; /* judged through its rollup */
+    }
+    w->site_map[p->id] = id + 1;
+    (void)wid;
+}
+
+static void feed_one(lw_agg_t *agg, uint32_t wid, struct worker *w, const lw_record_t *r)
+{
+    switch (r->kind) {
+    case LW_REC_HELLO:
+        forget_worker(agg, wid, r);
+        return;
+    case LW_REC_SITE:
+    case LW_REC_ENDPOINT:
+        w->pending = *r;
+        w->have = 0;
+        w->assembling = true;
+        if (r->u.site.text_len > MAX_TEXT) {
+            w->assembling = false;
+            agg->stats.malformed++;
+        }
+        else if (r->u.site.text_len == 0) {
+            finish_text(agg, wid, w);
+        }
+        return;
+    case LW_REC_TEXT:
+        if (!w->assembling || r->len > LW_RECORD_TEXT ||
+            w->have + r->len > w->pending.u.site.text_len) {
+            agg->stats.malformed++;
+            return;
+        }
+        memcpy(w->text + w->have, r->u.text, r->len);
+        w->have += r->len;
+        if (w->have == w->pending.u.site.text_len)
+            finish_text(agg, wid, w);
+        return;
+    case LW_REC_DELTA: {
+        uint32_t local = r->id, ep = r->u.delta.endpoint;
+        if (local >= agg->cfg.local_sites || w->site_map[local] == 0) {
+            agg->stats.malformed++;
+            return;
+        }
+        uint32_t id = w->site_map[local] - 1;
+        uint32_t gep = ep < agg->cfg.local_endpoints ? w->endpoint_map[ep] : 0;
+        agg->stats.deltas++;
+        apply(agg, wid, id, r->u.delta.bytes, gep);
+        if (agg->sites[id].rollup_of)
+            apply(agg, wid, agg->sites[id].rollup_of, r->u.delta.bytes, gep);
+        return;
+    }
+    default:
+        agg->stats.malformed++;
+    }
+}
+
+int lw_agg_feed(lw_agg_t *agg, uint32_t wid, const lw_record_t *recs, size_t n)
+{
+    if (wid == 0 || wid > agg->cfg.nworkers)
+        return -EINVAL;
+    for (size_t i = 0; i < n; i++)
+        feed_one(agg, wid, &agg->workers[wid], &recs[i]);
+    return 0;
+}
+
+size_t lw_agg_judge(lw_agg_t *agg, uint64_t requests, lw_alert_t *out, size_t max)
+{
+    size_t n = 0;
+    uint32_t i;
+
+    for (i = 0; i < agg->nchanged && n < max; i++) {
+        lw_agg_site_t *s = &agg->sites[agg->changed[i]];
+        s->changed = false;
+        if (!s->judged || agg->changed[i] == 0)
+            continue;
+        /* Detector state only for sites big enough to matter (bounded memory). */
+        if (!s->det && s->live >= agg->cfg.detect.threshold / 4)
+            s->det = agg->alloc.calloc(1, sizeof(lw_detect_site_t));
+        if (!s->det)
+            continue;
+        s->verdict = lw_detect_update(s->det, &agg->cfg.detect, requests, s->live);
+        if (s->verdict.kind == LW_VERDICT_LEAK) {
+            out[n].site = agg->changed[i];
+            out[n].verdict = s->verdict;
+            n++;
+        }
+    }
+    /* out is full: the sites not judged yet wait for the next call */
+    memmove(agg->changed, agg->changed + i, (agg->nchanged - i) * sizeof(uint32_t));
+    agg->nchanged -= i;
+    return n;
+}
+
+const lw_agg_site_t *lw_agg_site(const lw_agg_t *agg, uint32_t id)
+{
+    return id < agg->nsites ? &agg->sites[id] : NULL;
+}
+
+const char *lw_agg_endpoint(const lw_agg_t *agg, uint32_t id)
+{
+    return id < agg->nendpoints ? agg->endpoints[id] : "?";
+}
+
+const char *lw_agg_field(const lw_agg_site_t *site, uint32_t i)
+{
+    uint32_t at = 0;
+
+    for (uint32_t f = 0; f < i && at < site->text_len; f++)
+        at += (uint32_t)strnlen(site->text + at, site->text_len - at) + 1;
+    return at < site->text_len ? site->text + at : "";
+}
+
+void lw_agg_stats(const lw_agg_t *agg, lw_agg_stats_t *out)
+{
+    *out = agg->stats;
+    out->sites = agg->nsites;
+    out->endpoints = agg->nendpoints;
+}
+
+struct out {
+    char *buf;
+    size_t len, at;
+};
+
+static void emit(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void emit(struct out *o, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (o->at >= o->len)
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(o->buf + o->at, o->len - o->at, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        o->at = o->at + (size_t)n < o->len ? o->at + (size_t)n : o->len - 1;
+}
+
+size_t lw_agg_describe(const lw_agg_t *agg, uint32_t id, char *buf, size_t len)
+{
+    const lw_agg_site_t *s = lw_agg_site(agg, id);
+    struct out o = {buf, len, 0};
+    char growth[32], rate[32];
+    const char *sep = "";
+
+    if (!s || len == 0)
+        return 0;
+    buf[0] = '\0';
+    lw_size_format((uint64_t)(s->verdict.growth > 0 ? s->verdict.growth : 0), growth,
+                   sizeof(growth));
+    lw_size_format((uint64_t)(s->verdict.per_request > 0 ? s->verdict.per_request : 0), rate,
+                   sizeof(rate));
+    emit(&o, "[leakwatch] LEAK %s:%d in %s(): +%s over %llu requests (%s/req) on workers ",
+         lw_agg_field(s, 0), s->line, lw_agg_field(s, 1), growth,
+         (unsigned long long)s->verdict.requests, rate);
+    for (uint32_t w = 1; w <= agg->cfg.nworkers; w++) {
+        if (s->per_worker[w] > 0) {
+            emit(&o, "%s%u", sep, w);
+            sep = ",";
+        }
+    }
+    emit(&o, "\n");
+    if (s->rollup)
+        emit(&o, "[leakwatch]   growing inside libraries called from this line\n");
+    else if (lw_agg_field(s, 2)[0] && s->app_line != s->line)
+        emit(&o, "[leakwatch]   reached from the application at %s:%d in %s()\n",
+             lw_agg_field(s, 2), s->app_line, lw_agg_field(s, 3));
+    sep = "[leakwatch]   endpoints: ";
+    for (int i = 0; i < LW_AGG_TOP_ENDPOINTS; i++) {
+        char b[32];
+        if (s->top[i].bytes <= 0)
+            continue;
+        emit(&o, "%s%s (+%s)", sep, lw_agg_endpoint(agg, s->top[i].endpoint),
+             lw_size_format((uint64_t)s->top[i].bytes, b, sizeof(b)));
+        sep = ", ";
+    }
+    if (sep[0] != '[')
+        emit(&o, "\n");
+    if (s->nframes)
+        emit(&o, "[leakwatch]   traceback, most recent call first:\n");
+    for (uint32_t f = 0; f < s->nframes; f++)
+        emit(&o, "[leakwatch]     %s:%s in %s()\n", lw_agg_field(s, 4 + 3 * f),
+             lw_agg_field(s, 5 + 3 * f), lw_agg_field(s, 6 + 3 * f));
+    return o.at;
+}

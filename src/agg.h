@@ -1,0 +1,117 @@
+/*
+ * agg.h - the master's view: every worker's site deltas summed per site,
+ * per worker, per endpoint, and judged by the detector.
+ *
+ * Sites are keyed by identity (file, line, function, application frame),
+ * so the same line in different workers is one site. A site whose
+ * innermost frame is library code but which was reached from the
+ * application also feeds a "rollup" site named at the application line:
+ * a leak spread over library internals (a logger per request grows in
+ * logging/__init__.py at several lines) is judged and named where the
+ * application causes it. Such library sites are not judged on their own,
+ * so one leak makes one alert.
+ *
+ * Memory: bounded by max_sites (the excess folds into site 0, "other
+ * sites", and is counted) and by the workers' own bounds. The allocator
+ * comes from the caller.
+ */
+#ifndef LW_AGG_H
+#define LW_AGG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "detect.h"
+#include "ring.h"
+
+#define LW_AGG_TOP_ENDPOINTS 4
+
+typedef struct lw_alloc {
+    void *(*calloc)(size_t n, size_t size);
+    void (*free)(void *p);
+} lw_alloc_t;
+
+typedef struct lw_agg_cfg {
+    uint32_t nworkers;
+    uint32_t max_sites;        /* global sites, overflow site included */
+    uint32_t local_sites;      /* a worker's site ids are below this */
+    uint32_t local_endpoints;  /* a worker's endpoint ids are below this */
+    uint32_t max_endpoints;    /* global endpoint names */
+    lw_detect_cfg_t detect;
+} lw_agg_cfg_t;
+
+typedef struct lw_agg_site {
+    char *text;                /* identity: file, func, app file, app func, frames */
+    uint32_t text_len;
+    int32_t line, app_line;
+    uint32_t nframes;
+    bool rollup;               /* named at the application line */
+    bool judged;               /* fed to the detector */
+    int64_t live;              /* bytes, all workers */
+    int64_t *per_worker;       /* [nworkers + 1] */
+    struct {
+        uint32_t endpoint;
+        int64_t bytes;
+    } top[LW_AGG_TOP_ENDPOINTS];
+    lw_detect_site_t *det;     /* allocated once the site is worth judging */
+    lw_verdict_t verdict;      /* the last one */
+    bool changed;
+    uint32_t rollup_of;        /* for a library site: its rollup's id, else 0 */
+} lw_agg_site_t;
+
+typedef struct lw_alert {
+    uint32_t site;
+    lw_verdict_t verdict;
+} lw_alert_t;
+
+typedef struct lw_agg lw_agg_t;
+
+/* A new aggregator, or NULL if memory fails (nothing leaked). */
+lw_agg_t *lw_agg_new(const lw_agg_cfg_t *cfg, const lw_alloc_t *alloc);
+void lw_agg_free(lw_agg_t *agg);
+
+/*
+ * Processes records read from worker `wid`'s ring, in order. A HELLO starts
+ * a new generation: the worker's previous share of every site is removed
+ * (and the detector told so). Malformed input is counted, never trusted.
+ * Returns 0, or -EINVAL for a bad wid.
+ */
+int lw_agg_feed(lw_agg_t *agg, uint32_t wid, const lw_record_t *recs, size_t n);
+
+/*
+ * Judges the sites that changed since the last call, at `requests` (all
+ * workers' requests so far). Writes up to max alerts (LW_VERDICT_LEAK);
+ * when out fills, the sites not yet judged stay queued for the next call,
+ * so calling until it returns less than max loses no alert.
+ */
+size_t lw_agg_judge(lw_agg_t *agg, uint64_t requests, lw_alert_t *out, size_t max);
+
+/* The site `id`, or NULL. */
+const lw_agg_site_t *lw_agg_site(const lw_agg_t *agg, uint32_t id);
+
+/* An endpoint's name ("?" if unknown). */
+const char *lw_agg_endpoint(const lw_agg_t *agg, uint32_t id);
+
+/* Field `i` of a site's identity text: 0 file, 1 function, 2 app file,
+ * 3 app function, then 3 per frame (file, line, function). "" past the end. */
+const char *lw_agg_field(const lw_agg_site_t *site, uint32_t i);
+
+typedef struct lw_agg_stats {
+    uint32_t sites;
+    uint32_t endpoints;
+    uint64_t overflowed;   /* site definitions that found the table full */
+    uint64_t malformed;    /* records that made no sense */
+    uint64_t deltas;
+} lw_agg_stats_t;
+
+void lw_agg_stats(const lw_agg_t *agg, lw_agg_stats_t *out);
+
+/*
+ * Writes the alert for site `id` as log lines into buf, each starting with
+ * "[leakwatch]" and ending in '\n': the LEAK line, where it is reached
+ * from, the endpoints, the workers, the traceback. Returns bytes written.
+ */
+size_t lw_agg_describe(const lw_agg_t *agg, uint32_t id, char *buf, size_t len);
+
+#endif
