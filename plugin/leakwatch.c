@@ -25,7 +25,8 @@
 #define LW_EXPORT __attribute__((visibility("default")))
 #define LW_HOOK_NAME "leakwatch_after_request"
 #define LW_CYCLE_US 250000 /* master bookkeeping at most 4 times a second */
-#define LW_ANALYST_NS 20000000 /* the analyst thread looks every 20 ms */
+#define LW_ANALYST_NS 20000000 /* the analyst looks every 20 ms when idle */
+#define LW_ANALYST_BUSY_NS 2000000 /* and every 2 ms while records flow */
 #define LW_RING_RECORDS 8192 /* per worker: 256 KiB */
 #define LW_DRAIN_BATCH 512
 #define LW_DRAIN_MAX 65536   /* records per worker per cycle: the loop stays short */
@@ -257,9 +258,12 @@ static void lw_master_make_agg(void)
         uwsgi_log("[leakwatch] master: out of memory for the aggregator; no leak detection\n");
 }
 
-/* Reads what every worker published since the last cycle. Never waits. */
-static void lw_master_drain(void)
+/* Reads what every worker published since the last cycle. Never waits.
+ * Returns the number of records read. */
+static uint64_t lw_master_drain(void)
 {
+    uint64_t all = 0;
+
     for (uint32_t wid = 1; wid <= shm->nworkers; wid++) {
         lw_ring_t *ring = lw_shm_ring(shm, wid);
         uint64_t n, total = 0;
@@ -267,7 +271,9 @@ static void lw_master_drain(void)
             lw_agg_feed(agg, wid, drain_buf, n);
             total += n;
         }
+        all += total;
     }
+    return all;
 }
 
 /* Logs each alert line by line, raises the alarm with its first line. */
@@ -320,15 +326,16 @@ static void lw_master_judge(void)
 static void *lw_analyst(void *arg)
 {
     sigset_t all;
-    struct timespec pause = {0, LW_ANALYST_NS};
+    struct timespec idle = {0, LW_ANALYST_NS}, busy = {0, LW_ANALYST_BUSY_NS};
 
     (void)arg;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL); /* signals are the master loop's */
     for (;;) {
-        lw_master_drain();
+        uint64_t read = lw_master_drain();
         lw_master_judge();
-        nanosleep(&pause, NULL);
+        /* while deltas flow, look often: each look is a point of the series */
+        nanosleep(read ? &busy : &idle, NULL);
     }
     return NULL;
 }

@@ -132,9 +132,11 @@ lw_agg_t *lw_agg_new(const lw_agg_cfg_t *cfg, const lw_alloc_t *alloc)
             goto fail;
     }
     agg->endpoints[0] = copy_text(agg, "other", 5);
-    if (!agg->endpoints[0] || make_site(agg, 0, "<other sites>\0?\0\0", 18) < 0)
+    if (!agg->endpoints[0])
         goto fail;
     agg->nendpoints = 1;
+    if (make_site(agg, 0, "<other sites>\0?\0\0", 18) < 0)
+        goto fail;
     agg->nsites = 1;
     return agg;
 fail:

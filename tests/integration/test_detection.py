@@ -1,0 +1,120 @@
+"""Leaks are announced at the right line, once and again only when they
+double; growth that stops is never announced; alerts reach uWSGI alarms;
+a worker killed mid-run leaves the master's view sound."""
+import os
+import re
+import signal
+import unittest
+from concurrent.futures import ThreadPoolExecutor
+
+from harness import APPS, UwsgiTestCase, wait_until
+
+LEAK = re.compile(r"^\[leakwatch\] LEAK (.+):(\d+) in (.+)\(\): \+([\d.]+) (B|KiB|MiB|GiB) "
+                  r"over (\d+) requests \(.*\) on workers ([\d,]+)$")
+UNITS = {"B": 1, "KiB": 1024, "MiB": 1024 ** 2, "GiB": 1024 ** 3}
+
+
+def leak_line(app):
+    with open(os.path.join(APPS, app)) as f:
+        for number, line in enumerate(f, 1):
+            if "# LEAK-LINE" in line:
+                return number
+    raise AssertionError("no LEAK-LINE marker")
+
+
+def alerts(server):
+    out = []
+    for line in server.log().splitlines():
+        m = LEAK.match(line)
+        if m:
+            out.append({"file": m[1], "line": int(m[2]), "function": m[3],
+                        "growth": float(m[4]) * UNITS[m[5]], "requests": int(m[6]),
+                        "workers": m[7]})
+    return out
+
+
+def drive(server, paths, n, concurrency=4):
+    with ThreadPoolExecutor(concurrency) as pool:
+        statuses = list(pool.map(lambda i: server.get(paths[i % len(paths)])[0], range(n)))
+    assert statuses == [200] * n
+
+
+class DetectionTest(UwsgiTestCase):
+
+    def test_a_leak_is_announced_at_its_line(self):
+        # GIVEN 2 workers, a 512 KiB threshold and a 16 KiB-per-request leak
+        server = self.server("leak_bytes.py", args=["--leakwatch-threshold", "512k",
+                                                     "--env", "LEAK_SIZE=16384"], summary=0)
+        # WHEN requests keep coming
+        drive(server, ["/"], 200, concurrency=2)
+        first = wait_until(lambda: alerts(server), 20, "a LEAK line")[0]
+        # THEN the alert names the leaking line, plausibly early, on both workers
+        self.assertEqual((first["file"], first["line"], first["function"]),
+                         (os.path.join(APPS, "leak_bytes.py"), leak_line("leak_bytes.py"),
+                          "application"))
+        self.assertGreaterEqual(first["growth"], 512 * 1024)
+        self.assertLessEqual(first["growth"], 3 * 512 * 1024)
+        lines = server.log().splitlines()
+        at = lines.index(next(l for l in lines if l.startswith("[leakwatch] LEAK")))
+        self.assertTrue(lines[at + 1].startswith("[leakwatch]   endpoints: / (+"), lines[at + 1])
+        self.assertIn("traceback", lines[at + 2])
+
+    def test_alerts_repeat_only_when_the_leak_doubles(self):
+        server = self.server("leak_bytes.py", args=["--leakwatch-threshold", "512k",
+                                                     "--env", "LEAK_SIZE=16384"], summary=0)
+        drive(server, ["/"], 700, concurrency=2)
+        wait_until(lambda: len(alerts(server)) >= 2, 20, "a second LEAK line")
+        found = alerts(server)
+        # 700 requests x 16 KiB = 11 MiB: a handful of alerts, not hundreds
+        self.assertLessEqual(len(found), 6)
+        for a, b in zip(found, found[1:]):
+            self.assertGreaterEqual(b["growth"], 1.9 * a["growth"])
+
+    def test_a_logger_per_request_is_named_at_the_application_line(self):
+        server = self.server("leak_logger.py", args=["--leakwatch-threshold", "256k"], summary=0)
+        drive(server, ["/"], 3000, concurrency=4)
+        found = wait_until(lambda: alerts(server), 20, "a LEAK line")
+        self.assertEqual((found[0]["file"], found[0]["line"]),
+                         (os.path.join(APPS, "leak_logger.py"), leak_line("leak_logger.py")))
+        self.assertIn("growing inside libraries called from this line", server.log())
+
+    def test_growth_that_stops_is_never_announced(self):
+        # GIVEN the default threshold and five shapes of growth that stops
+        server = self.server("plateaus.py", summary=0)
+        # WHEN 20,000 requests are spread over them
+        drive(server, ["/cache", "/lazy", "/cycles", "/saw", "/intern"], 20000, concurrency=4)
+        # THEN (after the analyst has seen everything) no LEAK line
+        self.assertEqual(alerts(server), [], server.leakwatch_lines()[-20:])
+
+    def test_alerts_reach_the_uwsgi_alarm(self):
+        out = os.path.join(self.id().replace(".", "_") + ".alarm")
+        out = os.path.join("/tmp", out)
+        self.addCleanup(lambda: os.path.exists(out) and os.unlink(out))
+        server = self.server("leak_bytes.py", summary=0, args=[
+            "--leakwatch-threshold", "512k", "--env", "LEAK_SIZE=16384",
+            "--alarm", f"leakwatch cmd:cat >> {out}"])
+        drive(server, ["/"], 200, concurrency=2)
+        text = wait_until(lambda: os.path.exists(out) and open(out).read(), 20,
+                          "the alarm command to write the alert")
+        self.assertTrue(text.startswith("[leakwatch] LEAK "), text)
+        self.assertIn("leak_bytes.py:%d" % leak_line("leak_bytes.py"), text)
+
+    def test_a_worker_killed_mid_run_leaves_the_master_sound(self):
+        server = self.server("leak_bytes.py", args=["--leakwatch-threshold", "512k",
+                                                     "--env", "LEAK_SIZE=16384"])
+        drive(server, ["/"], 150, concurrency=2)
+        wait_until(lambda: alerts(server), 20, "a first LEAK line")
+        before = len(alerts(server))
+        victim = server.worker_requests()[1][0]
+        os.kill(victim, signal.SIGKILL)
+        wait_until(lambda: server.worker_requests()[1][0] not in (0, victim), 20,
+                   "worker 1 to be respawned")
+        drive(server, ["/"], 800, concurrency=2)
+        # the leak keeps being followed: a later alert, still at the right line
+        later = wait_until(lambda: alerts(server)[before:], 20, "an alert after the respawn")
+        self.assertEqual(later[0]["line"], leak_line("leak_bytes.py"))
+        self.assertIsNone(server.proc.poll())
+
+
+if __name__ == "__main__":
+    unittest.main()
