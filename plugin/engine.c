@@ -88,6 +88,7 @@ static struct {
     lw_record_t hello;
     bool hello_sent;
     struct endpoint *endpoints;      /* [ENDPOINTS_MAX] */
+    uint32_t *endpoint_index;        /* [2 * ENDPOINTS_MAX] name hash -> id, 0 = empty */
     uint32_t nendpoints;
     lw_record_t group[GROUP_MAX];
     char text[SITE_TEXT_MAX];
@@ -297,9 +298,11 @@ int lw_engine_start(const lw_config_t *cfg, uint64_t seed)
     eng.exact = cfg->exact;
     eng.info = map_zeroed(sizeof(struct site_info) * SITES_CAPACITY);
     eng.endpoints = map_zeroed(sizeof(struct endpoint) * ENDPOINTS_MAX);
+    eng.endpoint_index = map_zeroed(sizeof(uint32_t) * 2 * ENDPOINTS_MAX);
     eng.nendpoints = 1; /* id 0: "other" */
     eng.tracebacks = map_zeroed(sizeof(lw_frame_t) * SITES_CAPACITY * (size_t)eng.frames);
     if (!sites_mem || !ptrs_mem || !eng.info || !eng.tracebacks || !eng.endpoints ||
+        !eng.endpoint_index ||
         lw_sites_init(&eng.sites, sites_mem, SITES_CAPACITY) < 0 ||
         lw_ptrmap_init(&eng.ptrs, ptrs_mem, cap) < 0) {
         uwsgi_log("[leakwatch] worker %d: cannot map its tables; running untracked\n",
@@ -431,17 +434,23 @@ static int define_site(uint32_t idx)
 /* The worker-local id of this request's endpoint, defined in the ring on first use. */
 static uint32_t endpoint_id(const char *name)
 {
-    uint32_t id;
+    uint64_t h = UINT64_C(1469598103934665603);
+    uint32_t slot, id;
 
-    for (id = 1; id < eng.nendpoints; id++) {
-        if (!strcmp(eng.endpoints[id].name, name))
+    for (const char *c = name; *c; c++)
+        h = (h ^ (unsigned char)*c) * UINT64_C(1099511628211);
+    /* open addressing over 2 x ENDPOINTS_MAX slots: a request costs a hash and a compare */
+    for (slot = (uint32_t)(h % (2 * ENDPOINTS_MAX));; slot = (slot + 1) % (2 * ENDPOINTS_MAX)) {
+        id = eng.endpoint_index[slot];
+        if (id == 0 || !strcmp(eng.endpoints[id].name, name))
             break;
     }
-    if (id == eng.nendpoints) {
+    if (id == 0) {
         if (eng.nendpoints >= ENDPOINTS_MAX)
             return 0;
+        id = eng.nendpoints++;
         snprintf(eng.endpoints[id].name, LW_ENDPOINT_MAX, "%s", name);
-        eng.nendpoints++;
+        eng.endpoint_index[slot] = id;
     }
     if (!eng.endpoints[id].defined) {
         size_t len = strlen(name);

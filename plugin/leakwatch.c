@@ -91,10 +91,11 @@ static struct uwsgi_option lw_options[] = {
            "exact (every allocation; slow, for debugging) (default auto)"),
     LW_OPT("leakwatch-frames", "Python frames kept per site traceback, 1-128 (default 16)"),
     LW_OPT("leakwatch-gc",
-           "when leakwatch runs gc.collect(): auto (before judging a suspect), "
-           "request (after every request), N (every N requests) or off (default auto)"),
+           "when leakwatch runs gc.collect(): auto (whenever tracked memory grew by half "
+           "the threshold), request (after every request), N (every N requests) or off "
+           "(default auto)"),
     LW_OPT("leakwatch-warmup",
-           "requests each (re)spawned worker serves before growth counts (default 20)"),
+           "requests per worker served before growth is judged (default 20)"),
     LW_OPT("leakwatch-memory-limit",
            "per-worker memory limit for OOM projection: SIZE, auto (reload-on-rss, "
            "cgroup) or off (default auto)"),

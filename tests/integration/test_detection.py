@@ -33,6 +33,27 @@ def alerts(server):
     return out
 
 
+def drive_until(server, predicate, what, paths=("/",), limit=3000, batch=20):
+    """Sends requests in small batches until predicate() holds (or fails at limit).
+    A leak shows with requests, not with time: wait on traffic, not on a clock."""
+    sent = 0
+    while sent < limit:
+        drive(server, list(paths), batch, concurrency=2)
+        sent += batch
+        found = wait_until_quiet(predicate)
+        if found:
+            return found
+    raise AssertionError(f"no {what} after {sent} requests")
+
+
+def wait_until_quiet(predicate):
+    """The analyst looks every few ms; give it a moment after a batch."""
+    try:
+        return wait_until(predicate, 0.2, "the analyst")
+    except AssertionError:
+        return None
+
+
 def drive(server, paths, n, concurrency=4):
     with ThreadPoolExecutor(concurrency) as pool:
         statuses = list(pool.map(lambda i: server.get(paths[i % len(paths)])[0], range(n)))
@@ -46,8 +67,7 @@ class DetectionTest(UwsgiTestCase):
         server = self.server("leak_bytes.py", args=["--leakwatch-threshold", "512k",
                                                      "--env", "LEAK_SIZE=16384"], summary=0)
         # WHEN requests keep coming
-        drive(server, ["/"], 200, concurrency=2)
-        first = wait_until(lambda: alerts(server), 20, "a LEAK line")[0]
+        first = drive_until(server, lambda: alerts(server), "LEAK line")[0]
         # THEN the alert names the leaking line, plausibly early, on both workers
         self.assertEqual((first["file"], first["line"], first["function"]),
                          (os.path.join(APPS, "leak_bytes.py"), leak_line("leak_bytes.py"),
@@ -63,7 +83,7 @@ class DetectionTest(UwsgiTestCase):
         server = self.server("leak_bytes.py", args=["--leakwatch-threshold", "512k",
                                                      "--env", "LEAK_SIZE=16384"], summary=0)
         drive(server, ["/"], 700, concurrency=2)
-        wait_until(lambda: len(alerts(server)) >= 2, 20, "a second LEAK line")
+        drive_until(server, lambda: len(alerts(server)) >= 2, "second LEAK line")
         found = alerts(server)
         # 700 requests x 16 KiB = 11 MiB: a handful of alerts, not hundreds
         self.assertLessEqual(len(found), 6)
@@ -72,8 +92,7 @@ class DetectionTest(UwsgiTestCase):
 
     def test_a_logger_per_request_is_named_at_the_application_line(self):
         server = self.server("leak_logger.py", args=["--leakwatch-threshold", "256k"], summary=0)
-        drive(server, ["/"], 3000, concurrency=4)
-        found = wait_until(lambda: alerts(server), 20, "a LEAK line")
+        found = drive_until(server, lambda: alerts(server), "LEAK line", limit=6000, batch=100)
         self.assertEqual((found[0]["file"], found[0]["line"]),
                          (os.path.join(APPS, "leak_logger.py"), leak_line("leak_logger.py")))
         self.assertIn("growing inside libraries called from this line", server.log())
@@ -93,7 +112,7 @@ class DetectionTest(UwsgiTestCase):
         server = self.server("leak_bytes.py", summary=0, args=[
             "--leakwatch-threshold", "512k", "--env", "LEAK_SIZE=16384",
             "--alarm", f"leakwatch cmd:cat >> {out}"])
-        drive(server, ["/"], 200, concurrency=2)
+        drive_until(server, lambda: alerts(server), "LEAK line")
         text = wait_until(lambda: os.path.exists(out) and open(out).read(), 20,
                           "the alarm command to write the alert")
         self.assertTrue(text.startswith("[leakwatch] LEAK "), text)
@@ -102,16 +121,14 @@ class DetectionTest(UwsgiTestCase):
     def test_a_worker_killed_mid_run_leaves_the_master_sound(self):
         server = self.server("leak_bytes.py", args=["--leakwatch-threshold", "512k",
                                                      "--env", "LEAK_SIZE=16384"])
-        drive(server, ["/"], 150, concurrency=2)
-        wait_until(lambda: alerts(server), 20, "a first LEAK line")
+        drive_until(server, lambda: alerts(server), "first LEAK line")
         before = len(alerts(server))
         victim = server.worker_requests()[1][0]
         os.kill(victim, signal.SIGKILL)
         wait_until(lambda: server.worker_requests()[1][0] not in (0, victim), 20,
                    "worker 1 to be respawned")
-        drive(server, ["/"], 800, concurrency=2)
         # the leak keeps being followed: a later alert, still at the right line
-        later = wait_until(lambda: alerts(server)[before:], 20, "an alert after the respawn")
+        later = drive_until(server, lambda: alerts(server)[before:], "alert after the respawn")
         self.assertEqual(later[0]["line"], leak_line("leak_bytes.py"))
         self.assertIsNone(server.proc.poll())
 
