@@ -360,7 +360,12 @@ size_t lw_agg_judge(lw_agg_t *agg, uint64_t requests, lw_alert_t *out, size_t ma
         s->changed = false;
         if (!s->judged || agg->changed[i] == 0)
             continue;
-        /* Detector state only for sites big enough to matter (bounded memory). */
+        /* Detector state only for sites big enough to matter, and dropped
+         * when a site shrinks back: at most tracked bytes / (T/8) of them. */
+        if (s->det && s->live < agg->cfg.detect.threshold / 8 && !s->det->alerted_growth) {
+            agg->alloc.free(s->det);
+            s->det = NULL;
+        }
         if (!s->det && s->live >= agg->cfg.detect.threshold / 4)
             s->det = agg->alloc.calloc(1, sizeof(lw_detect_site_t));
         if (!s->det)

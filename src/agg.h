@@ -12,8 +12,10 @@
  * so one leak makes one alert.
  *
  * Memory: bounded by max_sites (the excess folds into site 0, "other
- * sites", and is counted) and by the workers' own bounds. The allocator
- * comes from the caller.
+ * sites", and is counted) and by the workers' own bounds. The heavy part,
+ * a site's detector state, exists only while the site holds at least T/8
+ * (created at T/4): sites that stay flat and small cost their identity and
+ * counters only. The allocator comes from the caller.
  */
 #ifndef LW_AGG_H
 #define LW_AGG_H

@@ -38,7 +38,7 @@ def drive_until(server, predicate, what, paths=("/",), limit=3000, batch=20):
     A leak shows with requests, not with time: wait on traffic, not on a clock."""
     sent = 0
     while sent < limit:
-        drive(server, list(paths), batch, concurrency=2)
+        drive(server, list(paths), batch, concurrency=2, start=sent)
         sent += batch
         found = wait_until_quiet(predicate)
         if found:
@@ -54,9 +54,10 @@ def wait_until_quiet(predicate):
         return None
 
 
-def drive(server, paths, n, concurrency=4):
+def drive(server, paths, n, concurrency=4, start=0):
     with ThreadPoolExecutor(concurrency) as pool:
-        statuses = list(pool.map(lambda i: server.get(paths[i % len(paths)])[0], range(n)))
+        statuses = list(pool.map(lambda i: server.get(paths[i % len(paths)])[0],
+                                 range(start, start + n)))
     assert statuses == [200] * n
 
 
@@ -96,6 +97,15 @@ class DetectionTest(UwsgiTestCase):
         self.assertEqual((found[0]["file"], found[0]["line"]),
                          (os.path.join(APPS, "leak_logger.py"), leak_line("leak_logger.py")))
         self.assertIn("growing inside libraries called from this line", server.log())
+
+    def test_a_memo_keyed_by_request_data_is_announced(self):
+        # GIVEN a memo dict that keeps every distinct query's rendering (~3 KiB)
+        server = self.server("leak_memo.py", args=["--leakwatch-threshold", "512k"], summary=0)
+        paths = [f"/search?q=item{i}" for i in range(6000)]
+        found = drive_until(server, lambda: alerts(server), "LEAK line", paths=paths, limit=6000)
+        # THEN the line that makes what the memo keeps is named
+        self.assertEqual((found[0]["file"], found[0]["line"], found[0]["function"]),
+                         (os.path.join(APPS, "leak_memo.py"), leak_line("leak_memo.py"), "render"))
 
     def test_growth_that_stops_is_never_announced(self):
         # GIVEN the default threshold and five shapes of growth that stops

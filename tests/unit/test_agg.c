@@ -296,6 +296,27 @@ static void test_agg_judges_and_describes_a_leak(void **state)
     lw_agg_free(agg);
 }
 
+static void test_agg_flat_small_sites_carry_no_detector(void **state)
+{
+    lw_agg_t *agg = fresh();
+    lw_alert_t alerts[4];
+
+    (void)state;
+    hello(101, 1);
+    site(5, 12, 12, APP, sizeof(APP) - 1, 1);
+    delta(5, 60000, 0); /* above T/4 (25000): judged */
+    feed(agg, 1);
+    lw_agg_judge(agg, 100, alerts, 4);
+    uint32_t id = find(agg, "/srv/app.py", 12, false);
+    assert_non_null(lw_agg_site(agg, id)->det);
+    delta(5, -55000, 0); /* back under T/8: its detector goes */
+    feed(agg, 1);
+    lw_agg_judge(agg, 200, alerts, 4);
+    assert_null(lw_agg_site(agg, id)->det);
+    lw_agg_free(agg);
+    assert_int_equal(live_allocs, 0);
+}
+
 static void test_agg_every_allocation_failure_is_clean(void **state)
 {
     lw_agg_cfg_t c = config();
@@ -331,6 +352,7 @@ int main(void)
         cmocka_unit_test(test_agg_malformed_records_are_counted_not_trusted),
         cmocka_unit_test(test_agg_full_table_folds_into_other_sites),
         cmocka_unit_test(test_agg_judges_and_describes_a_leak),
+        cmocka_unit_test(test_agg_flat_small_sites_carry_no_detector),
         cmocka_unit_test(test_agg_every_allocation_failure_is_clean),
     };
     return cmocka_run_group_tests_name("agg", tests, NULL, NULL);
