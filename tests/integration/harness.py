@@ -26,6 +26,15 @@ STATUS_WORKER = re.compile(
     r"^\[leakwatch\]   worker (\d+) pid (\d+): (\d+) requests, spawn (\d+)$")
 
 
+def leak_line(app):
+    """The line of an app marked `# LEAK-LINE`: where its growth happens."""
+    with open(os.path.join(APPS, app)) as f:
+        for number, line in enumerate(f, 1):
+            if "# LEAK-LINE" in line:
+                return number
+    raise AssertionError(f"no LEAK-LINE marker in {app}")
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -7,19 +7,11 @@ import signal
 import unittest
 from concurrent.futures import ThreadPoolExecutor
 
-from harness import APPS, UwsgiTestCase, wait_until
+from harness import APPS, UwsgiTestCase, leak_line, wait_until
 
 LEAK = re.compile(r"^\[leakwatch\] LEAK (.+):(\d+) in (.+)\(\): \+([\d.]+) (B|KiB|MiB|GiB) "
                   r"over (\d+) requests \(.*\) on workers ([\d,]+)$")
 UNITS = {"B": 1, "KiB": 1024, "MiB": 1024 ** 2, "GiB": 1024 ** 3}
-
-
-def leak_line(app):
-    with open(os.path.join(APPS, app)) as f:
-        for number, line in enumerate(f, 1):
-            if "# LEAK-LINE" in line:
-                return number
-    raise AssertionError("no LEAK-LINE marker")
 
 
 def alerts(server):

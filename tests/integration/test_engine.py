@@ -6,20 +6,12 @@ import re
 import unittest
 from concurrent.futures import ThreadPoolExecutor
 
-from harness import APPS, UwsgiTestCase, wait_until
+from harness import APPS, UwsgiTestCase, leak_line, wait_until
 
 SITES_HEAD = re.compile(r"^\[leakwatch\] SITES worker (\d+) pid (\d+) after (\d+) requests: "
                         r".* (\d+) samples, (\d+) lost")
 SITE_LINE = re.compile(r"^\[leakwatch\]   (.+):(-?\d+) in (.+)\(\): .* live \((-?\d+) bytes\)")
 FROM_APP = re.compile(r"^\[leakwatch\]     from the application at (.+):(\d+) in (.+)\(\)$")
-
-
-def leak_line(app):
-    with open(os.path.join(APPS, app)) as f:
-        for number, line in enumerate(f, 1):
-            if "# LEAK-LINE" in line:
-                return number
-    raise AssertionError("no LEAK-LINE marker")
 
 
 def site_reports(server):
