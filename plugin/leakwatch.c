@@ -49,6 +49,14 @@ static lw_config_t cfg;
 static lw_shm_t *shm;
 /* This worker's slot, set in post_fork; NULL in the master. */
 static uint32_t my_wid;
+/*
+ * Metric values, read by uWSGI's metrics thread in the master ("ptr"
+ * collector), written by the analyst thread once a second. Aligned int64:
+ * a read is never torn.
+ */
+static int64_t m_alerts, m_suspects, m_tracked, m_samples, m_lost;
+static int64_t *m_worker; /* [3 * (nworkers + 1)]: tracked, growth_rate, oom_eta */
+
 /* Worker-only: the allocator hooks are installed. */
 static int engine_on;
 /* Master-only state, written by master_cycle. */
@@ -122,6 +130,33 @@ static uint32_t lw_count_workers(void)
     return uwsgi.numproc > 0 ? (uint32_t)uwsgi.numproc : 1;
 }
 
+/*
+ * uWSGI cannot add metrics once it has set them up, so the whole fixed set
+ * is registered here, in init; leakwatch turns the metrics subsystem on
+ * itself, no extra option needed. Units: bytes, bytes per minute, seconds.
+ */
+static void lw_register_metrics(uint32_t nworkers)
+{
+    static const char *const per_worker[] = {"tracked_bytes", "growth_rate", "oom_eta"};
+    char name[128];
+
+    uwsgi.has_metrics = 1;
+    m_worker = uwsgi_calloc(sizeof(int64_t) * 3 * (nworkers + 1));
+    uwsgi_register_metric("leakwatch.alerts", NULL, UWSGI_METRIC_COUNTER, "ptr", &m_alerts, 0, NULL);
+    uwsgi_register_metric("leakwatch.suspects", NULL, UWSGI_METRIC_GAUGE, "ptr", &m_suspects, 0, NULL);
+    uwsgi_register_metric("leakwatch.tracked_bytes", NULL, UWSGI_METRIC_GAUGE, "ptr", &m_tracked, 0,
+                          NULL);
+    uwsgi_register_metric("leakwatch.samples", NULL, UWSGI_METRIC_COUNTER, "ptr", &m_samples, 0, NULL);
+    uwsgi_register_metric("leakwatch.lost", NULL, UWSGI_METRIC_COUNTER, "ptr", &m_lost, 0, NULL);
+    for (uint32_t w = 1; w <= nworkers; w++) {
+        for (int k = 0; k < 3; k++) {
+            snprintf(name, sizeof(name), "leakwatch.worker.%u.%s", w, per_worker[k]);
+            uwsgi_register_metric(name, NULL, UWSGI_METRIC_GAUGE, "ptr",
+                                  &m_worker[3 * w + (uint32_t)k], 0, NULL);
+        }
+    }
+}
+
 static int lw_init(void)
 {
     char err[512], desc[512], total[32];
@@ -147,6 +182,7 @@ static int lw_init(void)
     lw_tick_init(&cycle_tick, LW_CYCLE_US);
     lw_tick_init(&summary_tick, (uint64_t)cfg.summary_secs * 1000000);
     uwsgi_string_new_list(&uwsgi.after_request_hooks, LW_HOOK_NAME);
+    lw_register_metrics(nworkers);
 
     uwsgi_log("[leakwatch] enabled: %s\n", lw_config_describe(&cfg, desc, sizeof(desc)));
     uwsgi_log("[leakwatch]   %u workers x %u cores, %s shared memory\n", nworkers,
@@ -181,6 +217,18 @@ static void lw_post_fork(void)
     PyGILState_Release(gil);
 }
 
+/* Worker: the counters the master's metrics show, one store each. */
+static void lw_worker_publish_counters(void)
+{
+    lw_worker_slot_t *slot = lw_shm_worker(shm, my_wid);
+    lw_engine_stats_t st;
+
+    lw_engine_stats(&st);
+    atomic_store_explicit(&slot->samples, st.samples, memory_order_relaxed);
+    atomic_store_explicit(&slot->lost, st.lost, memory_order_relaxed);
+    atomic_store_explicit(&slot->tracked, st.tracked_bytes, memory_order_relaxed);
+}
+
 void leakwatch_after_request(struct wsgi_request *wsgi_req)
 {
     lw_core_slot_t *core;
@@ -193,6 +241,7 @@ void leakwatch_after_request(struct wsgi_request *wsgi_req)
     if (engine_on) {
         PyGILState_STATE gil = PyGILState_Ensure();
         lw_engine_after_request(wsgi_req->path_info, wsgi_req->path_info_len);
+        lw_worker_publish_counters();
         if (cfg.summary_secs && lw_tick_due(&sites_tick, uwsgi_micros()))
             lw_engine_log_sites(my_wid, 3);
         PyGILState_Release(gil);
@@ -319,6 +368,40 @@ static void lw_master_judge(void)
     } while (n == LW_ALERTS_MAX);
 }
 
+/* Once a second, in the analyst: what the metrics show. */
+static void lw_master_update_metrics(void)
+{
+    static int64_t last_tracked[LW_SHM_MAX_WORKERS + 1];
+    static uint64_t last_spawn[LW_SHM_MAX_WORKERS + 1];
+    int64_t tracked = 0, samples = 0, lost = 0;
+    lw_agg_stats_t ast;
+
+    for (uint32_t wid = 1; wid <= shm->nworkers; wid++) {
+        lw_worker_slot_t *slot = lw_shm_worker(shm, wid);
+        int64_t t = atomic_load_explicit(&slot->tracked, memory_order_relaxed);
+        uint64_t spawn = atomic_load_explicit(&slot->spawns, memory_order_relaxed);
+        int64_t *m = &m_worker[3 * wid];
+        if (spawn != last_spawn[wid]) { /* a new generation starts its own rate */
+            last_spawn[wid] = spawn;
+            last_tracked[wid] = t;
+            m[1] = 0;
+        }
+        /* bytes per minute, smoothed over about five seconds */
+        m[1] = (4 * m[1] + (t - last_tracked[wid]) * 60) / 5;
+        last_tracked[wid] = t;
+        m[0] = t;
+        tracked += t;
+        samples += (int64_t)atomic_load_explicit(&slot->samples, memory_order_relaxed);
+        lost += (int64_t)atomic_load_explicit(&slot->lost, memory_order_relaxed);
+    }
+    lw_agg_stats(agg, &ast);
+    m_tracked = tracked;
+    m_samples = samples;
+    m_lost = lost + (int64_t)ast.overflowed + (int64_t)ast.malformed;
+    m_suspects = (int64_t)lw_agg_suspects(agg);
+    m_alerts = (int64_t)alerts_total;
+}
+
 /*
  * The analyst: drains the rings and judges, every 20 ms, in its own thread
  * so that neither the master's loop (which may sleep a second between
@@ -332,9 +415,14 @@ static void *lw_analyst(void *arg)
     (void)arg;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL); /* signals are the master loop's */
+    lw_tick_t metrics_tick;
+
+    lw_tick_init(&metrics_tick, 1000000);
     for (;;) {
         uint64_t read = lw_master_drain();
         lw_master_judge();
+        if (lw_tick_due(&metrics_tick, uwsgi_micros()))
+            lw_master_update_metrics();
         /* while deltas flow, look often: each look is a point of the series */
         nanosleep(read ? &busy : &idle, NULL);
     }

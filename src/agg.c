@@ -409,6 +409,15 @@ void lw_agg_stats(const lw_agg_t *agg, lw_agg_stats_t *out)
     out->endpoints = agg->nendpoints;
 }
 
+uint32_t lw_agg_suspects(const lw_agg_t *agg)
+{
+    uint32_t n = 0;
+
+    for (uint32_t i = 1; i < agg->nsites; i++)
+        n += agg->sites[i].det && agg->sites[i].verdict.kind != LW_VERDICT_NONE;
+    return n;
+}
+
 struct out {
     char *buf;
     size_t len, at;

@@ -109,6 +109,9 @@ typedef struct lw_agg_stats {
 
 void lw_agg_stats(const lw_agg_t *agg, lw_agg_stats_t *out);
 
+/* Sites whose last verdict was suspect or leak. O(sites). */
+uint32_t lw_agg_suspects(const lw_agg_t *agg);
+
 /*
  * Writes the alert for site `id` as log lines into buf, each starting with
  * "[leakwatch]" and ending in '\n': the LEAK line, where it is reached

@@ -65,7 +65,10 @@ typedef struct lw_worker_slot {
     uint32_t pad0;
     _Atomic uint64_t spawned_us;  /* when the owner claimed it */
     _Atomic uint64_t spawns;      /* completed claims over the slot's life */
-    uint8_t pad[32];
+    _Atomic uint64_t samples;     /* this generation's recorded allocations */
+    _Atomic uint64_t lost;        /* this generation's samples not recorded */
+    _Atomic int64_t tracked;      /* this generation's estimated live bytes */
+    uint8_t pad[8];
 } lw_worker_slot_t;
 
 /* Written only by the thread running the core; read by the master. */
