@@ -17,6 +17,7 @@
 
 #include "../src/agg.h"
 #include "../src/config.h"
+#include "../src/report.h"
 #include "../src/shm.h"
 #include "../src/size.h"
 #include "../src/tick.h"
@@ -65,7 +66,19 @@ static struct seen *seen;
 static lw_agg_t *agg;
 static lw_record_t drain_buf[LW_DRAIN_BATCH];
 static uint64_t alerts_total;
-static pthread_t analyst;
+static pthread_t analyst, reporter;
+/* Guards agg, the alert history and the metric values between the analyst
+ * and the reporter thread. Held for a drain, a judgement or a render. */
+static pthread_mutex_t view_lock = PTHREAD_MUTEX_INITIALIZER;
+/* The report's listening socket, bound in init (master); -1 when off. */
+static int report_fd = -1;
+
+#define LW_ALERT_HISTORY 64
+static struct {
+    int64_t time;
+    char text[512];
+} history[LW_ALERT_HISTORY];
+static uint64_t history_len;
 static lw_tick_t cycle_tick, summary_tick;
 /* Worker-only: when this worker logs its sites (--leakwatch-summary). */
 static lw_tick_t sites_tick;
@@ -157,6 +170,60 @@ static void lw_register_metrics(uint32_t nworkers)
     }
 }
 
+/* Binds --leakwatch-report before fork; a bad address stops uWSGI here. */
+static void lw_report_listen(void)
+{
+    const lw_addr_t *a = &cfg.report_addr;
+    char port[8];
+    int fd = -1, one = 1;
+
+    if (a->kind == LW_ADDR_UNIX) {
+        struct sockaddr_un sun;
+        struct stat st;
+        memset(&sun, 0, sizeof(sun));
+        sun.sun_family = AF_UNIX;
+        memcpy(sun.sun_path, a->path, strlen(a->path) + 1);
+        if (lstat(a->path, &st) == 0 && S_ISSOCK(st.st_mode))
+            unlink(a->path); /* a socket left by a previous run */
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        mode_t old = umask(0177); /* created 0600: the report is for the owner */
+        if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || listen(fd, 16) < 0) {
+            umask(old);
+            uwsgi_log("[leakwatch] --leakwatch-report \"%s\": cannot listen: %s\n", cfg.report,
+                      strerror(errno));
+            exit(1);
+        }
+        umask(old);
+        chmod(a->path, 0600);
+    }
+    else {
+        struct addrinfo hints, *res = NULL;
+        int rc;
+        memset(&hints, 0, sizeof(hints));
+        hints.ai_family = AF_UNSPEC;
+        hints.ai_socktype = SOCK_STREAM;
+        snprintf(port, sizeof(port), "%u", (unsigned)a->port);
+        rc = getaddrinfo(a->host, port, &hints, &res);
+        if (rc != 0) {
+            uwsgi_log("[leakwatch] --leakwatch-report \"%s\": cannot resolve %s: %s\n",
+                      cfg.report, a->host, gai_strerror(rc));
+            exit(1);
+        }
+        fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0)
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 16) < 0) {
+            uwsgi_log("[leakwatch] --leakwatch-report \"%s\": cannot listen: %s\n", cfg.report,
+                      strerror(errno));
+            freeaddrinfo(res);
+            exit(1);
+        }
+        freeaddrinfo(res);
+    }
+    report_fd = fd;
+    uwsgi_log("[leakwatch]   report on %s\n", cfg.report);
+}
+
 static int lw_init(void)
 {
     char err[512], desc[512], total[32];
@@ -183,6 +250,8 @@ static int lw_init(void)
     lw_tick_init(&summary_tick, (uint64_t)cfg.summary_secs * 1000000);
     uwsgi_string_new_list(&uwsgi.after_request_hooks, LW_HOOK_NAME);
     lw_register_metrics(nworkers);
+    if (cfg.report)
+        lw_report_listen();
 
     uwsgi_log("[leakwatch] enabled: %s\n", lw_config_describe(&cfg, desc, sizeof(desc)));
     uwsgi_log("[leakwatch]   %u workers x %u cores, %s shared memory\n", nworkers,
@@ -197,6 +266,10 @@ static void lw_post_fork(void)
 {
     PyGILState_STATE gil;
 
+    if (report_fd >= 0) { /* the master's */
+        close(report_fd);
+        report_fd = -1;
+    }
     if (!shm || uwsgi.mywid < 1 || (uint32_t)uwsgi.mywid > shm->nworkers)
         return;
     if (lw_shm_claim(shm, (uint32_t)uwsgi.mywid, (int32_t)getpid(), uwsgi_micros()) < 0)
@@ -334,6 +407,12 @@ static void lw_master_alert(uint32_t site)
     char *line = text, *end = text + len;
 
     alerts_total++;
+    {
+        uint64_t slot = history_len++ % LW_ALERT_HISTORY;
+        history[slot].time = (int64_t)time(NULL);
+        snprintf(history[slot].text, sizeof(history[slot].text), "%.*s",
+                 (int)strcspn(text, "\n"), text);
+    }
     while (line < end) {
         char *nl = memchr(line, '\n', (size_t)(end - line));
         size_t n = nl ? (size_t)(nl - line) : (size_t)(end - line);
@@ -419,12 +498,94 @@ static void *lw_analyst(void *arg)
 
     lw_tick_init(&metrics_tick, 1000000);
     for (;;) {
+        pthread_mutex_lock(&view_lock);
         uint64_t read = lw_master_drain();
         lw_master_judge();
         if (lw_tick_due(&metrics_tick, uwsgi_micros()))
             lw_master_update_metrics();
+        pthread_mutex_unlock(&view_lock);
         /* while deltas flow, look often: each look is a point of the series */
         nanosleep(read ? &busy : &idle, NULL);
+    }
+    return NULL;
+}
+
+/* Renders the report from the current view (view_lock held by the caller). */
+static char *lw_master_render(void)
+{
+    lw_report_worker_t workers[LW_SHM_MAX_WORKERS];
+    lw_report_alert_t alerts[LW_ALERT_HISTORY];
+    uint64_t first = history_len > LW_ALERT_HISTORY ? history_len - LW_ALERT_HISTORY : 0;
+    size_t nw = 0, na = 0;
+
+    for (uint32_t wid = 1; wid <= shm->nworkers; wid++) {
+        lw_worker_view_t view;
+        if (lw_shm_read(shm, wid, &view) < 0 || view.pid == 0)
+            continue;
+        workers[nw].id = wid;
+        workers[nw].pid = view.pid;
+        workers[nw].requests = view.requests;
+        workers[nw].rss = (int64_t)uwsgi.workers[wid].rss_size;
+        workers[nw].tracked = m_worker[3 * wid];
+        workers[nw].growth_rate = m_worker[3 * wid + 1];
+        workers[nw].oom_eta = m_worker[3 * wid + 2];
+        nw++;
+    }
+    for (uint64_t i = first; i < history_len; i++, na++) {
+        alerts[na].time = history[i % LW_ALERT_HISTORY].time;
+        alerts[na].kind = "LEAK";
+        alerts[na].text = history[i % LW_ALERT_HISTORY].text;
+    }
+    lw_report_input_t in = {UWSGI_VERSION, &cfg, workers, nw, agg, alerts, na};
+    return lw_report_render(&in);
+}
+
+/* Writes all of buf or gives up (the socket has a send timeout). */
+static void lw_write_all(int fd, const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+        if (n <= 0) {
+            if (n < 0 && errno == EINTR)
+                continue;
+            return;
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+}
+
+/*
+ * The reporter: one JSON document per connection, then close, like the
+ * stats server. A client that does not read is cut off by the send
+ * timeout; the document's size is bounded (LW_REPORT_SITES_MAX sites).
+ */
+static void *lw_reporter(void *arg)
+{
+    sigset_t all;
+    struct timeval timeout = {2, 0};
+
+    (void)arg;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    for (;;) {
+        int client = accept(report_fd, NULL, NULL);
+        char *doc;
+        if (client < 0) {
+            if (errno != EINTR && errno != ECONNABORTED)
+                usleep(100000); /* EMFILE and friends: don't spin */
+            continue;
+        }
+        setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+        pthread_mutex_lock(&view_lock);
+        doc = lw_master_render();
+        pthread_mutex_unlock(&view_lock);
+        if (doc) {
+            lw_write_all(client, doc, strlen(doc));
+            lw_write_all(client, "\n", 1);
+            free(doc);
+        }
+        close(client);
     }
     return NULL;
 }
@@ -442,6 +603,9 @@ static void lw_master_start_analyst(void)
         lw_agg_free(agg);
         agg = NULL;
     }
+    if (agg && report_fd >= 0 && pthread_create(&reporter, NULL, lw_reporter, NULL) != 0)
+        uwsgi_log("[leakwatch] master: cannot start the report thread; no report on %s\n",
+                  cfg.report);
 }
 
 static void lw_master_cycle(void)

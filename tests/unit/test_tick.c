@@ -7,19 +7,36 @@
 
 #include "tick.h"
 
+#define INTERVAL 1000
+
+static void test_tick_first_call_is_due(void **state)
+{
+    lw_tick_t t;
+
+    (void)state;
+    lw_tick_init(&t, INTERVAL);
+    assert_true(lw_tick_due(&t, 5000));
+    lw_tick_init(&t, INTERVAL);
+    assert_true(lw_tick_due(&t, 0)); /* even at time zero */
+    assert_false(lw_tick_due(&t, 0));
+}
+
 static void test_tick_fires_at_most_once_per_interval(void **state)
 {
     lw_tick_t t;
 
     (void)state;
-    lw_tick_init(&t, 1000);
-    assert_true(lw_tick_due(&t, 5000));   /* first call */
+    lw_tick_init(&t, INTERVAL);
+    assert_true(lw_tick_due(&t, 5000));
+    assert_false(lw_tick_due(&t, 5000)); /* same instant */
     assert_false(lw_tick_due(&t, 5001));
     assert_false(lw_tick_due(&t, 5999));
-    assert_true(lw_tick_due(&t, 6000));   /* exactly one interval later */
-    assert_false(lw_tick_due(&t, 6500));
-    assert_true(lw_tick_due(&t, 9000));   /* late: fires once, then waits again */
+    assert_true(lw_tick_due(&t, 6000)); /* exactly one interval later */
+    assert_false(lw_tick_due(&t, 6000));
+    assert_false(lw_tick_due(&t, 6999));
+    assert_true(lw_tick_due(&t, 9000)); /* late: fires once, then counts from now */
     assert_false(lw_tick_due(&t, 9999));
+    assert_true(lw_tick_due(&t, 10000));
 }
 
 static void test_tick_zero_interval_always_fires(void **state)
@@ -28,29 +45,52 @@ static void test_tick_zero_interval_always_fires(void **state)
 
     (void)state;
     lw_tick_init(&t, 0);
-    for (uint64_t now = 10; now < 20; now++)
+    for (uint64_t now = 10; now < 20; now++) {
         assert_true(lw_tick_due(&t, now));
+        assert_true(lw_tick_due(&t, now)); /* twice at the same instant too */
+    }
+    assert_true(lw_tick_due(&t, 5)); /* and backwards */
 }
 
-static void test_tick_survives_the_clock_going_back(void **state)
+static void test_tick_fires_at_once_after_a_jump_back(void **state)
 {
     lw_tick_t t;
 
     (void)state;
-    lw_tick_init(&t, 1000);
+    lw_tick_init(&t, INTERVAL);
     assert_true(lw_tick_due(&t, 1000000));
-    assert_false(lw_tick_due(&t, 999900));  /* a small wobble: nothing */
-    assert_true(lw_tick_due(&t, 500000));   /* a jump back: fire, don't stall */
-    assert_false(lw_tick_due(&t, 500500));
+    assert_true(lw_tick_due(&t, 500000)); /* far back: fire, don't stall */
+    assert_false(lw_tick_due(&t, 500500)); /* then the schedule runs from there */
     assert_true(lw_tick_due(&t, 501000));
+
+    /* the edge: more than one interval before the last firing */
+    lw_tick_init(&t, INTERVAL);
+    assert_true(lw_tick_due(&t, 1000000));
+    assert_false(lw_tick_due(&t, 1000000 - INTERVAL));
+    assert_true(lw_tick_due(&t, 1000000 - INTERVAL - 1));
+}
+
+static void test_tick_ignores_a_small_wobble_back(void **state)
+{
+    lw_tick_t t;
+
+    (void)state;
+    lw_tick_init(&t, INTERVAL);
+    assert_true(lw_tick_due(&t, 1000000));
+    assert_false(lw_tick_due(&t, 999900));
+    assert_false(lw_tick_due(&t, 999500));
+    assert_false(lw_tick_due(&t, 1000999)); /* the schedule is unchanged */
+    assert_true(lw_tick_due(&t, 1001000));
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tick_first_call_is_due),
         cmocka_unit_test(test_tick_fires_at_most_once_per_interval),
         cmocka_unit_test(test_tick_zero_interval_always_fires),
-        cmocka_unit_test(test_tick_survives_the_clock_going_back),
+        cmocka_unit_test(test_tick_fires_at_once_after_a_jump_back),
+        cmocka_unit_test(test_tick_ignores_a_small_wobble_back),
     };
     return cmocka_run_group_tests_name("tick", tests, NULL, NULL);
 }

@@ -1,0 +1,163 @@
+/* report: schema, escaping of odd names, empty state, ordering. */
+#include <stdio.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report.h"
+
+static void *t_calloc(size_t n, size_t size)
+{
+    return calloc(n, size);
+}
+
+static const lw_alloc_t alloc = {t_calloc, free};
+
+static json_t *render(const lw_report_input_t *in)
+{
+    char *text = lw_report_render(in);
+    json_error_t err;
+    json_t *doc;
+
+    assert_non_null(text);
+    doc = json_loads(text, 0, &err);
+    if (!doc)
+        fail_msg("not JSON (%s): %s", err.text, text);
+    free(text);
+    return doc;
+}
+
+static void push_site(lw_agg_t *agg, uint32_t id, const char *text, size_t len, int line,
+                      int64_t bytes)
+{
+    lw_record_t recs[64];
+    size_t n = 0;
+
+    memset(recs, 0, sizeof(recs));
+    recs[n].kind = LW_REC_SITE;
+    recs[n].id = id;
+    recs[n].u.site.line = line;
+    recs[n].u.site.app_line = line;
+    recs[n].u.site.text_len = (uint32_t)len;
+    recs[n].u.site.nframes = 1;
+    n++;
+    for (size_t off = 0; off < len; off += LW_RECORD_TEXT, n++) {
+        recs[n].kind = LW_REC_TEXT;
+        recs[n].len = (uint16_t)(len - off < LW_RECORD_TEXT ? len - off : LW_RECORD_TEXT);
+        memcpy(recs[n].u.text, text + off, recs[n].len);
+    }
+    recs[n].kind = LW_REC_DELTA;
+    recs[n].id = id;
+    recs[n].u.delta.bytes = bytes;
+    n++;
+    assert_int_equal(lw_agg_feed(agg, 1, recs, n), 0);
+}
+
+static void test_report_empty_state_has_every_key(void **state)
+{
+    lw_config_t cfg;
+    lw_report_input_t in = {"2.0.21", &cfg, NULL, 0, NULL, NULL, 0};
+
+    (void)state;
+    lw_config_init(&cfg);
+    json_t *doc = render(&in);
+    assert_string_equal(json_string_value(json_object_get(doc, "version")), "2.0.21");
+    json_t *settings = json_object_get(doc, "settings");
+    assert_int_equal(json_integer_value(json_object_get(settings, "threshold")), 2 << 20);
+    assert_int_equal(json_integer_value(json_object_get(settings, "sample_interval")), 32 << 10);
+    assert_string_equal(json_string_value(json_object_get(settings, "gc")), "auto");
+    assert_true(json_is_array(json_object_get(doc, "workers")));
+    assert_int_equal(json_array_size(json_object_get(doc, "sites")), 0);
+    assert_int_equal(json_array_size(json_object_get(doc, "alerts")), 0);
+    json_decref(doc);
+}
+
+static void test_report_sites_workers_alerts(void **state)
+{
+    lw_config_t cfg;
+    lw_agg_cfg_t acfg = {.nworkers = 2, .max_sites = 16, .local_sites = 16,
+                         .local_endpoints = 4, .max_endpoints = 4, .detect = {1 << 20, 2, 1}};
+    lw_agg_t *agg = lw_agg_new(&acfg, &alloc);
+    /* odd but real file names: quotes, backslash, newline, and bytes that are not UTF-8 */
+    static const char odd[] = "/srv/a \"quoted\" \\ dir\n/x.py\0f\0\0\0/srv/t.py\0" "3\0g\0";
+    static const char bad[] = "/srv/\xff\xfe.py\0h\0\0\0";
+    static const char big[] = "/srv/big.py\0k\0\0\0/srv/big.py\0" "7\0k\0";
+    lw_report_worker_t workers[1] = {{1, 4242, 10, 0, 5000, 60, 0}};
+    lw_report_alert_t alerts[1] = {{1700000000, "LEAK", "[leakwatch] LEAK \"x\""}};
+    lw_record_t hello;
+
+    (void)state;
+    lw_config_init(&cfg);
+    assert_non_null(agg);
+    memset(&hello, 0, sizeof(hello));
+    hello.kind = LW_REC_HELLO;
+    lw_agg_feed(agg, 1, &hello, 1);
+    push_site(agg, 1, odd, sizeof(odd) - 1, 3, 100);
+    push_site(agg, 2, bad, sizeof(bad) - 1, 4, 50);
+    push_site(agg, 3, big, sizeof(big) - 1, 7, 9000);
+    lw_report_input_t in = {"v", &cfg, workers, 1, agg, alerts, 1};
+    json_t *doc = render(&in);
+    json_t *sites = json_object_get(doc, "sites");
+    assert_int_equal(json_array_size(sites), 3);
+    /* largest first */
+    assert_string_equal(json_string_value(json_object_get(json_array_get(sites, 0), "file")),
+                        "/srv/big.py");
+    json_t *s1 = json_array_get(sites, 1);
+    assert_string_equal(json_string_value(json_object_get(s1, "file")),
+                        "/srv/a \"quoted\" \\ dir\n/x.py");
+    assert_int_equal(json_integer_value(json_object_get(s1, "live_bytes")), 100);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(s1, "per_worker_bytes"),
+                                                        "1")), 100);
+    json_t *tb = json_object_get(s1, "traceback");
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(tb, 0), "line")), 3);
+    /* not UTF-8: shown as "?" rather than failing the document */
+    assert_string_equal(json_string_value(json_object_get(json_array_get(sites, 2), "file")), "?");
+    json_t *w = json_array_get(json_object_get(doc, "workers"), 0);
+    assert_int_equal(json_integer_value(json_object_get(w, "pid")), 4242);
+    assert_int_equal(json_integer_value(json_object_get(w, "growth_rate")), 60);
+    json_t *a = json_array_get(json_object_get(doc, "alerts"), 0);
+    assert_string_equal(json_string_value(json_object_get(a, "text")), "[leakwatch] LEAK \"x\"");
+    assert_int_equal(json_integer_value(json_object_get(a, "time")), 1700000000);
+    json_decref(doc);
+    lw_agg_free(agg);
+}
+
+static void test_report_caps_the_number_of_sites(void **state)
+{
+    lw_config_t cfg;
+    lw_agg_cfg_t acfg = {.nworkers = 1, .max_sites = 300, .local_sites = 300,
+                         .local_endpoints = 4, .max_endpoints = 4, .detect = {1 << 20, 2, 1}};
+    lw_agg_t *agg = lw_agg_new(&acfg, &alloc);
+    char text[64];
+
+    (void)state;
+    lw_config_init(&cfg);
+    for (uint32_t i = 0; i < 250; i++) {
+        int n = snprintf(text, sizeof(text), "/f%u.py%cf%c%c", i, 0, 0, 0);
+        push_site(agg, i, text, (size_t)n + 1, 1, 1000 + i);
+    }
+    lw_report_input_t in = {"v", &cfg, NULL, 0, agg, NULL, 0};
+    json_t *doc = render(&in);
+    json_t *sites = json_object_get(doc, "sites");
+    assert_int_equal(json_array_size(sites), LW_REPORT_SITES_MAX);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(sites, 0), "live_bytes")),
+                     1249);
+    json_decref(doc);
+    lw_agg_free(agg);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_report_empty_state_has_every_key),
+        cmocka_unit_test(test_report_sites_workers_alerts),
+        cmocka_unit_test(test_report_caps_the_number_of_sites),
+    };
+    return cmocka_run_group_tests_name("report", tests, NULL, NULL);
+}
