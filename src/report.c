@@ -1,0 +1,183 @@
+#include "report.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *gc_name(const lw_config_t *cfg)
+{
+    switch (cfg->gc) {
+    case LW_GC_EVERY:
+        return cfg->gc_every == 1 ? "request" : "every";
+    case LW_GC_OFF:
+        return "off";
+    default:
+        return "auto";
+    }
+}
+
+static json_t *settings(const lw_config_t *cfg)
+{
+    return json_pack("{s:I, s:I, s:b, s:i, s:s, s:i, s:I, s:I, s:s}", "threshold",
+                     (json_int_t)cfg->threshold, "sample_interval",
+                     (json_int_t)lw_config_sample_interval(cfg), "exact", cfg->exact, "frames",
+                     (int)cfg->frames, "gc", gc_name(cfg), "gc_every", (int)cfg->gc_every,
+                     "warmup", (json_int_t)cfg->warmup, "memory_limit",
+                     (json_int_t)(cfg->limit_mode == LW_LIMIT_SET ? cfg->memory_limit : 0),
+                     "alarm", cfg->alarm);
+}
+
+static json_t *workers(const lw_report_input_t *in)
+{
+    json_t *arr = json_array();
+
+    for (size_t i = 0; arr && i < in->nworkers; i++) {
+        const lw_report_worker_t *w = &in->workers[i];
+        json_t *o = json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I}", "id", (int)w->id, "pid",
+                              (json_int_t)w->pid, "requests", (json_int_t)w->requests, "rss",
+                              (json_int_t)w->rss, "tracked_bytes", (json_int_t)w->tracked,
+                              "growth_rate", (json_int_t)w->growth_rate, "oom_eta",
+                              (json_int_t)w->oom_eta);
+        if (!o || json_array_append_new(arr, o) < 0) {
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
+/* Strings come from workers and requests: not UTF-8 becomes "?", never a failure. */
+static json_t *str(const char *s)
+{
+    json_t *j = json_string(s);
+    return j ? j : json_string("?");
+}
+
+/* {key1: str1, key2: int, key3: str3}, with str()'s fallback for bad UTF-8. */
+static json_t *triple(const char *k1, const char *v1, const char *k2, json_int_t v2,
+                      const char *k3, const char *v3)
+{
+    json_t *o = json_object();
+
+    if (!o || json_object_set_new(o, k1, str(v1)) < 0 ||
+        json_object_set_new(o, k2, json_integer(v2)) < 0 ||
+        (k3 && json_object_set_new(o, k3, str(v3)) < 0)) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* Attaches a new empty container to o under key; returns it, or NULL. */
+static json_t *child(json_t *o, const char *key, json_t *container)
+{
+    return json_object_set_new(o, key, container) == 0 ? container : NULL;
+}
+
+/* One site. On failure NULL, and everything built so far is released with o. */
+static json_t *site_json(const lw_agg_t *agg, const lw_agg_site_t *s, uint32_t nworkers)
+{
+    json_t *o = json_object();
+    json_t *tb = o ? child(o, "traceback", json_array()) : NULL;
+    json_t *pw = tb ? child(o, "per_worker_bytes", json_object()) : NULL;
+    json_t *eps = pw ? child(o, "top_endpoints", json_array()) : NULL;
+    char key[16];
+    int bad = !eps;
+
+    bad = bad || json_object_set_new(o, "file", str(lw_agg_field(s, 0))) < 0 ||
+          json_object_set_new(o, "line", json_integer(s->line)) < 0 ||
+          json_object_set_new(o, "function", str(lw_agg_field(s, 1))) < 0 ||
+          json_object_set_new(o, "via_libraries", json_boolean(s->rollup)) < 0 ||
+          json_object_set_new(o, "live_bytes", json_integer(s->live)) < 0 ||
+          json_object_set_new(o, "growth_bytes", json_integer(s->det ? s->verdict.growth : 0)) < 0 ||
+          json_object_set_new(o, "suspect",
+                              json_boolean(s->det && s->verdict.kind != LW_VERDICT_NONE)) < 0 ||
+          json_object_set_new(o, "alerted", json_boolean(s->det && s->det->alerted_growth)) < 0;
+    for (uint32_t f = 0; !bad && f < s->nframes; f++)
+        bad = json_array_append_new(tb, triple("file", lw_agg_field(s, 4 + 3 * f), "line",
+                                               atoi(lw_agg_field(s, 5 + 3 * f)), "function",
+                                               lw_agg_field(s, 6 + 3 * f))) < 0;
+    for (uint32_t w = 1; !bad && w <= nworkers; w++) {
+        snprintf(key, sizeof(key), "%u", w);
+        if (s->per_worker[w])
+            bad = json_object_set_new(pw, key, json_integer(s->per_worker[w])) < 0;
+    }
+    for (int i = 0; !bad && i < LW_AGG_TOP_ENDPOINTS; i++) {
+        if (s->top[i].bytes > 0)
+            bad = json_array_append_new(eps, triple("endpoint",
+                                                    lw_agg_endpoint(agg, s->top[i].endpoint),
+                                                    "bytes", s->top[i].bytes, NULL, NULL)) < 0;
+    }
+    if (bad) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* The judged sites with the most live bytes, largest first. */
+static json_t *sites(const lw_report_input_t *in)
+{
+    uint32_t best[LW_REPORT_SITES_MAX];
+    size_t n = 0;
+    json_t *arr = json_array();
+
+    for (uint32_t id = 1; arr && in->agg && lw_agg_site(in->agg, id); id++) {
+        const lw_agg_site_t *s = lw_agg_site(in->agg, id);
+        size_t at;
+        if (!s->judged || s->live <= 0)
+            continue;
+        if (n < LW_REPORT_SITES_MAX)
+            at = n++;
+        else if (s->live > lw_agg_site(in->agg, best[n - 1])->live)
+            at = n - 1;
+        else
+            continue;
+        while (at > 0 && lw_agg_site(in->agg, best[at - 1])->live < s->live) {
+            best[at] = best[at - 1];
+            at--;
+        }
+        best[at] = id;
+    }
+    for (size_t i = 0; arr && i < n; i++) {
+        json_t *o = site_json(in->agg, lw_agg_site(in->agg, best[i]), (uint32_t)in->nworkers);
+        if (!o || json_array_append_new(arr, o) < 0) {
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
+static json_t *alerts(const lw_report_input_t *in)
+{
+    json_t *arr = json_array();
+
+    for (size_t i = 0; arr && i < in->nalerts; i++) {
+        json_t *o = json_object();
+        if (!o || json_array_append_new(arr, o) < 0 ||
+            json_object_set_new(o, "time", json_integer(in->alerts[i].time)) < 0 ||
+            json_object_set_new(o, "kind", str(in->alerts[i].kind)) < 0 ||
+            json_object_set_new(o, "text", str(in->alerts[i].text)) < 0) {
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
+char *lw_report_render(const lw_report_input_t *in)
+{
+    json_t *doc = json_object();
+    char *out = NULL;
+
+    if (doc && json_object_set_new(doc, "version", str(in->version)) == 0 &&
+        json_object_set_new(doc, "settings", settings(in->cfg)) == 0 &&
+        json_object_set_new(doc, "workers", workers(in)) == 0 &&
+        json_object_set_new(doc, "sites", sites(in)) == 0 &&
+        json_object_set_new(doc, "alerts", alerts(in)) == 0)
+        out = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    return out;
+}

@@ -1,0 +1,52 @@
+/*
+ * report.h - the JSON report: what the master knows, as one document.
+ *
+ * Rendering only: the caller gathers a snapshot (settings, workers, the
+ * aggregator's sites, recent alerts) and gets a string back. jansson does
+ * the JSON (escaping included); leakwatch never changes jansson's
+ * allocator, which uWSGI shares.
+ */
+#ifndef LW_REPORT_H
+#define LW_REPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agg.h"
+#include "config.h"
+
+#define LW_REPORT_SITES_MAX 100  /* the largest sites, by live bytes */
+
+typedef struct lw_report_worker {
+    uint32_t id;
+    int64_t pid;
+    uint64_t requests;
+    int64_t rss;          /* bytes, 0 if unknown */
+    int64_t tracked;      /* bytes */
+    int64_t growth_rate;  /* bytes per minute */
+    int64_t oom_eta;      /* seconds, 0 if none */
+} lw_report_worker_t;
+
+typedef struct lw_report_alert {
+    int64_t time;         /* unix seconds */
+    const char *kind;     /* "LEAK", ... */
+    const char *text;     /* the alert's first line */
+} lw_report_alert_t;
+
+typedef struct lw_report_input {
+    const char *version;
+    const lw_config_t *cfg;
+    const lw_report_worker_t *workers;
+    size_t nworkers;
+    const lw_agg_t *agg;  /* may be NULL: no sites yet */
+    const lw_report_alert_t *alerts;
+    size_t nalerts;
+} lw_report_input_t;
+
+/*
+ * Renders the report. Returns a NUL-terminated string the caller frees with
+ * free(), or NULL when memory runs out (nothing leaked).
+ */
+char *lw_report_render(const lw_report_input_t *in);
+
+#endif
