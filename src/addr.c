@@ -37,7 +37,7 @@ static int parse_tcp(const char *text, const char *colon, lw_addr_t *out,
                      const char **why)
 {
     const char *host = text, *host_end = colon;
-    int bracketed = 0;
+    int bracketed = 0, rc;
     uint64_t port;
     size_t hlen;
 
@@ -63,9 +63,9 @@ static int parse_tcp(const char *text, const char *colon, lw_addr_t *out,
     }
     if (colon[1] == '\0')
         return fail(why, "missing port", -EINVAL);
-    if (lw_count_parse(colon + 1, 1, 65535, &port, NULL) < 0 ||
-        strchr(colon + 1, ' '))
-        return fail(why, "port must be a number from 1 to 65535", -ERANGE);
+    rc = lw_count_parse(colon + 1, 1, 65535, &port, NULL);
+    if (rc < 0) /* -EINVAL: not a number; -ERANGE: 0 or above 65535 */
+        return fail(why, "port must be a number from 1 to 65535", rc);
     memset(out, 0, sizeof(*out));
     out->kind = LW_ADDR_TCP;
     out->port = (uint16_t)port;

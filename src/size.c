@@ -53,7 +53,7 @@ static int read_digits(const char **p, uint64_t limit, uint64_t *value,
         return fail(why, *s ? "expected digits" : "empty value", -EINVAL);
     for (; is_digit(*s); s++) {
         unsigned d = (unsigned)(*s - '0');
-        if (v > (limit - d) / 10)
+        if (d > limit || v > (limit - d) / 10)
             too_big = 1;
         else
             v = v * 10 + d;
@@ -132,7 +132,8 @@ char *lw_size_format(uint64_t bytes, char *buf, size_t len)
         snprintf(buf, len, "%u B", (unsigned)bytes);
         return buf;
     }
-    while (v >= 1024.0 && i < 5) {
+    /* 1023.95 KiB would print as "1024.0 KiB": take the next unit instead */
+    while (v >= 1023.95 && i < 5) {
         v /= 1024.0;
         i++;
     }

@@ -14,6 +14,8 @@ bool lw_tick_due(lw_tick_t *tick, uint64_t now_us)
 
     if (now_us < tick->next_us && !jumped)
         return false;
-    tick->next_us = now_us + tick->interval_us;
+    /* saturate: an interval that overflows means "not again" */
+    tick->next_us = now_us > UINT64_MAX - tick->interval_us ? UINT64_MAX
+                                                            : now_us + tick->interval_us;
     return true;
 }

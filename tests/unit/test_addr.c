@@ -39,8 +39,9 @@ static const struct {
     {"host:", -EINVAL},
     {"host:0", -ERANGE},
     {"host:65536", -ERANGE},
-    {"host:abc", -ERANGE},
-    {"host:-1", -ERANGE},
+    {"host:abc", -EINVAL},
+    {"host:-1", -EINVAL},
+    {"host:+80", -EINVAL},
     {"host:80 ", -EINVAL},
     {"::1:9300", -EINVAL}, /* IPv6 needs brackets */
     {"[::1]9300", -EINVAL},

@@ -310,6 +310,10 @@ static void test_config_check_sample_rate_against_threshold(void **state)
     assert_int_equal(lw_config_check(&cfg, err, sizeof(err)), 0);
     ok("leakwatch-sample-rate", "auto");
     assert_int_equal(lw_config_check(&cfg, err, sizeof(err)), 0);
+    /* exact mode ignores a stale interval, whatever the threshold */
+    cfg.exact = 1;
+    cfg.sample_interval = 4 * M;
+    assert_int_equal(lw_config_check(&cfg, err, sizeof(err)), 0);
 }
 
 static void test_config_describe_names_the_choices(void **state)

@@ -139,6 +139,15 @@ static void test_count_parse_bounds(void **state)
     const char *why = NULL;
 
     (void)state;
+    /* small maxima: a digit above the maximum is out of range, not wrapped */
+    out = SENTINEL;
+    assert_int_equal(lw_count_parse("7", 0, 5, &out, &why), -ERANGE);
+    assert_int_equal(lw_count_parse("59", 0, 5, &out, &why), -ERANGE);
+    assert_int_equal(lw_count_parse("1", 0, 0, &out, &why), -ERANGE);
+    assert_int_equal(lw_count_parse("9", 0, 8, &out, &why), -ERANGE);
+    assert_true(out == SENTINEL);
+    assert_int_equal(lw_count_parse("5", 0, 5, &out, &why), 0);
+    assert_int_equal(out, 5);
     assert_int_equal(lw_count_parse("1", 1, 128, &out, &why), 0); /* min */
     assert_true(out == 1);
     assert_int_equal(lw_count_parse("128", 1, 128, &out, &why), 0); /* max */
@@ -209,6 +218,8 @@ static void test_size_format_for_humans(void **state)
     } cases[] = {
         {0, "0 B"},
         {1023, "1023 B"},
+        {1048575, "1.0 MiB"},      /* not "1024.0 KiB" */
+        {1073741823, "1.0 GiB"},
         {1024, "1.0 KiB"},
         {1536, "1.5 KiB"},
         {2 * M, "2.0 MiB"},

@@ -83,9 +83,21 @@ static void test_tick_ignores_a_small_wobble_back(void **state)
     assert_true(lw_tick_due(&t, 1001000));
 }
 
+static void test_tick_huge_interval_fires_once(void **state)
+{
+    lw_tick_t t;
+
+    (void)state;
+    lw_tick_init(&t, UINT64_MAX);
+    assert_true(lw_tick_due(&t, 5));
+    assert_false(lw_tick_due(&t, 6));
+    assert_false(lw_tick_due(&t, 7));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tick_huge_interval_fires_once),
         cmocka_unit_test(test_tick_first_call_is_due),
         cmocka_unit_test(test_tick_fires_at_most_once_per_interval),
         cmocka_unit_test(test_tick_zero_interval_always_fires),
