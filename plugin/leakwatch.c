@@ -583,7 +583,7 @@ static void *lw_reporter(void *arg)
         if (doc) {
             lw_write_all(client, doc, strlen(doc));
             lw_write_all(client, "\n", 1);
-            free(doc);
+            lw_report_free(doc);
         }
         close(client);
     }

@@ -181,3 +181,12 @@ char *lw_report_render(const lw_report_input_t *in)
     json_decref(doc);
     return out;
 }
+
+void lw_report_free(char *text)
+{
+    json_free_t release = NULL;
+
+    json_get_alloc_funcs(NULL, &release);
+    if (text)
+        (release ? release : free)(text);
+}

@@ -44,9 +44,12 @@ typedef struct lw_report_input {
 } lw_report_input_t;
 
 /*
- * Renders the report. Returns a NUL-terminated string the caller frees with
- * free(), or NULL when memory runs out (nothing leaked).
+ * Renders the report. Returns a NUL-terminated string the caller releases
+ * with lw_report_free(), or NULL when memory runs out (nothing leaked).
  */
 char *lw_report_render(const lw_report_input_t *in);
+
+/* Releases a rendered report with jansson's own deallocator, whatever it is. */
+void lw_report_free(char *text);
 
 #endif

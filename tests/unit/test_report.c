@@ -29,7 +29,7 @@ static json_t *render(const lw_report_input_t *in)
     doc = json_loads(text, 0, &err);
     if (!doc)
         fail_msg("not JSON (%s): %s", err.text, text);
-    free(text);
+    lw_report_free(text);
     return doc;
 }
 
@@ -152,12 +152,68 @@ static void test_report_caps_the_number_of_sites(void **state)
     lw_agg_free(agg);
 }
 
+/* jansson's allocator, failing on demand. Only this test binary does this:
+ * the plugin never touches jansson's allocator (uWSGI shares the library). */
+static int j_left = -1, j_live;
+
+static void *j_malloc(size_t size)
+{
+    if (j_left == 0)
+        return NULL;
+    if (j_left > 0)
+        j_left--;
+    j_live++;
+    return malloc(size);
+}
+
+static void j_free(void *p)
+{
+    if (p)
+        j_live--;
+    free(p);
+}
+
+static void test_report_every_allocation_failure_is_clean(void **state)
+{
+    lw_config_t cfg;
+    lw_agg_cfg_t acfg = {.nworkers = 1, .max_sites = 8, .local_sites = 8, .local_endpoints = 4,
+                         .max_endpoints = 4, .detect = {1 << 20, 2, 1}};
+    lw_agg_t *agg = lw_agg_new(&acfg, &alloc);
+    static const char big[] = "/srv/big.py\0k\0\0\0/srv/big.py\0" "7\0k\0";
+    lw_report_worker_t workers[1] = {{1, 4242, 10, 0, 5000, 60, 0}};
+    lw_report_alert_t alerts[1] = {{1700000000, "LEAK", "[leakwatch] LEAK x"}};
+    int failures = 0;
+
+    (void)state;
+    lw_config_init(&cfg);
+    push_site(agg, 1, big, sizeof(big) - 1, 7, 9000);
+    lw_report_input_t in = {"v", &cfg, workers, 1, agg, alerts, 1};
+    json_set_alloc_funcs(j_malloc, j_free);
+    for (int k = 0;; k++) {
+        j_left = k;
+        j_live = 0;
+        char *text = lw_report_render(&in);
+        j_left = -1;
+        if (text) {
+            lw_report_free(text); /* with jansson's own deallocator: j_free here */
+            assert_int_equal(j_live, 0);
+            break;
+        }
+        failures++;
+        assert_int_equal(j_live, 0); /* a failed render leaks nothing */
+    }
+    json_set_alloc_funcs(malloc, free);
+    assert_true(failures > 10);
+    lw_agg_free(agg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_report_empty_state_has_every_key),
         cmocka_unit_test(test_report_sites_workers_alerts),
         cmocka_unit_test(test_report_caps_the_number_of_sites),
+        cmocka_unit_test(test_report_every_allocation_failure_is_clean),
     };
     return cmocka_run_group_tests_name("report", tests, NULL, NULL);
 }
