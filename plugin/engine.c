@@ -496,7 +496,8 @@ size_t lw_engine_after_request(const char *path, size_t path_len)
     lw_path_fold(path, path_len, endpoint, sizeof(endpoint));
     if (eng.ring && !eng.hello_sent)
         eng.hello_sent = lw_ring_push(eng.ring, &eng.hello, 1) == 0;
-    if (!eng.ring || !eng.hello_sent) { /* no master to tell yet: keep coalescing */
+    if (!eng.ring || !eng.hello_sent || lw_ring_space(eng.ring) == 0) {
+        /* no master to tell yet, or it is behind: keep coalescing in the table */
         tls.guard = 0;
         return 0;
     }
