@@ -72,6 +72,14 @@ class DetectionTest(UwsgiTestCase):
         self.assertTrue(lines[at + 1].startswith("[leakwatch]   endpoints: / (+"), lines[at + 1])
         self.assertIn("traceback", lines[at + 2])
 
+    def test_a_leak_under_threads_is_announced(self):
+        # GIVEN 2 workers x 4 threads sharing a leaking list
+        server = self.server("leak_bytes.py", summary=0, args=[
+            "--threads", "4", "--leakwatch-threshold", "512k", "--env", "LEAK_SIZE=16384"])
+        found = drive_until(server, lambda: alerts(server), "LEAK line")
+        self.assertEqual((found[0]["file"], found[0]["line"]),
+                         (os.path.join(APPS, "leak_bytes.py"), leak_line("leak_bytes.py")))
+
     def test_alerts_repeat_only_when_the_leak_doubles(self):
         server = self.server("leak_bytes.py", args=["--leakwatch-threshold", "512k",
                                                      "--env", "LEAK_SIZE=16384"], summary=0)
