@@ -21,13 +21,13 @@
 #include "engine.h"
 #include "frames.h"
 
-#define SITES_CAPACITY 16384
+#define SITES_CAPACITY LW_ENGINE_SITES
 #define PTRMAP_INITIAL 4096
 #define PTRMAP_EXACT   65536
 #define PTRMAP_MAX     (UINT64_C(1) << 22)
 #define DELTA_BATCH    256
 #define AUTO_GC_MIN_REQUESTS 16
-#define ENDPOINTS_MAX  1024          /* per worker; more fold into id 0 */
+#define ENDPOINTS_MAX  LW_ENGINE_ENDPOINTS
 #define SITE_TEXT_MAX  2048          /* identity text per site, traceback cut to fit */
 #define GROUP_MAX      (SITE_TEXT_MAX / LW_RECORD_TEXT + 2)
 

@@ -15,6 +15,10 @@
 #include "../src/ring.h"
 #include "../src/sites.h"
 
+/* A worker's own bounds; the master's aggregator is sized from them. */
+#define LW_ENGINE_SITES 16384      /* sites per worker, overflow site included */
+#define LW_ENGINE_ENDPOINTS 1024   /* endpoint names per worker; more fold into "other" */
+
 /* Counters a worker exposes (read under the GIL). */
 typedef struct lw_engine_stats {
     uint64_t samples;       /* allocations recorded */

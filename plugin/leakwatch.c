@@ -370,8 +370,8 @@ static void lw_master_make_agg(void)
     lw_agg_cfg_t acfg = {
         .nworkers = shm->nworkers,
         .max_sites = LW_MAX_SITES,
-        .local_sites = 16384,
-        .local_endpoints = 1024,
+        .local_sites = LW_ENGINE_SITES,
+        .local_endpoints = LW_ENGINE_ENDPOINTS,
         .max_endpoints = 4096,
         .detect = {(int64_t)cfg.threshold, 2, (int64_t)lw_config_sample_interval(&cfg)},
     };
