@@ -17,6 +17,7 @@
 
 #include "../src/agg.h"
 #include "../src/config.h"
+#include "../src/limits.h"
 #include "../src/report.h"
 #include "../src/shm.h"
 #include "../src/size.h"
@@ -73,9 +74,22 @@ static pthread_mutex_t view_lock = PTHREAD_MUTEX_INITIALIZER;
 /* The report's listening socket, bound in init (master); -1 when off. */
 static int report_fd = -1;
 
+/* The memory limit workers meet, decided in init (master). */
+static uint64_t mem_limit;       /* bytes, 0 = none known */
+static int mem_limit_shared;     /* a cgroup limit: all workers together */
+#define LW_RSS_POINTS 30         /* seconds of RSS history per worker */
+#define LW_OOM_HORIZON 1800      /* warn when the limit is less than 30 min away */
+static struct rss_track {
+    int64_t pid;
+    uint32_t n;
+    double t[LW_RSS_POINTS], rss[LW_RSS_POINTS];
+    uint64_t warned_eta;         /* the ETA last warned about, 0 = none */
+} *rss_tracks;                   /* [nworkers + 1], analyst thread only */
+
 #define LW_ALERT_HISTORY 64
 static struct {
     int64_t time;
+    const char *kind;
     char text[512];
 } history[LW_ALERT_HISTORY];
 static uint64_t history_len;
@@ -170,6 +184,39 @@ static void lw_register_metrics(uint32_t nworkers)
     }
 }
 
+/* Which limit the workers will meet, in leakwatch's order; logged once. */
+static void lw_detect_memory_limit(void)
+{
+    const char *from = NULL;
+    char size[32];
+    uint64_t cg = 0;
+
+    if (cfg.limit_mode == LW_LIMIT_OFF)
+        return;
+    if (cfg.limit_mode == LW_LIMIT_SET) {
+        mem_limit = cfg.memory_limit;
+        from = "--leakwatch-memory-limit";
+    }
+    else if (uwsgi.reload_on_rss) {
+        mem_limit = uwsgi.reload_on_rss;
+        from = "--reload-on-rss";
+    }
+    else if (uwsgi.evil_reload_on_rss) {
+        mem_limit = uwsgi.evil_reload_on_rss;
+        from = "--evil-reload-on-rss";
+    }
+    else if (lw_cgroup_limit("/sys/fs/cgroup", &cg) == 0 && cg) {
+        mem_limit = cg;
+        mem_limit_shared = 1;
+        from = "cgroup, shared by all workers";
+    }
+    if (mem_limit)
+        uwsgi_log("[leakwatch]   memory limit %s (%s)\n",
+                  lw_size_format(mem_limit, size, sizeof(size)), from);
+    else
+        uwsgi_log("[leakwatch]   no memory limit found: no OOM projection\n");
+}
+
 /* Binds --leakwatch-report before fork; a bad address stops uWSGI here. */
 static void lw_report_listen(void)
 {
@@ -250,8 +297,7 @@ static int lw_init(void)
     lw_tick_init(&summary_tick, (uint64_t)cfg.summary_secs * 1000000);
     uwsgi_string_new_list(&uwsgi.after_request_hooks, LW_HOOK_NAME);
     lw_register_metrics(nworkers);
-    if (cfg.report)
-        lw_report_listen();
+    rss_tracks = uwsgi_calloc(sizeof(struct rss_track) * (nworkers + 1));
 
     uwsgi_log("[leakwatch] enabled: %s\n", lw_config_describe(&cfg, desc, sizeof(desc)));
     uwsgi_log("[leakwatch]   %u workers x %u cores, %s shared memory\n", nworkers,
@@ -259,6 +305,9 @@ static int lw_init(void)
     if (!uwsgi.master_process)
         uwsgi_log("[leakwatch]   no master process: requests are counted but nothing "
                   "is analysed; add --master\n");
+    lw_detect_memory_limit();
+    if (cfg.report)
+        lw_report_listen();
     return 0;
 }
 
@@ -399,6 +448,18 @@ static uint64_t lw_master_drain(void)
     return all;
 }
 
+/* Keeps the alert's first line for the report (last LW_ALERT_HISTORY). */
+static void lw_remember_alert(const char *kind, const char *text)
+{
+    uint64_t slot = history_len++ % LW_ALERT_HISTORY;
+
+    alerts_total++;
+    history[slot].time = (int64_t)time(NULL);
+    history[slot].kind = kind;
+    snprintf(history[slot].text, sizeof(history[slot].text), "%.*s",
+             (int)strcspn(text, "\n"), text);
+}
+
 /* Logs each alert line by line, raises the alarm with its first line. */
 static void lw_master_alert(uint32_t site)
 {
@@ -406,13 +467,7 @@ static void lw_master_alert(uint32_t site)
     size_t len = lw_agg_describe(agg, site, text, sizeof(text));
     char *line = text, *end = text + len;
 
-    alerts_total++;
-    {
-        uint64_t slot = history_len++ % LW_ALERT_HISTORY;
-        history[slot].time = (int64_t)time(NULL);
-        snprintf(history[slot].text, sizeof(history[slot].text), "%.*s",
-                 (int)strcspn(text, "\n"), text);
-    }
+    lw_remember_alert("LEAK", text);
     while (line < end) {
         char *nl = memchr(line, '\n', (size_t)(end - line));
         size_t n = nl ? (size_t)(nl - line) : (size_t)(end - line);
@@ -447,6 +502,110 @@ static void lw_master_judge(void)
     } while (n == LW_ALERTS_MAX);
 }
 
+/* A worker's resident set, from /proc (bytes), or -1. */
+static int64_t lw_rss_of(int64_t pid)
+{
+    char path[64];
+    long pages = 0, resident = 0;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%lld/statm", (long long)pid);
+    f = fopen(path, "r");
+    if (!f)
+        return -1;
+    if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+        resident = -1;
+    fclose(f);
+    return resident < 0 ? -1 : (int64_t)resident * (int64_t)uwsgi.page_size;
+}
+
+/* Logs the OOM warning for worker wid, with its top sites. */
+static void lw_master_oom(uint32_t wid, int64_t pid, int64_t rss, double rate, uint64_t eta)
+{
+    static char text[4096];
+    char a[32], b[32], c[32];
+    uint32_t top[3];
+    size_t n = lw_agg_top_sites(agg, mem_limit_shared ? 0 : wid, top, 3), at;
+
+    if (mem_limit_shared)
+        at = (size_t)snprintf(text, sizeof(text),
+                              "[leakwatch] OOM all workers: rss %s growing %s/min, cgroup limit %s in ~%llum%02llus",
+                              lw_size_format((uint64_t)rss, a, sizeof(a)),
+                              lw_size_format((uint64_t)(rate * 60.0), b, sizeof(b)),
+                              lw_size_format(mem_limit, c, sizeof(c)),
+                              (unsigned long long)(eta / 60), (unsigned long long)(eta % 60));
+    else
+        at = (size_t)snprintf(text, sizeof(text),
+                              "[leakwatch] OOM worker %u pid %lld: rss %s growing %s/min, limit %s in ~%llum%02llus",
+                              wid, (long long)pid, lw_size_format((uint64_t)rss, a, sizeof(a)),
+                              lw_size_format((uint64_t)(rate * 60.0), b, sizeof(b)),
+                              lw_size_format(mem_limit, c, sizeof(c)),
+                              (unsigned long long)(eta / 60), (unsigned long long)(eta % 60));
+    uwsgi_log("%s\n", text);
+    lw_remember_alert("OOM", text);
+    uwsgi_alarm_trigger((char *)cfg.alarm, text, at < sizeof(text) ? at : sizeof(text) - 1);
+    for (size_t i = 0; i < n; i++) {
+        const lw_agg_site_t *s = lw_agg_site(agg, top[i]);
+        if (!s->det) /* small or flat sites explain nothing */
+            continue;
+        uwsgi_log("[leakwatch]   suspect %s:%d in %s(): %s\n", lw_agg_field(s, 0), s->line,
+                  lw_agg_field(s, 1),
+                  lw_size_format((uint64_t)(mem_limit_shared ? s->live : s->per_worker[wid]), a,
+                                 sizeof(a)));
+    }
+}
+
+/* Once a second: each worker's RSS, its trend, and how far the limit is. */
+static void lw_master_project(double now_s)
+{
+    double total_rss = 0, total_rate = 0;
+
+    for (uint32_t wid = 1; wid <= shm->nworkers; wid++) {
+        struct rss_track *r = &rss_tracks[wid];
+        int64_t pid = uwsgi.workers[wid].pid, rss;
+        double rate;
+        uint64_t eta;
+
+        m_worker[3 * wid + 2] = 0;
+        if (pid <= 0 || (rss = lw_rss_of(pid)) < 0)
+            continue;
+        if (pid != r->pid) { /* a new worker: its own series */
+            memset(r, 0, sizeof(*r));
+            r->pid = pid;
+        }
+        if (r->n == LW_RSS_POINTS) {
+            memmove(r->t, r->t + 1, sizeof(double) * (LW_RSS_POINTS - 1));
+            memmove(r->rss, r->rss + 1, sizeof(double) * (LW_RSS_POINTS - 1));
+            r->n--;
+        }
+        r->t[r->n] = now_s;
+        r->rss[r->n] = (double)rss;
+        r->n++;
+        rate = r->n >= 5 ? lw_trend_slope(r->t, r->rss, r->n) : 0.0;
+        total_rss += (double)rss;
+        total_rate += rate;
+        if (!mem_limit || mem_limit_shared)
+            continue;
+        eta = lw_oom_eta((uint64_t)rss, mem_limit, rate);
+        m_worker[3 * wid + 2] = (int64_t)eta;
+        /* warn once, and again only when the ETA has halved */
+        if (eta && eta < LW_OOM_HORIZON && (!r->warned_eta || eta * 2 <= r->warned_eta)) {
+            r->warned_eta = eta;
+            lw_master_oom(wid, pid, rss, rate, eta);
+        }
+    }
+    if (mem_limit && mem_limit_shared) {
+        uint64_t eta = lw_oom_eta((uint64_t)total_rss, mem_limit, total_rate);
+        for (uint32_t wid = 1; wid <= shm->nworkers; wid++)
+            m_worker[3 * wid + 2] = (int64_t)eta;
+        if (eta && eta < LW_OOM_HORIZON &&
+            (!rss_tracks[0].warned_eta || eta * 2 <= rss_tracks[0].warned_eta)) {
+            rss_tracks[0].warned_eta = eta;
+            lw_master_oom(0, (int64_t)getpid(), (int64_t)total_rss, total_rate, eta);
+        }
+    }
+}
+
 /* Once a second, in the analyst: what the metrics show. */
 static void lw_master_update_metrics(void)
 {
@@ -478,6 +637,7 @@ static void lw_master_update_metrics(void)
     m_samples = samples;
     m_lost = lost + (int64_t)ast.overflowed + (int64_t)ast.malformed;
     m_suspects = (int64_t)lw_agg_suspects(agg);
+    lw_master_project((double)uwsgi_micros() / 1e6);
     m_alerts = (int64_t)alerts_total;
 }
 
@@ -533,7 +693,7 @@ static char *lw_master_render(void)
     }
     for (uint64_t i = first; i < history_len; i++, na++) {
         alerts[na].time = history[i % LW_ALERT_HISTORY].time;
-        alerts[na].kind = "LEAK";
+        alerts[na].kind = history[i % LW_ALERT_HISTORY].kind;
         alerts[na].text = history[i % LW_ALERT_HISTORY].text;
     }
     lw_report_input_t in = {UWSGI_VERSION, &cfg, workers, nw, agg, alerts, na};

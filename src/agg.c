@@ -409,6 +409,34 @@ void lw_agg_stats(const lw_agg_t *agg, lw_agg_stats_t *out)
     out->endpoints = agg->nendpoints;
 }
 
+size_t lw_agg_top_sites(const lw_agg_t *agg, uint32_t wid, uint32_t *out, size_t max)
+{
+    size_t n = 0;
+
+    if (wid > agg->cfg.nworkers || max == 0)
+        return 0;
+    for (uint32_t id = 1; id < agg->nsites; id++) {
+        const lw_agg_site_t *s = &agg->sites[id];
+        int64_t bytes = wid ? s->per_worker[wid] : s->live;
+        size_t at;
+        if (!s->judged || bytes <= 0)
+            continue;
+        if (n < max)
+            at = n++;
+        else if (bytes > (wid ? agg->sites[out[n - 1]].per_worker[wid] : agg->sites[out[n - 1]].live))
+            at = n - 1;
+        else
+            continue;
+        while (at > 0 && (wid ? agg->sites[out[at - 1]].per_worker[wid]
+                              : agg->sites[out[at - 1]].live) < bytes) {
+            out[at] = out[at - 1];
+            at--;
+        }
+        out[at] = id;
+    }
+    return n;
+}
+
 uint32_t lw_agg_suspects(const lw_agg_t *agg)
 {
     uint32_t n = 0;

@@ -109,6 +109,12 @@ typedef struct lw_agg_stats {
 
 void lw_agg_stats(const lw_agg_t *agg, lw_agg_stats_t *out);
 
+/*
+ * The judged sites holding the most bytes in worker `wid` (all workers when
+ * wid is 0), largest first; up to max ids into out. Returns the count.
+ */
+size_t lw_agg_top_sites(const lw_agg_t *agg, uint32_t wid, uint32_t *out, size_t max);
+
 /* Sites whose last verdict was suspect or leak. O(sites). */
 uint32_t lw_agg_suspects(const lw_agg_t *agg);
 

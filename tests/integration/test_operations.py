@@ -1,0 +1,50 @@
+"""OOM foresight: the limit is found, a growing worker is announced with an
+ETA and its suspects before it gets there."""
+import os
+import re
+import unittest
+
+from harness import APPS, UwsgiTestCase, leak_line, wait_until
+
+OOM = re.compile(r"^\[leakwatch\] OOM worker (\d+) pid (\d+): rss .+ growing .+/min, "
+                 r"limit 200\.0 MiB in ~(\d+)m(\d\d)s$")
+
+
+class OomTest(UwsgiTestCase):
+
+    def test_a_worker_nearing_its_limit_is_announced(self):
+        # GIVEN a 200 MiB limit and an app leaking 256 KiB per request
+        server = self.server("leak_bytes.py", summary=0, args=[
+            "--leakwatch-memory-limit", "200M", "--env", "LEAK_SIZE=262144"])
+        self.assertTrue(any("memory limit 200.0 MiB (--leakwatch-memory-limit)" in l
+                            for l in server.leakwatch_lines()))
+        # WHEN it keeps leaking for a few seconds
+        def announced():
+            for _ in range(5):
+                server.get("/")
+            return [OOM.match(l) for l in server.log().splitlines() if OOM.match(l)]
+        found = wait_until(announced, 60, "an OOM line")
+        # THEN the line has a plausible ETA (under the 30-minute horizon) and names the leak
+        minutes, seconds = int(found[0][3]), int(found[0][4])
+        self.assertLess(minutes * 60 + seconds, 1800)
+        self.assertGreater(minutes * 60 + seconds, 0)
+        lines = server.log().splitlines()
+        at = lines.index(found[0][0])
+        self.assertIn("leak_bytes.py:%d in application()" % leak_line("leak_bytes.py"),
+                      lines[at + 1])
+        # and the ETA is a metric (uWSGI's metrics thread samples it once a second)
+        def eta_metric():
+            server.get("/")
+            return [v["value"] for k, v in server.stats_json()["metrics"].items()
+                    if k.endswith(".oom_eta") and v["value"] > 0]
+        wait_until(eta_metric, 20, "a leakwatch.worker.N.oom_eta above 0")
+
+    def test_no_limit_no_projection(self):
+        server = self.server("hello.py", summary=0, args=["--leakwatch-memory-limit", "off"])
+        self.assertEqual(server.get("/")[0], 200)
+        self.assertFalse(any(l.startswith("[leakwatch]   memory limit")
+                             for l in server.leakwatch_lines()))
+
+
+if __name__ == "__main__":
+    unittest.main()
