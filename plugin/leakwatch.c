@@ -17,7 +17,7 @@
 
 #include "../src/agg.h"
 #include "../src/config.h"
-#include "../src/limits.h"
+#include "../src/memlimit.h"
 #include "../src/report.h"
 #include "../src/shm.h"
 #include "../src/size.h"

@@ -96,7 +96,7 @@ static int make_site(lw_agg_t *agg, uint32_t id, const char *text, uint32_t len)
 {
     lw_agg_site_t *s = &agg->sites[id];
 
-    s->per_worker = agg->alloc.calloc(agg->cfg.nworkers + 1, sizeof(int64_t));
+    s->per_worker = agg->alloc.calloc(2 * ((size_t)agg->cfg.nworkers + 1), sizeof(int64_t));
     s->text = copy_text(agg, text, len);
     if (!s->per_worker || !s->text) {
         agg->alloc.free(s->per_worker);
@@ -104,6 +104,7 @@ static int make_site(lw_agg_t *agg, uint32_t id, const char *text, uint32_t len)
         memset(s, 0, sizeof(*s));
         return -ENOMEM;
     }
+    s->peak_worker = s->per_worker + agg->cfg.nworkers + 1; /* same allocation */
     s->text_len = len;
     return 0;
 }
@@ -234,9 +235,21 @@ static void credit_endpoint(lw_agg_site_t *s, uint32_t endpoint, int64_t bytes)
 static void apply(lw_agg_t *agg, uint32_t wid, uint32_t id, int64_t bytes, uint32_t endpoint)
 {
     lw_agg_site_t *s = &agg->sites[id];
+    int64_t *share = &s->per_worker[wid], *peak = &s->peak_worker[wid];
 
     s->live += bytes;
-    s->per_worker[wid] += bytes;
+    *share += bytes;
+    /* A worker released half of its share (a buffer emptied, a cache
+     * flushed): a leak never does that, so the site must now beat its old
+     * high, whatever the other workers' phases make of the sum. */
+    if (*share > *peak)
+        *peak = *share;
+    else if (*peak - *share >= agg->cfg.detect.threshold / 8 && 2 * *share <= *peak) {
+        if (s->det)
+            lw_detect_pin(s->det);
+        s->releases = true;
+        *peak = *share;
+    }
     if (bytes > 0)
         credit_endpoint(s, endpoint, bytes);
     mark_changed(agg, id);
@@ -254,6 +267,7 @@ static void forget_worker(lw_agg_t *agg, uint32_t wid, const lw_record_t *hello)
             continue;
         s->live -= share;
         s->per_worker[wid] = 0;
+        s->peak_worker[wid] = 0;
         if (s->det)
             lw_detect_shift(s->det, -share);
         mark_changed(agg, id);
@@ -363,14 +377,19 @@ size_t lw_agg_judge(lw_agg_t *agg, uint64_t requests, lw_alert_t *out, size_t ma
         /* Detector state only for sites big enough to matter, and dropped
          * when a site shrinks back: at most tracked bytes / (T/8) of them. */
         if (s->det && s->live < agg->cfg.detect.threshold / 8 && !s->det->alerted_growth) {
+            if (s->releases && s->det->high > s->released_high)
+                s->released_high = s->det->high; /* its peaks outlive it */
             agg->alloc.free(s->det);
             s->det = NULL;
         }
+        bool fresh = false;
         if (!s->det && s->live >= agg->cfg.detect.threshold / 4)
-            s->det = agg->alloc.calloc(1, sizeof(lw_detect_site_t));
+            fresh = (s->det = agg->alloc.calloc(1, sizeof(lw_detect_site_t))) != NULL;
         if (!s->det)
             continue;
         s->verdict = lw_detect_update(s->det, &agg->cfg.detect, requests, s->live);
+        if (fresh && s->releases) /* a site that released must beat its old peaks */
+            lw_detect_pin_at(s->det, s->released_high);
         if (s->verdict.kind == LW_VERDICT_LEAK) {
             out[n].site = agg->changed[i];
             out[n].verdict = s->verdict;

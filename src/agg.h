@@ -52,6 +52,7 @@ typedef struct lw_agg_site {
     bool judged;               /* fed to the detector */
     int64_t live;              /* bytes, all workers */
     int64_t *per_worker;       /* [nworkers + 1] */
+    int64_t *peak_worker;      /* [nworkers + 1] each share's high since its last release */
     struct {
         uint32_t endpoint;
         int64_t bytes;
@@ -59,6 +60,8 @@ typedef struct lw_agg_site {
     lw_detect_site_t *det;     /* allocated once the site is worth judging */
     lw_verdict_t verdict;      /* the last one */
     bool changed;
+    bool releases;             /* a worker has released half its share before */
+    int64_t released_high;     /* the detector's high when it was dropped */
     uint32_t rollup_of;        /* for a library site: its rollup's id, else 0 */
 } lw_agg_site_t;
 

@@ -91,6 +91,18 @@ static void restart(lw_detect_site_t *s, lw_point_t base, bool pinned)
     s->streak = 0;
 }
 
+void lw_detect_pin_at(lw_detect_site_t *s, int64_t high)
+{
+    if (s->started && s->npts > 0)
+        restart(s, (lw_point_t){s->pts[s->npts - 1].requests, high > s->high ? high : s->high},
+                true);
+}
+
+void lw_detect_pin(lw_detect_site_t *s)
+{
+    lw_detect_pin_at(s, s->high);
+}
+
 /*
  * Keeps the history bounded and even: points at least `spacing` requests
  * apart, the newest point always last. When full, the spacing doubles and

@@ -61,6 +61,18 @@ void lw_detect_reset(lw_detect_site_t *s);
 void lw_detect_shift(lw_detect_site_t *s, int64_t bytes);
 
 /*
+ * Says that part of the site was just released (one worker's share fell by
+ * half): from now on growth is measured from the highest point seen, as
+ * after a drop of the whole series. A sum of per-worker sawtooths is
+ * bounded even when its parts never reset at once.
+ */
+void lw_detect_pin(lw_detect_site_t *s);
+
+/* Like lw_detect_pin, with growth measured from `high` if that is higher
+ * (a detector recreated for a site that released before). */
+void lw_detect_pin_at(lw_detect_site_t *s, int64_t high);
+
+/*
  * Feeds one observation (requests must not go backwards; equal requests
  * replace the last point) and judges. Pure: same inputs, same verdicts.
  */

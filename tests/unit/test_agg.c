@@ -317,6 +317,54 @@ static void test_agg_flat_small_sites_carry_no_detector(void **state)
     assert_int_equal(live_allocs, 0);
 }
 
+/* Two workers each fill a buffer to 0.75 T and empty it, with periods that
+ * drift in and out of phase: when they align, the sum climbs from near 0 to
+ * 1.5 T in step, like a leak, but no share ever leaks. A steady leak in the
+ * same run is still announced. */
+static void test_agg_per_worker_sawtooths_are_not_a_leak(void **state)
+{
+    lw_agg_t *agg = fresh(); /* T = 100000 */
+    lw_alert_t alerts[4];
+    size_t saw_alerts = 0, leak_alerts = 0;
+    int64_t level[3] = {0, 0, 0};
+
+    (void)state;
+    hello(1, 1);
+    site(1, 12, 12, APP, sizeof(APP) - 1, 1);
+    feed(agg, 1);
+    hello(2, 1);
+    site(1, 12, 12, APP, sizeof(APP) - 1, 1);
+    site(2, 40, 40, "/srv/leak.py\0f\0\0\0", 18, 0);
+    delta(1, 37500, 0); /* worker 2 starts half full: out of phase at first */
+    level[2] = 37500;
+    feed(agg, 2);
+    for (uint64_t req = 1; req <= 20000; req++) {
+        uint32_t w = (uint32_t)(req % 2) + 1;
+        int64_t step = w == 1 ? 1500 : 1531; /* 50 and 49 steps to 0.75 T */
+        if (level[w] + step > 75000) {
+            delta(1, -level[w], 0);
+            level[w] = 0;
+        }
+        else {
+            delta(1, step, 0);
+            level[w] += step;
+        }
+        if (w == 2 && req % 20 == 1)
+            delta(2, 1000, 0); /* worker 2 leaks 1000 every 10 of its requests */
+        feed(agg, w);
+        size_t n = lw_agg_judge(agg, req, alerts, 4);
+        for (size_t i = 0; i < n; i++) {
+            if (lw_agg_site(agg, alerts[i].site)->line == 12)
+                saw_alerts++;
+            else
+                leak_alerts++;
+        }
+    }
+    assert_int_equal(saw_alerts, 0);
+    assert_true(leak_alerts >= 1);
+    lw_agg_free(agg);
+}
+
 static void test_agg_every_allocation_failure_is_clean(void **state)
 {
     lw_agg_cfg_t c = config();
@@ -353,6 +401,7 @@ int main(void)
         cmocka_unit_test(test_agg_full_table_folds_into_other_sites),
         cmocka_unit_test(test_agg_judges_and_describes_a_leak),
         cmocka_unit_test(test_agg_flat_small_sites_carry_no_detector),
+        cmocka_unit_test(test_agg_per_worker_sawtooths_are_not_a_leak),
         cmocka_unit_test(test_agg_every_allocation_failure_is_clean),
     };
     return cmocka_run_group_tests_name("agg", tests, NULL, NULL);

@@ -1,5 +1,5 @@
 #define _POSIX_C_SOURCE 200809L
-#include "limits.h"
+#include "memlimit.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* limits: cgroup parsing over fixture trees, the trend, the ETA. */
+/* memlimit: cgroup parsing over fixture trees, the trend, the ETA. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -9,12 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "limits.h"
+#include "memlimit.h"
 
 static const char *fixtures(void)
 {
-    const char *d = getenv("LW_LIMITS_FIXTURES");
-    return d ? d : "tests/unit/limits";
+    const char *d = getenv("LW_MEMLIMIT_FIXTURES");
+    return d ? d : "tests/unit/memlimit";
 }
 
 static int limit_of(const char *tree, uint64_t *limit)
@@ -90,5 +90,5 @@ int main(void)
         cmocka_unit_test(test_trend_is_robust_to_outliers),
         cmocka_unit_test(test_oom_eta),
     };
-    return cmocka_run_group_tests_name("limits", tests, NULL, NULL);
+    return cmocka_run_group_tests_name("memlimit", tests, NULL, NULL);
 }

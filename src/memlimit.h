@@ -1,5 +1,5 @@
 /*
- * limits.h - the memory limit a worker will meet, and when.
+ * memlimit.h - the memory limit a worker will meet, and when.
  *
  * Limits, in the order leakwatch takes them: --leakwatch-memory-limit, then
  * uWSGI's --reload-on-rss / --evil-reload-on-rss (per worker), then the
@@ -7,8 +7,8 @@
  * of the container). Parsing reads from a directory the caller names, so
  * tests use fixture trees.
  */
-#ifndef LW_LIMITS_H
-#define LW_LIMITS_H
+#ifndef LW_MEMLIMIT_H
+#define LW_MEMLIMIT_H
 
 #include <stddef.h>
 #include <stdint.h>
