@@ -37,7 +37,8 @@ def main():
            "--http-socket", f"127.0.0.1:{port}", "--wsgi-file",
            os.path.join(ROOT, "examples", "leaky_profiler.py"),
            "--master", "--processes", "2", "--disable-logging", "--die-on-term",
-           "--leakwatch-threshold", "2MB", "--leakwatch-summary", "2"]
+           "--leakwatch-threshold", "2MB", "--leakwatch-summary", "2",
+           "--leakwatch-memory-limit", "128M"]
     print("$ " + " ".join(cmd))
     with open(log_path, "w") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,

@@ -546,7 +546,7 @@ static void lw_master_oom(uint32_t wid, int64_t pid, int64_t rss, double rate, u
     uwsgi_alarm_trigger((char *)cfg.alarm, text, at < sizeof(text) ? at : sizeof(text) - 1);
     for (size_t i = 0; i < n; i++) {
         const lw_agg_site_t *s = lw_agg_site(agg, top[i]);
-        if (!s->det) /* small or flat sites explain nothing */
+        if (!s->det || s->verdict.kind == LW_VERDICT_NONE) /* flat sites explain nothing */
             continue;
         uwsgi_log("[leakwatch]   suspect %s:%d in %s(): %s\n", lw_agg_field(s, 0), s->line,
                   lw_agg_field(s, 1),
