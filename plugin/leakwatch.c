@@ -84,7 +84,11 @@ static struct rss_track {
     uint32_t n;
     double t[LW_RSS_POINTS], rss[LW_RSS_POINTS];
     uint64_t warned_eta;         /* the ETA last warned about, 0 = none */
+    int64_t warned_pid;          /* the generation an OOM line was about */
+    double rate;                 /* the last trend, bytes/s */
+    uint64_t gen_requests;       /* slot requests when this generation began */
 } *rss_tracks;                   /* [nworkers + 1], analyst thread only */
+static uint64_t oom_kills;       /* the cgroup's oom_kill count at the last look */
 
 #define LW_ALERT_HISTORY 64
 static struct {
@@ -589,8 +593,10 @@ static void lw_master_project(double now_s)
         eta = lw_oom_eta((uint64_t)rss, mem_limit, rate);
         m_worker[3 * wid + 2] = (int64_t)eta;
         /* warn once, and again only when the ETA has halved */
+        r->rate = rate;
         if (eta && eta < LW_OOM_HORIZON && (!r->warned_eta || eta * 2 <= r->warned_eta)) {
             r->warned_eta = eta;
+            r->warned_pid = pid;
             lw_master_oom(wid, pid, rss, rate, eta);
         }
     }
@@ -603,6 +609,79 @@ static void lw_master_project(double now_s)
             rss_tracks[0].warned_eta = eta;
             lw_master_oom(0, (int64_t)getpid(), (int64_t)total_rss, total_rate, eta);
         }
+    }
+}
+
+/* The cgroup's count of OOM kills (v2 memory.events), or 0. */
+static uint64_t lw_oom_kill_count(void)
+{
+    char line[128];
+    unsigned long long n = 0;
+    FILE *f = fopen("/sys/fs/cgroup/memory.events", "r");
+
+    if (!f)
+        return 0;
+    while (fgets(line, sizeof(line), f)) {
+        if (sscanf(line, "oom_kill %llu", &n) == 1)
+            break;
+    }
+    fclose(f);
+    return n;
+}
+
+/* Why a worker generation ended, as far as the master can tell. */
+static const char *lw_end_cause(uint32_t wid, uint64_t gen_requests)
+{
+    const struct rss_track *r = &rss_tracks[wid];
+    double last_rss = r->n ? r->rss[r->n - 1] : 0.0;
+    uint64_t kills = lw_oom_kill_count();
+    uint64_t rss_limit = uwsgi.reload_on_rss ? uwsgi.reload_on_rss : uwsgi.evil_reload_on_rss;
+
+    if (kills > oom_kills) {
+        oom_kills = kills;
+        return "killed by the kernel's OOM killer";
+    }
+    /* the last reading plus the trend since: had it reached the RSS limit? */
+    if (rss_limit && r->n && last_rss + r->rate * 1.5 >= 0.9 * (double)rss_limit)
+        return uwsgi.reload_on_rss ? "recycled by --reload-on-rss" : "killed by --evil-reload-on-rss";
+    if (uwsgi.max_requests && gen_requests + 2 >= uwsgi.max_requests)
+        return "recycled by --max-requests";
+    return "gone: a signal, a crash or a reload (uWSGI's log says which)";
+}
+
+/* The last words of workers that ended holding suspects or an OOM warning. */
+static void lw_master_last_words(void)
+{
+    lw_departure_t deps[16];
+    size_t n = lw_agg_departures(agg, deps, 16);
+    static char text[2048];
+    char b[32];
+
+    for (size_t i = 0; i < n; i++) {
+        const lw_departure_t *d = &deps[i];
+        struct rss_track *r = &rss_tracks[d->wid];
+        lw_worker_view_t view;
+        uint64_t served = 0;
+        size_t at;
+
+        if (lw_shm_read(shm, d->wid, &view) == 0 && view.requests >= r->gen_requests)
+            served = view.requests - r->gen_requests;
+        r->gen_requests = view.requests;
+        if (d->nsuspects == 0 && r->warned_pid != d->pid)
+            continue; /* a normal recycle: stays silent */
+        at = (size_t)snprintf(text, sizeof(text), "[leakwatch] LAST WORDS worker %u pid %lld, %s:",
+                              d->wid, (long long)d->pid, lw_end_cause(d->wid, served));
+        for (uint32_t k = 0; k < d->nsuspects && at < sizeof(text); k++) {
+            const lw_agg_site_t *s = lw_agg_site(agg, d->suspects[k]);
+            at += (size_t)snprintf(text + at, sizeof(text) - at, "%s %s:%d in %s() held %s",
+                                   k ? "," : "", lw_agg_field(s, 0), s->line, lw_agg_field(s, 1),
+                                   lw_size_format((uint64_t)d->bytes[k], b, sizeof(b)));
+        }
+        if (d->nsuspects == 0 && at < sizeof(text))
+            snprintf(text + at, sizeof(text) - at, " it had an OOM warning");
+        uwsgi_log("%s\n", text);
+        lw_remember_alert("LAST WORDS", text);
+        uwsgi_alarm_trigger((char *)cfg.alarm, text, strlen(text));
     }
 }
 
@@ -660,6 +739,7 @@ static void *lw_analyst(void *arg)
     for (;;) {
         pthread_mutex_lock(&view_lock);
         uint64_t read = lw_master_drain();
+        lw_master_last_words(); /* before judging: the dead worker's view is gone already */
         lw_master_judge();
         if (lw_tick_due(&metrics_tick, uwsgi_micros()))
             lw_master_update_metrics();
@@ -757,6 +837,7 @@ static void lw_master_start_analyst(void)
     if (tried)
         return;
     tried = 1;
+    oom_kills = lw_oom_kill_count(); /* only kills from now on are ours to explain */
     lw_master_make_agg();
     if (agg && pthread_create(&analyst, NULL, lw_analyst, NULL) != 0) {
         uwsgi_log("[leakwatch] master: cannot start the analyst thread; no leak detection\n");

@@ -23,7 +23,11 @@ struct worker {
     bool assembling;
 };
 
+#define DEPARTURES 16
+
 struct lw_agg {
+    lw_departure_t departures[DEPARTURES];  /* a ring; the oldest are overwritten */
+    uint32_t ndepartures;
     lw_agg_cfg_t cfg;
     lw_alloc_t alloc;
     lw_agg_site_t *sites;    /* [max_sites]; [0] = other sites */
@@ -255,11 +259,54 @@ static void apply(lw_agg_t *agg, uint32_t wid, uint32_t id, int64_t bytes, uint3
     mark_changed(agg, id);
 }
 
+/* Notes what the ending generation of `wid` held among the suspect sites. */
+static void note_departure(lw_agg_t *agg, uint32_t wid)
+{
+    lw_departure_t *d = &agg->departures[agg->ndepartures++ % DEPARTURES];
+
+    memset(d, 0, sizeof(*d));
+    d->wid = wid;
+    d->pid = agg->workers[wid].pid;
+    for (uint32_t id = 1; id < agg->nsites; id++) {
+        const lw_agg_site_t *s = &agg->sites[id];
+        int64_t share = s->per_worker[wid];
+        uint32_t at;
+        if (!s->judged || !s->det || s->verdict.kind == LW_VERDICT_NONE || share <= 0)
+            continue;
+        if (d->nsuspects < 3)
+            at = d->nsuspects++;
+        else if (share > d->bytes[2])
+            at = 2;
+        else
+            continue;
+        while (at > 0 && d->bytes[at - 1] < share) {
+            d->suspects[at] = d->suspects[at - 1];
+            d->bytes[at] = d->bytes[at - 1];
+            at--;
+        }
+        d->suspects[at] = id;
+        d->bytes[at] = share;
+    }
+}
+
+size_t lw_agg_departures(lw_agg_t *agg, lw_departure_t *out, size_t max)
+{
+    uint32_t first = agg->ndepartures > DEPARTURES ? agg->ndepartures - DEPARTURES : 0;
+    size_t n = 0;
+
+    for (uint32_t i = first; i < agg->ndepartures && n < max; i++)
+        out[n++] = agg->departures[i % DEPARTURES];
+    agg->ndepartures = 0;
+    return n;
+}
+
 /* A new generation of worker `wid`: its previous share of everything goes. */
 static void forget_worker(lw_agg_t *agg, uint32_t wid, const lw_record_t *hello)
 {
     struct worker *w = &agg->workers[wid];
 
+    if (w->pid) /* a generation we knew has ended */
+        note_departure(agg, wid);
     for (uint32_t id = 0; id < agg->nsites; id++) {
         lw_agg_site_t *s = &agg->sites[id];
         int64_t share = s->per_worker[wid];

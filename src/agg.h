@@ -118,6 +118,18 @@ void lw_agg_stats(const lw_agg_t *agg, lw_agg_stats_t *out);
  */
 size_t lw_agg_top_sites(const lw_agg_t *agg, uint32_t wid, uint32_t *out, size_t max);
 
+/* A worker generation that ended (its successor said HELLO), and what it held. */
+typedef struct lw_departure {
+    uint32_t wid;
+    int64_t pid;            /* the generation that ended */
+    uint32_t nsuspects;
+    uint32_t suspects[3];   /* its sites judged suspect or leaking, largest share first */
+    int64_t bytes[3];       /* its share of each */
+} lw_departure_t;
+
+/* Takes up to max departures seen since the last call (oldest first). */
+size_t lw_agg_departures(lw_agg_t *agg, lw_departure_t *out, size_t max);
+
 /* Sites whose last verdict was suspect or leak. O(sites). */
 uint32_t lw_agg_suspects(const lw_agg_t *agg);
 

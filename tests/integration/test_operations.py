@@ -39,6 +39,34 @@ class OomTest(UwsgiTestCase):
                     if k.endswith(".oom_eta") and v["value"] > 0]
         wait_until(eta_metric, 20, "a leakwatch.worker.N.oom_eta above 0")
 
+    def test_a_worker_recycled_while_leaking_leaves_last_words(self):
+        # GIVEN --reload-on-rss 60 and a 256 KiB-per-request leak
+        server = self.server("leak_bytes.py", summary=0, args=[
+            "--reload-on-rss", "60", "--leakwatch-threshold", "1M", "--env", "LEAK_SIZE=262144"])
+        # WHEN a worker is recycled by uWSGI for its RSS
+        def last_words():
+            for _ in range(10):
+                server.get("/")
+            return [l for l in server.log().splitlines() if l.startswith("[leakwatch] LAST WORDS")]
+        found = wait_until(last_words, 90, "a LAST WORDS line")
+        # THEN one line names the worker, how it ended and what it held
+        self.assertRegex(found[0], r"^\[leakwatch\] LAST WORDS worker \d pid \d+, "
+                                   r"recycled by --reload-on-rss: ")
+        self.assertIn("leak_bytes.py:%d in application() held " % leak_line("leak_bytes.py"),
+                      found[0])
+
+    def test_a_normal_recycle_stays_silent(self):
+        # GIVEN --max-requests 30 and an app that does not leak
+        server = self.server("hello.py", summary=0, args=["--max-requests", "30"])
+        # WHEN both workers are recycled a few times
+        def recycled():
+            for _ in range(20):
+                server.get("/")
+            return server.log().count("Respawned uWSGI worker") >= 4
+        wait_until(recycled, 60, "workers to be recycled")
+        # THEN leakwatch says nothing about it
+        self.assertFalse(any("LAST WORDS" in l for l in server.leakwatch_lines()))
+
     def test_no_limit_no_projection(self):
         server = self.server("hello.py", summary=0, args=["--leakwatch-memory-limit", "off"])
         self.assertEqual(server.get("/")[0], 200)
