@@ -87,8 +87,12 @@ static struct rss_track {
     int64_t warned_pid;          /* the generation an OOM line was about */
     double rate;                 /* the last trend, bytes/s */
     uint64_t gen_requests;       /* slot requests when this generation began */
+    lw_detect_site_t native;     /* RSS not explained by tracked Python bytes */
+    uint64_t native_base;        /* native.base.requests when tracked_ref was taken */
+    int64_t tracked_ref;         /* tracked Python bytes at the native series' base */
 } *rss_tracks;                   /* [nworkers + 1], analyst thread only */
 static uint64_t oom_kills;       /* the cgroup's oom_kill count at the last look */
+static char text_native[512];
 
 #define LW_ALERT_HISTORY 64
 static struct {
@@ -559,6 +563,49 @@ static void lw_master_oom(uint32_t wid, int64_t pid, int64_t rss, double rate, u
     }
 }
 
+/*
+ * Native growth: the part of a worker's RSS that its tracked Python sites do
+ * not explain, judged with the same shape rules as a site (so allocator
+ * retention that plateaus stays quiet). Analyst thread, once a second.
+ */
+static void lw_master_native(uint32_t wid, int64_t pid, int64_t rss)
+{
+    struct rss_track *r = &rss_tracks[wid];
+    lw_worker_slot_t *slot = lw_shm_worker(shm, wid);
+    int64_t tracked = atomic_load_explicit(&slot->tracked, memory_order_relaxed);
+    uint64_t requests = atomic_load_explicit(&lw_shm_core(shm, wid, 0)->requests,
+                                             memory_order_relaxed);
+    lw_detect_cfg_t dcfg = {(int64_t)cfg.threshold, 3, (int64_t)lw_config_sample_interval(&cfg)};
+    char a[32], b[32], c[32];
+    lw_verdict_t v;
+
+    for (uint32_t core = 1; core < shm->ncores; core++)
+        requests += atomic_load_explicit(&lw_shm_core(shm, wid, core)->requests,
+                                         memory_order_relaxed);
+    if (r->native.started && r->native.base.requests > requests)
+        lw_detect_reset(&r->native);
+    v = lw_detect_update(&r->native, &dcfg, requests, rss - tracked);
+    if (r->native.base.requests != r->native_base || !r->tracked_ref) {
+        r->native_base = r->native.base.requests;
+        r->tracked_ref = tracked;
+    }
+    if (v.kind != LW_VERDICT_LEAK)
+        return;
+    /* Python growth that explains half of it makes it a Python leak with
+     * allocator overhead (its LEAK line says so), not a native one. */
+    if (2 * (tracked - r->tracked_ref) >= v.growth)
+        return;
+    snprintf(text_native, sizeof(text_native),
+             "[leakwatch] NATIVE worker %u pid %lld: rss +%s over %llu requests (%s/req) that no "
+             "Python site explains (tracked %s)", wid, (long long)pid,
+             lw_size_format((uint64_t)v.growth, a, sizeof(a)), (unsigned long long)v.requests,
+             lw_size_format((uint64_t)(v.per_request > 0 ? v.per_request : 0), b, sizeof(b)),
+             lw_size_format((uint64_t)(tracked > 0 ? tracked : 0), c, sizeof(c)));
+    uwsgi_log("%s\n", text_native);
+    lw_remember_alert("NATIVE", text_native);
+    uwsgi_alarm_trigger((char *)cfg.alarm, text_native, strlen(text_native));
+}
+
 /* Once a second: each worker's RSS, its trend, and how far the limit is. */
 static void lw_master_project(double now_s)
 {
@@ -573,9 +620,12 @@ static void lw_master_project(double now_s)
         m_worker[3 * wid + 2] = 0;
         if (pid <= 0 || (rss = lw_rss_of(pid)) < 0)
             continue;
-        if (pid != r->pid) { /* a new worker: its own series */
-            memset(r, 0, sizeof(*r));
+        if (pid != r->pid) { /* a new worker: its own series (the last words keep theirs) */
             r->pid = pid;
+            r->n = 0;
+            r->rate = 0.0;
+            r->warned_eta = 0;
+            lw_detect_reset(&r->native);
         }
         if (r->n == LW_RSS_POINTS) {
             memmove(r->t, r->t + 1, sizeof(double) * (LW_RSS_POINTS - 1));
@@ -588,12 +638,13 @@ static void lw_master_project(double now_s)
         rate = r->n >= 5 ? lw_trend_slope(r->t, r->rss, r->n) : 0.0;
         total_rss += (double)rss;
         total_rate += rate;
+        r->rate = rate;
+        lw_master_native(wid, pid, rss);
         if (!mem_limit || mem_limit_shared)
             continue;
         eta = lw_oom_eta((uint64_t)rss, mem_limit, rate);
         m_worker[3 * wid + 2] = (int64_t)eta;
         /* warn once, and again only when the ETA has halved */
-        r->rate = rate;
         if (eta && eta < LW_OOM_HORIZON && (!r->warned_eta || eta * 2 <= r->warned_eta)) {
             r->warned_eta = eta;
             r->warned_pid = pid;
