@@ -78,7 +78,6 @@ static int report_fd = -1;
 static uint64_t mem_limit;       /* bytes, 0 = none known */
 static int mem_limit_shared;     /* a cgroup limit: all workers together */
 #define LW_RSS_POINTS 30         /* seconds of RSS history per worker */
-#define LW_OOM_HORIZON 1800      /* warn when the limit is less than 30 min away */
 static struct rss_track {
     int64_t pid;
     uint32_t n;
@@ -150,6 +149,9 @@ static struct uwsgi_option lw_options[] = {
            "(default leakwatch)"),
     LW_OPT("leakwatch-ignore",
            "ignore allocation sites whose file matches PATTERN (fnmatch; repeatable)"),
+    LW_OPT("leakwatch-oom-horizon",
+           "warn (OOM line) when a worker is projected to reach its memory limit within "
+           "N seconds (default 1800)"),
     LW_OPT("leakwatch-summary",
            "log a status line every N seconds while requests flow (default 0, off)"),
     {0},
@@ -645,7 +647,7 @@ static void lw_master_project(double now_s)
         eta = lw_oom_eta((uint64_t)rss, mem_limit, rate);
         m_worker[3 * wid + 2] = (int64_t)eta;
         /* warn once, and again only when the ETA has halved */
-        if (eta && eta < LW_OOM_HORIZON && (!r->warned_eta || eta * 2 <= r->warned_eta)) {
+        if (eta && eta < cfg.oom_horizon && (!r->warned_eta || eta * 2 <= r->warned_eta)) {
             r->warned_eta = eta;
             r->warned_pid = pid;
             lw_master_oom(wid, pid, rss, rate, eta);
@@ -655,7 +657,7 @@ static void lw_master_project(double now_s)
         uint64_t eta = lw_oom_eta((uint64_t)total_rss, mem_limit, total_rate);
         for (uint32_t wid = 1; wid <= shm->nworkers; wid++)
             m_worker[3 * wid + 2] = (int64_t)eta;
-        if (eta && eta < LW_OOM_HORIZON &&
+        if (eta && eta < cfg.oom_horizon &&
             (!rss_tracks[0].warned_eta || eta * 2 <= rss_tracks[0].warned_eta)) {
             rss_tracks[0].warned_eta = eta;
             lw_master_oom(0, (int64_t)getpid(), (int64_t)total_rss, total_rate, eta);

@@ -193,6 +193,11 @@ static int set_summary(lw_config_t *cfg, const char *value, const char **why)
     return set_u32(&cfg->summary_secs, value, 0, LW_SUMMARY_MAX, why);
 }
 
+static int set_horizon(lw_config_t *cfg, const char *value, const char **why)
+{
+    return set_u32(&cfg->oom_horizon, value, 1, LW_HORIZON_MAX, why);
+}
+
 static const struct option_rule rules[] = {
     {"leakwatch-threshold", set_threshold, LW_SIZE_FORMS ", at least 1k"},
     {"leakwatch-sample-rate", set_sample_rate,
@@ -208,6 +213,7 @@ static const struct option_rule rules[] = {
     {"leakwatch-ignore", set_ignore,
      "a file name pattern such as */site-packages/* (up to 255 characters, 64 patterns)"},
     {"leakwatch-summary", set_summary, "seconds from 0 (off) to 86400"},
+    {"leakwatch-oom-horizon", set_horizon, "seconds from 1 to 604800"},
 };
 
 void lw_config_init(lw_config_t *cfg)
@@ -219,6 +225,7 @@ void lw_config_init(lw_config_t *cfg)
     cfg->warmup = LW_WARMUP_DEFAULT;
     cfg->limit_mode = LW_LIMIT_AUTO;
     cfg->alarm = LW_ALARM_DEFAULT;
+    cfg->oom_horizon = LW_HORIZON_DEFAULT;
 }
 
 int lw_config_set(lw_config_t *cfg, const char *name, const char *value,

@@ -31,6 +31,8 @@
 #define LW_IGNORE_MAX        64
 #define LW_PATTERN_MAX       255
 #define LW_SUMMARY_MAX       86400  /* seconds */
+#define LW_HORIZON_DEFAULT   1800   /* seconds: OOM warnings this far ahead */
+#define LW_HORIZON_MAX       604800 /* a week */
 
 enum lw_gc_mode {
     LW_GC_AUTO = 0, /* collect only before judging a suspect (default) */
@@ -60,6 +62,7 @@ typedef struct lw_config {
     const char *ignore[LW_IGNORE_MAX]; /* fnmatch() patterns on file names */
     uint32_t nignore;
     uint32_t summary_secs;     /* 0 = no periodic status line */
+    uint32_t oom_horizon;      /* seconds: warn when the memory limit is nearer */
 } lw_config_t;
 
 /* Fills *cfg with the defaults. Cannot fail. */

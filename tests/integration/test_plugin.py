@@ -10,7 +10,7 @@ from harness import PLUGIN, ROOT, UwsgiTestCase, run_uwsgi, wait_until
 OPTIONS = ["leakwatch-threshold", "leakwatch-sample-rate", "leakwatch-frames",
            "leakwatch-gc", "leakwatch-warmup", "leakwatch-memory-limit",
            "leakwatch-report", "leakwatch-alarm", "leakwatch-ignore",
-           "leakwatch-summary"]
+           "leakwatch-summary", "leakwatch-oom-horizon"]
 
 
 def send(server, n, concurrency=1):
@@ -66,6 +66,7 @@ class RefusalTest(UwsgiTestCase):
         ("leakwatch-memory-limit", "10k"), ("leakwatch-report", "localhost:99999"),
         ("leakwatch-report", "::1:80"), ("leakwatch-alarm", "two words"),
         ("leakwatch-ignore", ""), ("leakwatch-summary", "1h"),
+        ("leakwatch-oom-horizon", "30m"), ("leakwatch-oom-horizon", "0"),
     ]
 
     def assert_refused(self, args, expect):

@@ -337,9 +337,26 @@ static void test_config_describe_names_the_choices(void **state)
     assert_non_null(strstr(desc, "gc every request"));
 }
 
+static void test_config_oom_horizon(void **state)
+{
+    lw_config_t c;
+    char err[512];
+
+    (void)state;
+    lw_config_init(&c);
+    assert_int_equal(c.oom_horizon, 1800);
+    assert_int_equal(lw_config_set(&c, "leakwatch-oom-horizon", "600", err, sizeof(err)), 0);
+    assert_int_equal(c.oom_horizon, 600);
+    assert_int_equal(lw_config_set(&c, "leakwatch-oom-horizon", "0", err, sizeof(err)), -ERANGE);
+    assert_non_null(strstr(err, "--leakwatch-oom-horizon \"0\":"));
+    assert_int_equal(lw_config_set(&c, "leakwatch-oom-horizon", "30m", err, sizeof(err)), -EINVAL);
+    assert_int_equal(c.oom_horizon, 600);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_config_oom_horizon),
         cmocka_unit_test_setup(test_config_init_sets_the_defaults, setup),
         cmocka_unit_test_setup(test_config_threshold, setup),
         cmocka_unit_test_setup(test_config_sample_rate, setup),
