@@ -606,6 +606,16 @@ static void lw_master_native(uint32_t wid, int64_t pid, int64_t rss)
     uwsgi_log("%s\n", text_native);
     lw_remember_alert("NATIVE", text_native);
     uwsgi_alarm_trigger((char *)cfg.alarm, text_native, strlen(text_native));
+    /* the worker's largest Python sites, for the record: they are not growing */
+    uint32_t top[3];
+    size_t n = lw_agg_top_sites(agg, wid, top, 3);
+    for (size_t i = 0; i < n; i++) {
+        const lw_agg_site_t *st = lw_agg_site(agg, top[i]);
+        uwsgi_log("[leakwatch]   python site %s:%d in %s(): %s, %s\n", lw_agg_field(st, 0),
+                  st->line, lw_agg_field(st, 1),
+                  lw_size_format((uint64_t)st->per_worker[wid], a, sizeof(a)),
+                  st->det && st->verdict.kind != LW_VERDICT_NONE ? "growing" : "flat");
+    }
 }
 
 /* Once a second: each worker's RSS, its trend, and how far the limit is. */
