@@ -493,7 +493,6 @@ size_t lw_engine_after_request(const char *path, size_t path_len)
     tls.guard = 1;
     eng.requests++;
     apply_gc_policy();
-    lw_path_fold(path, path_len, endpoint, sizeof(endpoint));
     if (eng.ring && !eng.hello_sent)
         eng.hello_sent = lw_ring_push(eng.ring, &eng.hello, 1) == 0;
     if (!eng.ring || !eng.hello_sent || lw_ring_space(eng.ring) == 0) {
@@ -501,6 +500,7 @@ size_t lw_engine_after_request(const char *path, size_t path_len)
         tls.guard = 0;
         return 0;
     }
+    lw_path_fold(path, path_len, endpoint, sizeof(endpoint));
     ep = endpoint_id(endpoint);
     /* Until the ring takes them, deltas stay in the site table, coalescing. */
     while (!full && (n = lw_sites_drain(&eng.sites, eng.deltas, DELTA_BATCH)) > 0) {

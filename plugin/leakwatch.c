@@ -535,7 +535,7 @@ static void lw_master_oom(uint32_t wid, int64_t pid, int64_t rss, double rate, u
     static char text[4096];
     char a[32], b[32], c[32];
     uint32_t top[3];
-    size_t n = lw_agg_top_sites(agg, mem_limit_shared ? 0 : wid, top, 3), at;
+    size_t n = lw_agg_top_sites(agg, mem_limit_shared ? 0 : wid, true, top, 3), at;
 
     if (mem_limit_shared)
         at = (size_t)snprintf(text, sizeof(text),
@@ -556,8 +556,6 @@ static void lw_master_oom(uint32_t wid, int64_t pid, int64_t rss, double rate, u
     uwsgi_alarm_trigger((char *)cfg.alarm, text, at < sizeof(text) ? at : sizeof(text) - 1);
     for (size_t i = 0; i < n; i++) {
         const lw_agg_site_t *s = lw_agg_site(agg, top[i]);
-        if (!s->det || s->verdict.kind == LW_VERDICT_NONE) /* flat sites explain nothing */
-            continue;
         uwsgi_log("[leakwatch]   suspect %s:%d in %s(): %s\n", lw_agg_field(s, 0), s->line,
                   lw_agg_field(s, 1),
                   lw_size_format((uint64_t)(mem_limit_shared ? s->live : s->per_worker[wid]), a,
@@ -608,7 +606,7 @@ static void lw_master_native(uint32_t wid, int64_t pid, int64_t rss)
     uwsgi_alarm_trigger((char *)cfg.alarm, text_native, strlen(text_native));
     /* the worker's largest Python sites, for the record: they are not growing */
     uint32_t top[3];
-    size_t n = lw_agg_top_sites(agg, wid, top, 3);
+    size_t n = lw_agg_top_sites(agg, wid, false, top, 3);
     for (size_t i = 0; i < n; i++) {
         const lw_agg_site_t *st = lw_agg_site(agg, top[i]);
         uwsgi_log("[leakwatch]   python site %s:%d in %s(): %s, %s\n", lw_agg_field(st, 0),

@@ -267,26 +267,9 @@ static void note_departure(lw_agg_t *agg, uint32_t wid)
     memset(d, 0, sizeof(*d));
     d->wid = wid;
     d->pid = agg->workers[wid].pid;
-    for (uint32_t id = 1; id < agg->nsites; id++) {
-        const lw_agg_site_t *s = &agg->sites[id];
-        int64_t share = s->per_worker[wid];
-        uint32_t at;
-        if (!s->judged || !s->det || s->verdict.kind == LW_VERDICT_NONE || share <= 0)
-            continue;
-        if (d->nsuspects < 3)
-            at = d->nsuspects++;
-        else if (share > d->bytes[2])
-            at = 2;
-        else
-            continue;
-        while (at > 0 && d->bytes[at - 1] < share) {
-            d->suspects[at] = d->suspects[at - 1];
-            d->bytes[at] = d->bytes[at - 1];
-            at--;
-        }
-        d->suspects[at] = id;
-        d->bytes[at] = share;
-    }
+    d->nsuspects = (uint32_t)lw_agg_top_sites(agg, wid, true, d->suspects, 3);
+    for (uint32_t k = 0; k < d->nsuspects; k++)
+        d->bytes[k] = agg->sites[d->suspects[k]].per_worker[wid];
 }
 
 size_t lw_agg_departures(lw_agg_t *agg, lw_departure_t *out, size_t max)
@@ -475,7 +458,13 @@ void lw_agg_stats(const lw_agg_t *agg, lw_agg_stats_t *out)
     out->endpoints = agg->nendpoints;
 }
 
-size_t lw_agg_top_sites(const lw_agg_t *agg, uint32_t wid, uint32_t *out, size_t max)
+static int64_t held(const lw_agg_t *agg, uint32_t id, uint32_t wid)
+{
+    return wid ? agg->sites[id].per_worker[wid] : agg->sites[id].live;
+}
+
+size_t lw_agg_top_sites(const lw_agg_t *agg, uint32_t wid, bool suspects_only, uint32_t *out,
+                        size_t max)
 {
     size_t n = 0;
 
@@ -483,18 +472,18 @@ size_t lw_agg_top_sites(const lw_agg_t *agg, uint32_t wid, uint32_t *out, size_t
         return 0;
     for (uint32_t id = 1; id < agg->nsites; id++) {
         const lw_agg_site_t *s = &agg->sites[id];
-        int64_t bytes = wid ? s->per_worker[wid] : s->live;
+        int64_t bytes = held(agg, id, wid);
         size_t at;
-        if (!s->judged || bytes <= 0)
+        if (!s->judged || bytes <= 0 ||
+            (suspects_only && (!s->det || s->verdict.kind == LW_VERDICT_NONE)))
             continue;
         if (n < max)
             at = n++;
-        else if (bytes > (wid ? agg->sites[out[n - 1]].per_worker[wid] : agg->sites[out[n - 1]].live))
+        else if (bytes > held(agg, out[n - 1], wid))
             at = n - 1;
         else
             continue;
-        while (at > 0 && (wid ? agg->sites[out[at - 1]].per_worker[wid]
-                              : agg->sites[out[at - 1]].live) < bytes) {
+        while (at > 0 && held(agg, out[at - 1], wid) < bytes) {
             out[at] = out[at - 1];
             at--;
         }

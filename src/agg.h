@@ -114,9 +114,11 @@ void lw_agg_stats(const lw_agg_t *agg, lw_agg_stats_t *out);
 
 /*
  * The judged sites holding the most bytes in worker `wid` (all workers when
- * wid is 0), largest first; up to max ids into out. Returns the count.
+ * wid is 0), largest first; only those judged suspect or leaking when
+ * suspects_only; up to max ids into out. Returns the count.
  */
-size_t lw_agg_top_sites(const lw_agg_t *agg, uint32_t wid, uint32_t *out, size_t max);
+size_t lw_agg_top_sites(const lw_agg_t *agg, uint32_t wid, bool suspects_only, uint32_t *out,
+                        size_t max);
 
 /* A worker generation that ended (its successor said HELLO), and what it held. */
 typedef struct lw_departure {

@@ -123,23 +123,8 @@ static json_t *sites(const lw_report_input_t *in)
     size_t n = 0;
     json_t *arr = json_array();
 
-    for (uint32_t id = 1; arr && in->agg && lw_agg_site(in->agg, id); id++) {
-        const lw_agg_site_t *s = lw_agg_site(in->agg, id);
-        size_t at;
-        if (!s->judged || s->live <= 0)
-            continue;
-        if (n < LW_REPORT_SITES_MAX)
-            at = n++;
-        else if (s->live > lw_agg_site(in->agg, best[n - 1])->live)
-            at = n - 1;
-        else
-            continue;
-        while (at > 0 && lw_agg_site(in->agg, best[at - 1])->live < s->live) {
-            best[at] = best[at - 1];
-            at--;
-        }
-        best[at] = id;
-    }
+    if (in->agg)
+        n = lw_agg_top_sites(in->agg, 0, false, best, LW_REPORT_SITES_MAX);
     for (size_t i = 0; arr && i < n; i++) {
         json_t *o = site_json(in->agg, lw_agg_site(in->agg, best[i]), (uint32_t)in->nworkers);
         if (!o || json_array_append_new(arr, o) < 0) {
