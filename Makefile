@@ -42,7 +42,7 @@ DEPS := uwsgi-core uwsgi-dev uwsgi-plugin-python3 python3-dev libjansson-dev \
 
 .SECONDARY: $(UNIT_OBJS) $(PLUGIN_OBJS)
 
-.PHONY: all deps test unit integration demo bench valgrind format clean help
+.PHONY: all deps test unit integration demo bench eval valgrind format clean help
 
 all: $(PLUGIN)
 
@@ -50,7 +50,8 @@ help:
 	@echo "make            build $(PLUGIN)"
 	@echo "make demo       run a leaking example app under uWSGI and show leakwatch's log"
 	@echo "make test       unit + integration tests (installs what is missing)"
-	@echo "make bench      throughput, CPU and instructions per request, with and without leakwatch"
+	@echo "make bench      throughput, CPU, instructions and memory with and without leakwatch; master cycle cost"
+	@echo "make eval       detection quality on a labelled corpus of leaking and non-leaking apps"
 	@echo "make unit       unit tests only; SANITIZER=address|undefined for sanitizer builds"
 	@echo "make valgrind   unit tests under valgrind memcheck"
 	@echo "make format     clang-format the C sources"
@@ -102,9 +103,19 @@ test: $(PLUGIN) $(UNIT_BINS)
 valgrind: $(UNIT_BINS)
 	@$(PYTHON) tests/run.py --valgrind --unit $(UNIT_BINS)
 
-bench: $(PLUGIN)
+# The master's drain + judge per cycle, timed in one process (tests/bench/drain.c).
+$(BUILD)/bench/drain: tests/bench/drain.c $(CORE_SRCS) $(HEADERS) plugin/engine.h | deps
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(WARN) -O2 -Isrc $< $(CORE_SRCS) -o $@ -ljansson -lm
+
+bench: $(PLUGIN) $(BUILD)/bench/drain
 	@$(PYTHON) tests/bench/bench.py
 	@$(PYTHON) tests/bench/instructions.py
+	@$(BUILD)/bench/drain
+
+eval: $(PLUGIN)
+	@$(PYTHON) tests/eval/eval.py
 
 demo: $(PLUGIN)
 	@$(PYTHON) examples/demo.py

@@ -558,7 +558,7 @@ static void lw_master_oom(uint32_t wid, int64_t pid, int64_t rss, double rate, u
         const lw_agg_site_t *s = lw_agg_site(agg, top[i]);
         uwsgi_log("[leakwatch]   suspect %s:%d in %s(): %s\n", lw_agg_field(s, 0), s->line,
                   lw_agg_field(s, 1),
-                  lw_size_format((uint64_t)(mem_limit_shared ? s->live : s->per_worker[wid]), a,
+                  lw_size_format((uint64_t)(mem_limit_shared ? s->live : lw_agg_share(agg, top[i], wid)), a,
                                  sizeof(a)));
     }
 }
@@ -611,7 +611,7 @@ static void lw_master_native(uint32_t wid, int64_t pid, int64_t rss)
         const lw_agg_site_t *st = lw_agg_site(agg, top[i]);
         uwsgi_log("[leakwatch]   python site %s:%d in %s(): %s, %s\n", lw_agg_field(st, 0),
                   st->line, lw_agg_field(st, 1),
-                  lw_size_format((uint64_t)st->per_worker[wid], a, sizeof(a)),
+                  lw_size_format((uint64_t)lw_agg_share(agg, top[i], wid), a, sizeof(a)),
                   st->det && st->verdict.kind != LW_VERDICT_NONE ? "growing" : "flat");
     }
 }

@@ -51,8 +51,6 @@ typedef struct lw_agg_site {
     bool rollup;               /* named at the application line */
     bool judged;               /* fed to the detector */
     int64_t live;              /* bytes, all workers */
-    int64_t *per_worker;       /* [nworkers + 1] */
-    int64_t *peak_worker;      /* [nworkers + 1] each share's high since its last release */
     struct {
         uint32_t endpoint;
         int64_t bytes;
@@ -94,6 +92,9 @@ size_t lw_agg_judge(lw_agg_t *agg, uint64_t requests, lw_alert_t *out, size_t ma
 
 /* The site `id`, or NULL. */
 const lw_agg_site_t *lw_agg_site(const lw_agg_t *agg, uint32_t id);
+
+/* Bytes worker `wid` (1..nworkers) holds at site `id`; 0 when none or out of range. */
+int64_t lw_agg_share(const lw_agg_t *agg, uint32_t id, uint32_t wid);
 
 /* An endpoint's name ("?" if unknown). */
 const char *lw_agg_endpoint(const lw_agg_t *agg, uint32_t id);

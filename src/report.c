@@ -76,8 +76,9 @@ static json_t *child(json_t *o, const char *key, json_t *container)
 }
 
 /* One site. On failure NULL, and everything built so far is released with o. */
-static json_t *site_json(const lw_agg_t *agg, const lw_agg_site_t *s, uint32_t nworkers)
+static json_t *site_json(const lw_agg_t *agg, uint32_t id, uint32_t nworkers)
 {
+    const lw_agg_site_t *s = lw_agg_site(agg, id);
     json_t *o = json_object();
     json_t *tb = o ? child(o, "traceback", json_array()) : NULL;
     json_t *pw = tb ? child(o, "per_worker_bytes", json_object()) : NULL;
@@ -100,8 +101,9 @@ static json_t *site_json(const lw_agg_t *agg, const lw_agg_site_t *s, uint32_t n
                                                lw_agg_field(s, 6 + 3 * f))) < 0;
     for (uint32_t w = 1; !bad && w <= nworkers; w++) {
         snprintf(key, sizeof(key), "%u", w);
-        if (s->per_worker[w])
-            bad = json_object_set_new(pw, key, json_integer(s->per_worker[w])) < 0;
+        int64_t bytes = lw_agg_share(agg, id, w);
+        if (bytes)
+            bad = json_object_set_new(pw, key, json_integer(bytes)) < 0;
     }
     for (int i = 0; !bad && i < LW_AGG_TOP_ENDPOINTS; i++) {
         if (s->top[i].bytes > 0)
@@ -126,7 +128,7 @@ static json_t *sites(const lw_report_input_t *in)
     if (in->agg)
         n = lw_agg_top_sites(in->agg, 0, false, best, LW_REPORT_SITES_MAX);
     for (size_t i = 0; arr && i < n; i++) {
-        json_t *o = site_json(in->agg, lw_agg_site(in->agg, best[i]), (uint32_t)in->nworkers);
+        json_t *o = site_json(in->agg, best[i], (uint32_t)in->nworkers);
         if (!o || json_array_append_new(arr, o) < 0) {
             json_decref(arr);
             return NULL;
