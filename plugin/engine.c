@@ -9,7 +9,10 @@
  * Frame walk, site interning and the ptrmap insert happen for sampled
  * allocations only: about one per mean interval of allocated bytes.
  */
+#define Py_BUILD_CORE 1 /* the thread state's trashcan fields, inline (free lists below) */
 #include <Python.h>
+#include "internal/pycore_gc.h"
+#include "internal/pycore_pystate.h"
 #include <uwsgi.h>
 
 #include <sys/mman.h>
@@ -28,6 +31,7 @@
 #define DELTA_BATCH    256
 #define AUTO_GC_MIN_REQUESTS 16
 #define ENDPOINTS_MAX  LW_ENGINE_ENDPOINTS
+#define LW_FREE_LIST_LINE (-2) /* the line of the free lists' site (no frame: -1) */
 #define SITE_TEXT_MAX  2048          /* identity text per site, traceback cut to fit */
 #define GROUP_MAX      (SITE_TEXT_MAX / LW_RECORD_TEXT + 2)
 
@@ -136,6 +140,12 @@ static void forget_hooksafe(void *ptr)
         lw_sites_sub_hooksafe(&eng.sites, lw_ptrmap_site_of(value), w);
         eng.tracked -= w.bytes;
     }
+}
+
+/* The name of a site with no code object: see frames.c and the free lists. */
+static const char *codeless_name(const lw_site_key_t *key)
+{
+    return key->line == LW_FREE_LIST_LINE ? "<CPython free lists>" : "<no Python frame>";
 }
 
 static void keep_site_identity_hooksafe(uint32_t site, const lw_site_key_t *key)
@@ -276,6 +286,114 @@ static void hook_free(void *ctx, void *ptr)
     c->prev.free(c->prev.ctx, ptr);
 }
 
+/*
+ * Free lists. CPython shelves dead lists, tuples and dicts and hands them
+ * out again without calling the allocator. A block sampled at one line,
+ * shelved, then revived as another line's object would keep charging the
+ * first line: a leak of lists would show at whatever line last dropped a
+ * list (seen in make eval: an lru_cache leak reported at the app's
+ * start_response() line). tracemalloc re-attributes on revival
+ * (_Py_NewReference), a path extensions cannot hook; leakwatch hooks the
+ * death instead: when one of these types' objects dies, a sampled block
+ * moves from its site to one named "<CPython free lists>" before CPython
+ * may shelve it. The first line no longer grows with another line's
+ * objects; the bytes stay counted (they are still the allocator's, on the
+ * shelf or revived), so totals and the NATIVE judgement stay right; and a
+ * leak of revived objects still shows, at that site, with its endpoints.
+ * When CPython really frees the block, the free hook subtracts it there.
+ *
+ * The wrappers own the trashcan (CPython's guard against deep recursion
+ * when nested containers die): the original deallocators engage it only
+ * when they are the type's tp_dealloc, which they no longer are. Its
+ * common case is inlined here (a nesting counter in the thread state),
+ * which costs about what the originals' out-of-line calls did; past
+ * TRASH_FAST_DEPTH nested deaths, CPython's own _PyTrash_begin() decides
+ * (it defers at 50), after untracking as the originals do: a deferred
+ * object is chained through its GC head.
+ * Exact types only: subclasses never reach a free list, and their blocks
+ * may start before the GC head. Floats are left alone: the interpreter
+ * frees exact floats without tp_dealloc, and they are 24 bytes.
+ */
+#define TRASH_FAST_DEPTH 40
+
+static destructor list_dealloc_orig, tuple_dealloc_orig, dict_dealloc_orig;
+
+/* A sampled block whose object dies: its bytes move to the shelf's site. */
+static __attribute__((noinline)) void shelve_hooksafe(uintptr_t block)
+{
+    static const lw_site_key_t shelf = {0, 0, LW_FREE_LIST_LINE, 0};
+    uint64_t value, old;
+    uint32_t site;
+
+    if (!lw_ptrmap_take_hooksafe(&eng.ptrs, block, &value))
+        return; /* the filter's false positive */
+    lw_weight_t w = weight_of(lw_ptrmap_size_of(value));
+    lw_sites_sub_hooksafe(&eng.sites, lw_ptrmap_site_of(value), w);
+    lw_sites_intern_hooksafe(&eng.sites, &shelf, &site); /* new: no frames to keep */
+    /* a take made room: the put cannot fail or find an entry */
+    lw_ptrmap_put_hooksafe(&eng.ptrs, block, lw_ptrmap_pack(lw_ptrmap_size_of(value), site), &old);
+    lw_sites_add_hooksafe(&eng.sites, site, w);
+}
+
+/* Every death of the hooked types passes here: a type test and a filter bit. */
+static inline void shelve_object_hooksafe(PyObject *op, PyTypeObject *exact)
+{
+    uintptr_t block = (uintptr_t)op - sizeof(PyGC_Head);
+
+    if (Py_IS_TYPE(op, exact) && lw_ptrmap_maybe_hooksafe(&eng.ptrs, block))
+        shelve_hooksafe(block);
+}
+
+/* Runs `dealloc` on `op` inside the trashcan, the block shelved first. */
+static inline void shelve_and_dealloc(PyObject *op, PyTypeObject *exact, destructor dealloc)
+{
+    PyThreadState *ts = _PyThreadState_GET();
+
+    if (ts->trash_delete_nesting >= TRASH_FAST_DEPTH) {
+        PyObject_GC_UnTrack(op);
+        if (_PyTrash_begin(ts, op)) /* deferred: its tp_dealloc (this hook) runs later */
+            return;
+        shelve_object_hooksafe(op, exact);
+        dealloc(op);
+        _PyTrash_end(ts);
+        return;
+    }
+    ts->trash_delete_nesting++;
+    shelve_object_hooksafe(op, exact);
+    dealloc(op);
+    if (ts->trash_delete_later) { /* deferred deaths wait for the outermost */
+        _PyTrash_end(ts);
+        return;
+    }
+    ts->trash_delete_nesting--;
+}
+
+static void list_dealloc_hook(PyObject *op)
+{
+    shelve_and_dealloc(op, &PyList_Type, list_dealloc_orig);
+}
+
+static void tuple_dealloc_hook(PyObject *op)
+{
+    shelve_and_dealloc(op, &PyTuple_Type, tuple_dealloc_orig);
+}
+
+static void dict_dealloc_hook(PyObject *op)
+{
+    shelve_and_dealloc(op, &PyDict_Type, dict_dealloc_orig);
+}
+
+/* In the worker only, after fork: the types' slots are copy-on-write. */
+static void hook_free_lists(void)
+{
+    list_dealloc_orig = PyList_Type.tp_dealloc;
+    tuple_dealloc_orig = PyTuple_Type.tp_dealloc;
+    dict_dealloc_orig = PyDict_Type.tp_dealloc;
+    PyList_Type.tp_dealloc = list_dealloc_hook;
+    PyTuple_Type.tp_dealloc = tuple_dealloc_hook;
+    PyDict_Type.tp_dealloc = dict_dealloc_hook;
+}
+
 /* The sampler must be set up before: the hooks use it from the first call. */
 static void install(PyMemAllocatorDomain domain, struct chain *c)
 {
@@ -317,6 +435,7 @@ int lw_engine_start(const lw_config_t *cfg, uint64_t seed)
     lw_sampler_init(&eng.obj.sampler, eng.mean, eng.exact, ~seed);
     install(PYMEM_DOMAIN_MEM, &eng.mem);
     install(PYMEM_DOMAIN_OBJ, &eng.obj);
+    hook_free_lists();
     eng.running = 1;
     return 0;
 }
@@ -402,7 +521,7 @@ static int define_site(uint32_t idx)
     uint32_t nframes = 0, n;
     char line[16];
 
-    put_field(&at, s->key.code ? lw_frames_filename(s->key.code) : "<no Python frame>");
+    put_field(&at, s->key.code ? lw_frames_filename(s->key.code) : codeless_name(&s->key));
     put_field(&at, s->key.code ? lw_frames_funcname(s->key.code) : "?");
     put_field(&at, s->key.app_code ? lw_frames_filename(s->key.app_code) : "");
     put_field(&at, s->key.app_code ? lw_frames_funcname(s->key.app_code) : "");
@@ -545,7 +664,7 @@ static void log_site(uint32_t idx)
     }
     uwsgi_log("[leakwatch]   %s:%d in %s(): %s live (%lld bytes), %.0f blocks, %llu samples, "
               "last grown by %s\n",
-              s->key.code ? lw_frames_filename(s->key.code) : "<no Python frame>", s->key.line,
+              s->key.code ? lw_frames_filename(s->key.code) : codeless_name(&s->key), s->key.line,
               lw_frames_funcname(s->key.code),
               lw_size_format((uint64_t)(s->live_bytes > 0 ? s->live_bytes : 0), live,
                              sizeof(live)),

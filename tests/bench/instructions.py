@@ -125,9 +125,11 @@ def main():
     ap.add_argument("--requests", type=int, default=50)
     ap.add_argument("--extra", nargs="*", default=[],
                     help="extra uWSGI options for the leakwatch run, e.g. --leakwatch-sample-rate exact")
+    ap.add_argument("--plugin", default=PLUGIN,
+                    help="the plugin to measure (another build, to compare two versions)")
     args = ap.parse_args()
     base = measure([], args.requests)
-    lw = measure(["--plugin", PLUGIN] + args.extra, args.requests)
+    lw = measure(["--plugin", os.path.abspath(args.plugin)] + args.extra, args.requests)
     print(f"instructions per request (callgrind, {args.requests} requests per endpoint, 1 process)")
     print(f"{'endpoint':10} {'without':>12} {'leakwatch':>12} {'ratio':>7}")
     hook_ir, hook_calls = collections.Counter(), collections.Counter()

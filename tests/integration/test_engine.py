@@ -77,6 +77,40 @@ class EngineTest(UwsgiTestCase):
             return None
         return wait_until(ready, 40, "SITES lines covering every request")
 
+    def test_objects_revived_from_free_lists_do_not_charge_their_first_line(self):
+        # GIVEN exact mode and an app whose scratch list dies at one line
+        # while a new list is kept per request at another (CPython hands the
+        # dead list's block out again without calling the allocator)
+        server = self.server("free_lists.py", args=["--leakwatch-sample-rate", "exact"])
+        # WHEN 200 requests are served
+        send(server, 199, concurrency=2)
+        reps = self.wait_reports_until_stable(server)
+        # THEN the donor line holds nothing per request, and the revived
+        # lists are counted at the free lists' own site, not lost
+        app = os.path.join(APPS, "free_lists.py")
+        with open(app) as f:
+            donor = next(n for n, l in enumerate(f, 1) if "# DONOR-LINE" in l)
+        for wid, rep in reps.items():
+            at_donor = [s["bytes"] for s in rep["sites"] if s["file"] == app and s["line"] == donor]
+            self.assertLessEqual(sum(at_donor), 1024, rep["sites"])
+            shelf = [s for s in rep["sites"] if s["file"] == "<CPython free lists>"]
+            self.assertEqual(len(shelf), 1, rep["sites"])
+            self.assertGreaterEqual(shelf[0]["bytes"], (rep["requests"] - 20) * 56)
+            self.assertEqual(rep["lost"], 0)
+
+    def test_deeply_nested_containers_die_without_crashing_the_worker(self):
+        # GIVEN leakwatch's hooks on the deallocators of lists, tuples and dicts
+        server = self.server("free_lists.py", args=["--leakwatch-sample-rate", "exact"])
+        before = server.worker_requests()
+        # WHEN chains of 1,000,000 nested containers are dropped, in both workers
+        for _ in range(4):
+            self.assertEqual(server.get("/deep", timeout=60)[0], 200)
+        # THEN no worker died: CPython's trashcan still bounds the recursion
+        after = server.worker_requests()
+        self.assertEqual({w: p for w, (p, _) in before.items()},
+                         {w: p for w, (p, _) in after.items()})
+        self.assertNotIn("signal 11", server.log())
+
     def test_sampled_estimate_is_plausible(self):
         # GIVEN the sampler at 4 KiB and a 16 KiB-per-request leak
         server = self.server("leak_bytes.py", args=["--leakwatch-sample-rate", "4k",
