@@ -89,6 +89,7 @@ static struct rss_track {
     lw_detect_site_t native;     /* RSS not explained by tracked Python bytes */
     uint64_t native_base;        /* native.base.requests when tracked_ref was taken */
     int64_t tracked_ref;         /* tracked Python bytes at the native series' base */
+    int64_t tracked_high;        /* the generation's most tracked Python bytes */
 } *rss_tracks;                   /* [nworkers + 1], analyst thread only */
 static uint64_t oom_kills;       /* the cgroup's oom_kill count at the last look */
 static char text_native[512];
@@ -567,6 +568,14 @@ static void lw_master_oom(uint32_t wid, int64_t pid, int64_t rss, double rate, u
  * Native growth: the part of a worker's RSS that its tracked Python sites do
  * not explain, judged with the same shape rules as a site (so allocator
  * retention that plateaus stays quiet). Analyst thread, once a second.
+ *
+ * "Explained" is measured against the most Python memory the worker has
+ * held, not the current amount: allocators keep what a collection frees,
+ * so RSS follows the high-water mark of live memory. Against the current
+ * amount, every gc of a pile of cyclic garbage (tracked drops by up to half
+ * the threshold, RSS stays) raised the series, and the record piles of a
+ * long run made a staircase that could pass for growth (make eval,
+ * ok_cycles.py: a NATIVE line in about one run in five).
  */
 static void lw_master_native(uint32_t wid, int64_t pid, int64_t rss)
 {
@@ -584,16 +593,18 @@ static void lw_master_native(uint32_t wid, int64_t pid, int64_t rss)
                                          memory_order_relaxed);
     if (r->native.started && r->native.base.requests > requests)
         lw_detect_reset(&r->native);
-    v = lw_detect_update(&r->native, &dcfg, requests, rss - tracked);
+    if (tracked > r->tracked_high)
+        r->tracked_high = tracked;
+    v = lw_detect_update(&r->native, &dcfg, requests, rss - r->tracked_high);
     if (r->native.base.requests != r->native_base || !r->tracked_ref) {
         r->native_base = r->native.base.requests;
-        r->tracked_ref = tracked;
+        r->tracked_ref = r->tracked_high;
     }
     if (v.kind != LW_VERDICT_LEAK)
         return;
     /* Python growth that explains half of it makes it a Python leak with
      * allocator overhead (its LEAK line says so), not a native one. */
-    if (2 * (tracked - r->tracked_ref) >= v.growth)
+    if (2 * (r->tracked_high - r->tracked_ref) >= v.growth)
         return;
     snprintf(text_native, sizeof(text_native),
              "[leakwatch] NATIVE worker %u pid %lld: rss +%s over %llu requests (%s/req) that no "
@@ -635,6 +646,7 @@ static void lw_master_project(double now_s)
             r->n = 0;
             r->rate = 0.0;
             r->warned_eta = 0;
+            r->tracked_high = 0;
             lw_detect_reset(&r->native);
         }
         if (r->n == LW_RSS_POINTS) {
