@@ -1,0 +1,25 @@
+# EVAL {"expect": "leak", "threshold": "256k", "paths": ["/lookup?key={n}"], "also": ["<no Python frame>"]}
+"""An exception instance created once at module level and raised again on
+every miss: each raise prepends to its __traceback__, which keeps every
+request's frames (and their locals) alive - the request's environ dict too,
+which uWSGI built in C: a leak at "<no Python frame>" is a right answer
+here as well."""
+
+NOT_FOUND = KeyError("not found")
+TABLE = {"a": 1}
+
+
+def lookup(key):
+    if key not in TABLE:
+        raise NOT_FOUND  # LEAK-LINE
+    return TABLE[key]
+
+
+def application(environ, start_response):
+    key = environ["QUERY_STRING"].partition("=")[2]  # LEAK-LINE
+    try:
+        value = lookup(key)  # LEAK-LINE
+    except KeyError:
+        value = None
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [repr(value).encode()]

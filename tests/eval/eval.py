@@ -1,0 +1,260 @@
+#!/usr/bin/python3
+"""make eval: leakwatch's detection quality, measured on a labelled corpus.
+
+Each app in tests/eval/apps is a small WSGI or Flask app with a label on
+its first lines:
+
+    # EVAL {"expect": "leak", "threshold": "256k", "paths": ["/?id={n}"]}
+
+`expect` is "leak" (the lines marked `# LEAK-LINE` are where it leaks; an
+alert naming any of them names the right site), "native" (a leak outside
+Python's allocator: a NATIVE line is the right alert) or "none" (growth
+that stops, or none: any LEAK, NATIVE or OOM line is a false alarm).
+Optional keys: "args" (extra uWSGI options), "processes" (default 2),
+"requests" (a no-leak app's run, default 20,000), "rate" (bytes per
+request, for native leaks that tracemalloc cannot see), "endpoint" (the
+path the alert's endpoints line must name first).
+
+For a leak the runner first measures, in a plain interpreter under
+tracemalloc, how many bytes one request of the same sequence leaks
+(calibrate.py): the ground truth. Then it serves the app from real uWSGI
+with the built plugin, sends the sequence in small batches and looks at
+the log after each; the first alert fixes the requests served and so the
+bytes leaked at that moment, printed as a multiple of the threshold.
+
+Exit status: 0 when every leak was found at a marked site and no app got
+an alert it should not have; 1 otherwise. Never judged on time.
+"""
+import argparse
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+from harness import Server  # noqa: E402
+import paths  # noqa: E402
+
+APPS = os.path.join(HERE, "apps")
+PYTHON = "/usr/bin/python3"
+ALERT = re.compile(r"^\[leakwatch\] (LEAK|NATIVE|OOM) (.*)$")
+LEAK_SITE = re.compile(r"^(.+):(-?\d+) in ")
+UNITS = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+CONCURRENCY = 4
+
+
+class EvalServer(Server):
+    """A Flask app may not serve "/": any answer short of a 5xx means up."""
+
+    def _ready(self):
+        if self.proc.poll() is not None:
+            raise AssertionError(f"uWSGI exited early with status {self.proc.returncode}")
+        try:
+            return self.get("/")[0] < 500
+        except OSError:
+            return False
+
+
+def label(app):
+    with open(os.path.join(APPS, app)) as f:
+        head = f.read(4096)
+    m = re.search(r"^# EVAL (\{.*\})$", head, re.M)
+    if not m:
+        sys.exit(f"{app}: no '# EVAL {{...}}' label")
+    meta = json.loads(m[1])
+    meta.setdefault("args", [])
+    meta.setdefault("processes", 2)
+    meta.setdefault("requests", 20000)
+    meta.setdefault("threshold", "2M")
+    return meta
+
+
+def size(text):
+    text = text.lower().rstrip("ib")
+    return int(text[:-1]) * UNITS[text[-1]] if text[-1] in UNITS else int(text)
+
+
+def marked_lines(app):
+    with open(os.path.join(APPS, app)) as f:
+        return {n for n, line in enumerate(f, 1) if "# LEAK-LINE" in line}
+
+
+def calibrate(app, meta):
+    """Bytes one request leaks, in all and per app line ({line: bytes}),
+    measured under tracemalloc without uWSGI."""
+    if "rate" in meta:
+        return float(meta["rate"]), {}
+    out = subprocess.run([PYTHON, os.path.join(HERE, "calibrate.py"), os.path.join(APPS, app),
+                          json.dumps(meta["paths"]), "200", str(meta.get("calibrate", 400))],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                         cwd=HERE, check=False)
+    try:
+        found = json.loads(out.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        sys.exit(f"{app}: calibration failed:\n{out.stdout}")
+    return found["total"], {int(n): b for n, b in found["lines"].items()}
+
+
+def alerts(server):
+    found = []
+    for line in server.log().splitlines():
+        m = ALERT.match(line)
+        if m:
+            site = LEAK_SITE.match(m[2]) if m[1] == "LEAK" else None
+            found.append((m[1], site and (site[1], int(site[2])), line))
+    return found
+
+
+def endpoint_of_first_leak(server):
+    lines = server.log().splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("[leakwatch] LEAK") and i + 1 < len(lines):
+            m = re.match(r"^\[leakwatch\]   endpoints: (\S+)", lines[i + 1])
+            return m and m[1]
+    return None
+
+
+def drive(server, urls):
+    with ThreadPoolExecutor(CONCURRENCY) as pool:
+        statuses = list(pool.map(lambda u: server.get(u)[0], urls))
+    bad = [s for s in statuses if s != 200]
+    if bad:
+        raise RuntimeError(f"{len(bad)} requests failed (status {bad[0]})")
+
+
+def settle(server, predicate, seconds=0.04):
+    """The analyst looks every 2-20 ms: give it a few looks after a batch."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return predicate()
+
+
+def run_leak(app, meta, server, rate, lines, threshold):
+    """Drives the app until an alert names one of its marked lines (or, for
+    a native leak, a NATIVE line), or the request limit passes."""
+    expected = marked_lines(app)
+    path = os.path.join(APPS, app)
+    wanted = "NATIVE" if meta["expect"] == "native" else "LEAK"
+    also = set(meta.get("also", []))
+    site_rate = max([lines.get(n, 0) for n in expected] + [1]) if lines else rate
+    # batches small enough that the moment of the alert is known to 1/32 T
+    batch = max(1, min(64, int(threshold / 32 / site_rate)))
+    limit = meta.get("limit") or int(8 * threshold / site_rate) + 200 * meta["processes"]
+    urls = paths.expand(meta["paths"], limit)
+
+    def right():
+        return [a for a in alerts(server) if a[0] == wanted and (
+            wanted == "NATIVE" or (a[1] and a[1][0] == path and a[1][1] in expected))]
+
+    sent = 0
+    while sent < limit and not settle(server, right):
+        drive(server, urls[sent:sent + batch])
+        sent += batch
+    found, hits = alerts(server), right()
+    false = [a for a in found if a not in hits and a[0] != "OOM"
+             and not (a[1] and a[1][0] in also)]
+    row = {"verdict": found[0][0] if found else "missed", "correct": bool(hits),
+           "false": len(false), "requests": sent if hits else None,
+           "first": (false or found or [("", "", "")])[0][2]}
+    if not hits:
+        return row
+    row["leaked"] = sent * rate / threshold
+    site_line = hits[0][1] and hits[0][1][1]
+    row["site_leaked"] = sent * lines[site_line] / threshold if lines and site_line in lines \
+        else row["leaked"]
+    if "endpoint" in meta and wanted == "LEAK":
+        row["correct"] = endpoint_of_first_leak(server) == meta["endpoint"]
+    return row
+
+
+def run_none(app, meta, server):
+    urls = paths.expand(meta["paths"], meta["requests"])
+    for at in range(0, len(urls), 1000):
+        drive(server, urls[at:at + 1000])
+    settle(server, lambda: False, 0.5)  # let the analyst judge the last points
+    found = alerts(server)
+    return {"verdict": found[0][0] if found else "quiet", "correct": not found,
+            "false": len(found), "requests": len(urls), "first": found[0][2] if found else ""}
+
+
+def evaluate(app):
+    meta = label(app)
+    threshold = size(meta["threshold"])
+    rate, lines = calibrate(app, meta) if meta["expect"] != "none" else (0.0, {})
+    args = ["--leakwatch-threshold", meta["threshold"]] + meta["args"]
+    server = EvalServer(os.path.join(APPS, app), args=args, processes=meta["processes"],
+                    stats=False, summary=0)
+    started = time.monotonic()
+    try:
+        server.start()
+        if meta["expect"] == "none":
+            row = run_none(app, meta, server)
+        else:
+            row = run_leak(app, meta, server, rate, lines, threshold)
+    except Exception as e:  # a dead worker or a refused start is a failure, shown
+        row = {"verdict": f"error: {e}", "correct": False, "false": 0, "requests": None}
+    finally:
+        server.stop()
+    row.update(app=app, expect=meta["expect"], rate=rate, threshold=meta["threshold"],
+               seconds=time.monotonic() - started, log=server.log_path)
+    row["ok"] = row["correct"] and row["false"] == 0
+    return row
+
+
+def human(n):
+    for unit in ("B", "KiB", "MiB"):
+        if abs(n) < 1024 or unit == "MiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+
+
+def table(rows):
+    print(f"{'app':28} {'expect':6} {'rate/req':>10} {'T':>5} {'verdict':8} {'site':5} "
+          f"{'requests':>8} {'at site':>7} {'in all':>7} {'false':>5}  result")
+    for r in rows:
+        leaked = f"{r['leaked']:.2f}T" if r.get("leaked") is not None else "-"
+        at_site = f"{r['site_leaked']:.2f}T" if r.get("site_leaked") is not None else "-"
+        site = "-" if r["expect"] == "none" else ("yes" if r["correct"] else "NO")
+        rate = human(r["rate"]) if r["expect"] != "none" else "-"
+        req = str(r["requests"]) if r["requests"] is not None else "-"
+        print(f"{r['app']:28} {r['expect']:6} {rate:>10} {r['threshold']:>5} "
+              f"{r['verdict'][:8]:8} {site:5} {req:>8} {at_site:>7} {leaked:>7} {r['false']:>5}  "
+              f"{'ok' if r['ok'] else 'FAIL'}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("apps", nargs="*", help="app files in tests/eval/apps (default: all)")
+    args = ap.parse_args()
+    apps = args.apps or sorted(a for a in os.listdir(APPS) if a.endswith(".py"))
+    rows = []
+    for app in apps:
+        row = evaluate(os.path.basename(app))
+        rows.append(row)
+        print(f"  {row['app']}: {row['verdict']} after {row['requests']} requests, "
+              f"{row['seconds']:.0f}s{'' if row['ok'] else '  <-- ' + row.get('first', '')}",
+              flush=True)
+        if not row["ok"]:
+            print(f"    log: {row['log']}")
+    print()
+    table(rows)
+    leaks = [r for r in rows if r["expect"] != "none"]
+    late = [r for r in leaks if r.get("site_leaked") and r["site_leaked"] > 2]
+    missed = sum(1 for r in leaks if not r["correct"])
+    false = sum(r["false"] for r in rows)
+    print(f"\n{len(leaks)} leaks: {missed} missed or misplaced, {len(late)} announced past 2T at their site; "
+          f"{len(rows) - len(leaks)} no-leak apps; {false} false alarms")
+    sys.exit(0 if all(r["ok"] for r in rows) else 1)
+
+
+if __name__ == "__main__":
+    main()
