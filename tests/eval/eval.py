@@ -186,11 +186,11 @@ def run_none(app, meta, server):
             "false": len(found), "requests": len(urls), "first": found[0][2] if found else ""}
 
 
-def evaluate(app):
+def evaluate(app, extra=()):
     meta = label(app)
     threshold = size(meta["threshold"])
     rate, lines = calibrate(app, meta) if meta["expect"] != "none" else (0.0, {})
-    args = ["--leakwatch-threshold", meta["threshold"]] + meta["args"]
+    args = ["--leakwatch-threshold", meta["threshold"]] + meta["args"] + list(extra)
     server = EvalServer(os.path.join(APPS, app), args=args, processes=meta["processes"],
                     stats=False, summary=0)
     started = time.monotonic()
@@ -234,11 +234,13 @@ def table(rows):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("apps", nargs="*", help="app files in tests/eval/apps (default: all)")
+    ap.add_argument("--uwsgi", default="", help="extra uWSGI options for every app, one string "
+                    "(to evaluate other settings, e.g. \"--leakwatch-warmup 5\")")
     args = ap.parse_args()
     apps = args.apps or sorted(a for a in os.listdir(APPS) if a.endswith(".py"))
     rows = []
     for app in apps:
-        row = evaluate(os.path.basename(app))
+        row = evaluate(os.path.basename(app), args.uwsgi.split())
         rows.append(row)
         print(f"  {row['app']}: {row['verdict']} after {row['requests']} requests, "
               f"{row['seconds']:.0f}s{'' if row['ok'] else '  <-- ' + row.get('first', '')}",
