@@ -30,10 +30,14 @@ typedef struct lw_detect_site {
     bool pinned;               /* base is an old peak: lower points do not move it */
     lw_point_t base;           /* where growth is measured from */
     int64_t high;              /* highest bytes since base */
+    int64_t drops;             /* bytes of every fall between looks since base */
+    int64_t last;              /* bytes at the last look */
     lw_point_t pts[LW_DETECT_POINTS]; /* history since base, evenly thinned */
     uint32_t npts;
     uint64_t spacing;          /* requests between kept points, doubles when full */
-    uint32_t streak;           /* consecutive positive judgements */
+    uint32_t streak;           /* positive judgements in a row, each T/4 further grown */
+    int64_t streak_growth;     /* growth at the streak's last step */
+    uint64_t streak_span;      /* requests since base at the streak's last step */
     int64_t alerted_growth;    /* growth at the last alert, 0 = never alerted */
 } lw_detect_site_t;
 
