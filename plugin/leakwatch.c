@@ -584,7 +584,8 @@ static void lw_master_native(uint32_t wid, int64_t pid, int64_t rss)
     int64_t tracked = atomic_load_explicit(&slot->tracked, memory_order_relaxed);
     uint64_t requests = atomic_load_explicit(&lw_shm_core(shm, wid, 0)->requests,
                                              memory_order_relaxed);
-    lw_detect_cfg_t dcfg = {(int64_t)cfg.threshold, 3, (int64_t)lw_config_sample_interval(&cfg)};
+    /* two looks: the second T/4 further grown (detect.c) is what a third look used to add */
+    lw_detect_cfg_t dcfg = {(int64_t)cfg.threshold, 2, (int64_t)lw_config_sample_interval(&cfg)};
     char a[32], b[32], c[32];
     lw_verdict_t v;
 
