@@ -90,6 +90,10 @@ static struct rss_track {
     uint64_t native_base;        /* native.base.requests when tracked_ref was taken */
     int64_t tracked_ref;         /* tracked Python bytes at the native series' base */
     int64_t tracked_high;        /* the generation's most tracked Python bytes */
+    int64_t gen_pid;             /* the generation the analyst sees, every cycle */
+    uint64_t gen_rss_high;       /* its highest per-request RSS (uWSGI's rss_size) */
+    int64_t ended_pid;           /* the generation before it, and its highest RSS */
+    uint64_t ended_rss_high;
 } *rss_tracks;                   /* [nworkers + 1], analyst thread only */
 static uint64_t oom_kills;       /* the cgroup's oom_kill count at the last look */
 static char text_native[512];
@@ -706,11 +710,38 @@ static uint64_t lw_oom_kill_count(void)
     return n;
 }
 
-/* Why a worker generation ended, as far as the master can tell. */
-static const char *lw_end_cause(uint32_t wid, uint64_t gen_requests)
+/*
+ * Every analyst cycle: the highest RSS of each worker generation. With an
+ * RSS limit uWSGI's workers record their RSS after every request; a
+ * generation that leaks fast can reach the limit and be recycled between
+ * two of the once-a-second readings (seen: 1,000 requests of 256 KiB in a
+ * second), so the cause of its end must not rest on those alone.
+ */
+static void lw_master_watch_generations(void)
+{
+    for (uint32_t wid = 1; wid <= shm->nworkers; wid++) {
+        struct rss_track *r = &rss_tracks[wid];
+        int64_t pid = uwsgi.workers[wid].pid;
+        if (pid != r->gen_pid) {
+            if (r->gen_pid > 0) {
+                r->ended_pid = r->gen_pid;
+                r->ended_rss_high = r->gen_rss_high;
+            }
+            r->gen_pid = pid;
+            r->gen_rss_high = 0; /* the slot may still show the last generation's */
+            continue;
+        }
+        if (uwsgi.workers[wid].rss_size > r->gen_rss_high)
+            r->gen_rss_high = uwsgi.workers[wid].rss_size;
+    }
+}
+
+/* Why worker generation `pid` ended, as far as the master can tell. */
+static const char *lw_end_cause(uint32_t wid, int64_t pid, uint64_t gen_requests)
 {
     const struct rss_track *r = &rss_tracks[wid];
     double last_rss = r->n ? r->rss[r->n - 1] : 0.0;
+    double high = r->ended_pid == pid ? (double)r->ended_rss_high : 0.0;
     uint64_t kills = lw_oom_kill_count();
     uint64_t rss_limit = uwsgi.reload_on_rss ? uwsgi.reload_on_rss : uwsgi.evil_reload_on_rss;
 
@@ -718,8 +749,9 @@ static const char *lw_end_cause(uint32_t wid, uint64_t gen_requests)
         oom_kills = kills;
         return "killed by the kernel's OOM killer";
     }
-    /* the last reading plus the trend since: had it reached the RSS limit? */
-    if (rss_limit && r->n && last_rss + r->rate * 1.5 >= 0.9 * (double)rss_limit)
+    /* its highest RSS, or the last reading plus the trend since: at the limit? */
+    if (rss_limit && (high >= 0.9 * (double)rss_limit ||
+                      (r->n && last_rss + r->rate * 1.5 >= 0.9 * (double)rss_limit)))
         return uwsgi.reload_on_rss ? "recycled by --reload-on-rss" : "killed by --evil-reload-on-rss";
     if (uwsgi.max_requests && gen_requests + 2 >= uwsgi.max_requests)
         return "recycled by --max-requests";
@@ -747,7 +779,7 @@ static void lw_master_last_words(void)
         if (d->nsuspects == 0 && r->warned_pid != d->pid)
             continue; /* a normal recycle: stays silent */
         at = (size_t)snprintf(text, sizeof(text), "[leakwatch] LAST WORDS worker %u pid %lld, %s:",
-                              d->wid, (long long)d->pid, lw_end_cause(d->wid, served));
+                              d->wid, (long long)d->pid, lw_end_cause(d->wid, d->pid, served));
         for (uint32_t k = 0; k < d->nsuspects && at < sizeof(text); k++) {
             const lw_agg_site_t *s = lw_agg_site(agg, d->suspects[k]);
             at += (size_t)snprintf(text + at, sizeof(text) - at, "%s %s:%d in %s() held %s",
@@ -815,6 +847,7 @@ static void *lw_analyst(void *arg)
     lw_tick_init(&metrics_tick, 1000000);
     for (;;) {
         pthread_mutex_lock(&view_lock);
+        lw_master_watch_generations();
         uint64_t read = lw_master_drain();
         lw_master_last_words(); /* before judging: the dead worker's view is gone already */
         lw_master_judge();
