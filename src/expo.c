@@ -1,0 +1,161 @@
+#include "expo.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#define LW_EXPO_LABEL_MAX 512 /* bytes of one escaped label value */
+
+/* A growing text; on allocation failure `failed` is set and appends stop. */
+struct text {
+    const lw_alloc_t *alloc;
+    char *buf;
+    size_t len, cap;
+    int failed;
+};
+
+static void grow(struct text *t, size_t need)
+{
+    size_t cap = t->cap ? t->cap : 4096;
+    char *bigger;
+
+    while (cap < need)
+        cap *= 2;
+    bigger = t->alloc->calloc(1, cap);
+    if (!bigger) {
+        t->failed = 1;
+        return;
+    }
+    if (t->buf) {
+        memcpy(bigger, t->buf, t->len);
+        t->alloc->free(t->buf);
+    }
+    t->buf = bigger;
+    t->cap = cap;
+}
+
+static void put(struct text *t, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (t->failed)
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if (t->len + (size_t)n + 1 > t->cap) {
+        grow(t, t->len + (size_t)n + 1);
+        if (t->failed)
+            return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
+    va_end(ap);
+    t->len += (size_t)n;
+}
+
+size_t lw_expo_escape(const char *value, char *out, size_t outlen)
+{
+    size_t at = 0;
+
+    for (const char *p = value; *p; p++) {
+        const char *esc = *p == '\\' ? "\\\\" : *p == '"' ? "\\\"" : *p == '\n' ? "\\n" : NULL;
+        size_t n = esc ? 2 : 1;
+        if (at + n >= outlen)
+            break;
+        if (esc)
+            memcpy(out + at, esc, 2);
+        else
+            out[at] = *p;
+        at += n;
+    }
+    out[at] = '\0';
+    return at;
+}
+
+static void family(struct text *t, const char *name, const char *type, const char *help)
+{
+    put(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void worker_families(struct text *t, const lw_expo_input_t *in)
+{
+    static const struct {
+        const char *name, *help;
+        size_t offset;
+    } gauges[] = {
+        {"leakwatch_worker_tracked_bytes", "Python bytes leakwatch estimates live in the worker.",
+         offsetof(lw_report_worker_t, tracked)},
+        {"leakwatch_worker_rss_bytes", "Resident set size of the worker.",
+         offsetof(lw_report_worker_t, rss)},
+        {"leakwatch_worker_oom_eta_seconds",
+         "Seconds until the worker reaches its memory limit at its current rate (0: none).",
+         offsetof(lw_report_worker_t, oom_eta)},
+    };
+
+    for (size_t g = 0; g < sizeof(gauges) / sizeof(gauges[0]); g++) {
+        family(t, gauges[g].name, "gauge", gauges[g].help);
+        for (size_t i = 0; i < in->nworkers; i++) {
+            const lw_report_worker_t *w = &in->workers[i];
+            int64_t v = *(const int64_t *)((const char *)w + gauges[g].offset);
+            put(t, "%s{worker=\"%" PRIu32 "\"} %" PRId64 "\n", gauges[g].name, w->id, v);
+        }
+    }
+}
+
+static void site_families(struct text *t, const lw_expo_input_t *in)
+{
+    uint32_t ids[1024];
+    size_t n = in->agg ? lw_agg_top_sites(in->agg, 0, false, ids,
+                                          in->top_sites < 1024 ? in->top_sites : 1024)
+                       : 0;
+    char file[LW_EXPO_LABEL_MAX], func[LW_EXPO_LABEL_MAX];
+
+    for (int g = 0; g < 2; g++) {
+        const char *name = g ? "leakwatch_site_growth_bytes" : "leakwatch_site_live_bytes";
+        family(t, name, "gauge",
+               g ? "Sustained growth of the site's live bytes, as the detector measures it."
+                 : "Live bytes at the allocation site, all workers (the largest sites).");
+        for (size_t i = 0; i < n; i++) {
+            const lw_agg_site_t *s = lw_agg_site(in->agg, ids[i]);
+            lw_expo_escape(lw_agg_field(s, 0), file, sizeof(file));
+            lw_expo_escape(lw_agg_field(s, 1), func, sizeof(func));
+            /* via_libraries keeps the series of an application line apart from the
+             * one summing what libraries allocate on its behalf (same file:line) */
+            put(t,
+                "%s{file=\"%s\",line=\"%" PRId32 "\",function=\"%s\",via_libraries=\"%s\"} %" PRId64
+                "\n",
+                name, file, s->line, func, s->rollup ? "true" : "false",
+                g ? (s->det ? s->verdict.growth : 0) : s->live);
+        }
+    }
+}
+
+char *lw_expo_render(const lw_expo_input_t *in, const lw_alloc_t *alloc, size_t *len)
+{
+    struct text t = {alloc, NULL, 0, 0, 0};
+
+    grow(&t, 4096);
+    site_families(&t, in);
+    worker_families(&t, in);
+    family(&t, "leakwatch_alerts_total", "counter", "Alerts raised since start, by kind.");
+    for (size_t i = 0; i < in->nkinds; i++)
+        put(&t, "leakwatch_alerts_total{kind=\"%s\"} %" PRIu64 "\n", in->kinds[i].kind,
+            in->kinds[i].count);
+    family(&t, "leakwatch_samples_total", "counter", "Allocations sampled, all workers.");
+    put(&t, "leakwatch_samples_total %" PRIu64 "\n", in->samples);
+    family(&t, "leakwatch_lost_total", "counter",
+           "Samples that could not be recorded (must stay 0).");
+    put(&t, "leakwatch_lost_total %" PRIu64 "\n", in->lost);
+    if (t.failed) {
+        if (t.buf)
+            alloc->free(t.buf);
+        return NULL;
+    }
+    *len = t.len;
+    return t.buf;
+}
