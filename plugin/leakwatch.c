@@ -17,6 +17,8 @@
 
 #include "../src/agg.h"
 #include "../src/config.h"
+#include "../src/expo.h"
+#include "../src/http.h"
 #include "../src/memlimit.h"
 #include "../src/report.h"
 #include "../src/shm.h"
@@ -31,6 +33,8 @@
 #define LW_ANALYST_BUSY_NS 2000000 /* and every 2 ms while records flow */
 #define LW_RING_RECORDS 8192 /* per worker: 256 KiB */
 #define LW_DRAIN_BATCH 512
+#define LW_HTTP_HEAD_MAX 8192 /* bytes of request head read, at most */
+#define LW_HTTP_TOP_SITES 50  /* site series on /metrics: bounded cardinality */
 #define LW_DRAIN_MAX 65536   /* records per worker per cycle: the loop stays short */
 #define LW_ALERTS_MAX 16
 #define LW_MAX_SITES 65536
@@ -67,12 +71,15 @@ static struct seen *seen;
 static lw_agg_t *agg;
 static lw_record_t drain_buf[LW_DRAIN_BATCH];
 static uint64_t alerts_total;
-static pthread_t analyst, reporter;
+static lw_expo_kind_t alert_kinds[] = { /* analyst thread writes, under view_lock */
+    {"LEAK", 0}, {"NATIVE", 0}, {"OOM", 0}, {"LAST WORDS", 0}};
+static pthread_t analyst, reporter, http_server;
 /* Guards agg, the alert history and the metric values between the analyst
  * and the reporter thread. Held for a drain, a judgement or a render. */
 static pthread_mutex_t view_lock = PTHREAD_MUTEX_INITIALIZER;
 /* The report's listening socket, bound in init (master); -1 when off. */
 static int report_fd = -1;
+static int http_fd = -1;      /* --leakwatch-http: the master's listener, its thread only */
 
 /* The memory limit workers meet, decided in init (master). */
 static uint64_t mem_limit;       /* bytes, 0 = none known */
@@ -149,6 +156,9 @@ static struct uwsgi_option lw_options[] = {
     LW_OPT("leakwatch-report",
            "serve the JSON report on ADDR (HOST:PORT, :PORT for loopback, or a unix "
            "socket path; default off)"),
+    LW_OPT("leakwatch-http",
+           "serve /metrics (Prometheus) and /report.json over HTTP on ADDR (HOST:PORT, "
+           ":PORT for loopback, or a unix socket path; default off)"),
     LW_OPT("leakwatch-alarm",
            "uWSGI alarm raised on every alert, define it with --alarm "
            "(default leakwatch)"),
@@ -232,10 +242,10 @@ static void lw_detect_memory_limit(void)
         uwsgi_log("[leakwatch]   no memory limit found: no OOM projection\n");
 }
 
-/* Binds --leakwatch-report before fork; a bad address stops uWSGI here. */
-static void lw_report_listen(void)
+/* Binds a listener (--leakwatch-report, --leakwatch-http) before fork; an
+ * address that cannot be bound stops uWSGI here, with one line. */
+static int lw_listen(const char *option, const char *given, const lw_addr_t *a)
 {
-    const lw_addr_t *a = &cfg.report_addr;
     char port[8];
     int fd = -1, one = 1;
 
@@ -251,7 +261,7 @@ static void lw_report_listen(void)
         mode_t old = umask(0177); /* created 0600: the report is for the owner */
         if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || listen(fd, 16) < 0) {
             umask(old);
-            uwsgi_log("[leakwatch] --leakwatch-report \"%s\": cannot listen: %s\n", cfg.report,
+            uwsgi_log("[leakwatch] --%s \"%s\": cannot listen: %s\n", option, given,
                       strerror(errno));
             exit(1);
         }
@@ -267,23 +277,22 @@ static void lw_report_listen(void)
         snprintf(port, sizeof(port), "%u", (unsigned)a->port);
         rc = getaddrinfo(a->host, port, &hints, &res);
         if (rc != 0) {
-            uwsgi_log("[leakwatch] --leakwatch-report \"%s\": cannot resolve %s: %s\n",
-                      cfg.report, a->host, gai_strerror(rc));
+            uwsgi_log("[leakwatch] --%s \"%s\": cannot resolve %s: %s\n", option, given,
+                      a->host, gai_strerror(rc));
             exit(1);
         }
         fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd >= 0)
             setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
         if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 16) < 0) {
-            uwsgi_log("[leakwatch] --leakwatch-report \"%s\": cannot listen: %s\n", cfg.report,
+            uwsgi_log("[leakwatch] --%s \"%s\": cannot listen: %s\n", option, given,
                       strerror(errno));
             freeaddrinfo(res);
             exit(1);
         }
         freeaddrinfo(res);
     }
-    report_fd = fd;
-    uwsgi_log("[leakwatch]   report on %s\n", cfg.report);
+    return fd;
 }
 
 static int lw_init(void)
@@ -321,8 +330,14 @@ static int lw_init(void)
         uwsgi_log("[leakwatch]   no master process: requests are counted but nothing "
                   "is analysed; add --master\n");
     lw_detect_memory_limit();
-    if (cfg.report)
-        lw_report_listen();
+    if (cfg.report) {
+        report_fd = lw_listen("leakwatch-report", cfg.report, &cfg.report_addr);
+        uwsgi_log("[leakwatch]   report on %s\n", cfg.report);
+    }
+    if (cfg.http) {
+        http_fd = lw_listen("leakwatch-http", cfg.http, &cfg.http_addr);
+        uwsgi_log("[leakwatch]   http on %s (/metrics, /report.json)\n", cfg.http);
+    }
     return 0;
 }
 
@@ -333,6 +348,10 @@ static void lw_post_fork(void)
     if (report_fd >= 0) { /* the master's */
         close(report_fd);
         report_fd = -1;
+    }
+    if (http_fd >= 0) {
+        close(http_fd);
+        http_fd = -1;
     }
     if (!shm || uwsgi.mywid < 1 || (uint32_t)uwsgi.mywid > shm->nworkers)
         return;
@@ -469,6 +488,8 @@ static void lw_remember_alert(const char *kind, const char *text)
     uint64_t slot = history_len++ % LW_ALERT_HISTORY;
 
     alerts_total++;
+    for (size_t k = 0; k < sizeof(alert_kinds) / sizeof(alert_kinds[0]); k++)
+        alert_kinds[k].count += strcmp(alert_kinds[k].kind, kind) == 0;
     history[slot].time = (int64_t)time(NULL);
     history[slot].kind = kind;
     snprintf(history[slot].text, sizeof(history[slot].text), "%.*s",
@@ -861,12 +882,10 @@ static void *lw_analyst(void *arg)
 }
 
 /* Renders the report from the current view (view_lock held by the caller). */
-static char *lw_master_render(void)
+/* The live workers as the report and /metrics show them (view_lock held). */
+static size_t lw_master_workers(lw_report_worker_t *workers)
 {
-    lw_report_worker_t workers[LW_SHM_MAX_WORKERS];
-    lw_report_alert_t alerts[LW_ALERT_HISTORY];
-    uint64_t first = history_len > LW_ALERT_HISTORY ? history_len - LW_ALERT_HISTORY : 0;
-    size_t nw = 0, na = 0;
+    size_t nw = 0;
 
     for (uint32_t wid = 1; wid <= shm->nworkers; wid++) {
         lw_worker_view_t view;
@@ -875,12 +894,26 @@ static char *lw_master_render(void)
         workers[nw].id = wid;
         workers[nw].pid = view.pid;
         workers[nw].requests = view.requests;
-        workers[nw].rss = (int64_t)uwsgi.workers[wid].rss_size;
+        /* uWSGI fills rss_size only with an RSS limit or a memory report;
+         * the analyst reads /proc once a second for every worker */
+        const struct rss_track *r = &rss_tracks[wid];
+        workers[nw].rss = r->n && r->pid == view.pid ? (int64_t)r->rss[r->n - 1]
+                                                     : (int64_t)uwsgi.workers[wid].rss_size;
         workers[nw].tracked = m_worker[3 * wid];
         workers[nw].growth_rate = m_worker[3 * wid + 1];
         workers[nw].oom_eta = m_worker[3 * wid + 2];
         nw++;
     }
+    return nw;
+}
+
+static char *lw_master_render(void)
+{
+    lw_report_worker_t workers[LW_SHM_MAX_WORKERS];
+    lw_report_alert_t alerts[LW_ALERT_HISTORY];
+    uint64_t first = history_len > LW_ALERT_HISTORY ? history_len - LW_ALERT_HISTORY : 0;
+    size_t nw = lw_master_workers(workers), na = 0;
+
     for (uint64_t i = first; i < history_len; i++, na++) {
         alerts[na].time = history[i % LW_ALERT_HISTORY].time;
         alerts[na].kind = history[i % LW_ALERT_HISTORY].kind;
@@ -940,6 +973,117 @@ static void *lw_reporter(void *arg)
     return NULL;
 }
 
+/* /metrics: the exposition, rendered from the current view (view_lock held). */
+static char *lw_master_metrics(size_t *len)
+{
+    static const lw_alloc_t heap = {calloc, free};
+    lw_report_worker_t workers[LW_SHM_MAX_WORKERS];
+    lw_expo_input_t in = {workers, lw_master_workers(workers), agg, LW_HTTP_TOP_SITES,
+                          alert_kinds, sizeof(alert_kinds) / sizeof(alert_kinds[0]),
+                          (uint64_t)m_samples, (uint64_t)m_lost};
+
+    return lw_expo_render(&in, &heap, len);
+}
+
+static void lw_http_reply(int fd, const char *status, const char *type, const char *body,
+                          size_t len)
+{
+    char head[256];
+    int n = snprintf(head, sizeof(head),
+                     "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                     "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
+                     status, type, len);
+
+    lw_write_all(fd, head, (size_t)n);
+    lw_write_all(fd, body, len);
+}
+
+/* Reads one request head (bounded, with the socket's timeout) and answers it. */
+static void lw_http_answer(int fd)
+{
+    char buf[LW_HTTP_HEAD_MAX];
+    size_t have = 0;
+    lw_http_request_t req;
+    int rc = 0;
+
+    while (rc == 0 && have < sizeof(buf)) {
+        ssize_t n = read(fd, buf + have, sizeof(buf) - have);
+        if (n <= 0)
+            return; /* closed, timed out or failed: nothing to answer */
+        have += (size_t)n;
+        rc = lw_http_parse(buf, have, &req);
+    }
+    if (rc <= 0) {
+        static const char bad[] = "bad request\n";
+        lw_http_reply(fd, "400 Bad Request", "text/plain", bad, sizeof(bad) - 1);
+        /* read what was sent (bounded), so the close does not reset the answer away */
+        shutdown(fd, SHUT_WR);
+        for (size_t drained = 0; drained < 65536;) {
+            ssize_t n = read(fd, buf, sizeof(buf));
+            if (n <= 0)
+                break;
+            drained += (size_t)n;
+        }
+        return;
+    }
+    if (strcmp(req.method, "GET") != 0) {
+        static const char only[] = "GET only\n";
+        lw_http_reply(fd, "405 Method Not Allowed", "text/plain", only, sizeof(only) - 1);
+        return;
+    }
+    if (strcmp(req.path, "/metrics") == 0) {
+        size_t len = 0;
+        pthread_mutex_lock(&view_lock);
+        char *text = lw_master_metrics(&len);
+        pthread_mutex_unlock(&view_lock);
+        if (text)
+            lw_http_reply(fd, "200 OK", "text/plain; version=0.0.4; charset=utf-8", text, len);
+        else
+            lw_http_reply(fd, "503 Service Unavailable", "text/plain", "out of memory\n", 14);
+        free(text);
+        return;
+    }
+    if (strcmp(req.path, "/report.json") == 0) {
+        pthread_mutex_lock(&view_lock);
+        char *doc = lw_master_render();
+        pthread_mutex_unlock(&view_lock);
+        if (doc)
+            lw_http_reply(fd, "200 OK", "application/json", doc, strlen(doc));
+        else
+            lw_http_reply(fd, "503 Service Unavailable", "text/plain", "out of memory\n", 14);
+        lw_report_free(doc);
+        return;
+    }
+    static const char none[] = "not found: /metrics and /report.json are served here\n";
+    lw_http_reply(fd, "404 Not Found", "text/plain", none, sizeof(none) - 1);
+}
+
+/* --leakwatch-http, in a master thread: one connection at a time, each
+ * bounded by LW_HTTP_HEAD_MAX bytes and 2 s per read or write, so a slow
+ * client holds the listener for seconds at most and never the master. */
+static void *lw_http_serve(void *arg)
+{
+    sigset_t all;
+    struct timeval timeout = {2, 0};
+
+    (void)arg;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    for (;;) {
+        int client = accept(http_fd, NULL, NULL);
+        if (client < 0) {
+            if (errno != EINTR && errno != ECONNABORTED)
+                usleep(100000); /* EMFILE and friends: don't spin */
+            continue;
+        }
+        setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+        setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+        lw_http_answer(client);
+        close(client);
+    }
+    return NULL;
+}
+
 static void lw_master_start_analyst(void)
 {
     static int tried;
@@ -957,6 +1101,9 @@ static void lw_master_start_analyst(void)
     if (agg && report_fd >= 0 && pthread_create(&reporter, NULL, lw_reporter, NULL) != 0)
         uwsgi_log("[leakwatch] master: cannot start the report thread; no report on %s\n",
                   cfg.report);
+    if (agg && http_fd >= 0 && pthread_create(&http_server, NULL, lw_http_serve, NULL) != 0)
+        uwsgi_log("[leakwatch] master: cannot start the http thread; nothing served on %s\n",
+                  cfg.http);
 }
 
 static void lw_master_cycle(void)

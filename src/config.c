@@ -136,20 +136,31 @@ static int set_memory_limit(lw_config_t *cfg, const char *value, const char **wh
     return 0;
 }
 
-static int set_report(lw_config_t *cfg, const char *value, const char **why)
+/* A listener's address: off, or an address kept as given and parsed. */
+static int set_address(const char *value, const char **given, lw_addr_t *addr, const char **why)
 {
     int rc;
 
     if (is_word(value, "off")) {
-        cfg->report = NULL;
-        memset(&cfg->report_addr, 0, sizeof(cfg->report_addr));
+        *given = NULL;
+        memset(addr, 0, sizeof(*addr));
         return 0;
     }
-    rc = lw_addr_parse(value, &cfg->report_addr, why);
+    rc = lw_addr_parse(value, addr, why);
     if (rc < 0)
         return rc;
-    cfg->report = value;
+    *given = value;
     return 0;
+}
+
+static int set_report(lw_config_t *cfg, const char *value, const char **why)
+{
+    return set_address(value, &cfg->report, &cfg->report_addr, why);
+}
+
+static int set_http(lw_config_t *cfg, const char *value, const char **why)
+{
+    return set_address(value, &cfg->http, &cfg->http_addr, why);
 }
 
 static int set_alarm(lw_config_t *cfg, const char *value, const char **why)
@@ -209,6 +220,7 @@ static const struct option_rule rules[] = {
     {"leakwatch-memory-limit", set_memory_limit,
      "auto, off, or " LW_SIZE_FORMS ", at least 1M"},
     {"leakwatch-report", set_report, "off, " LW_ADDR_FORMS},
+    {"leakwatch-http", set_http, "off, " LW_ADDR_FORMS},
     {"leakwatch-alarm", set_alarm, "an alarm name of 1 to 64 characters [A-Za-z0-9_.-]"},
     {"leakwatch-ignore", set_ignore,
      "a file name pattern such as */site-packages/* (up to 255 characters, 64 patterns)"},
@@ -303,9 +315,9 @@ char *lw_config_describe(const lw_config_t *cfg, char *buf, size_t len)
         snprintf(gc, sizeof(gc), "%s", cfg->gc == LW_GC_OFF ? "off" : "auto");
     snprintf(buf, len,
              "threshold %s, sampling %s, frames %u, gc %s, warmup %llu requests, "
-             "memory limit %s, report %s, alarm %s, %u ignore patterns",
+             "memory limit %s, report %s, http %s, alarm %s, %u ignore patterns",
              thr, rate, (unsigned)cfg->frames, gc, (unsigned long long)cfg->warmup,
-             limit, cfg->report ? cfg->report : "off", cfg->alarm,
+             limit, cfg->report ? cfg->report : "off", cfg->http ? cfg->http : "off", cfg->alarm,
              (unsigned)cfg->nignore);
     return buf;
 }

@@ -58,6 +58,8 @@ typedef struct lw_config {
     uint64_t memory_limit;     /* bytes, for LW_LIMIT_SET */
     const char *report;        /* as given; NULL = no report listener */
     lw_addr_t report_addr;
+    const char *http;          /* as given; NULL = no HTTP listener (/metrics, /report.json) */
+    lw_addr_t http_addr;
     const char *alarm;         /* uWSGI alarm name alerts are raised on */
     const char *ignore[LW_IGNORE_MAX]; /* fnmatch() patterns on file names */
     uint32_t nignore;

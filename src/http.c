@@ -63,6 +63,8 @@ int lw_http_parse(const char *buf, size_t len, lw_http_request_t *req)
     const char *eol = memchr(buf, '\n', len);
 
     if (!eol) { /* the request line is still arriving: control bytes already refuse it */
+        if (len > LW_HTTP_LINE_MAX)
+            return -EINVAL;
         for (size_t i = 0; i < len; i++) {
             unsigned char c = (unsigned char)buf[i];
             if ((c < ' ' && c != '\r') || c == 0x7f)

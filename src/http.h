@@ -13,7 +13,8 @@
 
 #include <stddef.h>
 
-#define LW_HTTP_PATH_MAX 256 /* bytes of path kept, NUL included */
+#define LW_HTTP_PATH_MAX 256  /* bytes of path kept, NUL included */
+#define LW_HTTP_LINE_MAX 1100 /* a request line longer than this cannot be valid here */
 
 typedef struct lw_http_request {
     char method[8];               /* "GET", ... NUL-terminated */
@@ -24,7 +25,8 @@ typedef struct lw_http_request {
  * Looks at buf[0..len). Returns 1 and fills *req when the head is complete
  * and well formed; 0 when more bytes are needed; -EINVAL when it cannot be
  * an HTTP/1.x request (a bad request line, a method or path too long, a
- * control byte, a missing "HTTP/1." version). *req is unspecified unless 1
+ * control byte, a missing "HTTP/1." version, a line past LW_HTTP_LINE_MAX
+ * bytes without its end). *req is unspecified unless 1
  * is returned.
  */
 int lw_http_parse(const char *buf, size_t len, lw_http_request_t *req);

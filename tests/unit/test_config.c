@@ -212,6 +212,24 @@ static void test_config_report(void **state)
     assert_int_equal(cfg.report_addr.kind, LW_ADDR_NONE);
 }
 
+static void test_config_http(void **state)
+{
+    (void)state;
+    assert_null(cfg.http); /* off by default */
+    ok("leakwatch-http", ":9400");
+    assert_string_equal(cfg.http, ":9400");
+    assert_int_equal(cfg.http_addr.kind, LW_ADDR_TCP);
+    assert_int_equal(cfg.http_addr.port, 9400);
+    assert_string_equal(cfg.http_addr.host, "127.0.0.1"); /* loopback unless a host is named */
+    assert_null(cfg.report); /* its own address, not the report's */
+    refused("leakwatch-http", "host:99999", -ERANGE);
+    refused("leakwatch-http", "", -EINVAL);
+    assert_string_equal(cfg.http, ":9400");
+    ok("leakwatch-http", "off");
+    assert_null(cfg.http);
+    assert_int_equal(cfg.http_addr.kind, LW_ADDR_NONE);
+}
+
 static void test_config_alarm(void **state)
 {
     char longest[LW_ALARM_MAX + 1], too_long[LW_ALARM_MAX + 2];
@@ -371,6 +389,7 @@ int main(void)
         cmocka_unit_test_setup(test_config_errlen_zero_writes_nothing, setup),
         cmocka_unit_test_setup(test_config_check_sample_rate_against_threshold, setup),
         cmocka_unit_test_setup(test_config_describe_names_the_choices, setup),
+        cmocka_unit_test_setup(test_config_http, setup),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

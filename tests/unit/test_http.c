@@ -84,6 +84,18 @@ static void test_http_a_path_too_long_is_refused(void **state)
     assert_int_equal(strlen(req.path), LW_HTTP_PATH_MAX - 1);
 }
 
+static void test_http_an_endless_request_line_is_refused_early(void **state)
+{
+    char buf[LW_HTTP_LINE_MAX + 2];
+    lw_http_request_t req;
+
+    (void)state;
+    memcpy(buf, "GET /", 5);
+    memset(buf + 5, 'a', sizeof(buf) - 5);
+    assert_int_equal(lw_http_parse(buf, LW_HTTP_LINE_MAX, &req), 0);
+    assert_int_equal(lw_http_parse(buf, LW_HTTP_LINE_MAX + 1, &req), -EINVAL);
+}
+
 static void test_http_bytes_are_never_read_past_len(void **state)
 {
     char buf[64];
@@ -105,6 +117,7 @@ int main(void)
         cmocka_unit_test(test_http_an_incomplete_head_needs_more),
         cmocka_unit_test(test_http_garbage_is_refused_at_once),
         cmocka_unit_test(test_http_a_path_too_long_is_refused),
+        cmocka_unit_test(test_http_an_endless_request_line_is_refused_early),
         cmocka_unit_test(test_http_bytes_are_never_read_past_len),
     };
     return cmocka_run_group_tests_name("http", tests, NULL, NULL);

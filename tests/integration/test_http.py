@@ -1,0 +1,105 @@
+"""--leakwatch-http: the master serves /metrics (Prometheus text format) and
+/report.json over HTTP; bad requests get short answers; a bad address stops
+uWSGI at start."""
+import json
+import re
+import shutil
+import socket
+import subprocess
+import unittest
+
+from harness import UwsgiTestCase, free_port, http_get, leak_line, run_uwsgi, wait_until, PLUGIN
+
+SITE = re.compile(r'^leakwatch_site_live_bytes\{file="([^"]*)",line="(\d+)",function="([^"]*)",'
+                  r'via_libraries="(true|false)"\} (\d+)$', re.M)
+
+
+def raw(port, data, timeout=10):
+    """Sends bytes, returns everything the server answers before it closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as c:
+        c.sendall(data)
+        chunks = []
+        while True:
+            got = c.recv(65536)
+            if not got:
+                return b"".join(chunks)
+            chunks.append(got)
+
+
+class HttpTest(UwsgiTestCase):
+
+    def leaking_server(self):
+        port = free_port()
+        server = self.server("leak_bytes.py", summary=0, args=[
+            "--leakwatch-threshold", "512k", "--env", "LEAK_SIZE=16384",
+            "--leakwatch-http", f":{port}"])
+        return server, port
+
+    def test_metrics_show_the_leaking_site_and_pass_promtool(self):
+        # GIVEN a leaking app served with --leakwatch-http
+        server, port = self.leaking_server()
+        # WHEN requests leak and /metrics is scraped
+        def leak_alerted():
+            for _ in range(40):
+                server.get("/")
+            status, body = http_get(port, "/metrics")
+            self.assertEqual(status, 200)
+            text = body.decode()
+            return text if 'leakwatch_alerts_total{kind="LEAK"} 0' not in text else None
+        text = wait_until(leak_alerted, 60, "a LEAK counted on /metrics")
+        # THEN the leaking line is a labelled series, workers have RSS, and
+        # promtool (Prometheus's own checker) accepts the exposition
+        sites = {(m[1], int(m[2])): int(m[5]) for m in SITE.finditer(text)}
+        self.assertGreater(sites[(server.app, leak_line("leak_bytes.py"))], 512 * 1024)
+        rss = [int(v) for v in re.findall(r'^leakwatch_worker_rss_bytes\{worker="\d"\} (\d+)$',
+                                          text, re.M)]
+        self.assertEqual(len(rss), 2)
+        self.assertTrue(all(v > 1 << 20 for v in rss), rss)
+        self.assertIn("\nleakwatch_lost_total 0\n", text)
+        promtool = shutil.which("promtool")
+        self.assertIsNotNone(promtool, "promtool (Debian package prometheus) is needed")
+        check = subprocess.run([promtool, "check", "metrics"], input=text, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.assertEqual(check.returncode, 0, check.stdout)
+
+    def test_report_json_is_the_report(self):
+        server, port = self.leaking_server()
+        for _ in range(50):
+            server.get("/")
+        status, body = http_get(port, "/report.json")
+        self.assertEqual(status, 200)
+        doc = json.loads(body)
+        self.assertEqual(set(doc), {"version", "settings", "workers", "sites", "alerts"})
+        self.assertEqual(len(doc["workers"]), 2)
+
+    def test_bad_requests_get_short_answers(self):
+        server, port = self.leaking_server()
+        self.assertEqual(http_get(port, "/nothing-here")[0], 404)
+        self.assertTrue(raw(port, b"POST /metrics HTTP/1.1\r\n\r\n").startswith(
+            b"HTTP/1.1 405 "))
+        self.assertTrue(raw(port, b"\x16\x03\x01\x00\xa5\x01\x00").startswith(b"HTTP/1.1 400 "))
+        self.assertTrue(raw(port, b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\n\r\n").startswith(
+            b"HTTP/1.1 400 "))
+
+    def test_a_silent_client_does_not_keep_others_out(self):
+        # GIVEN a client that connects and sends nothing
+        server, port = self.leaking_server()
+        silent = socket.create_connection(("127.0.0.1", port))
+        self.addCleanup(silent.close)
+        # WHEN another client asks for /metrics
+        status, body = http_get(port, "/metrics", timeout=15)
+        # THEN it is answered once the silent one has timed out (2 s)
+        self.assertEqual(status, 200)
+        self.assertIn(b"# TYPE leakwatch_lost_total counter", body)
+
+    def test_a_bad_address_stops_uwsgi(self):
+        rc, out = run_uwsgi(["--plugin", "python3", "--plugin", PLUGIN, "--leakwatch-http",
+                             "localhost:99999", "--http-socket", "127.0.0.1:0"])
+        self.assertNotEqual(rc, 0)
+        lines = [l for l in out.splitlines() if l.startswith("[leakwatch] --leakwatch-http")]
+        self.assertEqual(len(lines), 1, out)
+        self.assertIn("localhost:99999", lines[0])
+
+
+if __name__ == "__main__":
+    unittest.main()
