@@ -1,12 +1,16 @@
 """--leakwatch-http: the master serves /metrics (Prometheus text format) and
 /report.json over HTTP; bad requests get short answers; a bad address stops
-uWSGI at start."""
+uWSGI at start; a real Prometheus server scrapes it and sees a leak rise."""
 import json
+import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
+import tempfile
 import unittest
+import urllib.parse
 
 from harness import UwsgiTestCase, free_port, http_get, leak_line, run_uwsgi, wait_until, PLUGIN
 
@@ -103,3 +107,69 @@ class HttpTest(UwsgiTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class PrometheusScrapeTest(UwsgiTestCase):
+    """A real Prometheus server (Debian's) scrapes leakwatch while an app leaks."""
+
+    def start_prometheus(self, target_port):
+        binary = shutil.which("prometheus")
+        self.assertIsNotNone(binary, "prometheus (Debian package prometheus) is needed")
+        tmp = tempfile.mkdtemp(prefix="leakwatch-prom-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        config = os.path.join(tmp, "prometheus.yml")
+        with open(config, "w") as f:
+            f.write("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
+                    "scrape_configs:\n  - job_name: leakwatch\n    static_configs:\n"
+                    f"      - targets: ['127.0.0.1:{target_port}']\n")
+        port = free_port()
+        log = open(os.path.join(tmp, "prometheus.log"), "w")
+        proc = subprocess.Popen([binary, f"--config.file={config}",
+                                 f"--storage.tsdb.path={os.path.join(tmp, 'data')}",
+                                 f"--web.listen-address=127.0.0.1:{port}"],
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+
+        def stop():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(20)
+        self.addCleanup(stop)
+        wait_until(lambda: self.query(port, "up") is not None, 60, "Prometheus to answer")
+        return port
+
+    @staticmethod
+    def query(port, promql):
+        try:
+            url = f"/api/v1/query?query={urllib.parse.quote(promql)}"
+            status, body = http_get(port, url)
+        except OSError:
+            return None
+        if status != 200:
+            return None
+        return json.loads(body)["data"]["result"]
+
+    def test_prometheus_sees_the_leak_rising(self):
+        # GIVEN a leaking app with --leakwatch-http, and Prometheus scraping it every second
+        port = free_port()
+        server = self.server("leak_bytes.py", summary=0, args=[
+            "--leakwatch-threshold", "512k", "--env", "LEAK_SIZE=16384",
+            "--leakwatch-http", f":{port}"])
+        prom = self.start_prometheus(port)
+        series = (f'leakwatch_site_live_bytes{{file="{server.app}",'
+                  f'line="{leak_line("leak_bytes.py")}"}}[60s]')
+
+        # WHEN requests keep leaking
+        def rising():
+            for _ in range(30):
+                server.get("/")
+            result = self.query(prom, series)
+            if not result:
+                return None
+            values = [float(v) for _, v in result[0]["values"]]
+            return values if len(values) >= 5 and values[-1] > values[0] > 0 else None
+        values = wait_until(rising, 90, "Prometheus to hold a rising leakwatch_site_live_bytes")
+        # THEN Prometheus stored the leaking site's series, and it rises
+        self.assertGreater(values[-1], values[0])
+        up = self.query(prom, 'up{job="leakwatch"}')
+        self.assertEqual(up[0]["value"][1], "1")
