@@ -75,7 +75,7 @@ class EngineTest(UwsgiTestCase):
                 return reps
             server.get("/")  # a worker logs on a request once the interval passed
             return None
-        return wait_until(ready, 40, "SITES lines covering every request")
+        return wait_until(ready, 90, "SITES lines covering every request")
 
     def test_objects_revived_from_free_lists_do_not_charge_their_first_line(self):
         # GIVEN exact mode and an app whose scratch list dies at one line
