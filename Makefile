@@ -87,7 +87,7 @@ $(UNIT_DIR)/%.o: src/%.c $(HEADERS) | deps
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(WARN) -g -O1 $(SAN_FLAGS) -c $< -o $@
 
-$(UNIT_DIR)/test_%: tests/unit/test_%.c $(UNIT_OBJS) $(HEADERS)
+$(UNIT_DIR)/test_%: tests/unit/test_%.c $(UNIT_OBJS) $(HEADERS) $(wildcard tests/unit/*.h)
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(WARN) -g -O1 $(SAN_FLAGS) -Isrc $< $(UNIT_OBJS) -o $@ -lcmocka -ljansson -lm
 

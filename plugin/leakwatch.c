@@ -70,8 +70,8 @@ static struct seen *seen;
 /* Owned by the analyst thread once it runs; created before it starts. */
 static lw_agg_t *agg;
 static lw_record_t drain_buf[LW_DRAIN_BATCH];
-static uint64_t alerts_total;
-static lw_expo_kind_t alert_kinds[] = { /* analyst thread writes, under view_lock */
+/* Alerts by kind; leakwatch.alerts is their sum. Analyst thread, under view_lock. */
+static lw_expo_kind_t alert_kinds[] = {
     {"LEAK", 0}, {"NATIVE", 0}, {"OOM", 0}, {"LAST WORDS", 0}};
 static pthread_t analyst, reporter, http_server;
 /* Guards agg, the alert history and the metric values between the analyst
@@ -487,7 +487,6 @@ static void lw_remember_alert(const char *kind, const char *text)
 {
     uint64_t slot = history_len++ % LW_ALERT_HISTORY;
 
-    alerts_total++;
     for (size_t k = 0; k < sizeof(alert_kinds) / sizeof(alert_kinds[0]); k++)
         alert_kinds[k].count += strcmp(alert_kinds[k].kind, kind) == 0;
     history[slot].time = (int64_t)time(NULL);
@@ -735,8 +734,9 @@ static uint64_t lw_oom_kill_count(void)
  * Every analyst cycle: the highest RSS of each worker generation. With an
  * RSS limit uWSGI's workers record their RSS after every request; a
  * generation that leaks fast can reach the limit and be recycled between
- * two of the once-a-second readings (seen: 1,000 requests of 256 KiB in a
- * second), so the cause of its end must not rest on those alone.
+ * two of the once-a-second readings (seen: a generation holding 246 MiB
+ * against a 60 MiB limit was called "gone"), so the cause of its end must
+ * not rest on those alone.
  */
 static void lw_master_watch_generations(void)
 {
@@ -847,7 +847,9 @@ static void lw_master_update_metrics(void)
     m_lost = lost + (int64_t)ast.overflowed + (int64_t)ast.malformed;
     m_suspects = (int64_t)lw_agg_suspects(agg);
     lw_master_project((double)uwsgi_micros() / 1e6);
-    m_alerts = (int64_t)alerts_total;
+    m_alerts = 0;
+    for (size_t k = 0; k < sizeof(alert_kinds) / sizeof(alert_kinds[0]); k++)
+        m_alerts += (int64_t)alert_kinds[k].count;
 }
 
 /*
@@ -881,7 +883,6 @@ static void *lw_analyst(void *arg)
     return NULL;
 }
 
-/* Renders the report from the current view (view_lock held by the caller). */
 /* The live workers as the report and /metrics show them (view_lock held). */
 static size_t lw_master_workers(lw_report_worker_t *workers)
 {
@@ -907,6 +908,7 @@ static size_t lw_master_workers(lw_report_worker_t *workers)
     return nw;
 }
 
+/* Renders the report from the current view (view_lock held by the caller). */
 static char *lw_master_render(void)
 {
     lw_report_worker_t workers[LW_SHM_MAX_WORKERS];
@@ -943,33 +945,49 @@ static void lw_write_all(int fd, const char *buf, size_t len)
  * stats server. A client that does not read is cut off by the send
  * timeout; the document's size is bounded (LW_REPORT_SITES_MAX sites).
  */
-static void *lw_reporter(void *arg)
+/* Answers one report connection: the document, then close. */
+static void lw_report_answer(int client)
+{
+    char *doc;
+
+    pthread_mutex_lock(&view_lock);
+    doc = lw_master_render();
+    pthread_mutex_unlock(&view_lock);
+    if (doc) {
+        lw_write_all(client, doc, strlen(doc));
+        lw_write_all(client, "\n", 1);
+        lw_report_free(doc);
+    }
+}
+
+/* A master listener's thread: one connection at a time, each read and
+ * write bounded by 2 s, so a slow client holds the listener for seconds at
+ * most and never the master. `answer` serves one connection. */
+static void lw_serve(int fd, void (*answer)(int client))
 {
     sigset_t all;
     struct timeval timeout = {2, 0};
 
-    (void)arg;
     sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    pthread_sigmask(SIG_BLOCK, &all, NULL); /* signals are the master loop's */
     for (;;) {
-        int client = accept(report_fd, NULL, NULL);
-        char *doc;
+        int client = accept(fd, NULL, NULL);
         if (client < 0) {
             if (errno != EINTR && errno != ECONNABORTED)
                 usleep(100000); /* EMFILE and friends: don't spin */
             continue;
         }
+        setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
         setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
-        pthread_mutex_lock(&view_lock);
-        doc = lw_master_render();
-        pthread_mutex_unlock(&view_lock);
-        if (doc) {
-            lw_write_all(client, doc, strlen(doc));
-            lw_write_all(client, "\n", 1);
-            lw_report_free(doc);
-        }
+        answer(client);
         close(client);
     }
+}
+
+static void *lw_reporter(void *arg)
+{
+    (void)arg;
+    lw_serve(report_fd, lw_report_answer);
     return NULL;
 }
 
@@ -996,6 +1014,12 @@ static void lw_http_reply(int fd, const char *status, const char *type, const ch
 
     lw_write_all(fd, head, (size_t)n);
     lw_write_all(fd, body, len);
+}
+
+static void lw_http_unavailable(int fd)
+{
+    static const char oom[] = "out of memory\n";
+    lw_http_reply(fd, "503 Service Unavailable", "text/plain", oom, sizeof(oom) - 1);
 }
 
 /* Reads one request head (bounded, with the socket's timeout) and answers it. */
@@ -1039,7 +1063,7 @@ static void lw_http_answer(int fd)
         if (text)
             lw_http_reply(fd, "200 OK", "text/plain; version=0.0.4; charset=utf-8", text, len);
         else
-            lw_http_reply(fd, "503 Service Unavailable", "text/plain", "out of memory\n", 14);
+            lw_http_unavailable(fd);
         free(text);
         return;
     }
@@ -1050,7 +1074,7 @@ static void lw_http_answer(int fd)
         if (doc)
             lw_http_reply(fd, "200 OK", "application/json", doc, strlen(doc));
         else
-            lw_http_reply(fd, "503 Service Unavailable", "text/plain", "out of memory\n", 14);
+            lw_http_unavailable(fd);
         lw_report_free(doc);
         return;
     }
@@ -1058,29 +1082,11 @@ static void lw_http_answer(int fd)
     lw_http_reply(fd, "404 Not Found", "text/plain", none, sizeof(none) - 1);
 }
 
-/* --leakwatch-http, in a master thread: one connection at a time, each
- * bounded by LW_HTTP_HEAD_MAX bytes and 2 s per read or write, so a slow
- * client holds the listener for seconds at most and never the master. */
+/* --leakwatch-http, in a master thread (bounded as lw_serve says). */
 static void *lw_http_serve(void *arg)
 {
-    sigset_t all;
-    struct timeval timeout = {2, 0};
-
     (void)arg;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);
-    for (;;) {
-        int client = accept(http_fd, NULL, NULL);
-        if (client < 0) {
-            if (errno != EINTR && errno != ECONNABORTED)
-                usleep(100000); /* EMFILE and friends: don't spin */
-            continue;
-        }
-        setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-        setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
-        lw_http_answer(client);
-        close(client);
-    }
+    lw_serve(http_fd, lw_http_answer);
     return NULL;
 }
 

@@ -13,28 +13,7 @@
 
 #include "agg.h"
 
-/* ---- an allocator that fails on demand ---- */
-static int allocs_left = -1; /* -1: never fail */
-static int live_allocs;
-
-static void *t_calloc(size_t n, size_t size)
-{
-    if (allocs_left == 0)
-        return NULL;
-    if (allocs_left > 0)
-        allocs_left--;
-    live_allocs++;
-    return calloc(n, size);
-}
-
-static void t_free(void *p)
-{
-    if (p)
-        live_allocs--;
-    free(p);
-}
-
-static const lw_alloc_t alloc = {t_calloc, t_free};
+#include "failing_alloc.h"
 
 static lw_agg_cfg_t config(void)
 {

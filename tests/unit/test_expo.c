@@ -12,28 +12,7 @@
 
 #include "expo.h"
 
-/* ---- an allocator that fails on demand ---- */
-static int allocs_left = -1; /* -1: never fail */
-static int live_allocs;
-
-static void *t_calloc(size_t n, size_t size)
-{
-    if (allocs_left == 0)
-        return NULL;
-    if (allocs_left > 0)
-        allocs_left--;
-    live_allocs++;
-    return calloc(n, size);
-}
-
-static void t_free(void *p)
-{
-    if (p)
-        live_allocs--;
-    free(p);
-}
-
-static const lw_alloc_t alloc = {t_calloc, t_free};
+#include "failing_alloc.h"
 
 /* ---- an aggregator with sites named as hostile as file names get ---- */
 static lw_record_t recs[256];

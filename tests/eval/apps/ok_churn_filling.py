@@ -4,9 +4,8 @@ filled from empty by the requests themselves. Each request replaces 300
 of 4,000 slots, so after the warm-up (20 requests per worker) a fifth is
 still empty: 4 MiB more arrive, ever slower (time constant 26 requests),
 while the estimate of the whole churning set wanders by ~0.5 MiB. A fill
-that large, that fast and that noisy is sometimes taken for a leak (in
-about one run of three here); make eval lists it apart and does not fail
-on it."""
+that large, that fast and that noisy is sometimes taken for a leak (in 2
+of 5 runs here); make eval lists it apart and does not fail on it."""
 import random
 
 rng = random.Random(5)
