@@ -38,7 +38,8 @@ UNIT_BINS    := $(patsubst tests/unit/%.c,$(UNIT_DIR)/%,$(UNIT_SRCS))
 # Packages from Debian that build, test and demo need; `make deps` installs
 # the missing ones and says nothing when all are there.
 DEPS := uwsgi-core uwsgi-dev uwsgi-plugin-python3 python3-dev libjansson-dev \
-        libcmocka-dev python3-flask wrk gcc make pkg-config valgrind clang-format prometheus
+        libcmocka-dev python3-flask wrk gcc make pkg-config valgrind clang-format prometheus \
+        chromium
 
 .SECONDARY: $(UNIT_OBJS) $(PLUGIN_OBJS)
 

@@ -18,8 +18,10 @@
 #include "../src/agg.h"
 #include "../src/config.h"
 #include "../src/expo.h"
+#include "../src/hist.h"
 #include "../src/http.h"
 #include "../src/memlimit.h"
+#include "../src/page.h"
 #include "../src/report.h"
 #include "../src/shm.h"
 #include "../src/size.h"
@@ -34,7 +36,8 @@
 #define LW_RING_RECORDS 8192 /* per worker: 256 KiB */
 #define LW_DRAIN_BATCH 512
 #define LW_HTTP_HEAD_MAX 8192 /* bytes of request head read, at most */
-#define LW_HTTP_TOP_SITES 50  /* site series on /metrics: bounded cardinality */
+#define LW_PAGE_SITES 12      /* site cards on the page (/ on --leakwatch-http) */
+#define LW_PAGE_REFRESH 5     /* seconds between the page's reloads */
 #define LW_DRAIN_MAX 65536   /* records per worker per cycle: the loop stays short */
 #define LW_ALERTS_MAX 16
 #define LW_MAX_SITES 65536
@@ -69,6 +72,9 @@ static int engine_on;
 static struct seen *seen;
 /* Owned by the analyst thread once it runs; created before it starts. */
 static lw_agg_t *agg;
+/* The page's charts (--leakwatch-http only): the analyst writes, the HTTP
+ * thread reads, both under view_lock. */
+static lw_hist_t *hist;
 static lw_record_t drain_buf[LW_DRAIN_BATCH];
 /* Alerts by kind; leakwatch.alerts is their sum. Analyst thread, under view_lock. */
 static lw_expo_kind_t alert_kinds[] = {
@@ -157,8 +163,10 @@ static struct uwsgi_option lw_options[] = {
            "serve the JSON report on ADDR (HOST:PORT, :PORT for loopback, or a unix "
            "socket path; default off)"),
     LW_OPT("leakwatch-http",
-           "serve /metrics (Prometheus) and /report.json over HTTP on ADDR (HOST:PORT, "
+           "serve a page (/), /metrics (Prometheus) and /report.json over HTTP on ADDR (HOST:PORT, "
            ":PORT for loopback, or a unix socket path; default off)"),
+    LW_OPT("leakwatch-http-sites",
+           "site series on /metrics at most, the largest by live bytes, 1-1000 (default 50)"),
     LW_OPT("leakwatch-alarm",
            "uWSGI alarm raised on every alert, define it with --alarm "
            "(default leakwatch)"),
@@ -462,6 +470,30 @@ static void lw_master_make_agg(void)
     agg = lw_agg_new(&acfg, &alloc);
     if (!agg)
         uwsgi_log("[leakwatch] master: out of memory for the aggregator; no leak detection\n");
+    if (agg && cfg.http && !(hist = lw_hist_new(&alloc, 1)))
+        uwsgi_log("[leakwatch] master: out of memory for the history; the page has no charts\n");
+}
+
+/* Seconds on a clock that never goes back (the history's). */
+static int64_t lw_mono_seconds(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec;
+}
+
+/* The page's charts: the live bytes of the sites it shows, when a frame is due. */
+static void lw_master_record_history(void)
+{
+    uint32_t ids[LW_HIST_SERIES];
+    size_t n;
+
+    if (!hist || !lw_hist_begin(hist, lw_mono_seconds()))
+        return;
+    n = lw_page_pick_sites(agg, ids, LW_HIST_SERIES);
+    for (size_t i = 0; i < n; i++)
+        lw_hist_put(hist, ids[i], lw_agg_site(agg, ids[i])->live);
 }
 
 /* Reads what every worker published since the last cycle. Never waits.
@@ -874,6 +906,7 @@ static void *lw_analyst(void *arg)
         uint64_t read = lw_master_drain();
         lw_master_last_words(); /* before judging: the dead worker's view is gone already */
         lw_master_judge();
+        lw_master_record_history();
         if (lw_tick_due(&metrics_tick, uwsgi_micros()))
             lw_master_update_metrics();
         pthread_mutex_unlock(&view_lock);
@@ -908,21 +941,47 @@ static size_t lw_master_workers(lw_report_worker_t *workers)
     return nw;
 }
 
-/* Renders the report from the current view (view_lock held by the caller). */
-static char *lw_master_render(void)
+/* The alert history, oldest first (view_lock held). Returns the count. */
+static size_t lw_master_alerts(lw_report_alert_t *alerts)
 {
-    lw_report_worker_t workers[LW_SHM_MAX_WORKERS];
-    lw_report_alert_t alerts[LW_ALERT_HISTORY];
     uint64_t first = history_len > LW_ALERT_HISTORY ? history_len - LW_ALERT_HISTORY : 0;
-    size_t nw = lw_master_workers(workers), na = 0;
+    size_t na = 0;
 
     for (uint64_t i = first; i < history_len; i++, na++) {
         alerts[na].time = history[i % LW_ALERT_HISTORY].time;
         alerts[na].kind = history[i % LW_ALERT_HISTORY].kind;
         alerts[na].text = history[i % LW_ALERT_HISTORY].text;
     }
+    return na;
+}
+
+/* Renders the report from the current view (view_lock held by the caller). */
+static char *lw_master_render(void)
+{
+    lw_report_worker_t workers[LW_SHM_MAX_WORKERS];
+    lw_report_alert_t alerts[LW_ALERT_HISTORY];
+    size_t nw = lw_master_workers(workers), na = lw_master_alerts(alerts);
     lw_report_input_t in = {UWSGI_VERSION, &cfg, workers, nw, agg, alerts, na};
+
     return lw_report_render(&in);
+}
+
+/* The page (GET /), from the current view (view_lock held). */
+static char *lw_master_page(size_t *len)
+{
+    static const lw_alloc_t heap = {calloc, free};
+    lw_report_worker_t workers[LW_SHM_MAX_WORKERS];
+    lw_report_alert_t alerts[LW_ALERT_HISTORY];
+    lw_page_input_t in = {
+        .version = UWSGI_VERSION, .cfg = &cfg, .mem_limit = mem_limit,
+        .limit_shared = mem_limit_shared, .workers = workers,
+        .nworkers = lw_master_workers(workers), .agg = agg, .hist = hist,
+        .hist_now = lw_mono_seconds(), .alerts = alerts, .nalerts = lw_master_alerts(alerts),
+        .samples = (uint64_t)m_samples, .lost = (uint64_t)m_lost, .max_sites = LW_PAGE_SITES,
+        .refresh = LW_PAGE_REFRESH,
+    };
+
+    return lw_page_render(&in, &heap, len);
 }
 
 /* Writes all of buf or gives up (the socket has a send timeout). */
@@ -996,7 +1055,7 @@ static char *lw_master_metrics(size_t *len)
 {
     static const lw_alloc_t heap = {calloc, free};
     lw_report_worker_t workers[LW_SHM_MAX_WORKERS];
-    lw_expo_input_t in = {workers, lw_master_workers(workers), agg, LW_HTTP_TOP_SITES,
+    lw_expo_input_t in = {workers, lw_master_workers(workers), agg, cfg.http_sites,
                           alert_kinds, sizeof(alert_kinds) / sizeof(alert_kinds[0]),
                           (uint64_t)m_samples, (uint64_t)m_lost};
 
@@ -1020,6 +1079,43 @@ static void lw_http_unavailable(int fd)
 {
     static const char oom[] = "out of memory\n";
     lw_http_reply(fd, "503 Service Unavailable", "text/plain", oom, sizeof(oom) - 1);
+}
+
+/* The report as /report.json serves it. */
+static char *lw_master_report(size_t *len)
+{
+    char *doc = lw_master_render();
+
+    *len = doc ? strlen(doc) : 0;
+    return doc;
+}
+
+/* What --leakwatch-http serves: each a render from the current view. */
+static const struct lw_route {
+    const char *path, *type;
+    char *(*render)(size_t *len); /* view_lock held; NULL when memory runs out */
+    void (*release)(char *text);
+} routes[] = {
+    {"/", "text/html; charset=utf-8", lw_master_page, (void (*)(char *))free},
+    {"/metrics", "text/plain; version=0.0.4; charset=utf-8", lw_master_metrics,
+     (void (*)(char *))free},
+    {"/report.json", "application/json", lw_master_report, lw_report_free},
+};
+
+static void lw_http_route(int fd, const struct lw_route *route)
+{
+    size_t len = 0;
+    char *text;
+
+    pthread_mutex_lock(&view_lock);
+    text = route->render(&len);
+    pthread_mutex_unlock(&view_lock);
+    if (!text) {
+        lw_http_unavailable(fd);
+        return;
+    }
+    lw_http_reply(fd, "200 OK", route->type, text, len);
+    route->release(text);
 }
 
 /* Reads one request head (bounded, with the socket's timeout) and answers it. */
@@ -1055,30 +1151,13 @@ static void lw_http_answer(int fd)
         lw_http_reply(fd, "405 Method Not Allowed", "text/plain", only, sizeof(only) - 1);
         return;
     }
-    if (strcmp(req.path, "/metrics") == 0) {
-        size_t len = 0;
-        pthread_mutex_lock(&view_lock);
-        char *text = lw_master_metrics(&len);
-        pthread_mutex_unlock(&view_lock);
-        if (text)
-            lw_http_reply(fd, "200 OK", "text/plain; version=0.0.4; charset=utf-8", text, len);
-        else
-            lw_http_unavailable(fd);
-        free(text);
-        return;
+    for (size_t r = 0; r < sizeof(routes) / sizeof(routes[0]); r++) {
+        if (strcmp(req.path, routes[r].path) == 0) {
+            lw_http_route(fd, &routes[r]);
+            return;
+        }
     }
-    if (strcmp(req.path, "/report.json") == 0) {
-        pthread_mutex_lock(&view_lock);
-        char *doc = lw_master_render();
-        pthread_mutex_unlock(&view_lock);
-        if (doc)
-            lw_http_reply(fd, "200 OK", "application/json", doc, strlen(doc));
-        else
-            lw_http_unavailable(fd);
-        lw_report_free(doc);
-        return;
-    }
-    static const char none[] = "not found: /metrics and /report.json are served here\n";
+    static const char none[] = "not found: /, /metrics and /report.json are served here\n";
     lw_http_reply(fd, "404 Not Found", "text/plain", none, sizeof(none) - 1);
 }
 

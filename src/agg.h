@@ -24,15 +24,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "alloc.h"
 #include "detect.h"
 #include "ring.h"
 
 #define LW_AGG_TOP_ENDPOINTS 4
-
-typedef struct lw_alloc {
-    void *(*calloc)(size_t n, size_t size);
-    void (*free)(void *p);
-} lw_alloc_t;
 
 typedef struct lw_agg_cfg {
     uint32_t nworkers;

@@ -209,6 +209,11 @@ static int set_horizon(lw_config_t *cfg, const char *value, const char **why)
     return set_u32(&cfg->oom_horizon, value, 1, LW_HORIZON_MAX, why);
 }
 
+static int set_http_sites(lw_config_t *cfg, const char *value, const char **why)
+{
+    return set_u32(&cfg->http_sites, value, 1, LW_HTTP_SITES_MAX, why);
+}
+
 static const struct option_rule rules[] = {
     {"leakwatch-threshold", set_threshold, LW_SIZE_FORMS ", at least 1k"},
     {"leakwatch-sample-rate", set_sample_rate,
@@ -221,6 +226,7 @@ static const struct option_rule rules[] = {
      "auto, off, or " LW_SIZE_FORMS ", at least 1M"},
     {"leakwatch-report", set_report, "off, " LW_ADDR_FORMS},
     {"leakwatch-http", set_http, "off, " LW_ADDR_FORMS},
+    {"leakwatch-http-sites", set_http_sites, "a whole number from 1 to 1000"},
     {"leakwatch-alarm", set_alarm, "an alarm name of 1 to 64 characters [A-Za-z0-9_.-]"},
     {"leakwatch-ignore", set_ignore,
      "a file name pattern such as */site-packages/* (up to 255 characters, 64 patterns)"},
@@ -238,6 +244,7 @@ void lw_config_init(lw_config_t *cfg)
     cfg->limit_mode = LW_LIMIT_AUTO;
     cfg->alarm = LW_ALARM_DEFAULT;
     cfg->oom_horizon = LW_HORIZON_DEFAULT;
+    cfg->http_sites = LW_HTTP_SITES_DEFAULT;
 }
 
 int lw_config_set(lw_config_t *cfg, const char *name, const char *value,

@@ -33,6 +33,8 @@
 #define LW_SUMMARY_MAX       86400  /* seconds */
 #define LW_HORIZON_DEFAULT   1800   /* seconds: OOM warnings this far ahead */
 #define LW_HORIZON_MAX       604800 /* a week */
+#define LW_HTTP_SITES_DEFAULT 50    /* /metrics site series (cardinality bound) */
+#define LW_HTTP_SITES_MAX    1000
 
 enum lw_gc_mode {
     LW_GC_AUTO = 0, /* collect only before judging a suspect (default) */
@@ -60,6 +62,7 @@ typedef struct lw_config {
     lw_addr_t report_addr;
     const char *http;          /* as given; NULL = no HTTP listener (/metrics, /report.json) */
     lw_addr_t http_addr;
+    uint32_t http_sites;       /* site series on /metrics at most */
     const char *alarm;         /* uWSGI alarm name alerts are raised on */
     const char *ignore[LW_IGNORE_MAX]; /* fnmatch() patterns on file names */
     uint32_t nignore;

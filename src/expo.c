@@ -1,62 +1,12 @@
 #include "expo.h"
 
+#include "text.h"
+
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #define LW_EXPO_LABEL_MAX 512 /* bytes of one escaped label value */
-
-/* A growing text; on allocation failure `failed` is set and appends stop. */
-struct text {
-    const lw_alloc_t *alloc;
-    char *buf;
-    size_t len, cap;
-    int failed;
-};
-
-static void grow(struct text *t, size_t need)
-{
-    size_t cap = t->cap ? t->cap : 4096;
-    char *bigger;
-
-    while (cap < need)
-        cap *= 2;
-    bigger = t->alloc->calloc(1, cap);
-    if (!bigger) {
-        t->failed = 1;
-        return;
-    }
-    if (t->buf) {
-        memcpy(bigger, t->buf, t->len);
-        t->alloc->free(t->buf);
-    }
-    t->buf = bigger;
-    t->cap = cap;
-}
-
-static void put(struct text *t, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    if (t->failed)
-        return;
-    va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if (t->len + (size_t)n + 1 > t->cap) {
-        grow(t, t->len + (size_t)n + 1);
-        if (t->failed)
-            return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
-    va_end(ap);
-    t->len += (size_t)n;
-}
 
 size_t lw_expo_escape(const char *value, char *out, size_t outlen)
 {
@@ -77,12 +27,12 @@ size_t lw_expo_escape(const char *value, char *out, size_t outlen)
     return at;
 }
 
-static void family(struct text *t, const char *name, const char *type, const char *help)
+static void family(lw_text_t *t, const char *name, const char *type, const char *help)
 {
-    put(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    lw_text_put(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void worker_families(struct text *t, const lw_expo_input_t *in)
+static void worker_families(lw_text_t *t, const lw_expo_input_t *in)
 {
     static const struct {
         const char *name, *help;
@@ -102,12 +52,12 @@ static void worker_families(struct text *t, const lw_expo_input_t *in)
         for (size_t i = 0; i < in->nworkers; i++) {
             const lw_report_worker_t *w = &in->workers[i];
             int64_t v = *(const int64_t *)((const char *)w + gauges[g].offset);
-            put(t, "%s{worker=\"%" PRIu32 "\"} %" PRId64 "\n", gauges[g].name, w->id, v);
+            lw_text_put(t, "%s{worker=\"%" PRIu32 "\"} %" PRId64 "\n", gauges[g].name, w->id, v);
         }
     }
 }
 
-static void site_families(struct text *t, const lw_expo_input_t *in)
+static void site_families(lw_text_t *t, const lw_expo_input_t *in)
 {
     uint32_t ids[1024];
     size_t n = in->agg ? lw_agg_top_sites(in->agg, 0, false, ids,
@@ -126,7 +76,7 @@ static void site_families(struct text *t, const lw_expo_input_t *in)
             lw_expo_escape(lw_agg_field(s, 1), func, sizeof(func));
             /* via_libraries keeps the series of an application line apart from the
              * one summing what libraries allocate on its behalf (same file:line) */
-            put(t,
+            lw_text_put(t,
                 "%s{file=\"%s\",line=\"%" PRId32 "\",function=\"%s\",via_libraries=\"%s\"} %" PRId64
                 "\n",
                 name, file, s->line, func, s->rollup ? "true" : "false",
@@ -137,25 +87,19 @@ static void site_families(struct text *t, const lw_expo_input_t *in)
 
 char *lw_expo_render(const lw_expo_input_t *in, const lw_alloc_t *alloc, size_t *len)
 {
-    struct text t = {alloc, NULL, 0, 0, 0};
+    lw_text_t t;
 
-    grow(&t, 4096);
+    lw_text_init(&t, alloc, 4096);
     site_families(&t, in);
     worker_families(&t, in);
     family(&t, "leakwatch_alerts_total", "counter", "Alerts raised since start, by kind.");
     for (size_t i = 0; i < in->nkinds; i++)
-        put(&t, "leakwatch_alerts_total{kind=\"%s\"} %" PRIu64 "\n", in->kinds[i].kind,
+        lw_text_put(&t, "leakwatch_alerts_total{kind=\"%s\"} %" PRIu64 "\n", in->kinds[i].kind,
             in->kinds[i].count);
     family(&t, "leakwatch_samples_total", "counter", "Allocations sampled, all workers.");
-    put(&t, "leakwatch_samples_total %" PRIu64 "\n", in->samples);
+    lw_text_put(&t, "leakwatch_samples_total %" PRIu64 "\n", in->samples);
     family(&t, "leakwatch_lost_total", "counter",
            "Samples that could not be recorded (must stay 0).");
-    put(&t, "leakwatch_lost_total %" PRIu64 "\n", in->lost);
-    if (t.failed) {
-        if (t.buf)
-            alloc->free(t.buf);
-        return NULL;
-    }
-    *len = t.len;
-    return t.buf;
+    lw_text_put(&t, "leakwatch_lost_total %" PRIu64 "\n", in->lost);
+    return lw_text_finish(&t, len);
 }

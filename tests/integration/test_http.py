@@ -1,6 +1,8 @@
-"""--leakwatch-http: the master serves /metrics (Prometheus text format) and
-/report.json over HTTP; bad requests get short answers; a bad address stops
-uWSGI at start; a real Prometheus server scrapes it and sees a leak rise."""
+"""--leakwatch-http: the master serves a page (/), /metrics (Prometheus text
+format) and /report.json over HTTP; bad requests get short answers; a bad
+address stops uWSGI at start; a real Prometheus server scrapes it and sees a
+leak rise; headless Chromium renders the page with the leak's chart."""
+import html
 import json
 import os
 import re
@@ -11,8 +13,10 @@ import subprocess
 import tempfile
 import unittest
 import urllib.parse
+import zlib
 
-from harness import UwsgiTestCase, free_port, http_get, leak_line, run_uwsgi, wait_until, PLUGIN
+from harness import (ROOT, UwsgiTestCase, free_port, http_get, leak_line, run_uwsgi, wait_until,
+                     PLUGIN)
 
 SITE = re.compile(r'^leakwatch_site_live_bytes\{file="([^"]*)",line="(\d+)",function="([^"]*)",'
                   r'via_libraries="(true|false)"\} (\d+)$', re.M)
@@ -105,10 +109,6 @@ class HttpTest(UwsgiTestCase):
         self.assertIn("localhost:99999", lines[0])
 
 
-if __name__ == "__main__":
-    unittest.main()
-
-
 class PrometheusScrapeTest(UwsgiTestCase):
     """A real Prometheus server (Debian's) scrapes leakwatch while an app leaks."""
 
@@ -173,3 +173,125 @@ class PrometheusScrapeTest(UwsgiTestCase):
         self.assertGreater(values[-1], values[0])
         up = self.query(prom, 'up{job="leakwatch"}')
         self.assertEqual(up[0]["value"][1], "1")
+
+
+def png_pixels(path):
+    """(width, height, rows of RGB tuples) of an 8-bit RGB or RGBA PNG, unfiltered."""
+    with open(path, "rb") as f:
+        data = f.read()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    at, idat, head = 8, b"", None
+    while at < len(data):
+        size = int.from_bytes(data[at:at + 4], "big")
+        kind, body = data[at + 4:at + 8], data[at + 8:at + 8 + size]
+        if kind == b"IHDR":
+            head = body
+        elif kind == b"IDAT":
+            idat += body
+        at += 12 + size
+    width, height = int.from_bytes(head[0:4], "big"), int.from_bytes(head[4:8], "big")
+    depth, color = head[8], head[9]
+    assert depth == 8 and color in (2, 6), f"unexpected PNG format {depth}/{color}"
+    bpp = 3 if color == 2 else 4
+    raw, stride, rows, prev = zlib.decompress(idat), width * bpp, [], bytearray(width * bpp)
+    for y in range(height):
+        filt, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b, c = prev[i], prev[i - bpp] if i >= bpp else 0
+            if filt == 1:
+                line[i] = (line[i] + a) & 255
+            elif filt == 2:
+                line[i] = (line[i] + b) & 255
+            elif filt == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            elif filt == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        rows.append([tuple(line[x * bpp:x * bpp + 3]) for x in range(width)])
+        prev = line
+    return width, height, rows
+
+
+class PageTest(UwsgiTestCase):
+    """GET / is a page a person reads: headless Chromium renders it."""
+
+    CHART_LINE = (0x3B, 0x7D, 0xD8)  # the charts' stroke colour (src/page.c)
+
+    def chromium(self, *args):
+        binary = shutil.which("chromium")
+        self.assertIsNotNone(binary, "chromium (Debian package chromium) is needed")
+        profile = tempfile.mkdtemp(prefix="leakwatch-chromium-")
+        self.addCleanup(shutil.rmtree, profile, True)
+        run = subprocess.run([binary, "--headless", "--no-sandbox", "--disable-gpu",
+                              f"--user-data-dir={profile}", "--hide-scrollbars",
+                              "--window-size=1280,1000", *args],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+        self.assertEqual(run.returncode, 0, run.stderr.decode(errors="replace")[-2000:])
+        return run.stdout.decode(errors="replace")
+
+    def test_chromium_renders_the_leak_and_its_chart(self):
+        # GIVEN a leaking app served with --leakwatch-http
+        port = free_port()
+        server = self.server("leak_bytes.py", summary=0, args=[
+            "--leakwatch-threshold", "512k", "--env", "LEAK_SIZE=16384",
+            "--leakwatch-http", f":{port}"])
+        # WHEN it leaks until alerted, over a few seconds of history
+        def alerted_with_history():
+            for _ in range(20):
+                server.get("/")
+            status, body = http_get(port, "/")
+            self.assertEqual(status, 200)
+            page = body.decode()
+            points = re.search(r'points="([^"]*)"', page)
+            # the leak's chart comes first; five frames (a second apart) make a line
+            return page if "badge leak" in page and points and \
+                points[1].count(",") >= 7 else None
+        page = wait_until(alerted_with_history, 90, "the page to show the LEAK with a chart")
+        self.assertIn(html.escape(server.app), page)
+        url = f"http://127.0.0.1:{port}/"
+        # THEN Chromium renders the site's name and its chart from the live server
+        dom = self.chromium("--dump-dom", url)
+        where = f"{server.app}:{leak_line('leak_bytes.py')}"
+        self.assertIn(where, html.unescape(dom))
+        self.assertRegex(dom, r'<svg class="chart"[^>]*><polyline[^>]* points="0,90 [0-9.]+,')
+        self.assertIn("LEAK", dom)
+        # and a screenshot (kept: build/artifacts/leakwatch-page.png) shows the chart's line
+        artifacts = os.path.join(ROOT, "build", "artifacts")
+        os.makedirs(artifacts, exist_ok=True)
+        shot = os.path.join(artifacts, "leakwatch-page.png")
+        if os.path.exists(shot):
+            os.unlink(shot)
+        self.chromium(f"--screenshot={shot}", url)
+        width, height, rows = png_pixels(shot)
+        self.assertEqual((width, height), (1280, 1000))
+        line = sum(1 for row in rows for px in row
+                   if all(abs(px[i] - self.CHART_LINE[i]) < 40 for i in range(3)))
+        self.assertGreater(line, 100, "no chart line in the screenshot")
+
+    def test_page_fits_a_laptop_screen_without_sideways_scrolling(self):
+        # GIVEN the page of a leaking app, with a long file name
+        port = free_port()
+        server = self.server("leak_bytes.py", summary=0, args=[
+            "--leakwatch-threshold", "512k", "--env", "LEAK_SIZE=16384",
+            "--leakwatch-http", f":{port}"])
+        def alerted():
+            for _ in range(20):
+                server.get("/")
+            page = http_get(port, "/")[1].decode()
+            return page if "badge leak" in page else None
+        page = wait_until(alerted, 90, "the page to show the LEAK")
+        # WHEN Chromium lays it out at laptop widths (a probe script added to a copy)
+        tmp = tempfile.mkdtemp(prefix="leakwatch-page-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        copy = os.path.join(tmp, "page.html")
+        probe = ("<script>document.body.setAttribute('data-overflow', String("
+                 "document.documentElement.scrollWidth > window.innerWidth));</script>")
+        with open(copy, "w") as f:
+            f.write(page.replace("<meta http-equiv=\"refresh\"", "<meta name=\"was-refresh\"")
+                        .replace("</body>", probe + "</body>"))
+        for width in (1280, 1024):
+            dom = self.chromium(f"--window-size={width},800", "--dump-dom", "file://" + copy)
+            # THEN nothing is wider than the window
+            self.assertIn('data-overflow="false"', dom, f"sideways scrolling at {width} px")

@@ -22,70 +22,7 @@ static lw_agg_cfg_t config(void)
     return c;
 }
 
-/* ---- record builders ---- */
-static lw_record_t recs[256];
-static size_t nrecs;
-
-static void hello(int64_t pid, uint64_t spawn)
-{
-    lw_record_t *r = &recs[nrecs++];
-    memset(r, 0, sizeof(*r));
-    r->kind = LW_REC_HELLO;
-    r->u.hello.pid = pid;
-    r->u.hello.spawn = spawn;
-}
-
-static void text_records(const char *text, size_t len)
-{
-    for (size_t off = 0; off < len; off += LW_RECORD_TEXT) {
-        lw_record_t *r = &recs[nrecs++];
-        memset(r, 0, sizeof(*r));
-        r->kind = LW_REC_TEXT;
-        r->len = (uint16_t)(len - off < LW_RECORD_TEXT ? len - off : LW_RECORD_TEXT);
-        memcpy(r->u.text, text + off, r->len);
-    }
-}
-
-/* fields: file, func, app file, app func, then frames (file, line, func) */
-static void site(uint32_t id, int line, int app_line, const char *text, size_t len,
-                 uint32_t nframes)
-{
-    lw_record_t *r = &recs[nrecs++];
-    memset(r, 0, sizeof(*r));
-    r->kind = LW_REC_SITE;
-    r->id = id;
-    r->u.site.line = line;
-    r->u.site.app_line = app_line;
-    r->u.site.text_len = (uint32_t)len;
-    r->u.site.nframes = nframes;
-    text_records(text, len);
-}
-
-static void endpoint(uint32_t id, const char *name)
-{
-    lw_record_t *r = &recs[nrecs++];
-    memset(r, 0, sizeof(*r));
-    r->kind = LW_REC_ENDPOINT;
-    r->id = id;
-    r->u.site.text_len = (uint32_t)strlen(name);
-    text_records(name, strlen(name));
-}
-
-static void delta(uint32_t id, int64_t bytes, uint32_t ep)
-{
-    lw_record_t *r = &recs[nrecs++];
-    memset(r, 0, sizeof(*r));
-    r->kind = LW_REC_DELTA;
-    r->id = id;
-    r->u.delta.bytes = bytes;
-    r->u.delta.endpoint = ep;
-}
-
-static void feed(lw_agg_t *agg, uint32_t wid)
-{
-    assert_int_equal(lw_agg_feed(agg, wid, recs, nrecs), 0);
-    nrecs = 0;
-}
+#include "agg_records.h"
 
 #define APP "/srv/app.py\0handler\0/srv/app.py\0handler\0/srv/app.py\0" "12\0handler\0"
 #define LIB "/usr/lib/python3.11/logging/__init__.py\0getLogger\0/srv/app.py\0handler\0"
@@ -97,21 +34,6 @@ static lw_agg_t *fresh(void)
     lw_agg_t *agg = lw_agg_new(&c, &alloc);
     assert_non_null(agg);
     return agg;
-}
-
-/* the id of the one site whose file and line match */
-static uint32_t find(lw_agg_t *agg, const char *file, int line, bool rollup)
-{
-    uint32_t found = 0;
-    for (uint32_t i = 1; lw_agg_site(agg, i); i++) {
-        const lw_agg_site_t *s = lw_agg_site(agg, i);
-        if (!strcmp(lw_agg_field(s, 0), file) && s->line == line && s->rollup == rollup) {
-            assert_int_equal(found, 0);
-            found = i;
-        }
-    }
-    assert_int_not_equal(found, 0);
-    return found;
 }
 
 static void test_agg_sums_one_site_across_workers(void **state)

@@ -371,10 +371,28 @@ static void test_config_oom_horizon(void **state)
     assert_int_equal(c.oom_horizon, 600);
 }
 
+static void test_config_http_sites(void **state)
+{
+    lw_config_t c;
+    char err[256];
+
+    (void)state;
+    lw_config_init(&c);
+    assert_int_equal(c.http_sites, 50);
+    assert_int_equal(lw_config_set(&c, "leakwatch-http-sites", "200", err, sizeof(err)), 0);
+    assert_int_equal(c.http_sites, 200);
+    assert_int_equal(lw_config_set(&c, "leakwatch-http-sites", "0", err, sizeof(err)), -ERANGE);
+    assert_non_null(strstr(err, "--leakwatch-http-sites \"0\": "));
+    assert_int_equal(lw_config_set(&c, "leakwatch-http-sites", "1001", err, sizeof(err)), -ERANGE);
+    assert_int_equal(lw_config_set(&c, "leakwatch-http-sites", "ten", err, sizeof(err)), -EINVAL);
+    assert_int_equal(c.http_sites, 200);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config_oom_horizon),
+        cmocka_unit_test(test_config_http_sites),
         cmocka_unit_test_setup(test_config_init_sets_the_defaults, setup),
         cmocka_unit_test_setup(test_config_threshold, setup),
         cmocka_unit_test_setup(test_config_sample_rate, setup),

@@ -14,63 +14,24 @@
 
 #include "failing_alloc.h"
 
+#include "agg_records.h"
+
 /* ---- an aggregator with sites named as hostile as file names get ---- */
-static lw_record_t recs[256];
-static size_t nrecs;
-
-static void add(lw_record_t r)
-{
-    recs[nrecs++] = r;
-}
-
-static void site(uint32_t id, int line, const char *file, const char *func)
-{
-    char text[256];
-    size_t a = strlen(file) + 1, b = strlen(func) + 1, len = a + b + 2;
-    lw_record_t r = {.kind = LW_REC_SITE, .id = id};
-
-    memcpy(text, file, a);
-    memcpy(text + a, func, b);
-    text[a + b] = text[a + b + 1] = '\0'; /* no application frame */
-    r.u.site.line = line;
-    r.u.site.app_line = line;
-    r.u.site.text_len = (uint32_t)len;
-    add(r);
-    for (size_t off = 0; off < len; off += LW_RECORD_TEXT) {
-        lw_record_t t = {.kind = LW_REC_TEXT};
-        t.len = (uint16_t)(len - off < LW_RECORD_TEXT ? len - off : LW_RECORD_TEXT);
-        memcpy(t.u.text, text + off, t.len);
-        add(t);
-    }
-}
-
-static void delta(uint32_t id, int64_t bytes)
-{
-    lw_record_t r = {.kind = LW_REC_DELTA, .id = id};
-    r.u.delta.bytes = bytes;
-    add(r);
-}
-
 static lw_agg_t *hostile_agg(void)
 {
     lw_agg_cfg_t c = {.nworkers = 2, .max_sites = 64, .local_sites = 128, .local_endpoints = 16,
                       .max_endpoints = 16, .detect = {100000, 2, 1}};
     lw_agg_t *agg = lw_agg_new(&c, &alloc);
-    lw_record_t hello = {.kind = LW_REC_HELLO};
 
     assert_non_null(agg);
-    hello.u.hello.pid = 101;
-    hello.u.hello.spawn = 1;
-    nrecs = 0;
-    add(hello);
-    site(1, 7, "/srv/we\"ird\\dir/a\nb.py", "handler");
-    site(2, 9, "/srv/app.py", "view");
-    site(3, 11, "/srv/small.py", "tiny");
-    delta(1, 5000);
-    delta(2, 3000);
-    delta(3, 10);
-    assert_int_equal(lw_agg_feed(agg, 1, recs, nrecs), 0);
-    nrecs = 0;
+    hello(101, 1);
+    named_site(1, 7, "/srv/we\"ird\\dir/a\nb.py", "handler");
+    named_site(2, 9, "/srv/app.py", "view");
+    named_site(3, 11, "/srv/small.py", "tiny");
+    delta(1, 5000, 0);
+    delta(2, 3000, 0);
+    delta(3, 10, 0);
+    feed(agg, 1);
     return agg;
 }
 

@@ -1,0 +1,104 @@
+/*
+ * agg_records.h - builds the records a worker would push, for unit tests
+ * that feed an aggregator (test_agg, test_expo, test_page).
+ */
+#ifndef LW_TEST_AGG_RECORDS_H
+#define LW_TEST_AGG_RECORDS_H
+
+#include <stdbool.h>
+#include <string.h>
+
+#include "agg.h"
+
+static lw_record_t recs[256];
+static size_t nrecs;
+
+static inline void hello(int64_t pid, uint64_t spawn)
+{
+    lw_record_t *r = &recs[nrecs++];
+    memset(r, 0, sizeof(*r));
+    r->kind = LW_REC_HELLO;
+    r->u.hello.pid = pid;
+    r->u.hello.spawn = spawn;
+}
+
+static inline void text_records(const char *text, size_t len)
+{
+    for (size_t off = 0; off < len; off += LW_RECORD_TEXT) {
+        lw_record_t *r = &recs[nrecs++];
+        memset(r, 0, sizeof(*r));
+        r->kind = LW_REC_TEXT;
+        r->len = (uint16_t)(len - off < LW_RECORD_TEXT ? len - off : LW_RECORD_TEXT);
+        memcpy(r->u.text, text + off, r->len);
+    }
+}
+
+/* fields: file, func, app file, app func, then frames (file, line, func) */
+static inline void site(uint32_t id, int line, int app_line, const char *text, size_t len,
+                 uint32_t nframes)
+{
+    lw_record_t *r = &recs[nrecs++];
+    memset(r, 0, sizeof(*r));
+    r->kind = LW_REC_SITE;
+    r->id = id;
+    r->u.site.line = line;
+    r->u.site.app_line = app_line;
+    r->u.site.text_len = (uint32_t)len;
+    r->u.site.nframes = nframes;
+    text_records(text, len);
+}
+
+static inline void endpoint(uint32_t id, const char *name)
+{
+    lw_record_t *r = &recs[nrecs++];
+    memset(r, 0, sizeof(*r));
+    r->kind = LW_REC_ENDPOINT;
+    r->id = id;
+    r->u.site.text_len = (uint32_t)strlen(name);
+    text_records(name, strlen(name));
+}
+
+static inline void delta(uint32_t id, int64_t bytes, uint32_t ep)
+{
+    lw_record_t *r = &recs[nrecs++];
+    memset(r, 0, sizeof(*r));
+    r->kind = LW_REC_DELTA;
+    r->id = id;
+    r->u.delta.bytes = bytes;
+    r->u.delta.endpoint = ep;
+}
+
+static inline void feed(lw_agg_t *agg, uint32_t wid)
+{
+    assert_int_equal(lw_agg_feed(agg, wid, recs, nrecs), 0);
+    nrecs = 0;
+}
+
+/* A site with no application frame and no traceback: file and function only. */
+static inline void named_site(uint32_t id, int line, const char *file, const char *func)
+{
+    char text[512];
+    size_t a = strlen(file) + 1, b = strlen(func) + 1;
+
+    memcpy(text, file, a);
+    memcpy(text + a, func, b);
+    text[a + b] = text[a + b + 1] = '\0';
+    site(id, line, line, text, a + b + 2, 0);
+}
+
+/* the id of the one site whose file and line match */
+static inline uint32_t find(lw_agg_t *agg, const char *file, int line, bool rollup)
+{
+    uint32_t found = 0;
+    for (uint32_t i = 1; lw_agg_site(agg, i); i++) {
+        const lw_agg_site_t *s = lw_agg_site(agg, i);
+        if (!strcmp(lw_agg_field(s, 0), file) && s->line == line && s->rollup == rollup) {
+            assert_int_equal(found, 0);
+            found = i;
+        }
+    }
+    assert_int_not_equal(found, 0);
+    return found;
+}
+
+#endif
