@@ -3,6 +3,7 @@
 burst of traffic, and show what leakwatch logs."""
 import http.client
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -30,15 +31,32 @@ def get(port, path):
         conn.close()
 
 
+def screenshot(url, path):
+    """The page as headless Chromium shows it, or None without Chromium."""
+    chromium = shutil.which("chromium")
+    if not chromium:
+        return None
+    profile = tempfile.mkdtemp(prefix="leakwatch-demo-chromium-")
+    try:
+        done = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu",
+                               f"--user-data-dir={profile}", "--hide-scrollbars",
+                               "--window-size=1280,1100", f"--screenshot={path}", url],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+        return path if done.returncode == 0 else None
+    finally:
+        shutil.rmtree(profile, True)
+
+
 def main():
-    port = free_port()
-    log_path = os.path.join(tempfile.mkdtemp(prefix="leakwatch-demo-"), "uwsgi.log")
+    port, page_port = free_port(), free_port()
+    tmp = tempfile.mkdtemp(prefix="leakwatch-demo-")
+    log_path = os.path.join(tmp, "uwsgi.log")
     cmd = ["uwsgi", "--plugin", "python3", "--plugin", os.path.join(ROOT, "leakwatch_plugin.so"),
            "--http-socket", f"127.0.0.1:{port}", "--wsgi-file",
            os.path.join(ROOT, "examples", "leaky_profiler.py"),
            "--master", "--processes", "2", "--disable-logging", "--die-on-term",
            "--leakwatch-threshold", "2MB", "--leakwatch-summary", "2",
-           "--leakwatch-memory-limit", "128M"]
+           "--leakwatch-memory-limit", "128M", "--leakwatch-http", f":{page_port}"]
     print("$ " + " ".join(cmd))
     with open(log_path, "w") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
@@ -83,6 +101,10 @@ def main():
         status, body = get(port, "/health")
         print(f"--- the worker that answered /health keeps {body.decode().strip()} "
               "in Profiler.records, and counting ---")
+        url = f"http://127.0.0.1:{page_port}/"
+        shot = screenshot(url, os.path.join(tmp, "page.png"))
+        print(f"--- the page leakwatch served on {url} (--leakwatch-http): "
+              f"{shot or 'no screenshot (chromium is not installed)'} ---")
         print(f"full uWSGI log: {log_path}")
         return 0
     finally:

@@ -163,7 +163,7 @@ static void site_badge(lw_text_t *t, const lw_agg_site_t *s)
     else if (s->det && s->verdict.kind != LW_VERDICT_NONE)
         lw_text_put(t, "<span class=\"badge suspect\">suspect</span>");
     else
-        lw_text_put(t, "<span class=\"badge\">steady</span>");
+        lw_text_put(t, "<span class=\"badge\">watched</span>");
 }
 
 /* file:line in function(), escaped. */

@@ -76,8 +76,9 @@ static json_t *child(json_t *o, const char *key, json_t *container)
 }
 
 /* One site. On failure NULL, and everything built so far is released with o. */
-static json_t *site_json(const lw_agg_t *agg, uint32_t id, uint32_t nworkers)
+static json_t *site_json(const lw_report_input_t *in, uint32_t id)
 {
+    const lw_agg_t *agg = in->agg;
     const lw_agg_site_t *s = lw_agg_site(agg, id);
     json_t *o = json_object();
     json_t *tb = o ? child(o, "traceback", json_array()) : NULL;
@@ -99,7 +100,9 @@ static json_t *site_json(const lw_agg_t *agg, uint32_t id, uint32_t nworkers)
         bad = json_array_append_new(tb, triple("file", lw_agg_field(s, 4 + 3 * f), "line",
                                                atoi(lw_agg_field(s, 5 + 3 * f)), "function",
                                                lw_agg_field(s, 6 + 3 * f))) < 0;
-    for (uint32_t w = 1; !bad && w <= nworkers; w++) {
+    /* by worker id: a slot that never started leaves a gap in the ids */
+    for (size_t i = 0; !bad && i < in->nworkers; i++) {
+        uint32_t w = in->workers[i].id;
         snprintf(key, sizeof(key), "%u", w);
         int64_t bytes = lw_agg_share(agg, id, w);
         if (bytes)
@@ -128,7 +131,7 @@ static json_t *sites(const lw_report_input_t *in)
     if (in->agg)
         n = lw_agg_top_sites(in->agg, 0, false, best, LW_REPORT_SITES_MAX);
     for (size_t i = 0; arr && i < n; i++) {
-        json_t *o = site_json(in->agg, best[i], (uint32_t)in->nworkers);
+        json_t *o = site_json(in, best[i]);
         if (!o || json_array_append_new(arr, o) < 0) {
             json_decref(arr);
             return NULL;

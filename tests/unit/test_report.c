@@ -12,6 +12,8 @@
 
 #include "report.h"
 
+#include "agg_records.h"
+
 static void *t_calloc(size_t n, size_t size)
 {
     return calloc(n, size);
@@ -128,6 +130,34 @@ static void test_report_sites_workers_alerts(void **state)
     lw_agg_free(agg);
 }
 
+static void test_report_per_worker_bytes_follow_worker_ids(void **state)
+{
+    lw_config_t cfg;
+    lw_agg_cfg_t acfg = {.nworkers = 2, .max_sites = 16, .local_sites = 16,
+                         .local_endpoints = 4, .max_endpoints = 4, .detect = {1 << 20, 2, 1}};
+    lw_agg_t *agg = lw_agg_new(&acfg, &alloc);
+    /* GIVEN only worker 2 is running (slot 1 never started) and holds a site */
+    lw_report_worker_t workers[1] = {{2, 4343, 10, 0, 7000, 0, 0}};
+
+    (void)state;
+    lw_config_init(&cfg);
+    assert_non_null(agg);
+    hello(4343, 1);
+    named_site(1, 5, "/srv/two.py", "f");
+    delta(1, 7000, 0);
+    feed(agg, 2);
+    lw_report_input_t in = {"v", &cfg, workers, 1, agg, NULL, 0};
+    /* WHEN the report is rendered */
+    json_t *doc = render(&in);
+    /* THEN the site's share is under worker 2 */
+    json_t *pw = json_object_get(json_array_get(json_object_get(doc, "sites"), 0),
+                                 "per_worker_bytes");
+    assert_int_equal(json_integer_value(json_object_get(pw, "2")), 7000);
+    assert_int_equal(json_object_size(pw), 1);
+    json_decref(doc);
+    lw_agg_free(agg);
+}
+
 static void test_report_caps_the_number_of_sites(void **state)
 {
     lw_config_t cfg;
@@ -212,6 +242,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_report_empty_state_has_every_key),
         cmocka_unit_test(test_report_sites_workers_alerts),
+        cmocka_unit_test(test_report_per_worker_bytes_follow_worker_ids),
         cmocka_unit_test(test_report_caps_the_number_of_sites),
         cmocka_unit_test(test_report_every_allocation_failure_is_clean),
     };
