@@ -984,10 +984,30 @@ static char *lw_master_page(size_t *len)
     return lw_page_render(&in, &heap, len);
 }
 
-/* Writes all of buf or gives up (the socket has a send timeout). */
+/*
+ * A listener's connection ends LW_CONN_SECONDS after it was accepted,
+ * whatever the client does: each read or write also times out after 2 s,
+ * but a client trickling a byte a second would otherwise hold the listener
+ * for as long as its request head may be (8 KiB). One per listener thread.
+ */
+#define LW_CONN_SECONDS 5
+static _Thread_local int64_t conn_deadline; /* lw_mono_seconds() */
+
+static int lw_conn_expired(void)
+{
+    return lw_mono_seconds() >= conn_deadline;
+}
+
+/* read() within the connection's deadline: -1 once it has passed. */
+static ssize_t lw_conn_read(int fd, char *buf, size_t len)
+{
+    return lw_conn_expired() ? -1 : read(fd, buf, len);
+}
+
+/* Writes all of buf or gives up (send timeout, or the connection's deadline). */
 static void lw_write_all(int fd, const char *buf, size_t len)
 {
-    while (len > 0) {
+    while (len > 0 && !lw_conn_expired()) {
         ssize_t n = write(fd, buf, len);
         if (n <= 0) {
             if (n < 0 && errno == EINTR)
@@ -1020,8 +1040,9 @@ static void lw_report_answer(int client)
 }
 
 /* A master listener's thread: one connection at a time, each read and
- * write bounded by 2 s, so a slow client holds the listener for seconds at
- * most and never the master. `answer` serves one connection. */
+ * write bounded by 2 s and the whole connection by LW_CONN_SECONDS, so a
+ * slow client holds the listener for seconds at most and never the master.
+ * `answer` serves one connection. */
 static void lw_serve(int fd, void (*answer)(int client))
 {
     sigset_t all;
@@ -1038,6 +1059,7 @@ static void lw_serve(int fd, void (*answer)(int client))
         }
         setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
         setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+        conn_deadline = lw_mono_seconds() + LW_CONN_SECONDS;
         answer(client);
         close(client);
     }
@@ -1118,7 +1140,7 @@ static void lw_http_route(int fd, const struct lw_route *route)
     route->release(text);
 }
 
-/* Reads one request head (bounded, with the socket's timeout) and answers it. */
+/* Reads one request head (bounded in size and time) and answers it. */
 static void lw_http_answer(int fd)
 {
     char buf[LW_HTTP_HEAD_MAX];
@@ -1127,7 +1149,7 @@ static void lw_http_answer(int fd)
     int rc = 0;
 
     while (rc == 0 && have < sizeof(buf)) {
-        ssize_t n = read(fd, buf + have, sizeof(buf) - have);
+        ssize_t n = lw_conn_read(fd, buf + have, sizeof(buf) - have);
         if (n <= 0)
             return; /* closed, timed out or failed: nothing to answer */
         have += (size_t)n;
@@ -1139,7 +1161,7 @@ static void lw_http_answer(int fd)
         /* read what was sent (bounded), so the close does not reset the answer away */
         shutdown(fd, SHUT_WR);
         for (size_t drained = 0; drained < 65536;) {
-            ssize_t n = read(fd, buf, sizeof(buf));
+            ssize_t n = lw_conn_read(fd, buf, sizeof(buf));
             if (n <= 0)
                 break;
             drained += (size_t)n;

@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import unittest
 import urllib.parse
 import zlib
@@ -97,6 +98,28 @@ class HttpTest(UwsgiTestCase):
         # WHEN another client asks for /metrics
         status, body = http_get(port, "/metrics", timeout=15)
         # THEN it is answered once the silent one has timed out (2 s)
+        self.assertEqual(status, 200)
+        self.assertIn(b"# TYPE leakwatch_lost_total counter", body)
+
+    def test_a_trickling_client_is_cut_off(self):
+        # GIVEN a client sending its request head one byte a second (each byte
+        # well inside the 2 s read timeout, the head never complete)
+        server, port = self.leaking_server()
+        slow = socket.create_connection(("127.0.0.1", port))
+        self.addCleanup(slow.close)
+        stop = threading.Event()
+        self.addCleanup(stop.set)
+        def trickle():
+            try:
+                slow.sendall(b"GET /metrics HTTP/1.1\r\n")
+                while not stop.wait(1):
+                    slow.sendall(b"X")
+            except OSError:
+                pass  # cut off: what should happen
+        threading.Thread(target=trickle, daemon=True).start()
+        # WHEN another client asks for /metrics
+        status, body = http_get(port, "/metrics", timeout=20)
+        # THEN it is answered once the trickler's connection ran out of time (5 s)
         self.assertEqual(status, 200)
         self.assertIn(b"# TYPE leakwatch_lost_total counter", body)
 
