@@ -600,6 +600,52 @@ static int publish_delta(const lw_site_delta_t *d, uint32_t endpoint)
     return lw_ring_push(eng.ring, &rec, 1);
 }
 
+/*
+ * Do allocations still reach the hooks? An app may install allocator hooks
+ * of its own on top of leakwatch's (PyMem_SetAllocator). tracemalloc.start()
+ * does, and passes every call on to the allocator it found: leakwatch's, so
+ * nothing changes. A hook that passes calls on to pymalloc directly (one
+ * that captured the allocator before fork, say) hides allocations and, what
+ * is worse, frees: a sampled block freed unseen would look alive forever and
+ * make a leak of every line that churns. So when the allocator on top is not
+ * ours, a probe allocation must move our sampler (its countdown, or a sample
+ * in exact mode). Ours on top costs two reads per request.
+ */
+#define PROBE_BYTES 64
+
+static bool hooks_reached(PyMemAllocatorDomain domain, struct chain *c)
+{
+    PyMemAllocatorEx top;
+    int64_t remaining = c->sampler.remaining;
+    uint64_t samples = eng.samples;
+    bool reached;
+    void *p;
+
+    PyMem_GetAllocator(domain, &top);
+    if (top.malloc == hook_malloc && top.ctx == c)
+        return true;
+    p = domain == PYMEM_DOMAIN_OBJ ? PyObject_Malloc(PROBE_BYTES) : PyMem_Malloc(PROBE_BYTES);
+    reached = c->sampler.remaining != remaining || eng.samples != samples;
+    if (domain == PYMEM_DOMAIN_OBJ)
+        PyObject_Free(p);
+    else
+        PyMem_Free(p);
+    return reached;
+}
+
+/* Allocations no longer reach the hooks: say so once, publish nothing more
+ * (the sites keep their last values rather than grow with unseen frees). */
+static void detach(void)
+{
+    eng.running = 0;
+    uwsgi_log("[leakwatch] worker %d: the app replaced Python's allocator "
+              "(PyMem_SetAllocator) with hooks that do not pass allocations on to "
+              "leakwatch's; this worker's allocations are no longer seen, so leakwatch "
+              "stops reporting its sites (hooks that chain to the allocator they find, "
+              "like tracemalloc's, keep leakwatch working)\n",
+              uwsgi.mywid);
+}
+
 size_t lw_engine_after_request(const char *path, size_t path_len)
 {
     char endpoint[LW_ENDPOINT_MAX];
@@ -609,6 +655,10 @@ size_t lw_engine_after_request(const char *path, size_t path_len)
 
     if (!eng.running)
         return 0;
+    if (!hooks_reached(PYMEM_DOMAIN_MEM, &eng.mem) || !hooks_reached(PYMEM_DOMAIN_OBJ, &eng.obj)) {
+        detach();
+        return 0;
+    }
     tls.guard = 1;
     eng.requests++;
     apply_gc_policy();
