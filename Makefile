@@ -24,11 +24,11 @@ PY_LDFLAGS    = $(shell $(PYTHON_CONFIG) --ldflags --embed)
 ifeq ($(SANITIZER),)
 UNIT_DIR     := $(BUILD)/unit
 SAN_FLAGS    :=
-else ifneq ($(filter $(SANITIZER),address undefined),)
+else ifneq ($(filter $(SANITIZER),address undefined thread),)
 UNIT_DIR     := $(BUILD)/unit-$(SANITIZER)
 SAN_FLAGS    := -fsanitize=$(SANITIZER) -fno-omit-frame-pointer -fno-sanitize-recover=all
 else
-$(error SANITIZER must be address or undefined, not "$(SANITIZER)")
+$(error SANITIZER must be address, undefined or thread, not "$(SANITIZER)")
 endif
 
 PLUGIN_OBJS  := $(patsubst %.c,$(BUILD)/plugin/%.o,$(CORE_SRCS) $(PLUGIN_SRCS))
@@ -43,7 +43,8 @@ DEPS := uwsgi-core uwsgi-dev uwsgi-plugin-python3 python3-dev libjansson-dev \
 
 .SECONDARY: $(UNIT_OBJS) $(PLUGIN_OBJS)
 
-.PHONY: all deps test unit integration demo bench eval valgrind format clean help
+.PHONY: all deps test unit integration demo bench eval valgrind format clean help \
+        test-sanitize
 
 all: $(PLUGIN)
 
@@ -53,12 +54,15 @@ help:
 	@echo "make test       unit + integration tests (installs what is missing)"
 	@echo "make bench      throughput, CPU, instructions and memory with and without leakwatch; master cycle cost"
 	@echo "make eval       detection quality on a labelled corpus of leaking and non-leaking apps"
-	@echo "make unit       unit tests only; SANITIZER=address|undefined for sanitizer builds"
+	@echo "make unit       unit tests only; SANITIZER=address|undefined|thread for sanitizer builds"
 	@echo "make valgrind   unit tests under valgrind memcheck"
+	@echo "make test-sanitize  unit tests under ASan, UBSan, TSan; real uWSGI with the plugin under them"
+	@echo "make fuzz       libFuzzer on every parser of outside input (FUZZ_SECONDS=60 each)"
 	@echo "make format     clang-format the C sources"
 
-deps:
-	@missing=""; for p in $(DEPS); do \
+# $(call install_missing,PACKAGES): apt-get installs those not installed yet.
+define install_missing
+	@missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' \
 	    || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -68,6 +72,10 @@ deps:
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null \
 	    || { echo "leakwatch: apt-get install$$missing failed"; exit 1; }; \
 	fi
+endef
+
+deps:
+	$(call install_missing,$(DEPS))
 
 $(BUILD)/uwsgi.h: | deps
 	@mkdir -p $(BUILD)
@@ -126,3 +134,47 @@ format: | deps
 
 clean:
 	rm -rf $(BUILD) $(PLUGIN) .uwsgi_plugins_builder
+
+# The plugin built with sanitizers, to run real uWSGI under them
+# (make test-sanitize): build/plugin-asan/ (AddressSanitizer and UBSan) and
+# build/plugin-tsan/ (ThreadSanitizer). uWSGI itself is not instrumented,
+# so the runtime is preloaded (SAN_PRELOAD_*).
+comma := ,
+define sanitized_plugin
+$(BUILD)/plugin-$(1)/%.o: %.c $(HEADERS) $(BUILD)/uwsgi.h | deps
+	@mkdir -p $$(dir $$@)
+	@$(if $(Q),echo "  CC      $$@")
+	$(Q)$(CC) $$(UWSGI_CFLAGS) -isystem $(BUILD) $$(PY_CFLAGS) $(WARN) -fPIC \
+	  -fvisibility=hidden -g -O1 -fno-omit-frame-pointer $(2) -c $$< -o $$@
+
+$(BUILD)/plugin-$(1)/$(PLUGIN): $(patsubst %.c,$(BUILD)/plugin-$(1)/%.o,$(CORE_SRCS) $(PLUGIN_SRCS))
+	@$(if $(Q),echo "  LD      $$@")
+	$(Q)$(CC) -shared $(2) -o $$@ $$^ $$(PY_LDFLAGS) -ljansson -lm
+endef
+$(eval $(call sanitized_plugin,asan,-fsanitize=address$(comma)undefined -fno-sanitize-recover=undefined))
+$(eval $(call sanitized_plugin,tsan,-fsanitize=thread))
+SAN_PRELOAD_ASAN = $(shell $(CC) -print-file-name=libasan.so) $(shell $(CC) -print-file-name=libubsan.so)
+SAN_PRELOAD_TSAN = $(shell $(CC) -print-file-name=libtsan.so)
+# The integration tests that run requests on several threads of a worker.
+TSAN_TESTS := test_detection.DetectionTest.test_a_leak_under_threads_is_announced \
+              test_engine.EngineTest.test_threads_lose_nothing \
+              test_plugin.CountingTest.test_threads_count_every_request_on_every_core
+
+# Sanitizers beyond unit tests: every unit test under ASan, UBSan and TSan;
+# the integration suite (real uWSGI, the leak apps) with the plugin built
+# with ASan+UBSan; the threaded tests again with the plugin under TSan.
+# A sanitizer's report in any uWSGI log fails the test (tests/integration/harness.py).
+test-sanitize: $(BUILD)/plugin-asan/$(PLUGIN) $(BUILD)/plugin-tsan/$(PLUGIN)
+	$(Q)$(MAKE) --no-print-directory unit SANITIZER=address
+	$(Q)$(MAKE) --no-print-directory unit SANITIZER=undefined
+	$(Q)$(MAKE) --no-print-directory unit SANITIZER=thread
+	@echo "integration tests, plugin with AddressSanitizer and UBSan:"
+	@LEAKWATCH_PLUGIN=$(abspath $(BUILD)/plugin-asan/$(PLUGIN)) \
+	  LEAKWATCH_PRELOAD="$(SAN_PRELOAD_ASAN)" $(PYTHON) tests/run.py --integration
+	@echo "threaded integration tests, plugin with ThreadSanitizer:"
+	@LEAKWATCH_PLUGIN=$(abspath $(BUILD)/plugin-tsan/$(PLUGIN)) \
+	  LEAKWATCH_PRELOAD="$(SAN_PRELOAD_TSAN)" $(PYTHON) tests/run.py --integration \
+	  --only $(TSAN_TESTS)
+
+# libFuzzer targets for every parser of outside input (tests/fuzz/).
+-include tests/fuzz/fuzz.mk

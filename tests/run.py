@@ -41,10 +41,13 @@ def run_unit(binaries, valgrind):
     return passed, failed
 
 
-def run_integration():
+def run_integration(only=()):
     sys.path.insert(0, os.path.join(HERE, "integration"))
-    suite = unittest.defaultTestLoader.discover(os.path.join(HERE, "integration"),
-                                                pattern="test_*.py")
+    if only:
+        suite = unittest.defaultTestLoader.loadTestsFromNames(only)
+    else:
+        suite = unittest.defaultTestLoader.discover(os.path.join(HERE, "integration"),
+                                                    pattern="test_*.py")
     result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
     failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
     return result.testsRun - failed - len(result.skipped), failed, len(result.skipped)
@@ -55,6 +58,8 @@ def main():
     ap.add_argument("--unit", nargs="*", default=[])
     ap.add_argument("--valgrind", action="store_true")
     ap.add_argument("--integration", action="store_true")
+    ap.add_argument("--only", nargs="*", default=[],
+                    help="integration tests to run, as module.Class.test names")
     args = ap.parse_args()
 
     passed = failed = skipped = 0
@@ -64,7 +69,7 @@ def main():
         passed, failed = passed + p, failed + f
     if args.integration:
         sys.stdout.flush()
-        p, f, s = run_integration()
+        p, f, s = run_integration(args.only)
         print(f"integration: {p} passed, {f} failed, {s} skipped")
         passed, failed, skipped = passed + p, failed + f, skipped + s
     if passed + failed == 0:

@@ -17,7 +17,13 @@ import time
 import unittest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PLUGIN = os.path.join(ROOT, "leakwatch_plugin.so")
+# make test-sanitize points these at a sanitizer build of the plugin and the
+# sanitizer's runtime, which is preloaded into uWSGI only (not uninstrumented
+# tools such as Chromium or Prometheus).
+PLUGIN = os.environ.get("LEAKWATCH_PLUGIN") or os.path.join(ROOT, "leakwatch_plugin.so")
+PRELOAD = os.environ.get("LEAKWATCH_PRELOAD", "").strip()
+SANITIZER_REPORT = re.compile(r"ERROR: AddressSanitizer|runtime error:|"
+                              r"WARNING: ThreadSanitizer|ERROR: LeakSanitizer")
 APPS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "apps")
 UWSGI = shutil.which("uwsgi") or "/usr/bin/uwsgi"
 
@@ -64,11 +70,33 @@ def wait_until(predicate, timeout, what):
         time.sleep(0.05)
 
 
+def uwsgi_env():
+    """The environment uWSGI runs in: with the sanitizer runtime when sanitizing."""
+    env = dict(os.environ)
+    if PRELOAD:
+        env["LD_PRELOAD"] = PRELOAD
+        # CPython and uWSGI keep memory until exit on purpose: no leak report
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=0")
+        env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
+        # uWSGI finalizes Python inside its SIGINT handler (every free of the
+        # shutdown would be reported as signal-unsafe); data races still are
+        env.setdefault("TSAN_OPTIONS", "halt_on_error=0:report_signal_unsafe=0")
+    return env
+
+
+def sanitizer_reports(output):
+    """The lines of a sanitizer's report in a uWSGI log ([] when clean)."""
+    return [l for l in output.splitlines() if SANITIZER_REPORT.search(l)]
+
+
 def run_uwsgi(args, timeout=30):
     """Runs uWSGI to completion (for refusals and --help); returns (rc, output)."""
     proc = subprocess.run([UWSGI] + args, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, timeout=timeout,
-                          start_new_session=True)
+                          start_new_session=True, env=uwsgi_env())
+    reports = sanitizer_reports(proc.stdout)
+    if reports:
+        raise AssertionError("sanitizer report:\n" + proc.stdout)
     return proc.returncode, proc.stdout
 
 
@@ -93,7 +121,8 @@ class Server:
         if self.load == "path":
             plugins = ["--plugin", "python3", "--plugin", PLUGIN]
         else:
-            plugins = ["--plugin", "python3", "--plugins-dir", ROOT, "--plugin", "leakwatch"]
+            plugins = ["--plugin", "python3", "--plugins-dir", os.path.dirname(PLUGIN),
+                       "--plugin", "leakwatch"]
         cmd = [UWSGI] + plugins + [
             "--http-socket", f"127.0.0.1:{self.port}",
             "--wsgi-file", self.app,
@@ -113,7 +142,7 @@ class Server:
             self.port, self.stats_port = free_port(), free_port()
             log = open(self.log_path, "w")
             self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
-                                         cwd=self.tmp, start_new_session=True)
+                                         cwd=self.tmp, start_new_session=True, env=uwsgi_env())
             log.close()
             try:
                 wait_until(self._ready, timeout, "uWSGI to answer HTTP")
@@ -226,5 +255,10 @@ class UwsgiTestCase(unittest.TestCase):
     def server(self, app="hello.py", **kwargs):
         server = Server(app, **kwargs)
         self._servers.append(server)
+        self.addCleanup(self._assert_no_sanitizer_report, server)  # runs after close
         self.addCleanup(server.close)
         return server.start()
+
+    def _assert_no_sanitizer_report(self, server):
+        reports = sanitizer_reports(server.log())
+        self.assertEqual(reports, [], "a sanitizer reported an error in uWSGI")

@@ -1,5 +1,6 @@
 /* ring: wrap-around, all-or-nothing pushes, and a producer and a consumer
- * in two processes over shared memory losing and reordering nothing. */
+ * in two processes over shared memory, or two threads (where ThreadSanitizer
+ * sees both sides: make SANITIZER=thread), losing and reordering nothing. */
 #define _DEFAULT_SOURCE
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -91,29 +93,25 @@ static void test_ring_full_refuses_whole_groups(void **state)
 /* A worker process pushes 1,000,000 numbered records, retrying when full
  * (as the engine does, keeping the change for later); the master process
  * pops concurrently. Every record arrives once, in order, intact. */
-static void test_ring_two_processes_lose_nothing(void **state)
+enum { N = 1000000, CAP = 64 };
+
+/* The producer's side: N records, each pushed until it fits. */
+static void produce(lw_ring_t *r)
 {
-    enum { N = 1000000, CAP = 64 };
-    size_t size = lw_ring_bytes(CAP);
-    lw_ring_t *r = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    for (uint64_t i = 0; i < N;) {
+        lw_record_t rec = delta((uint32_t)i, (int64_t)(i * 3));
+        rec.u.delta.count = (int64_t)~i;
+        if (lw_ring_push(r, &rec, 1) == 0)
+            i++;
+    }
+}
+
+/* The consumer's side: all N records, in order, intact. */
+static void consume(lw_ring_t *r)
+{
     lw_record_t out[16];
     uint64_t expected = 0;
-    int status;
 
-    (void)state;
-    assert_true(r != MAP_FAILED);
-    assert_int_equal(lw_ring_init(r, CAP), 0);
-    pid_t child = fork();
-    assert_true(child >= 0);
-    if (child == 0) {
-        for (uint64_t i = 0; i < N;) {
-            lw_record_t rec = delta((uint32_t)i, (int64_t)(i * 3));
-            rec.u.delta.count = (int64_t)~i;
-            if (lw_ring_push(r, &rec, 1) == 0)
-                i++;
-        }
-        _exit(0);
-    }
     while (expected < N) {
         uint64_t n = lw_ring_pop(r, out, 16);
         for (uint64_t i = 0; i < n; i++, expected++) {
@@ -122,9 +120,45 @@ static void test_ring_two_processes_lose_nothing(void **state)
             assert_int_equal(out[i].u.delta.count, (int64_t)~expected);
         }
     }
+    assert_int_equal(lw_ring_pop(r, out, 16), 0);
+}
+
+static void *producer_thread(void *ring)
+{
+    produce(ring);
+    return NULL;
+}
+
+static void test_ring_two_threads_lose_nothing(void **state)
+{
+    lw_ring_t *r = make(CAP);
+    pthread_t producer;
+
+    (void)state;
+    assert_int_equal(pthread_create(&producer, NULL, producer_thread, r), 0);
+    consume(r);
+    assert_int_equal(pthread_join(producer, NULL), 0);
+    free(r);
+}
+
+static void test_ring_two_processes_lose_nothing(void **state)
+{
+    size_t size = lw_ring_bytes(CAP);
+    lw_ring_t *r = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    int status;
+
+    (void)state;
+    assert_true(r != MAP_FAILED);
+    assert_int_equal(lw_ring_init(r, CAP), 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        produce(r);
+        _exit(0);
+    }
+    consume(r);
     assert_int_equal(waitpid(child, &status, 0), child);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    assert_int_equal(lw_ring_pop(r, out, 16), 0);
     munmap(r, size);
 }
 
@@ -134,6 +168,7 @@ int main(void)
         cmocka_unit_test(test_ring_bytes_and_init_validate),
         cmocka_unit_test(test_ring_wraps_around_in_order),
         cmocka_unit_test(test_ring_full_refuses_whole_groups),
+        cmocka_unit_test(test_ring_two_threads_lose_nothing),
         cmocka_unit_test(test_ring_two_processes_lose_nothing),
     };
     return cmocka_run_group_tests_name("ring", tests, NULL, NULL);
