@@ -35,6 +35,19 @@ def raw(port, data, timeout=10):
             chunks.append(got)
 
 
+def leak_until(case, server, port, path, ready, what):
+    """Drives the leaking app until ready(text) holds for what --leakwatch-http
+    serves at path; returns that text."""
+    def poll():
+        for _ in range(20):
+            server.get("/")
+        status, body = http_get(port, path)
+        case.assertEqual(status, 200)
+        text = body.decode()
+        return text if ready(text) else None
+    return wait_until(poll, 90, what)
+
+
 class HttpTest(UwsgiTestCase):
 
     def leaking_server(self):
@@ -48,14 +61,9 @@ class HttpTest(UwsgiTestCase):
         # GIVEN a leaking app served with --leakwatch-http
         server, port = self.leaking_server()
         # WHEN requests leak and /metrics is scraped
-        def leak_alerted():
-            for _ in range(40):
-                server.get("/")
-            status, body = http_get(port, "/metrics")
-            self.assertEqual(status, 200)
-            text = body.decode()
-            return text if 'leakwatch_alerts_total{kind="LEAK"} 0' not in text else None
-        text = wait_until(leak_alerted, 60, "a LEAK counted on /metrics")
+        text = leak_until(self, server, port, "/metrics",
+                          lambda text: 'leakwatch_alerts_total{kind="LEAK"} 0' not in text,
+                          "a LEAK counted on /metrics")
         # THEN the leaking line is a labelled series, workers have RSS, and
         # promtool (Prometheus's own checker) accepts the exposition
         sites = {(m[1], int(m[2])): int(m[5]) for m in SITE.finditer(text)}
@@ -254,24 +262,21 @@ class PageTest(UwsgiTestCase):
         self.assertEqual(run.returncode, 0, run.stderr.decode(errors="replace")[-2000:])
         return run.stdout.decode(errors="replace")
 
+    def leaking_page(self, ready, what):
+        """A leaking app's server, its --leakwatch-http port, and its page once
+        ready(page) holds, traffic flowing meanwhile."""
+        server, port = HttpTest.leaking_server(self)
+        return server, port, leak_until(self, server, port, "/", ready, what)
+
     def test_chromium_renders_the_leak_and_its_chart(self):
         # GIVEN a leaking app served with --leakwatch-http
-        port = free_port()
-        server = self.server("leak_bytes.py", summary=0, args=[
-            "--leakwatch-threshold", "512k", "--env", "LEAK_SIZE=16384",
-            "--leakwatch-http", f":{port}"])
-        # WHEN it leaks until alerted, over a few seconds of history
-        def alerted_with_history():
-            for _ in range(20):
-                server.get("/")
-            status, body = http_get(port, "/")
-            self.assertEqual(status, 200)
-            page = body.decode()
+        # WHEN it leaks until alerted, over a few seconds of history (the
+        # leak's chart comes first; five frames, a second apart, make a line)
+        def with_history(page):
             points = re.search(r'points="([^"]*)"', page)
-            # the leak's chart comes first; five frames (a second apart) make a line
-            return page if "badge leak" in page and points and \
-                points[1].count(",") >= 7 else None
-        page = wait_until(alerted_with_history, 90, "the page to show the LEAK with a chart")
+            return "badge leak" in page and points and points[1].count(",") >= 7
+        server, port, page = self.leaking_page(with_history,
+                                               "the page to show the LEAK with a chart")
         self.assertIn(html.escape(server.app), page)
         url = f"http://127.0.0.1:{port}/"
         # THEN Chromium renders the site's name and its chart from the live server
@@ -295,16 +300,8 @@ class PageTest(UwsgiTestCase):
 
     def test_page_fits_a_laptop_screen_without_sideways_scrolling(self):
         # GIVEN the page of a leaking app, with a long file name
-        port = free_port()
-        server = self.server("leak_bytes.py", summary=0, args=[
-            "--leakwatch-threshold", "512k", "--env", "LEAK_SIZE=16384",
-            "--leakwatch-http", f":{port}"])
-        def alerted():
-            for _ in range(20):
-                server.get("/")
-            page = http_get(port, "/")[1].decode()
-            return page if "badge leak" in page else None
-        page = wait_until(alerted, 90, "the page to show the LEAK")
+        server, port, page = self.leaking_page(lambda page: "badge leak" in page,
+                                               "the page to show the LEAK")
         # WHEN Chromium lays it out at laptop widths (a probe script added to a copy)
         tmp = tempfile.mkdtemp(prefix="leakwatch-page-")
         self.addCleanup(shutil.rmtree, tmp, True)

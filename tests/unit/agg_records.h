@@ -13,11 +13,19 @@
 static lw_record_t recs[256];
 static size_t nrecs;
 
-static inline void hello(int64_t pid, uint64_t spawn)
+/* The next record, zeroed, of that kind and id. */
+static inline lw_record_t *next_record(uint16_t kind, uint32_t id)
 {
     lw_record_t *r = &recs[nrecs++];
     memset(r, 0, sizeof(*r));
-    r->kind = LW_REC_HELLO;
+    r->kind = kind;
+    r->id = id;
+    return r;
+}
+
+static inline void hello(int64_t pid, uint64_t spawn)
+{
+    lw_record_t *r = next_record(LW_REC_HELLO, 0);
     r->u.hello.pid = pid;
     r->u.hello.spawn = spawn;
 }
@@ -25,9 +33,7 @@ static inline void hello(int64_t pid, uint64_t spawn)
 static inline void text_records(const char *text, size_t len)
 {
     for (size_t off = 0; off < len; off += LW_RECORD_TEXT) {
-        lw_record_t *r = &recs[nrecs++];
-        memset(r, 0, sizeof(*r));
-        r->kind = LW_REC_TEXT;
+        lw_record_t *r = next_record(LW_REC_TEXT, 0);
         r->len = (uint16_t)(len - off < LW_RECORD_TEXT ? len - off : LW_RECORD_TEXT);
         memcpy(r->u.text, text + off, r->len);
     }
@@ -37,10 +43,7 @@ static inline void text_records(const char *text, size_t len)
 static inline void site(uint32_t id, int line, int app_line, const char *text, size_t len,
                  uint32_t nframes)
 {
-    lw_record_t *r = &recs[nrecs++];
-    memset(r, 0, sizeof(*r));
-    r->kind = LW_REC_SITE;
-    r->id = id;
+    lw_record_t *r = next_record(LW_REC_SITE, id);
     r->u.site.line = line;
     r->u.site.app_line = app_line;
     r->u.site.text_len = (uint32_t)len;
@@ -50,20 +53,14 @@ static inline void site(uint32_t id, int line, int app_line, const char *text, s
 
 static inline void endpoint(uint32_t id, const char *name)
 {
-    lw_record_t *r = &recs[nrecs++];
-    memset(r, 0, sizeof(*r));
-    r->kind = LW_REC_ENDPOINT;
-    r->id = id;
+    lw_record_t *r = next_record(LW_REC_ENDPOINT, id);
     r->u.site.text_len = (uint32_t)strlen(name);
     text_records(name, strlen(name));
 }
 
 static inline void delta(uint32_t id, int64_t bytes, uint32_t ep)
 {
-    lw_record_t *r = &recs[nrecs++];
-    memset(r, 0, sizeof(*r));
-    r->kind = LW_REC_DELTA;
-    r->id = id;
+    lw_record_t *r = next_record(LW_REC_DELTA, id);
     r->u.delta.bytes = bytes;
     r->u.delta.endpoint = ep;
 }

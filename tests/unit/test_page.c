@@ -55,6 +55,15 @@ static char *render(const lw_page_input_t *in, size_t *len)
     return html;
 }
 
+/* Releases what a test made and checks nothing else is left. */
+static void release(char *html, lw_hist_t *hist, lw_agg_t *agg)
+{
+    t_free(html);
+    lw_hist_free(hist);
+    lw_agg_free(agg);
+    assert_int_equal(live_allocs, 0);
+}
+
 static lw_page_input_t empty_input(void)
 {
     lw_page_input_t in = {.version = "2.0.21", .cfg = &cfg, .max_sites = 12, .refresh = 5};
@@ -169,10 +178,7 @@ static void test_page_shows_the_leak_with_its_chart(void **state)
     assert_null(strstr(html, ":-1"));
     /* the growing site's traceback is open, the steady ones' closed */
     assert_int_equal(count(html, "<details open>"), 1);
-    t_free(html);
-    lw_hist_free(hist);
-    lw_agg_free(agg);
-    assert_int_equal(live_allocs, 0);
+    release(html, hist, agg);
 }
 
 static void test_page_chart_points_follow_the_history(void **state)
@@ -200,9 +206,7 @@ static void test_page_chart_points_follow_the_history(void **state)
     assert_int_equal(pairs, n + 2); /* the history, closed down to the baseline */
     /* the newest point is at the right edge, the highest at the top */
     assert_non_null(strstr(html, " 360.0,4.0 360.0,90\"/>"));
-    t_free(html);
-    lw_hist_free(hist);
-    lw_agg_free(agg);
+    release(html, hist, agg);
 }
 
 static void test_page_many_sites_are_bounded(void **state)
@@ -235,9 +239,7 @@ static void test_page_many_sites_are_bounded(void **state)
     html = render(&in, &len);
     assert_int_equal(count(html, "<div class=\"site\">"), 64);
     assert_true(len < 64 * 2048);
-    t_free(html);
-    lw_agg_free(agg);
-    assert_int_equal(live_allocs, 0);
+    release(html, NULL, agg);
 }
 
 static void test_page_pick_sites_puts_suspects_first_once(void **state)
@@ -253,8 +255,7 @@ static void test_page_pick_sites_puts_suspects_first_once(void **state)
     assert_int_equal(lw_page_pick_sites(agg, ids, 1), 1);
     assert_int_equal(ids[0], LEAK_ID);
     assert_int_equal(lw_page_pick_sites(NULL, ids, 8), 0);
-    lw_hist_free(hist);
-    lw_agg_free(agg);
+    release(NULL, hist, agg);
 }
 
 static void test_page_every_allocation_failure_is_clean(void **state)
@@ -279,9 +280,7 @@ static void test_page_every_allocation_failure_is_clean(void **state)
             break;
         }
     }
-    lw_hist_free(hist);
-    lw_agg_free(agg);
-    assert_int_equal(live_allocs, 0);
+    release(NULL, hist, agg);
 }
 
 int main(void)
