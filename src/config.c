@@ -247,6 +247,25 @@ void lw_config_init(lw_config_t *cfg)
     cfg->http_sites = LW_HTTP_SITES_DEFAULT;
 }
 
+/* The value as an error message quotes it: control bytes as \xNN (the
+ * message stays one line), cut after LW_SHOWN_MAX bytes with "...". */
+#define LW_SHOWN_MAX 64
+static const char *shown(const char *value, char *buf, size_t len)
+{
+    size_t at = 0;
+    const char *p = value;
+
+    for (; *p && at + 8 < len && (size_t)(p - value) < LW_SHOWN_MAX; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c < 0x20 || c == 0x7f)
+            at += (size_t)snprintf(buf + at, len - at, "\\x%02x", c);
+        else
+            buf[at++] = (char)c;
+    }
+    snprintf(buf + at, len - at, "%s", *p ? "..." : "");
+    return buf;
+}
+
 int lw_config_set(lw_config_t *cfg, const char *name, const char *value,
                   char *err, size_t errlen)
 {
@@ -259,9 +278,11 @@ int lw_config_set(lw_config_t *cfg, const char *name, const char *value,
             continue;
         rc = rules[i].set(&tmp, value ? value : "", &why);
         if (rc < 0) {
+            char quoted[4 * LW_SHOWN_MAX + 8];
             if (errlen > 0)
                 snprintf(err, errlen, "--%s \"%s\": %s; expected %s", name,
-                         value ? value : "", why, rules[i].forms);
+                         shown(value ? value : "", quoted, sizeof(quoted)), why,
+                         rules[i].forms);
             return rc;
         }
         *cfg = tmp;

@@ -48,7 +48,9 @@ static void refused(const char *name, const char *value, int code)
     if (rc != code)
         fail_msg("--%s \"%s\": rc %d, want %d (%s)", name, value, rc, code, err);
     assert_memory_equal(&cfg, &before, sizeof(cfg));
-    snprintf(prefix, sizeof(prefix), "--%s \"%s\":", name, value);
+    /* the value is quoted up to 64 bytes, then "..." */
+    snprintf(prefix, sizeof(prefix), "--%s \"%.64s%s\":", name, value,
+             strlen(value) > 64 ? "..." : "");
     if (strncmp(err, prefix, strlen(prefix)) || !strstr(err, "expected") || strchr(err, '\n'))
         fail_msg("bad message for --%s \"%s\": %s", name, value, err);
 }
@@ -388,11 +390,31 @@ static void test_config_http_sites(void **state)
     assert_int_equal(c.http_sites, 200);
 }
 
+static void test_config_error_quotes_the_value_on_one_line(void **state)
+{
+    lw_config_t c;
+    char err[512], long_value[300];
+
+    (void)state;
+    lw_config_init(&c);
+    /* found by fuzz_config: a newline in the value made a two-line message */
+    assert_int_equal(lw_config_set(&c, "leakwatch-warmup", "2\n0\x01", err, sizeof(err)), -EINVAL);
+    assert_null(strchr(err, '\n'));
+    assert_non_null(strstr(err, "--leakwatch-warmup \"2\\x0a0\\x01\": "));
+    /* a long value is cut */
+    memset(long_value, 'z', sizeof(long_value) - 1);
+    long_value[sizeof(long_value) - 1] = '\0';
+    assert_int_equal(lw_config_set(&c, "leakwatch-frames", long_value, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "zzz...\": "));
+    assert_true(strlen(err) < 64 + 200);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config_oom_horizon),
         cmocka_unit_test(test_config_http_sites),
+        cmocka_unit_test(test_config_error_quotes_the_value_on_one_line),
         cmocka_unit_test_setup(test_config_init_sets_the_defaults, setup),
         cmocka_unit_test_setup(test_config_threshold, setup),
         cmocka_unit_test_setup(test_config_sample_rate, setup),
