@@ -252,6 +252,8 @@ static void lw_detect_memory_limit(void)
 
 /* Binds a listener (--leakwatch-report, --leakwatch-http) before fork; an
  * address that cannot be bound stops uWSGI here, with one line. */
+#define LW_LISTEN_BACKLOG 128 /* connections waiting: a burst of scrapers is not refused */
+
 static int lw_listen(const char *option, const char *given, const lw_addr_t *a)
 {
     char port[8];
@@ -267,7 +269,7 @@ static int lw_listen(const char *option, const char *given, const lw_addr_t *a)
             unlink(a->path); /* a socket left by a previous run */
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         mode_t old = umask(0177); /* created 0600: the report is for the owner */
-        if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || listen(fd, 16) < 0) {
+        if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || listen(fd, LW_LISTEN_BACKLOG) < 0) {
             umask(old);
             uwsgi_log("[leakwatch] --%s \"%s\": cannot listen: %s\n", option, given,
                       strerror(errno));
@@ -292,7 +294,7 @@ static int lw_listen(const char *option, const char *given, const lw_addr_t *a)
         fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd >= 0)
             setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 16) < 0) {
+        if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, LW_LISTEN_BACKLOG) < 0) {
             uwsgi_log("[leakwatch] --%s \"%s\": cannot listen: %s\n", option, given,
                       strerror(errno));
             freeaddrinfo(res);
@@ -300,6 +302,11 @@ static int lw_listen(const char *option, const char *given, const lw_addr_t *a)
         }
         freeaddrinfo(res);
     }
+    /* On a graceful reload uWSGI's new master closes every descriptor above 2
+     * it does not know after the plugins' init, ours included (the listener
+     * threads then accept() on nothing): safe fds are kept. The old master's
+     * copy still goes at exec (SOCK_CLOEXEC), so this bind finds the port free. */
+    uwsgi_add_safe_fd(fd);
     return fd;
 }
 
@@ -1053,6 +1060,11 @@ static void lw_serve(int fd, void (*answer)(int client))
     for (;;) {
         int client = accept(fd, NULL, NULL);
         if (client < 0) {
+            if (errno == EBADF || errno == ENOTSOCK || errno == EINVAL) {
+                uwsgi_log("[leakwatch] master: listener fd %d is gone (%s); it serves no more\n",
+                          fd, strerror(errno));
+                return;
+            }
             if (errno != EINTR && errno != ECONNABORTED)
                 usleep(100000); /* EMFILE and friends: don't spin */
             continue;
