@@ -32,6 +32,7 @@
 #define AUTO_GC_MIN_REQUESTS 16
 #define ENDPOINTS_MAX  LW_ENGINE_ENDPOINTS
 #define LW_FREE_LIST_LINE (-2) /* the line of the free lists' site (no frame: -1) */
+#define LW_OVERFLOW_LINE (-3)  /* the line the overflow site is published with */
 #define SITE_TEXT_MAX  2048          /* identity text per site, traceback cut to fit */
 #define GROUP_MAX      (SITE_TEXT_MAX / LW_RECORD_TEXT + 2)
 
@@ -143,8 +144,10 @@ static void forget_hooksafe(void *ptr)
 }
 
 /* The name of a site with no code object: see frames.c and the free lists. */
-static const char *codeless_name(const lw_site_key_t *key)
+static const char *codeless_name(uint32_t idx, const lw_site_key_t *key)
 {
+    if (idx == LW_SITE_OVERFLOW) /* the site table was full: the bytes, not their lines */
+        return "<other sites: table full>";
     return key->line == LW_FREE_LIST_LINE ? "<CPython free lists>" : "<no Python frame>";
 }
 
@@ -521,7 +524,7 @@ static int define_site(uint32_t idx)
     uint32_t nframes = 0, n;
     char line[16];
 
-    put_field(&at, s->key.code ? lw_frames_filename(s->key.code) : codeless_name(&s->key));
+    put_field(&at, s->key.code ? lw_frames_filename(s->key.code) : codeless_name(idx, &s->key));
     put_field(&at, s->key.code ? lw_frames_funcname(s->key.code) : "?");
     put_field(&at, s->key.app_code ? lw_frames_filename(s->key.app_code) : "");
     put_field(&at, s->key.app_code ? lw_frames_funcname(s->key.app_code) : "");
@@ -539,8 +542,9 @@ static int define_site(uint32_t idx)
     memset(&eng.group[0], 0, sizeof(eng.group[0]));
     eng.group[0].kind = LW_REC_SITE;
     eng.group[0].id = idx;
-    eng.group[0].u.site.line = s->key.line;
-    eng.group[0].u.site.app_line = s->key.app_line;
+    /* pseudo-sites have negative lines (LW_OVERFLOW_LINE, LW_FREE_LIST_LINE, ...) */
+    eng.group[0].u.site.line = idx == LW_SITE_OVERFLOW ? LW_OVERFLOW_LINE : s->key.line;
+    eng.group[0].u.site.app_line = idx == LW_SITE_OVERFLOW ? LW_OVERFLOW_LINE : s->key.app_line;
     eng.group[0].u.site.text_len = (uint32_t)at;
     eng.group[0].u.site.nframes = nframes;
     n = add_text(1, eng.text, at);
@@ -714,7 +718,7 @@ static void log_site(uint32_t idx)
     }
     uwsgi_log("[leakwatch]   %s:%d in %s(): %s live (%lld bytes), %.0f blocks, %llu samples, "
               "last grown by %s\n",
-              s->key.code ? lw_frames_filename(s->key.code) : codeless_name(&s->key), s->key.line,
+              s->key.code ? lw_frames_filename(s->key.code) : codeless_name(idx, &s->key), s->key.line,
               lw_frames_funcname(s->key.code),
               lw_size_format((uint64_t)(s->live_bytes > 0 ? s->live_bytes : 0), live,
                              sizeof(live)),

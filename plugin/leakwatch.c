@@ -859,6 +859,11 @@ static void lw_master_update_metrics(void)
 {
     static int64_t last_tracked[LW_SHM_MAX_WORKERS + 1];
     static uint64_t last_spawn[LW_SHM_MAX_WORKERS + 1];
+    /* samples and lost are counters: what ended generations counted stays in
+     * them (a respawned worker starts its slot's counts from 0). Per slot,
+     * the most its current generation has shown; then the sum of the ended. */
+    static uint64_t gen_samples[LW_SHM_MAX_WORKERS + 1], gen_lost[LW_SHM_MAX_WORKERS + 1];
+    static uint64_t ended_samples, ended_lost;
     int64_t tracked = 0, samples = 0, lost = 0;
     lw_agg_stats_t ast;
 
@@ -871,15 +876,24 @@ static void lw_master_update_metrics(void)
             last_spawn[wid] = spawn;
             last_tracked[wid] = t;
             m[1] = 0;
+            ended_samples += gen_samples[wid];
+            ended_lost += gen_lost[wid];
+            gen_samples[wid] = gen_lost[wid] = 0;
         }
         /* bytes per minute, smoothed over about five seconds */
         m[1] = (4 * m[1] + (t - last_tracked[wid]) * 60) / 5;
         last_tracked[wid] = t;
         m[0] = t;
         tracked += t;
-        samples += (int64_t)atomic_load_explicit(&slot->samples, memory_order_relaxed);
-        lost += (int64_t)atomic_load_explicit(&slot->lost, memory_order_relaxed);
+        uint64_t sa = atomic_load_explicit(&slot->samples, memory_order_relaxed);
+        uint64_t lo = atomic_load_explicit(&slot->lost, memory_order_relaxed);
+        gen_samples[wid] = sa > gen_samples[wid] ? sa : gen_samples[wid];
+        gen_lost[wid] = lo > gen_lost[wid] ? lo : gen_lost[wid];
+        samples += (int64_t)gen_samples[wid];
+        lost += (int64_t)gen_lost[wid];
     }
+    samples += (int64_t)ended_samples;
+    lost += (int64_t)ended_lost;
     lw_agg_stats(agg, &ast);
     m_tracked = tracked;
     m_samples = samples;
