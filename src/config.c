@@ -247,15 +247,16 @@ void lw_config_init(lw_config_t *cfg)
     cfg->http_sites = LW_HTTP_SITES_DEFAULT;
 }
 
-/* The value as an error message quotes it: control bytes as \xNN (the
- * message stays one line), cut after LW_SHOWN_MAX bytes with "...". */
+/* The value as a message quotes it: control bytes as \xNN (the message
+ * stays one line), cut after `max` bytes or where buf ends, with "...".
+ * Errors cut at LW_SHOWN_MAX. */
 #define LW_SHOWN_MAX 64
-static const char *shown(const char *value, char *buf, size_t len)
+static const char *shown(const char *value, size_t max, char *buf, size_t len)
 {
     size_t at = 0;
     const char *p = value;
 
-    for (; *p && at + 8 < len && (size_t)(p - value) < LW_SHOWN_MAX; p++) {
+    for (; *p && at + 8 < len && (size_t)(p - value) < max; p++) {
         unsigned char c = (unsigned char)*p;
         if (c < 0x20 || c == 0x7f)
             at += (size_t)snprintf(buf + at, len - at, "\\x%02x", c);
@@ -281,7 +282,7 @@ int lw_config_set(lw_config_t *cfg, const char *name, const char *value,
             char quoted[4 * LW_SHOWN_MAX + 8];
             if (errlen > 0)
                 snprintf(err, errlen, "--%s \"%s\": %s; expected %s", name,
-                         shown(value ? value : "", quoted, sizeof(quoted)), why,
+                         shown(value ? value : "", LW_SHOWN_MAX, quoted, sizeof(quoted)), why,
                          rules[i].forms);
             return rc;
         }
@@ -325,6 +326,8 @@ uint64_t lw_config_sample_interval(const lw_config_t *cfg)
 char *lw_config_describe(const lw_config_t *cfg, char *buf, size_t len)
 {
     char thr[32], rate[32], limit[32], gc[32];
+    /* addresses as given: a unix socket path may hold a newline */
+    char report[4 * LW_ADDR_PATH_MAX], http[4 * LW_ADDR_PATH_MAX];
 
     lw_size_format(cfg->threshold, thr, sizeof(thr));
     if (cfg->exact)
@@ -345,7 +348,8 @@ char *lw_config_describe(const lw_config_t *cfg, char *buf, size_t len)
              "threshold %s, sampling %s, frames %u, gc %s, warmup %llu requests, "
              "memory limit %s, report %s, http %s, alarm %s, %u ignore patterns",
              thr, rate, (unsigned)cfg->frames, gc, (unsigned long long)cfg->warmup,
-             limit, cfg->report ? cfg->report : "off", cfg->http ? cfg->http : "off", cfg->alarm,
+             limit, cfg->report ? shown(cfg->report, SIZE_MAX, report, sizeof(report)) : "off",
+             cfg->http ? shown(cfg->http, SIZE_MAX, http, sizeof(http)) : "off", cfg->alarm,
              (unsigned)cfg->nignore);
     return buf;
 }

@@ -1,7 +1,10 @@
 /*
- * fuzz.h - shared by the libFuzzer targets: the input as a C string, and a
- * check that turns a broken promise of a header into a crash libFuzzer
- * keeps (abort), with the promise named.
+ * fuzz.h - shared by the libFuzzer targets: the input as a C string or as an
+ * exactly-sized copy, and a check that turns a broken promise of a header
+ * into a crash libFuzzer keeps (abort), with the promise named.
+ *
+ * Only what a header promises is checked: a target that asserted more would
+ * report the implementation's choices as bugs.
  */
 #ifndef LW_FUZZ_H
 #define LW_FUZZ_H
@@ -29,6 +32,19 @@ static inline char *fuzz_string(const uint8_t *data, size_t size)
         abort();
     memcpy(s, data, size);
     s[size] = '\0';
+    return s;
+}
+
+/* data[0..size) in a heap block of exactly size bytes, not terminated, so
+ * AddressSanitizer reports a read one byte past the length; free() it. */
+static inline char *fuzz_bytes(const uint8_t *data, size_t size)
+{
+    char *s = malloc(size ? size : 1);
+
+    if (!s)
+        abort();
+    if (size)
+        memcpy(s, data, size);
     return s;
 }
 

@@ -409,6 +409,25 @@ static void test_config_error_quotes_the_value_on_one_line(void **state)
     assert_true(strlen(err) < 64 + 200);
 }
 
+static void test_config_describe_stays_on_one_line(void **state)
+{
+    char desc[1024];
+
+    (void)state;
+    /* found by fuzz_config: a unix socket path may hold any byte but a space,
+     * and the summary printed it as given, newline included */
+    ok("leakwatch-report", "/tmp/a\nb.sock");
+    ok("leakwatch-http", "\n");
+    lw_config_describe(&cfg, desc, sizeof(desc));
+    assert_null(strchr(desc, '\n'));
+    assert_non_null(strstr(desc, "report /tmp/a\\x0ab.sock, http \\x0a,"));
+    /* a long path is shown whole, not cut like a refused value */
+    ok("leakwatch-report",
+       "/run/leakwatch/a-rather-long-directory-name/and-a-longer-socket-name.sock");
+    lw_config_describe(&cfg, desc, sizeof(desc));
+    assert_non_null(strstr(desc, "and-a-longer-socket-name.sock, http"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -429,6 +448,7 @@ int main(void)
         cmocka_unit_test_setup(test_config_errlen_zero_writes_nothing, setup),
         cmocka_unit_test_setup(test_config_check_sample_rate_against_threshold, setup),
         cmocka_unit_test_setup(test_config_describe_names_the_choices, setup),
+        cmocka_unit_test_setup(test_config_describe_stays_on_one_line, setup),
         cmocka_unit_test_setup(test_config_http, setup),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
