@@ -5,9 +5,10 @@ mid-run, one request that creates 50,000 allocation sites, and a storm of
 
 Each drill prints its duration and what it measured on lines starting with
 "DRILL", so the figures can be quoted. Timing is printed, never asserted.
-Two tests pin down what the overflow drill found: the bucket a worker's
-excess sites fold into is reported as "<no Python frame>", and
-leakwatch_lost_total forgets what a worker lost once that worker is gone.
+Two tests pin down what the overflow drill found (both fixed since): the
+bucket a worker's excess sites fold into reached the master named
+"<no Python frame>", and leakwatch_lost_total forgot what a worker lost
+once that worker was gone.
 The load app, apps/drill_leak.py, leaks 4 KiB per request and spends 2 ms
 in each, so wrk keeps every worker busy while memory grows by a few MiB a
 second, not by hundreds."""
@@ -214,9 +215,10 @@ def storm(ports, total, batch, idlers_every=2000, slow_every=50, garbage_every=7
       - garbage ((k // n) % garbage_every == 0): 64 random bytes, stays until
         its batch ends;
       - plain, the rest: connects and closes at once.
-    Paces itself to the listeners: each serves one connection at a time with
-    a backlog of 16, and a connect that finds the backlog full waits on a
-    SYN retransmit (1 s, 3 s ...). Returns (counts, idlers)."""
+    Paces itself to the listeners, which serve one connection at a time: a
+    batch starts when their accept queues are empty (a connect that finds a
+    queue full waits on a SYN retransmit, 1 s, 3 s ...). Returns (counts,
+    idlers)."""
     counts = {"connected": 0, "failed": 0, "timeout": 0, "idler": 0, "slow": 0, "garbage": 0,
               "plain": 0}
     rnd = random.Random(7)
@@ -744,9 +746,9 @@ class DrillTest(UwsgiTestCase):
         for path in ("/metrics", "/report.json", "/"):  # each renderer once: warm
             self.assertEqual(http_get(http, path, timeout=30)[0], 200)
         fds_before, rss_before = fd_count(master), vm_rss(master)
-        # WHEN 10,000 connections hit them, 32 at a time (each listener's
-        # backlog is 16): idlers, slow clients, garbage, connect-and-close;
-        # while a client uses the app and a probe scrapes /metrics
+        # WHEN 10,000 connections hit them, 32 at a time: idlers, slow
+        # clients, garbage, connect-and-close; while a client uses the app and
+        # a probe scrapes /metrics
         stop = threading.Event()
         app = {"ok": 0, "failed": 0, "latency": []}
         probe = {"latency": [], "failed": 0, "fds": [], "rss": []}
