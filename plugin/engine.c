@@ -9,9 +9,11 @@
  * Frame walk, site interning and the ptrmap insert happen for sampled
  * allocations only: about one per mean interval of allocated bytes.
  */
-#define Py_BUILD_CORE 1 /* the thread state's trashcan fields, inline (free lists below) */
+#define Py_BUILD_CORE 1 /* dict key tables and free-list state (free lists below) */
 #include <Python.h>
+#include "internal/pycore_dict.h"
 #include "internal/pycore_gc.h"
+#include "internal/pycore_interp.h"
 #include "internal/pycore_pystate.h"
 #include <uwsgi.h>
 
@@ -80,6 +82,7 @@ static struct {
     lw_sampler_t weights;            /* settings for lw_sampler_weight() */
     struct chain mem, obj;
     lw_sites_t sites;
+    uint32_t shelf;                  /* the free lists' site */
     lw_ptrmap_t ptrs;
     struct site_info *info;          /* [SITES_CAPACITY] */
     lw_frame_t *tracebacks;          /* [SITES_CAPACITY * frames] */
@@ -290,105 +293,131 @@ static void hook_free(void *ctx, void *ptr)
 }
 
 /*
- * Free lists. CPython shelves dead lists, tuples and dicts and hands them
- * out again without calling the allocator. A block sampled at one line,
- * shelved, then revived as another line's object would keep charging the
- * first line: a leak of lists would show at whatever line last dropped a
- * list (seen in make eval: an lru_cache leak reported at the app's
- * start_response() line). tracemalloc re-attributes on revival
- * (_Py_NewReference), a path extensions cannot hook; leakwatch hooks the
- * death instead: when one of these types' objects dies, a sampled block
- * moves from its site to one named "<CPython free lists>" before CPython
- * may shelve it. The first line no longer grows with another line's
- * objects; the bytes stay counted (they are still the allocator's, on the
- * shelf or revived), so totals and the NATIVE judgement stay right; and a
- * leak of revived objects still shows, at that site, with its endpoints.
- * When CPython really frees the block, the free hook subtracts it there.
+ * Free lists. CPython shelves dead lists, tuples and dicts, and the key
+ * tables of small dicts, and hands them out again without calling the
+ * allocator. A block sampled at one line, shelved, then revived as another
+ * line's object would keep charging the first line: a leak of lists would
+ * show at whatever line last dropped a list (seen in make eval: an
+ * lru_cache leak reported at the app's start_response() line).
+ * tracemalloc re-attributes on revival (_Py_NewReference), a path
+ * extensions cannot hook; leakwatch hooks the death instead: when one of
+ * these types' objects dies, a sampled block (the object's, and its dict's
+ * key table when this death frees it) moves from its site to one named
+ * "<CPython free lists>" before CPython may shelve it. The first line no
+ * longer grows with another line's objects; the bytes stay counted (they
+ * are still the allocator's, on the shelf or revived), so totals and the
+ * NATIVE judgement stay right; and a leak of revived objects still shows,
+ * at that site, with its endpoints. When CPython really frees the block,
+ * the free hook subtracts it there.
  *
- * The wrappers own the trashcan (CPython's guard against deep recursion
- * when nested containers die): the original deallocators engage it only
- * when they are the type's tp_dealloc, which they no longer are. Its
- * common case is inlined here (a nesting counter in the thread state),
- * which costs about what the originals' out-of-line calls did; past
- * TRASH_FAST_DEPTH nested deaths, CPython's own _PyTrash_begin() decides
- * (it defers at 50), after untracking as the originals do: a deferred
- * object is chained through its GC head.
- * Exact types only: subclasses never reach a free list, and their blocks
- * may start before the GC head. Floats are left alone: the interpreter
- * frees exact floats without tp_dealloc, and they are 24 bytes.
+ * A key table also reaches its free list without its dict dying: a dict
+ * that grows frees its old small table (dictresize), a path no hook sees.
+ * After each request the tables still shelved are moved too (at most
+ * PyDict_MAXFREELIST pointers to look up); one freed by a resize and
+ * revived within the same request keeps charging its first line.
+ *
+ * The trashcan. Deallocating nested containers recurses; CPython bounds
+ * the depth with the trashcan, which each container's deallocator enters
+ * only when it is the object's own type's tp_dealloc
+ * (Py_TRASHCAN_BEGIN(op, list_dealloc): _PyTrash_cond). A subclass
+ * instance's death runs its type's deallocator first (subtype_dealloc, the
+ * C OrderedDict's odict_dealloc), which enters the trashcan itself and
+ * then calls the base's; the base must not enter it a second time, or the
+ * object is parked half-destroyed and later deallocated again through its
+ * type (issue 14: a Counter chain killed the worker). The originals no
+ * longer are any type's tp_dealloc, so they never enter it: each hook
+ * does, through CPython's own macro with the hook as the guarded
+ * deallocator, which keeps the rule, the unwinding depth and their
+ * version-specific mechanics CPython's. Untracked first, as the originals
+ * do: a parked object is chained through its GC head.
+ *
+ * Shelved objects are exact types only: subclasses never reach a free
+ * list, and their blocks may start before the GC head. Floats are left
+ * alone: the interpreter frees exact floats without tp_dealloc, and they
+ * are 24 bytes.
  */
-#define TRASH_FAST_DEPTH 40
-
 static destructor list_dealloc_orig, tuple_dealloc_orig, dict_dealloc_orig;
 
-/* A sampled block whose object dies: its bytes move to the shelf's site. */
+/* A sampled block that may be shelved: its bytes move to the shelf's site. */
 static __attribute__((noinline)) void shelve_hooksafe(uintptr_t block)
 {
-    static const lw_site_key_t shelf = {0, 0, LW_FREE_LIST_LINE, 0};
-    uint64_t value, old;
-    uint32_t site;
+    uint64_t *value = lw_ptrmap_find_hooksafe(&eng.ptrs, block);
+    uint32_t from;
 
-    if (!lw_ptrmap_take_hooksafe(&eng.ptrs, block, &value))
-        return; /* the filter's false positive */
-    lw_weight_t w = weight_of(lw_ptrmap_size_of(value));
-    lw_sites_sub_hooksafe(&eng.sites, lw_ptrmap_site_of(value), w);
-    lw_sites_intern_hooksafe(&eng.sites, &shelf, &site); /* new: no frames to keep */
-    /* a take made room: the put cannot fail or find an entry */
-    lw_ptrmap_put_hooksafe(&eng.ptrs, block, lw_ptrmap_pack(lw_ptrmap_size_of(value), site), &old);
-    lw_sites_add_hooksafe(&eng.sites, site, w);
+    if (!value) /* the filter's false positive */
+        return;
+    from = lw_ptrmap_site_of(*value);
+    if (from == eng.shelf)
+        return;
+    lw_weight_t w = weight_of(lw_ptrmap_size_of(*value));
+    lw_sites_sub_hooksafe(&eng.sites, from, w);
+    lw_sites_add_hooksafe(&eng.sites, eng.shelf, w);
+    *value = lw_ptrmap_pack(lw_ptrmap_size_of(*value), eng.shelf);
+}
+
+static inline void shelve_block_hooksafe(const void *block)
+{
+    if (lw_ptrmap_maybe_hooksafe(&eng.ptrs, (uintptr_t)block))
+        shelve_hooksafe((uintptr_t)block);
 }
 
 /* Every death of the hooked types passes here: a type test and a filter bit. */
 static inline void shelve_object_hooksafe(PyObject *op, PyTypeObject *exact)
 {
-    uintptr_t block = (uintptr_t)op - sizeof(PyGC_Head);
-
-    if (Py_IS_TYPE(op, exact) && lw_ptrmap_maybe_hooksafe(&eng.ptrs, block))
-        shelve_hooksafe(block);
-}
-
-/* Runs `dealloc` on `op` inside the trashcan, the block shelved first. */
-static inline void shelve_and_dealloc(PyObject *op, PyTypeObject *exact, destructor dealloc)
-{
-    PyThreadState *ts = _PyThreadState_GET();
-
-    if (ts->trash_delete_nesting >= TRASH_FAST_DEPTH) {
-        PyObject_GC_UnTrack(op);
-        if (_PyTrash_begin(ts, op)) /* deferred: its tp_dealloc (this hook) runs later */
-            return;
-        shelve_object_hooksafe(op, exact);
-        dealloc(op);
-        _PyTrash_end(ts);
-        return;
-    }
-    ts->trash_delete_nesting++;
-    shelve_object_hooksafe(op, exact);
-    dealloc(op);
-    if (ts->trash_delete_later) { /* deferred deaths wait for the outermost */
-        _PyTrash_end(ts);
-        return;
-    }
-    ts->trash_delete_nesting--;
+    if (Py_IS_TYPE(op, exact))
+        shelve_block_hooksafe((char *)op - sizeof(PyGC_Head));
 }
 
 static void list_dealloc_hook(PyObject *op)
 {
-    shelve_and_dealloc(op, &PyList_Type, list_dealloc_orig);
+    PyObject_GC_UnTrack(op);
+    Py_TRASHCAN_BEGIN(op, list_dealloc_hook)
+    shelve_object_hooksafe(op, &PyList_Type);
+    list_dealloc_orig(op);
+    Py_TRASHCAN_END
 }
 
 static void tuple_dealloc_hook(PyObject *op)
 {
-    shelve_and_dealloc(op, &PyTuple_Type, tuple_dealloc_orig);
+    PyObject_GC_UnTrack(op);
+    Py_TRASHCAN_BEGIN(op, tuple_dealloc_hook)
+    shelve_object_hooksafe(op, &PyTuple_Type);
+    tuple_dealloc_orig(op);
+    Py_TRASHCAN_END
 }
 
 static void dict_dealloc_hook(PyObject *op)
 {
-    shelve_and_dealloc(op, &PyDict_Type, dict_dealloc_orig);
+    PyDictKeysObject *keys = ((PyDictObject *)op)->ma_keys;
+
+    PyObject_GC_UnTrack(op);
+    Py_TRASHCAN_BEGIN(op, dict_dealloc_hook)
+    shelve_object_hooksafe(op, &PyDict_Type);
+    /* the last reference to its key table, of any dict type: it is freed
+     * (or shelved) with the dict; shared (split) tables stay */
+    if (keys && keys->dk_refcnt == 1)
+        shelve_block_hooksafe(keys);
+    dict_dealloc_orig(op);
+    Py_TRASHCAN_END
+}
+
+/* After a request: the key tables a resize shelved, which no hook saw. */
+static void shelve_free_keys(void)
+{
+#if PyDict_MAXFREELIST > 0
+    const struct _Py_dict_state *state = &_PyInterpreterState_GET()->dict_state;
+
+    for (int i = 0; i < state->keys_numfree; i++)
+        shelve_block_hooksafe(state->keys_free_list[i]);
+#endif
 }
 
 /* In the worker only, after fork: the types' slots are copy-on-write. */
 static void hook_free_lists(void)
 {
+    static const lw_site_key_t shelf = {0, 0, LW_FREE_LIST_LINE, 0};
+
+    lw_sites_intern_hooksafe(&eng.sites, &shelf, &eng.shelf); /* a new table: room */
     list_dealloc_orig = PyList_Type.tp_dealloc;
     tuple_dealloc_orig = PyTuple_Type.tp_dealloc;
     dict_dealloc_orig = PyDict_Type.tp_dealloc;
@@ -665,6 +694,7 @@ size_t lw_engine_after_request(const char *path, size_t path_len)
     }
     tls.guard = 1;
     eng.requests++;
+    shelve_free_keys();
     apply_gc_policy();
     if (eng.ring && !eng.hello_sent)
         eng.hello_sent = lw_ring_push(eng.ring, &eng.hello, 1) == 0;

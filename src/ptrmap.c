@@ -79,6 +79,18 @@ int lw_ptrmap_put_hooksafe(lw_ptrmap_t *map, uintptr_t key, uint64_t value, uint
     return 0;
 }
 
+uint64_t *lw_ptrmap_find_hooksafe(lw_ptrmap_t *map, uintptr_t key)
+{
+    if (map->used == 0 || key == 0)
+        return NULL;
+    for (uint64_t i = slot_of(map, key);; i = (i + 1) & map->mask) {
+        if (map->slots[i].key == key)
+            return &map->slots[i].value;
+        if (map->slots[i].key == 0)
+            return NULL;
+    }
+}
+
 bool lw_ptrmap_take_hooksafe(lw_ptrmap_t *map, uintptr_t key, uint64_t *value)
 {
     uint64_t i, j;

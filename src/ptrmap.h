@@ -93,6 +93,12 @@ static inline uint32_t lw_ptrmap_site_of(uint64_t value)
  */
 int lw_ptrmap_put_hooksafe(lw_ptrmap_t *map, uintptr_t key, uint64_t value, uint64_t *old);
 
+/*
+ * The value stored for key, to read or rewrite in place; NULL when key is
+ * absent. The pointer is valid until the next put, take or move.
+ */
+uint64_t *lw_ptrmap_find_hooksafe(lw_ptrmap_t *map, uintptr_t key);
+
 /* Removes key; returns true and its value in *value if it was there. */
 bool lw_ptrmap_take_hooksafe(lw_ptrmap_t *map, uintptr_t key, uint64_t *value);
 

@@ -34,9 +34,9 @@ def site_reports(server):
     return latest
 
 
-def send(server, n, concurrency=1):
+def send(server, n, concurrency=1, path="/"):
     with ThreadPoolExecutor(concurrency) as pool:
-        assert list(pool.map(lambda _: server.get("/")[0], range(n))) == [200] * n
+        assert list(pool.map(lambda _: server.get(path)[0], range(n))) == [200] * n
 
 
 class EngineTest(UwsgiTestCase):
@@ -77,26 +77,55 @@ class EngineTest(UwsgiTestCase):
             return None
         return wait_until(ready, 90, "SITES lines covering every request")
 
+    def donor_bytes(self, path, marker):
+        """Exact mode, 200 requests to `path` of free_lists.py: per worker, the
+        bytes at the line marked `marker`, and the free lists' site."""
+        server = self.server("free_lists.py", args=["--leakwatch-sample-rate", "exact"])
+        send(server, 199, concurrency=2, path=path)
+        reps = self.wait_reports_until_stable(server)
+        app = os.path.join(APPS, "free_lists.py")
+        with open(app) as f:
+            donor = next(n for n, l in enumerate(f, 1) if marker in l)
+        held = {}
+        for wid, rep in reps.items():
+            self.assertEqual(rep["lost"], 0)
+            shelf = [s for s in rep["sites"] if s["file"] == "<CPython free lists>"]
+            held[wid] = (rep, sum(s["bytes"] for s in rep["sites"]
+                                  if s["file"] == app and s["line"] == donor), shelf)
+        return held
+
     def test_objects_revived_from_free_lists_do_not_charge_their_first_line(self):
         # GIVEN exact mode and an app whose scratch list dies at one line
         # while a new list is kept per request at another (CPython hands the
         # dead list's block out again without calling the allocator)
-        server = self.server("free_lists.py", args=["--leakwatch-sample-rate", "exact"])
         # WHEN 200 requests are served
-        send(server, 199, concurrency=2)
-        reps = self.wait_reports_until_stable(server)
-        # THEN the donor line holds nothing per request, and the revived
-        # lists are counted at the free lists' own site, not lost
-        app = os.path.join(APPS, "free_lists.py")
-        with open(app) as f:
-            donor = next(n for n, l in enumerate(f, 1) if "# DONOR-LINE" in l)
-        for wid, rep in reps.items():
-            at_donor = [s["bytes"] for s in rep["sites"] if s["file"] == app and s["line"] == donor]
-            self.assertLessEqual(sum(at_donor), 1024, rep["sites"])
-            shelf = [s for s in rep["sites"] if s["file"] == "<CPython free lists>"]
+        for wid, (rep, at_donor, shelf) in self.donor_bytes("/", "# DONOR-LINE").items():
+            # THEN the donor line holds nothing per request, and the revived
+            # lists are counted at the free lists' own site, not lost
+            self.assertLessEqual(at_donor, 1024, rep["sites"])
             self.assertEqual(len(shelf), 1, rep["sites"])
             self.assertGreaterEqual(shelf[0]["bytes"], (rep["requests"] - 20) * 56)
-            self.assertEqual(rep["lost"], 0)
+
+    def test_key_tables_revived_from_free_lists_do_not_charge_their_first_line(self):
+        # GIVEN a small dict that dies at one line per request while another
+        # line keeps a new small dict: its key table is the dead one's
+        # WHEN 200 requests are served
+        for wid, (rep, at_donor, shelf) in self.donor_bytes("/keys", "# DONOR-KEYS-LINE").items():
+            # THEN the donor line holds nothing per request (without the key
+            # tables' shelf it held one table, about 100 bytes, per request)
+            self.assertLessEqual(at_donor, 1024, rep["sites"])
+            self.assertEqual(len(shelf), 1, rep["sites"])
+
+    def test_key_tables_a_resize_shelved_do_not_charge_their_first_line(self):
+        # GIVEN a dict that outgrows its first key table at one line (the
+        # table goes to the free list, the dict lives on) in odd requests,
+        # and a new small dict kept in even requests
+        # WHEN 200 requests are served
+        for wid, (rep, at_donor, shelf) in self.donor_bytes("/resize",
+                                                           "# DONOR-RESIZE-LINE").items():
+            # THEN the growing line holds nothing between requests
+            self.assertLessEqual(at_donor, 1024, rep["sites"])
+            self.assertEqual(len(shelf), 1, rep["sites"])
 
     def test_deeply_nested_containers_die_without_crashing_the_worker(self):
         # GIVEN leakwatch's hooks on the deallocators of lists, tuples and dicts

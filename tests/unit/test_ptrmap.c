@@ -77,6 +77,30 @@ static void test_ptrmap_put_take_and_replace(void **state)
     free(mem);
 }
 
+static void test_ptrmap_find_rewrites_in_place(void **state)
+{
+    void *mem;
+    lw_ptrmap_t *m = new_map(64, &mem);
+    uint64_t *v, got = 0;
+
+    (void)state;
+    assert_null(lw_ptrmap_find_hooksafe(m, key_of(3)));
+    /* keys sharing a cluster: the one asked for is found, not a neighbour */
+    for (uint64_t i = 1; i <= 40; i++)
+        assert_int_equal(lw_ptrmap_put_hooksafe(m, key_of(i), lw_ptrmap_pack(i, 1), NULL), 0);
+    v = lw_ptrmap_find_hooksafe(m, key_of(17));
+    assert_non_null(v);
+    assert_int_equal(lw_ptrmap_size_of(*v), 17);
+    *v = lw_ptrmap_pack(17, 5);
+    assert_null(lw_ptrmap_find_hooksafe(m, key_of(41)));
+    assert_null(lw_ptrmap_find_hooksafe(m, 0));
+    assert_int_equal(m->used, 40);
+    assert_true(lw_ptrmap_take_hooksafe(m, key_of(17), &got));
+    assert_int_equal(lw_ptrmap_site_of(got), 5);
+    assert_null(lw_ptrmap_find_hooksafe(m, key_of(17)));
+    free(mem);
+}
+
 static void test_ptrmap_pack_saturates_huge_blocks(void **state)
 {
     uint64_t v = lw_ptrmap_pack(UINT64_C(1) << 50, LW_PTRMAP_SITE_MAX);
@@ -203,6 +227,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ptrmap_bytes_rejects_bad_capacities),
         cmocka_unit_test(test_ptrmap_put_take_and_replace),
+        cmocka_unit_test(test_ptrmap_find_rewrites_in_place),
         cmocka_unit_test(test_ptrmap_pack_saturates_huge_blocks),
         cmocka_unit_test(test_ptrmap_refuses_inserts_past_three_quarters),
         cmocka_unit_test(test_ptrmap_matches_a_reference_under_churn),
