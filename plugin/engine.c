@@ -146,20 +146,20 @@ static void forget_hooksafe(void *ptr)
     }
 }
 
-/* The name of a site with no code object: see frames.c and the free lists. */
-static const char *codeless_name(uint32_t idx, const lw_site_key_t *key)
+/* The file name of a site: a pseudo-site (no Python frame, the free lists,
+ * the overflow) has no file of its own. */
+static const char *site_file(uint32_t idx, const lw_site_key_t *key)
 {
-    if (idx == LW_SITE_OVERFLOW) /* the site table was full: the bytes, not their lines */
+    if (idx == LW_SITE_OVERFLOW) /* a table was full: the bytes, not their lines */
         return "<other sites: table full>";
+    if (key->file)
+        return lw_frames_name(key->file);
     return key->line == LW_FREE_LIST_LINE ? "<CPython free lists>" : "<no Python frame>";
 }
 
-static void keep_site_identity_hooksafe(uint32_t site, const lw_site_key_t *key)
+/* A new site's traceback, read now: nothing of the frames is kept. */
+static void keep_site_identity_hooksafe(uint32_t site)
 {
-    if (key->code)
-        Py_INCREF((PyObject *)key->code);
-    if (key->app_code)
-        Py_INCREF((PyObject *)key->app_code);
     eng.info[site].nframes =
         lw_frames_traceback_hooksafe(&eng.tracebacks[(size_t)site * eng.frames], eng.frames);
 }
@@ -182,9 +182,13 @@ static void record_hooksafe(struct chain *c, void *ptr, size_t size)
         return;
     tls.guard = 1;
     {
-        lw_frames_site_hooksafe(&key);
-        if (lw_sites_intern_hooksafe(&eng.sites, &key, &site) == 1)
-            keep_site_identity_hooksafe(site, &key);
+        if (lw_frames_site_hooksafe(&key) == -ENOSPC) { /* no room for its names */
+            site = LW_SITE_OVERFLOW;
+            eng.sites.overflowed++;
+        }
+        else if (lw_sites_intern_hooksafe(&eng.sites, &key, &site) == 1) {
+            keep_site_identity_hooksafe(site);
+        }
         grow_ptrmap();
         rc = lw_ptrmap_put_hooksafe(&eng.ptrs, (uintptr_t)ptr, lw_ptrmap_pack(size, site), &old);
         if (rc < 0) {
@@ -415,7 +419,7 @@ static void shelve_free_keys(void)
 /* In the worker only, after fork: the types' slots are copy-on-write. */
 static void hook_free_lists(void)
 {
-    static const lw_site_key_t shelf = {0, 0, LW_FREE_LIST_LINE, 0};
+    static const lw_site_key_t shelf = {.line = LW_FREE_LIST_LINE};
 
     lw_sites_intern_hooksafe(&eng.sites, &shelf, &eng.shelf); /* a new table: room */
     list_dealloc_orig = PyList_Type.tp_dealloc;
@@ -459,7 +463,13 @@ int lw_engine_start(const lw_config_t *cfg, uint64_t seed)
                   uwsgi.mywid);
         return -1;
     }
-    if (lw_frames_init() < 0)
+    int rc = lw_frames_init();
+    if (rc == -ENOMEM) {
+        uwsgi_log("[leakwatch] worker %d: cannot map its name table; running untracked\n",
+                  uwsgi.mywid);
+        return -1;
+    }
+    if (rc < 0)
         uwsgi_log("[leakwatch] worker %d: sysconfig unavailable; only site-/dist-packages "
                   "count as libraries\n", uwsgi.mywid);
     lw_sampler_init(&eng.weights, eng.mean, eng.exact, 1);
@@ -553,16 +563,16 @@ static int define_site(uint32_t idx)
     uint32_t nframes = 0, n;
     char line[16];
 
-    put_field(&at, s->key.code ? lw_frames_filename(s->key.code) : codeless_name(idx, &s->key));
-    put_field(&at, s->key.code ? lw_frames_funcname(s->key.code) : "?");
-    put_field(&at, s->key.app_code ? lw_frames_filename(s->key.app_code) : "");
-    put_field(&at, s->key.app_code ? lw_frames_funcname(s->key.app_code) : "");
+    put_field(&at, site_file(idx, &s->key));
+    put_field(&at, lw_frames_name(s->key.func));
+    put_field(&at, s->key.app_file ? lw_frames_name(s->key.app_file) : "");
+    put_field(&at, s->key.app_file ? lw_frames_name(s->key.app_func) : "");
     for (int f = 0; f < si->nframes; f++) {
         const lw_frame_t *fr = &eng.tracebacks[(size_t)idx * eng.frames + f];
         size_t mark = at;
-        snprintf(line, sizeof(line), "%d", lw_frames_line(fr));
-        if (!put_field(&at, lw_frames_filename((uintptr_t)fr->code)) || !put_field(&at, line) ||
-            !put_field(&at, lw_frames_funcname((uintptr_t)fr->code))) {
+        snprintf(line, sizeof(line), "%d", fr->line);
+        if (!put_field(&at, lw_frames_name(fr->file)) || !put_field(&at, line) ||
+            !put_field(&at, lw_frames_name(fr->func))) {
             at = mark;
             break;
         }
@@ -741,28 +751,27 @@ static void log_site(uint32_t idx)
     char live[32];
 
     if (idx == LW_SITE_OVERFLOW) {
-        uwsgi_log("[leakwatch]   <other sites: table full>: %s live\n",
+        uwsgi_log("[leakwatch]   %s: %s live\n", site_file(idx, &s->key),
                   lw_size_format((uint64_t)(s->live_bytes > 0 ? s->live_bytes : 0), live,
                                  sizeof(live)));
         return;
     }
     uwsgi_log("[leakwatch]   %s:%d in %s(): %s live (%lld bytes), %.0f blocks, %llu samples, "
               "last grown by %s\n",
-              s->key.code ? lw_frames_filename(s->key.code) : codeless_name(idx, &s->key), s->key.line,
-              lw_frames_funcname(s->key.code),
+              site_file(idx, &s->key), s->key.line, lw_frames_name(s->key.func),
               lw_size_format((uint64_t)(s->live_bytes > 0 ? s->live_bytes : 0), live,
                              sizeof(live)),
               (long long)s->live_bytes, (double)s->live_count / (double)LW_COUNT_ONE,
               (unsigned long long)s->samples, si->endpoint[0] ? si->endpoint : "-");
-    if (s->key.app_code && (s->key.app_code != s->key.code || s->key.app_line != s->key.line))
+    if (s->key.app_file && (s->key.app_file != s->key.file || s->key.app_func != s->key.func ||
+                            s->key.app_line != s->key.line))
         uwsgi_log("[leakwatch]     from the application at %s:%d in %s()\n",
-                  lw_frames_filename(s->key.app_code), s->key.app_line,
-                  lw_frames_funcname(s->key.app_code));
+                  lw_frames_name(s->key.app_file), s->key.app_line,
+                  lw_frames_name(s->key.app_func));
     for (int f = 0; f < si->nframes && f < 8; f++) {
         const lw_frame_t *fr = &eng.tracebacks[(size_t)idx * eng.frames + f];
-        uwsgi_log("[leakwatch]     #%d %s:%d in %s()\n", f,
-                  lw_frames_filename((uintptr_t)fr->code), lw_frames_line(fr),
-                  lw_frames_funcname((uintptr_t)fr->code));
+        uwsgi_log("[leakwatch]     #%d %s:%d in %s()\n", f, lw_frames_name(fr->file), fr->line,
+                  lw_frames_name(fr->func));
     }
 }
 

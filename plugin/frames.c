@@ -1,13 +1,18 @@
 /*
- * frames.c - reading CPython 3.11's frame chain from inside allocator hooks.
- * Why internals and not the public API: see frames.h.
+ * frames.c - reading CPython 3.11's frame chain from inside allocator hooks,
+ * and the names of the code it runs. Why internals and not the public API,
+ * and why names and not code objects: see frames.h.
  */
 #define Py_BUILD_CORE 1
 #include <Python.h>
 #include "internal/pycore_frame.h"
 
+#include <errno.h>
+#include <stdbool.h>
 #include <string.h>
+#include <sys/mman.h>
 
+#include "../src/strtab.h"
 #include "frames.h"
 
 #if PY_VERSION_HEX < 0x030B0000 || PY_VERSION_HEX >= 0x030C0000
@@ -16,25 +21,30 @@
 
 #define MAX_PREFIXES 8
 #define PREFIX_MAX 512
-#define CACHE_SIZE 4096     /* file-name classification cache, direct mapped */
 #define APP_SEARCH_DEPTH 64 /* frames searched for the application's */
+#define NAMES_CAPACITY 32768            /* distinct file and function names */
+#define NAMES_ARENA (4u << 20)          /* their text; pages are touched as used */
+#define NAME_MAX_BYTES 1024             /* a longer name is cut, at a character */
+#define CODE_CACHE 4096                 /* code object -> names, direct mapped */
 
 /* Written once in lw_frames_init (post_fork, before any hook runs). */
 static char prefixes[MAX_PREFIXES][PREFIX_MAX];
 static size_t prefix_len[MAX_PREFIXES];
 static int nprefixes;
 
-/*
- * File name object -> is it application code. Written under the GIL by the
- * hooks. The entry is checked against the object's length and cached hash,
- * so a recycled address gives at worst one wrong attribution, never a crash.
- */
-static struct {
-    const PyObject *name;
-    Py_ssize_t length;
-    Py_hash_t hash;
-    int is_app;
-} cache[CACHE_SIZE];
+/* The rest is written under the GIL by the hooks and the code-death hook. */
+static lw_strtab_t names;
+enum file_class { FILE_UNKNOWN, FILE_LIBRARY, FILE_APP };
+static uint8_t file_class[NAMES_CAPACITY + 1]; /* by name id */
+
+/* A code object's names, valid while `code` lives: its death clears the entry. */
+static struct code_names {
+    const PyObject *code;
+    uint32_t file, func;
+    bool is_app;
+} *codes;
+
+static destructor code_dealloc_orig;
 
 static void add_prefix(const char *path)
 {
@@ -49,12 +59,32 @@ static void add_prefix(const char *path)
     prefix_len[nprefixes++] = len;
 }
 
-int lw_frames_init(void)
+static size_t slot_of(const void *code)
+{
+    return ((uintptr_t)code >> 4) % CODE_CACHE;
+}
+
+/*
+ * Code objects die through here (3.11: PyCode_Type's tp_dealloc; code
+ * objects are not GC-tracked there, so no trashcan is involved; 3.12 has
+ * PyCode_AddWatcher for this). Their cache entry goes first: the next
+ * object at that address is another code object.
+ */
+static void code_dealloc_hook(PyObject *op)
+{
+    struct code_names *e = &codes[slot_of(op)];
+
+    if (e->code == op)
+        e->code = NULL;
+    code_dealloc_orig(op);
+}
+
+static int learn_library_paths(void)
 {
     static const char *const keys[] = {"stdlib", "platstdlib", "purelib", "platlib"};
     PyObject *mod = PyImport_ImportModule("sysconfig");
     PyObject *paths = mod ? PyObject_CallMethod(mod, "get_paths", NULL) : NULL;
-    int rc = paths && PyDict_Check(paths) ? 0 : -1;
+    int rc = paths && PyDict_Check(paths) ? 0 : -EINVAL;
 
     for (size_t i = 0; rc == 0 && i < sizeof(keys) / sizeof(keys[0]); i++) {
         PyObject *v = PyDict_GetItemString(paths, keys[i]);
@@ -65,48 +95,127 @@ int lw_frames_init(void)
     Py_XDECREF(paths);
     Py_XDECREF(mod);
     PyErr_Clear();
-    memset(cache, 0, sizeof(cache));
     return rc;
 }
 
-static int classify(const char *s, size_t n)
+int lw_frames_init(void)
+{
+    size_t bytes = lw_strtab_bytes(NAMES_CAPACITY, NAMES_ARENA);
+    void *mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *cache = mmap(NULL, sizeof(*codes) * CODE_CACHE, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+    if (mem == MAP_FAILED || cache == MAP_FAILED || lw_strtab_init(&names, mem, NAMES_CAPACITY,
+                                                                   NAMES_ARENA) < 0) {
+        if (mem != MAP_FAILED)
+            munmap(mem, bytes);
+        if (cache != MAP_FAILED)
+            munmap(cache, sizeof(*codes) * CODE_CACHE);
+        return -ENOMEM;
+    }
+    codes = cache;
+    memset(file_class, 0, sizeof(file_class));
+    code_dealloc_orig = PyCode_Type.tp_dealloc;
+    PyCode_Type.tp_dealloc = code_dealloc_hook;
+    return learn_library_paths();
+}
+
+static bool is_library_path(const char *s, size_t n)
 {
     if (n >= 8 && !memcmp(s, "<frozen ", 8))
-        return 0;
+        return true;
     if (memmem(s, n, "/site-packages/", 15) || memmem(s, n, "/dist-packages/", 15))
-        return 0;
+        return true;
     for (int i = 0; i < nprefixes; i++) {
         if (n >= prefix_len[i] && !memcmp(s, prefixes[i], prefix_len[i]))
-            return 0;
+            return true;
     }
-    return 1;
+    return false;
 }
 
-/* Is this code object the application's? No allocation: ASCII names are read in place. */
-static int is_app_code(PyCodeObject *code)
+/* Appends code point ch as UTF-8 if it fits in NAME_MAX_BYTES. */
+static bool put_utf8(char *buf, uint32_t *at, Py_UCS4 ch)
 {
-    PyObject *name = code->co_filename;
-    Py_ssize_t length;
-    Py_hash_t hash;
-    size_t slot;
+    uint32_t need = ch < 0x80 ? 1 : ch < 0x800 ? 2 : ch < 0x10000 ? 3 : 4;
+    unsigned char *o = (unsigned char *)buf + *at;
 
-    if (!name || !PyUnicode_Check(name))
-        return 0;
-    length = PyUnicode_GET_LENGTH(name);
-    hash = ((PyASCIIObject *)name)->hash;
-    slot = ((uintptr_t)name >> 4) % CACHE_SIZE;
-    if (cache[slot].name == name && cache[slot].length == length && cache[slot].hash == hash)
-        return cache[slot].is_app;
-    cache[slot].name = name;
-    cache[slot].length = length;
-    cache[slot].hash = hash;
-    /* Non-ASCII file names are rare outside applications: count them as the app's. */
-    cache[slot].is_app = PyUnicode_IS_COMPACT_ASCII(name)
-                             ? classify((const char *)PyUnicode_DATA(name), (size_t)length)
-                             : 1;
-    return cache[slot].is_app;
+    if (*at + need > NAME_MAX_BYTES)
+        return false;
+    if (need == 1) {
+        o[0] = (unsigned char)ch;
+    }
+    else {
+        for (uint32_t k = need - 1; k > 0; k--, ch >>= 6)
+            o[k] = (unsigned char)(0x80 | (ch & 0x3F));
+        o[0] = (unsigned char)((0xF00 >> need) | ch); /* 110x, 1110x, 11110x lead */
+    }
+    *at += need;
+    return true;
 }
 
+/*
+ * The UTF-8 text of a str without allocating (PyUnicode_AsUTF8 may):
+ * ASCII in place, anything else encoded into buf (NAME_MAX_BYTES). Lone
+ * surrogates, which UTF-8 cannot carry, become U+FFFD.
+ */
+static const char *utf8_hooksafe(PyObject *s, char *buf, uint32_t *len)
+{
+    Py_ssize_t n;
+
+    if (!s || !PyUnicode_Check(s) || !PyUnicode_IS_READY(s)) {
+        *len = 1;
+        return "?";
+    }
+    n = PyUnicode_GET_LENGTH(s);
+    if (PyUnicode_IS_COMPACT_ASCII(s)) {
+        *len = n < NAME_MAX_BYTES ? (uint32_t)n : NAME_MAX_BYTES;
+        return (const char *)PyUnicode_DATA(s);
+    }
+    int kind = PyUnicode_KIND(s);
+    const void *data = PyUnicode_DATA(s);
+    *len = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 ch = PyUnicode_READ(kind, data, i);
+        if (!put_utf8(buf, len, ch >= 0xD800 && ch <= 0xDFFF ? 0xFFFD : ch))
+            break;
+    }
+    return buf;
+}
+
+static uint32_t intern_hooksafe(PyObject *s)
+{
+    char buf[NAME_MAX_BYTES];
+    uint32_t len, id;
+    const char *text = utf8_hooksafe(s, buf, &len);
+
+    lw_strtab_intern_hooksafe(&names, text, len, &id); /* LW_STR_NONE when full */
+    return id;
+}
+
+/* The names of a code object, from the cache or read now; NULL when the table is full. */
+static const struct code_names *names_of_hooksafe(PyCodeObject *code)
+{
+    struct code_names *e = &codes[slot_of(code)];
+    uint32_t file, func;
+
+    if (e->code == (PyObject *)code)
+        return e;
+    file = intern_hooksafe(code->co_filename);
+    func = intern_hooksafe(code->co_qualname);
+    if (file == LW_STR_NONE || func == LW_STR_NONE)
+        return NULL;
+    if (file_class[file] == FILE_UNKNOWN) {
+        const char *text = lw_strtab_text(&names, file);
+        file_class[file] = is_library_path(text, strlen(text)) ? FILE_LIBRARY : FILE_APP;
+    }
+    e->code = (PyObject *)code;
+    e->file = file;
+    e->func = func;
+    e->is_app = file_class[file] == FILE_APP;
+    return e;
+}
+
+/* 3.11's frame chain: the thread's current frame, skipping incomplete ones. */
 static _PyInterpreterFrame *skip_incomplete(_PyInterpreterFrame *f)
 {
     while (f && _PyFrame_IsIncomplete(f))
@@ -131,61 +240,50 @@ static int frame_line(_PyInterpreterFrame *f)
 int lw_frames_site_hooksafe(lw_site_key_t *key)
 {
     _PyInterpreterFrame *f = current_frame();
+    const struct code_names *leaf, *e;
 
     memset(key, 0, sizeof(*key));
     if (!f) {
         key->line = -1; /* "no Python frame": allocations from C with no caller */
-        return -1;
+        return -ENOENT;
     }
-    key->code = (uintptr_t)f->f_code;
+    if (!(leaf = names_of_hooksafe(f->f_code)))
+        return -ENOSPC;
+    key->file = leaf->file;
+    key->func = leaf->func;
     key->line = frame_line(f);
-    for (int depth = 0; f && depth < APP_SEARCH_DEPTH; depth++) {
-        if (is_app_code(f->f_code)) {
-            key->app_code = (uintptr_t)f->f_code;
+    e = leaf;
+    for (int depth = 0; e && depth < APP_SEARCH_DEPTH; depth++) {
+        if (e->is_app) {
+            key->app_file = e->file;
+            key->app_func = e->func;
             key->app_line = depth == 0 ? key->line : frame_line(f);
             break;
         }
         f = skip_incomplete(f->previous);
+        e = f ? names_of_hooksafe(f->f_code) : NULL;
     }
     return 0;
 }
 
 int lw_frames_traceback_hooksafe(lw_frame_t *out, int max)
 {
+    const struct code_names *e;
     int n = 0;
 
     for (_PyInterpreterFrame *f = current_frame(); f && n < max;
          f = skip_incomplete(f->previous)) {
-        Py_INCREF(f->f_code);
-        out[n].code = f->f_code;
-        out[n].lasti = _PyInterpreterFrame_LASTI(f);
+        if (!(e = names_of_hooksafe(f->f_code)))
+            break;
+        out[n].file = e->file;
+        out[n].func = e->func;
+        out[n].line = frame_line(f);
         n++;
     }
     return n;
 }
 
-int lw_frames_line(const lw_frame_t *frame)
+const char *lw_frames_name(uint32_t id)
 {
-    return PyCode_Addr2Line((PyCodeObject *)frame->code, frame->lasti * (int)sizeof(_Py_CODEUNIT));
-}
-
-static const char *utf8_or_unknown(PyObject *s)
-{
-    const char *u = s && PyUnicode_Check(s) ? PyUnicode_AsUTF8(s) : NULL;
-
-    if (!u) {
-        PyErr_Clear();
-        return "?";
-    }
-    return u;
-}
-
-const char *lw_frames_filename(uintptr_t code)
-{
-    return code ? utf8_or_unknown(((PyCodeObject *)code)->co_filename) : "?";
-}
-
-const char *lw_frames_funcname(uintptr_t code)
-{
-    return code ? utf8_or_unknown(((PyCodeObject *)code)->co_qualname) : "?";
+    return id == LW_STR_NONE ? "?" : lw_strtab_text(&names, id);
 }

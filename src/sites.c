@@ -7,17 +7,18 @@
 
 static uint64_t key_hash(const lw_site_key_t *k)
 {
-    uint64_t h = (uint64_t)k->code * UINT64_C(0x9E3779B97F4A7C15);
+    uint64_t h = ((uint64_t)k->file << 32 | k->func) * UINT64_C(0x9E3779B97F4A7C15);
 
     h ^= (uint64_t)(uint32_t)k->line * UINT64_C(0xC2B2AE3D27D4EB4F);
-    h ^= (uint64_t)k->app_code * UINT64_C(0x165667B19E3779F9);
+    h ^= ((uint64_t)k->app_file << 32 | k->app_func) * UINT64_C(0x165667B19E3779F9);
     h ^= (uint64_t)(uint32_t)k->app_line * UINT64_C(0x27D4EB2F165667C5);
     return h ^ (h >> 29);
 }
 
 static bool key_equal(const lw_site_key_t *a, const lw_site_key_t *b)
 {
-    return a->code == b->code && a->line == b->line && a->app_code == b->app_code &&
+    return a->file == b->file && a->func == b->func && a->line == b->line &&
+           a->app_file == b->app_file && a->app_func == b->app_func &&
            a->app_line == b->app_line;
 }
 

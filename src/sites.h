@@ -1,10 +1,11 @@
 /*
  * sites.h - per-site live estimates in one worker, and their deltas.
  *
- * A site is where memory was allocated: the innermost Python frame (code
- * object, line) and the innermost frame of the application (outside the
+ * A site is where memory was allocated: the innermost Python frame (file,
+ * function, line) and the innermost frame of the application (outside the
  * stdlib and installed packages), which differ when a library allocates on
- * the application's behalf. The core sees code objects as opaque integers.
+ * the application's behalf. Names come as ids (strtab.h): the core never
+ * sees a code object, and the same code compiled again is the same site.
  *
  * The allocator hooks add and subtract weights; every change marks the site
  * dirty (pushed on a list once), and after each request lw_sites_drain()
@@ -27,9 +28,9 @@
 #define LW_SITE_OVERFLOW 0
 
 typedef struct lw_site_key {
-    uintptr_t code;       /* innermost frame's code object (opaque) */
-    uintptr_t app_code;   /* innermost application frame's, or 0 */
-    int32_t line;
+    uint32_t file, func;          /* innermost frame's names; 0 for pseudo-sites */
+    uint32_t app_file, app_func;  /* innermost application frame's, or 0 */
+    int32_t line;                 /* negative for pseudo-sites (no frame, free lists) */
     int32_t app_line;
 } lw_site_key_t;
 

@@ -127,6 +127,27 @@ class EngineTest(UwsgiTestCase):
             self.assertLessEqual(at_donor, 1024, rep["sites"])
             self.assertEqual(len(shelf), 1, rep["sites"])
 
+    def test_code_compiled_per_request_is_one_site_and_is_freed(self):
+        # GIVEN exact mode and an app that builds a namedtuple class per
+        # request (its code compiled anew each time) and drops it
+        server = self.server("generated_code.py", processes=1,
+                             args=["--leakwatch-sample-rate", "exact"])
+        # WHEN 300 requests are served
+        for _ in range(299):
+            status, body = server.get("/")
+        requests, alive = map(int, body.split())
+        reps = self.wait_reports_until_stable(server, workers=1)
+        # THEN the code objects die as they would without leakwatch (no site
+        # holds one), and the generated code is one site, not one per request
+        self.assertGreaterEqual(requests, 299)
+        self.assertEqual(alive, 0)
+        head = [l for l in server.leakwatch_lines() if l.startswith("[leakwatch] SITES")][-1]
+        sites = int(re.search(r" in (\d+) sites", head)[1])
+        self.assertLess(sites, 200, head)
+        generated = {(s["file"], s["line"], s["function"]) for s in reps[1]["sites"]
+                     if s["file"] == "<string>"}
+        self.assertLessEqual(len(generated), 1, reps[1]["sites"])
+
     def test_deeply_nested_containers_die_without_crashing_the_worker(self):
         # GIVEN leakwatch's hooks on the deallocators of lists, tuples and dicts
         server = self.server("free_lists.py", args=["--leakwatch-sample-rate", "exact"])

@@ -28,9 +28,10 @@ static int teardown(void **state)
     return 0;
 }
 
-static lw_site_key_t key(uintptr_t code, int line)
+static lw_site_key_t key(uint32_t name, int line)
 {
-    lw_site_key_t k = {code, code + 1, line, line + 1};
+    lw_site_key_t k = {.file = name, .func = name + 1, .app_file = name + 2,
+                       .app_func = name + 3, .line = line, .app_line = line + 1};
     return k;
 }
 
@@ -67,6 +68,30 @@ static void test_sites_intern_finds_the_same_site(void **state)
     assert_int_not_equal(a, LW_SITE_OVERFLOW);
     assert_int_equal(lw_sites_get(&table, a)->key.line, 10);
     assert_null(lw_sites_get(&table, 7));
+}
+
+static void test_sites_every_name_and_line_tells_sites_apart(void **state)
+{
+    lw_site_key_t base = key(0x100, 7), k;
+    uint32_t first, id;
+
+    (void)state;
+    assert_int_equal(lw_sites_intern_hooksafe(&table, &base, &first), 1);
+    for (int field = 0; field < 6; field++) {
+        k = base;
+        switch (field) {
+        case 0: k.file++; break;
+        case 1: k.func++; break;
+        case 2: k.app_file++; break;
+        case 3: k.app_func++; break;
+        case 4: k.line++; break;
+        default: k.app_line++; break;
+        }
+        assert_int_equal(lw_sites_intern_hooksafe(&table, &k, &id), 1);
+        assert_int_not_equal(id, first);
+    }
+    assert_int_equal(lw_sites_intern_hooksafe(&table, &base, &id), 0);
+    assert_int_equal(id, first);
 }
 
 static void test_sites_full_table_counts_into_the_overflow_site(void **state)
@@ -222,6 +247,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sites_bytes_and_init_validate),
+        cmocka_unit_test_setup_teardown(test_sites_every_name_and_line_tells_sites_apart,
+                                        setup_small, teardown),
         cmocka_unit_test_setup_teardown(test_sites_intern_finds_the_same_site, setup_small, teardown),
         cmocka_unit_test_setup_teardown(test_sites_full_table_counts_into_the_overflow_site,
                                         setup_small, teardown),
