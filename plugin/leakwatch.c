@@ -56,7 +56,8 @@ struct seen {
 static lw_config_t cfg;
 /* Set in init before fork; the mapping is shared, the pointer copied. */
 static lw_shm_t *shm;
-/* This worker's slot, set in post_fork; NULL in the master. */
+/* This worker's slot, set in post_fork; 0 in the master and in a child the
+ * app forks (lw_forked_by_the_app). */
 static uint32_t my_wid;
 /*
  * Metric values, read by uWSGI's metrics thread in the master ("ptr"
@@ -66,7 +67,7 @@ static uint32_t my_wid;
 static int64_t m_alerts, m_suspects, m_tracked, m_samples, m_lost;
 static int64_t *m_worker; /* [3 * (nworkers + 1)]: tracked, growth_rate, oom_eta */
 
-/* Worker-only: the allocator hooks are installed. */
+/* Worker-only: the allocator hooks are installed and this process publishes. */
 static int engine_on;
 /* Master-only state, written by master_cycle. */
 static struct seen *seen;
@@ -356,6 +357,31 @@ static int lw_init(void)
     return 0;
 }
 
+/*
+ * A child that the app forks in a worker (os.fork()) and that returns into
+ * uWSGI's request loop serves requests as that worker: it must not become
+ * a second writer on the worker's single-writer ring and counters. Runs in
+ * the child of every fork() a worker makes; subprocesses exec at once.
+ */
+static uint32_t forked_from_wid; /* in such a child: the worker it was forked from */
+
+static void lw_forked_by_the_app(void)
+{
+    if (my_wid)
+        forked_from_wid = my_wid;
+    my_wid = 0;
+    engine_on = 0;
+}
+
+/* Said once, by the child, at its first request. */
+static void lw_say_forked(void)
+{
+    uwsgi_log("[leakwatch] pid %d, a child the app forked in worker %u, serves requests "
+              "as that worker; it publishes nothing (worker %u's own process still does)\n",
+              (int)getpid(), forked_from_wid, forked_from_wid);
+    forked_from_wid = 0;
+}
+
 static void lw_post_fork(void)
 {
     PyGILState_STATE gil;
@@ -373,6 +399,9 @@ static void lw_post_fork(void)
     if (lw_shm_claim(shm, (uint32_t)uwsgi.mywid, (int32_t)getpid(), uwsgi_micros()) < 0)
         return;
     my_wid = (uint32_t)uwsgi.mywid;
+    /* registered in the worker only, once per worker process: the master's
+     * forks are its own business */
+    pthread_atfork(NULL, NULL, lw_forked_by_the_app);
     lw_worker_view_t view;
     if (lw_shm_read(shm, my_wid, &view) < 0)
         view.spawns = 0;
@@ -404,8 +433,11 @@ void leakwatch_after_request(struct wsgi_request *wsgi_req)
 {
     lw_core_slot_t *core;
 
-    if (!my_wid || wsgi_req->async_id < 0)
+    if (!my_wid || wsgi_req->async_id < 0) {
+        if (forked_from_wid)
+            lw_say_forked();
         return;
+    }
     core = lw_shm_core(shm, my_wid, (uint32_t)wsgi_req->async_id);
     if (core)
         lw_core_count_hooksafe(core);

@@ -1,10 +1,12 @@
 """What apps do to the runtime leakwatch lives in: gc.disable(),
-tracemalloc.start() and allocator hooks of their own. leakwatch keeps working,
-or says clearly why it cannot."""
+tracemalloc.start(), allocator hooks of their own, a fork that returns into
+uWSGI. leakwatch keeps working, or says clearly why it cannot."""
+import json
 import os
+import signal
 import unittest
 
-from harness import APPS, UwsgiTestCase, leak_line, wait_until
+from harness import APPS, UwsgiTestCase, free_port, http_get, leak_line, wait_until
 
 APP = os.path.join(APPS, "app_hooks.py")
 REPLACED = "the app replaced Python's allocator"
@@ -74,6 +76,52 @@ class AppHooksTest(UwsgiTestCase):
         self.assertEqual(len(lines), 1, lines)
         self.assertIn("worker 1:", lines[0])
 
+
+class ForkTest(UwsgiTestCase):
+
+    def test_a_child_the_app_forks_publishes_nothing(self):
+        # GIVEN one worker whose app forks at import (--lazy-apps: in the
+        # worker) a child that goes on into uWSGI's request loop as worker 1
+        http = free_port()
+        server = self.server("forking.py", processes=1, summary=0,
+                             args=["--lazy-apps", "--leakwatch-sample-rate", "exact",
+                                   "--leakwatch-http", f":{http}"])
+        app = os.path.join(APPS, "forking.py")
+        with open(app) as f:
+            child_line = next(n for n, l in enumerate(f, 1) if "# CHILD-LINE" in l)
+        # WHEN the child serves 30 requests, keeping 64 KiB each
+        for _ in range(30):
+            status, body = server.get("/")
+            self.assertEqual(status, 200)
+            who, child = body.split()
+            self.assertEqual(who, b"child")
+        # ... and then ends, and the worker, which waited for it, serves 30
+        os.kill(int(child), signal.SIGKILL)
+        served = []
+        def worker_serves():
+            served.append(server.get("/")[1])
+            return served[-1].startswith(b"worker ")
+        wait_until(worker_serves, 30, "the worker to serve after its child ended")
+        for _ in range(29):
+            served.append(server.get("/")[1])
+        by_worker = sum(answer.startswith(b"worker ") for answer in served)
+        self.assertEqual(by_worker, 30, served)
+        def report():
+            doc = json.loads(http_get(http, "/report.json")[1])
+            mine = [s for s in doc["sites"] if s["file"] == app and
+                    s["line"] == leak_line("forking.py")]
+            return (doc, mine) if mine and mine[0]["live_bytes"] >= 30 * 65536 else None
+        doc, mine = wait_until(report, 30, "the worker's own leak in the report")
+        # THEN the master counted the worker's requests only, never saw the
+        # child's sites (it is not the ring's writer), sees the worker's own,
+        # and the child said once that it publishes nothing
+        self.assertEqual(doc["workers"][0]["requests"], by_worker)
+        self.assertEqual([s for s in doc["sites"] if s["line"] == child_line], [])
+        said = [l for l in server.leakwatch_lines() if "a child the app forked" in l]
+        self.assertEqual(len(said), 1, said)
+        self.assertIn(f"pid {int(child)},", said[0])
+        status, metrics = http_get(http, "/metrics")
+        self.assertIn("\nleakwatch_lost_total 0\n", metrics.decode())
 
 if __name__ == "__main__":
     unittest.main()
