@@ -44,7 +44,7 @@ DEPS := uwsgi-core uwsgi-dev uwsgi-plugin-python3 python3-dev libjansson-dev \
 .SECONDARY: $(UNIT_OBJS) $(PLUGIN_OBJS)
 
 .PHONY: all deps test unit integration demo bench eval valgrind format clean help \
-        test-sanitize
+        test-sanitize torture torture-deps
 
 all: $(PLUGIN)
 
@@ -58,6 +58,7 @@ help:
 	@echo "make valgrind   unit tests under valgrind memcheck"
 	@echo "make test-sanitize  unit tests under ASan, UBSan, TSan; real uWSGI with the plugin under them"
 	@echo "make fuzz       libFuzzer on every parser of outside input (FUZZ_SECONDS=60 each)"
+	@echo "make torture    CPython's regression tests in a uWSGI worker: without leakwatch, exact, defaults"
 	@echo "make format     clang-format the C sources"
 
 # $(call install_missing,PACKAGES): apt-get installs those not installed yet.
@@ -76,6 +77,13 @@ endef
 
 deps:
 	$(call install_missing,$(DEPS))
+
+# CPython's own test suite, for the Python uWSGI's python3 plugin embeds
+# (tests/torture/).
+# Recursive on purpose: $(PYTHON) exists once `deps` has run.
+PY_VERSION    = $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+torture-deps: deps
+	$(call install_missing,libpython$(PY_VERSION)-testsuite)
 
 $(BUILD)/uwsgi.h: | deps
 	@mkdir -p $(BUILD)
@@ -108,6 +116,12 @@ integration: $(PLUGIN)
 
 test: $(PLUGIN) $(UNIT_BINS)
 	@$(PYTHON) tests/run.py --unit $(UNIT_BINS) --integration
+
+# Each module of TORTURE_MODULES (default: all of tests/torture/torture.py's
+# list) in a fresh uWSGI per configuration; results and logs in build/torture/.
+TORTURE_MODULES ?=
+torture: $(PLUGIN) | torture-deps
+	@$(PYTHON) tests/torture/torture.py $(if $(TORTURE_MODULES),--modules $(TORTURE_MODULES))
 
 valgrind: $(UNIT_BINS)
 	@$(PYTHON) tests/run.py --valgrind --unit $(UNIT_BINS)
