@@ -79,7 +79,7 @@ deps:
 	$(call install_missing,$(DEPS))
 
 # CPython's own test suite, for the Python uWSGI's python3 plugin embeds
-# (tests/torture/).
+# (tests/torture/; tests/integration/test_torture.py runs part of it).
 # Recursive on purpose: $(PYTHON) exists once `deps` has run.
 PY_VERSION    = $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 torture-deps: deps
@@ -111,10 +111,10 @@ $(UNIT_DIR)/test_%: tests/unit/test_%.c $(UNIT_OBJS) $(HEADERS) $(wildcard tests
 unit: $(UNIT_BINS)
 	@$(PYTHON) tests/run.py --unit $(UNIT_BINS)
 
-integration: $(PLUGIN)
+integration: $(PLUGIN) | torture-deps
 	@$(PYTHON) tests/run.py --integration
 
-test: $(PLUGIN) $(UNIT_BINS)
+test: $(PLUGIN) $(UNIT_BINS) | torture-deps
 	@$(PYTHON) tests/run.py --unit $(UNIT_BINS) --integration
 
 # Each module of TORTURE_MODULES (default: all of tests/torture/torture.py's
@@ -178,7 +178,7 @@ TSAN_TESTS := test_detection.DetectionTest.test_a_leak_under_threads_is_announce
 # the integration suite (real uWSGI, the leak apps) with the plugin built
 # with ASan+UBSan; the threaded tests again with the plugin under TSan.
 # A sanitizer's report in any uWSGI log fails the test (tests/integration/harness.py).
-test-sanitize: $(BUILD)/plugin-asan/$(PLUGIN) $(BUILD)/plugin-tsan/$(PLUGIN)
+test-sanitize: $(BUILD)/plugin-asan/$(PLUGIN) $(BUILD)/plugin-tsan/$(PLUGIN) | torture-deps
 	$(Q)$(MAKE) --no-print-directory unit SANITIZER=address
 	$(Q)$(MAKE) --no-print-directory unit SANITIZER=undefined
 	$(Q)$(MAKE) --no-print-directory unit SANITIZER=thread
