@@ -242,7 +242,7 @@ def excerpt(log, offset):
     lines = log[offset:].splitlines()
     end = next((i for i, l in enumerate(lines) if DIED.match(l)), len(lines) - 1)
     lines = lines[:end + 1]
-    if len(lines) > EXCERPT_HEAD + EXCERPT_TAIL:
+    if len(lines) > EXCERPT_HEAD + EXCERPT_TAIL + 1:  # never "... (1 lines)"
         cut = len(lines) - EXCERPT_HEAD - EXCERPT_TAIL
         lines = lines[:EXCERPT_HEAD] + [f"... ({cut} lines)"] + lines[-EXCERPT_TAIL:]
     return lines
