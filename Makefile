@@ -44,7 +44,7 @@ DEPS := uwsgi-core uwsgi-dev uwsgi-plugin-python3 python3-dev libjansson-dev \
 .SECONDARY: $(UNIT_OBJS) $(PLUGIN_OBJS)
 
 .PHONY: all deps test unit integration demo bench eval valgrind format clean help \
-        test-sanitize
+        test-sanitize torture torture-deps
 
 all: $(PLUGIN)
 
@@ -58,6 +58,7 @@ help:
 	@echo "make valgrind   unit tests under valgrind memcheck"
 	@echo "make test-sanitize  unit tests under ASan, UBSan, TSan; real uWSGI with the plugin under them"
 	@echo "make fuzz       libFuzzer on every parser of outside input (FUZZ_SECONDS=60 each)"
+	@echo "make torture    CPython's regression tests in a uWSGI worker: without leakwatch, exact, defaults"
 	@echo "make format     clang-format the C sources"
 
 # $(call install_missing,PACKAGES): apt-get installs those not installed yet.
@@ -76,6 +77,13 @@ endef
 
 deps:
 	$(call install_missing,$(DEPS))
+
+# CPython's own test suite, for the Python uWSGI's python3 plugin embeds
+# (tests/torture/; tests/integration/test_torture.py runs part of it).
+# Recursive on purpose: $(PYTHON) exists once `deps` has run.
+PY_VERSION    = $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+torture-deps: deps
+	$(call install_missing,libpython$(PY_VERSION)-testsuite)
 
 $(BUILD)/uwsgi.h: | deps
 	@mkdir -p $(BUILD)
@@ -103,11 +111,17 @@ $(UNIT_DIR)/test_%: tests/unit/test_%.c $(UNIT_OBJS) $(HEADERS) $(wildcard tests
 unit: $(UNIT_BINS)
 	@$(PYTHON) tests/run.py --unit $(UNIT_BINS)
 
-integration: $(PLUGIN)
+integration: $(PLUGIN) | torture-deps
 	@$(PYTHON) tests/run.py --integration
 
-test: $(PLUGIN) $(UNIT_BINS)
+test: $(PLUGIN) $(UNIT_BINS) | torture-deps
 	@$(PYTHON) tests/run.py --unit $(UNIT_BINS) --integration
+
+# Each module of TORTURE_MODULES (default: all of tests/torture/torture.py's
+# list) in a fresh uWSGI per configuration; results and logs in build/torture/.
+TORTURE_MODULES ?=
+torture: $(PLUGIN) | torture-deps
+	@$(PYTHON) tests/torture/torture.py $(if $(TORTURE_MODULES),--modules $(TORTURE_MODULES))
 
 valgrind: $(UNIT_BINS)
 	@$(PYTHON) tests/run.py --valgrind --unit $(UNIT_BINS)
@@ -164,7 +178,7 @@ TSAN_TESTS := test_detection.DetectionTest.test_a_leak_under_threads_is_announce
 # the integration suite (real uWSGI, the leak apps) with the plugin built
 # with ASan+UBSan; the threaded tests again with the plugin under TSan.
 # A sanitizer's report in any uWSGI log fails the test (tests/integration/harness.py).
-test-sanitize: $(BUILD)/plugin-asan/$(PLUGIN) $(BUILD)/plugin-tsan/$(PLUGIN)
+test-sanitize: $(BUILD)/plugin-asan/$(PLUGIN) $(BUILD)/plugin-tsan/$(PLUGIN) | torture-deps
 	$(Q)$(MAKE) --no-print-directory unit SANITIZER=address
 	$(Q)$(MAKE) --no-print-directory unit SANITIZER=undefined
 	$(Q)$(MAKE) --no-print-directory unit SANITIZER=thread

@@ -103,7 +103,12 @@ def run_uwsgi(args, timeout=30):
 
 
 class Server:
-    """One uWSGI instance serving a WSGI app over --http-socket."""
+    """One uWSGI instance serving a WSGI app over --http-socket.
+
+    load: "path" (the plugin by path), "name" (--plugins-dir, --plugin
+    leakwatch) or None (no leakwatch, and then no summary). app: a file
+    under tests/integration/apps, or an absolute path.
+    """
 
     def __init__(self, app, args=(), load="path", master=True, processes=2,
                  stats=True, summary=1):
@@ -120,7 +125,9 @@ class Server:
         self.log_path = os.path.join(self.tmp, "uwsgi.log")
 
     def command(self):
-        if self.load == "path":
+        if self.load is None:  # Python alone: what leakwatch is compared with
+            plugins = ["--plugin", "python3"]
+        elif self.load == "path":
             plugins = ["--plugin", "python3", "--plugin", PLUGIN]
         else:
             plugins = ["--plugin", "python3", "--plugins-dir", os.path.dirname(PLUGIN),
