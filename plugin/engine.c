@@ -83,6 +83,7 @@ static struct {
     struct chain mem, obj;
     lw_sites_t sites;
     uint32_t shelf;                  /* the free lists' site */
+    int64_t small_keys;              /* samples of SMALL_KEYS_BYTES outside the shelf */
     lw_ptrmap_t ptrs;
     struct site_info *info;          /* [SITES_CAPACITY] */
     lw_frame_t *tracebacks;          /* [SITES_CAPACITY * frames] */
@@ -135,15 +136,49 @@ static void grow_ptrmap(void)
     eng.ptrs = bigger;
 }
 
+/*
+ * The size of a small dict's key table, the one size its free list keeps
+ * (3.11: PyDict_LOG_MINSIZE slots of one-byte indices, five unicode
+ * entries). Sampled blocks of that size outside the shelf are counted, so
+ * that the free list is looked at after a request only when one of them
+ * may be on it (see shelve_free_keys).
+ */
+#define DICT_LOG_MINSIZE 3 /* PyDict_LOG_MINSIZE, private to dictobject.c */
+#define SMALL_KEYS_BYTES \
+    (sizeof(PyDictKeysObject) + (1 << DICT_LOG_MINSIZE) + \
+     ((UINT64_C(2) << DICT_LOG_MINSIZE) / 3) * sizeof(PyDictUnicodeEntry))
+
+static inline bool small_keys_sized(uint64_t value)
+{
+    return lw_ptrmap_size_of(value) == SMALL_KEYS_BYTES && lw_ptrmap_site_of(value) != eng.shelf;
+}
+
+/* A sample recorded: its weight goes to its site. */
+static void admit_hooksafe(uint64_t value)
+{
+    lw_weight_t w = weight_of(lw_ptrmap_size_of(value));
+
+    lw_sites_add_hooksafe(&eng.sites, lw_ptrmap_site_of(value), w);
+    eng.tracked += w.bytes;
+    eng.small_keys += small_keys_sized(value);
+}
+
+/* A sample whose block is gone: its weight leaves its site. */
+static void retire_hooksafe(uint64_t value)
+{
+    lw_weight_t w = weight_of(lw_ptrmap_size_of(value));
+
+    lw_sites_sub_hooksafe(&eng.sites, lw_ptrmap_site_of(value), w);
+    eng.tracked -= w.bytes;
+    eng.small_keys -= small_keys_sized(value);
+}
+
 static void forget_hooksafe(void *ptr)
 {
     uint64_t value;
 
-    if (lw_ptrmap_take_hooksafe(&eng.ptrs, (uintptr_t)ptr, &value)) {
-        lw_weight_t w = weight_of(lw_ptrmap_size_of(value));
-        lw_sites_sub_hooksafe(&eng.sites, lw_ptrmap_site_of(value), w);
-        eng.tracked -= w.bytes;
-    }
+    if (lw_ptrmap_take_hooksafe(&eng.ptrs, (uintptr_t)ptr, &value))
+        retire_hooksafe(value);
 }
 
 /* The file name of a site: a pseudo-site (no Python frame, the free lists,
@@ -172,9 +207,8 @@ static void keep_site_identity_hooksafe(uint32_t site)
 static void record_hooksafe(struct chain *c, void *ptr, size_t size)
 {
     lw_site_key_t key;
-    lw_weight_t w;
     uint32_t site;
-    uint64_t old;
+    uint64_t old, value;
     int rc;
 
     lw_sampler_rearm_hooksafe(&c->sampler);
@@ -190,19 +224,15 @@ static void record_hooksafe(struct chain *c, void *ptr, size_t size)
             keep_site_identity_hooksafe(site);
         }
         grow_ptrmap();
-        rc = lw_ptrmap_put_hooksafe(&eng.ptrs, (uintptr_t)ptr, lw_ptrmap_pack(size, site), &old);
+        value = lw_ptrmap_pack(size, site);
+        rc = lw_ptrmap_put_hooksafe(&eng.ptrs, (uintptr_t)ptr, value, &old);
         if (rc < 0) {
             eng.lost++;
         }
         else {
-            if (rc == 1) { /* a stale entry: its free was never seen */
-                lw_weight_t ow = weight_of(lw_ptrmap_size_of(old));
-                lw_sites_sub_hooksafe(&eng.sites, lw_ptrmap_site_of(old), ow);
-                eng.tracked -= ow.bytes;
-            }
-            w = weight_of(size);
-            lw_sites_add_hooksafe(&eng.sites, site, w);
-            eng.tracked += w.bytes;
+            if (rc == 1) /* a stale entry: its free was never seen */
+                retire_hooksafe(old);
+            admit_hooksafe(value);
             eng.samples++;
         }
     }
@@ -329,34 +359,35 @@ static void hook_free(void *ctx, void *ptr)
  * then calls the base's; the base must not enter it a second time, or the
  * object is parked half-destroyed and later deallocated again through its
  * type (issue 14: a Counter chain killed the worker). The originals no
- * longer are any type's tp_dealloc, so they never enter it: each hook
- * does, through CPython's own macro with the hook as the guarded
- * deallocator, which keeps the rule, the unwinding depth and their
- * version-specific mechanics CPython's. Untracked first, as the originals
- * do: a parked object is chained through its GC head.
+ * longer are any type's tp_dealloc, so they never enter it; each hook does,
+ * under CPython's rule, with the hook as the guarded deallocator. Below
+ * TRASH_FAST_DEPTH nested deaths, 3.11's _PyTrash_begin() only counts (it
+ * parks objects at _PyTrash_UNWIND_LEVEL, 50): that count is kept inline,
+ * as the deallocators' own trashcan costs about nothing per death (out of
+ * line, CPython's macro cost about 30 instructions a death, 3.5% of a JSON
+ * request's instructions). Deeper, CPython's _PyTrash_begin() and
+ * _PyTrash_end() decide, after untracking as the originals do: a parked
+ * object is chained through its GC head.
  *
  * Shelved objects are exact types only: subclasses never reach a free
  * list, and their blocks may start before the GC head. Floats are left
  * alone: the interpreter frees exact floats without tp_dealloc, and they
  * are 24 bytes.
  */
+#define TRASH_FAST_DEPTH 40
+
 static destructor list_dealloc_orig, tuple_dealloc_orig, dict_dealloc_orig;
 
 /* A sampled block that may be shelved: its bytes move to the shelf's site. */
 static __attribute__((noinline)) void shelve_hooksafe(uintptr_t block)
 {
     uint64_t *value = lw_ptrmap_find_hooksafe(&eng.ptrs, block);
-    uint32_t from;
 
-    if (!value) /* the filter's false positive */
+    if (!value || lw_ptrmap_site_of(*value) == eng.shelf) /* a false positive, or shelved */
         return;
-    from = lw_ptrmap_site_of(*value);
-    if (from == eng.shelf)
-        return;
-    lw_weight_t w = weight_of(lw_ptrmap_size_of(*value));
-    lw_sites_sub_hooksafe(&eng.sites, from, w);
-    lw_sites_add_hooksafe(&eng.sites, eng.shelf, w);
+    retire_hooksafe(*value);
     *value = lw_ptrmap_pack(lw_ptrmap_size_of(*value), eng.shelf);
+    admit_hooksafe(*value);
 }
 
 static inline void shelve_block_hooksafe(const void *block)
@@ -365,54 +396,77 @@ static inline void shelve_block_hooksafe(const void *block)
         shelve_hooksafe((uintptr_t)block);
 }
 
-/* Every death of the hooked types passes here: a type test and a filter bit. */
-static inline void shelve_object_hooksafe(PyObject *op, PyTypeObject *exact)
+/* The body of a hooked death: shelve what may be shelved, then deallocate.
+ * is_dict is a constant where this is inlined (type addresses are not). */
+static inline void shelve_and_dealloc(PyObject *op, PyTypeObject *exact, bool is_dict,
+                                      destructor orig)
 {
     if (Py_IS_TYPE(op, exact))
         shelve_block_hooksafe((char *)op - sizeof(PyGC_Head));
+    if (is_dict) {
+        /* the last reference to its key table, of any dict type: it is
+         * freed (or shelved) with the dict; shared (split) tables stay */
+        PyDictKeysObject *keys = ((PyDictObject *)op)->ma_keys;
+        if (keys && keys->dk_refcnt == 1)
+            shelve_block_hooksafe(keys);
+    }
+    orig(op);
+}
+
+/* A hooked death, inside the trashcan when CPython's rule says so (see above). */
+static inline void dealloc_hooked(PyObject *op, destructor hook, PyTypeObject *exact,
+                                  bool is_dict, destructor orig)
+{
+    PyThreadState *ts;
+
+    if (Py_TYPE(op)->tp_dealloc != hook) { /* a subclass's deallocator holds the trashcan */
+        shelve_and_dealloc(op, exact, is_dict, orig);
+        return;
+    }
+    ts = _PyThreadState_GET();
+    if (ts->trash_delete_nesting >= TRASH_FAST_DEPTH) {
+        PyObject_GC_UnTrack(op);
+        if (_PyTrash_begin(ts, op)) /* parked: its tp_dealloc (this hook) runs later */
+            return;
+        shelve_and_dealloc(op, exact, is_dict, orig);
+        _PyTrash_end(ts);
+        return;
+    }
+    ts->trash_delete_nesting++;
+    shelve_and_dealloc(op, exact, is_dict, orig);
+    if (ts->trash_delete_later) { /* parked deaths wait for the outermost */
+        _PyTrash_end(ts);
+        return;
+    }
+    ts->trash_delete_nesting--;
 }
 
 static void list_dealloc_hook(PyObject *op)
 {
-    PyObject_GC_UnTrack(op);
-    Py_TRASHCAN_BEGIN(op, list_dealloc_hook)
-    shelve_object_hooksafe(op, &PyList_Type);
-    list_dealloc_orig(op);
-    Py_TRASHCAN_END
+    dealloc_hooked(op, list_dealloc_hook, &PyList_Type, false, list_dealloc_orig);
 }
 
 static void tuple_dealloc_hook(PyObject *op)
 {
-    PyObject_GC_UnTrack(op);
-    Py_TRASHCAN_BEGIN(op, tuple_dealloc_hook)
-    shelve_object_hooksafe(op, &PyTuple_Type);
-    tuple_dealloc_orig(op);
-    Py_TRASHCAN_END
+    dealloc_hooked(op, tuple_dealloc_hook, &PyTuple_Type, false, tuple_dealloc_orig);
 }
 
 static void dict_dealloc_hook(PyObject *op)
 {
-    PyDictKeysObject *keys = ((PyDictObject *)op)->ma_keys;
-
-    PyObject_GC_UnTrack(op);
-    Py_TRASHCAN_BEGIN(op, dict_dealloc_hook)
-    shelve_object_hooksafe(op, &PyDict_Type);
-    /* the last reference to its key table, of any dict type: it is freed
-     * (or shelved) with the dict; shared (split) tables stay */
-    if (keys && keys->dk_refcnt == 1)
-        shelve_block_hooksafe(keys);
-    dict_dealloc_orig(op);
-    Py_TRASHCAN_END
+    dealloc_hooked(op, dict_dealloc_hook, &PyDict_Type, true, dict_dealloc_orig);
 }
 
-/* After a request: the key tables a resize shelved, which no hook saw. */
+/* After a request: the key tables a resize shelved, which no hook saw.
+ * Only when a sampled block of their size may be among them: up to
+ * PyDict_MAXFREELIST lookups otherwise cost a small request 0.3%. */
 static void shelve_free_keys(void)
 {
 #if PyDict_MAXFREELIST > 0
     const struct _Py_dict_state *state = &_PyInterpreterState_GET()->dict_state;
+    PyDictKeysObject *const *shelved = state->keys_free_list;
 
-    for (int i = 0; i < state->keys_numfree; i++)
-        shelve_block_hooksafe(state->keys_free_list[i]);
+    for (int i = 0, n = state->keys_numfree; i < n && eng.small_keys > 0; i++)
+        shelve_block_hooksafe(shelved[i]);
 #endif
 }
 
