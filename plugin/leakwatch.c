@@ -937,11 +937,23 @@ static void *lw_analyst(void *arg)
     return NULL;
 }
 
-/* The live workers as the report and /metrics show them (view_lock held). */
-static size_t lw_master_workers(lw_report_worker_t *workers)
+/*
+ * The live workers as the report, the page and /metrics show them (view_lock
+ * held): an array from the heap, one record per worker slot at most, that
+ * the caller frees; *n says how many are filled. Sized by the real worker
+ * count: a record for each of the 8,192 workers shm allows (460 KB) on a
+ * listener's stack crashed the master where threads get small stacks
+ * (musl: 128 KiB; glibc takes RLIMIT_STACK). Returns NULL when memory runs
+ * out.
+ */
+static lw_report_worker_t *lw_master_workers(size_t *n)
 {
+    lw_report_worker_t *workers = calloc(shm->nworkers, sizeof(*workers));
     size_t nw = 0;
 
+    *n = 0;
+    if (!workers)
+        return NULL;
     for (uint32_t wid = 1; wid <= shm->nworkers; wid++) {
         lw_worker_view_t view;
         if (lw_shm_read(shm, wid, &view) < 0 || view.pid == 0)
@@ -959,7 +971,8 @@ static size_t lw_master_workers(lw_report_worker_t *workers)
         workers[nw].oom_eta = m_worker[3 * wid + 2];
         nw++;
     }
-    return nw;
+    *n = nw;
+    return workers;
 }
 
 /* The alert history, oldest first (view_lock held). Returns the count. */
@@ -976,33 +989,39 @@ static size_t lw_master_alerts(lw_report_alert_t *alerts)
     return na;
 }
 
-/* Renders the report from the current view (view_lock held by the caller). */
+/* Renders the report from the current view (view_lock held by the caller).
+ * Returns NULL when memory runs out. */
 static char *lw_master_render(void)
 {
-    lw_report_worker_t workers[LW_SHM_MAX_WORKERS];
     lw_report_alert_t alerts[LW_ALERT_HISTORY];
-    size_t nw = lw_master_workers(workers), na = lw_master_alerts(alerts);
+    size_t nw, na = lw_master_alerts(alerts);
+    lw_report_worker_t *workers = lw_master_workers(&nw);
     lw_report_input_t in = {UWSGI_VERSION, &cfg, workers, nw, agg, alerts, na};
+    char *doc = workers ? lw_report_render(&in) : NULL;
 
-    return lw_report_render(&in);
+    free(workers);
+    return doc;
 }
 
 /* The page (GET /), from the current view (view_lock held). */
 static char *lw_master_page(size_t *len)
 {
     static const lw_alloc_t heap = {calloc, free};
-    lw_report_worker_t workers[LW_SHM_MAX_WORKERS];
     lw_report_alert_t alerts[LW_ALERT_HISTORY];
+    size_t nw;
+    lw_report_worker_t *workers = lw_master_workers(&nw);
     lw_page_input_t in = {
         .version = UWSGI_VERSION, .cfg = &cfg, .mem_limit = mem_limit,
         .limit_shared = mem_limit_shared, .workers = workers,
-        .nworkers = lw_master_workers(workers), .agg = agg, .hist = hist,
+        .nworkers = nw, .agg = agg, .hist = hist,
         .hist_now = lw_mono_seconds(), .alerts = alerts, .nalerts = lw_master_alerts(alerts),
         .samples = (uint64_t)m_samples, .lost = (uint64_t)m_lost, .max_sites = LW_PAGE_SITES,
         .refresh = LW_PAGE_REFRESH,
     };
+    char *page = workers ? lw_page_render(&in, &heap, len) : NULL;
 
-    return lw_page_render(&in, &heap, len);
+    free(workers);
+    return page;
 }
 
 /*
@@ -1102,12 +1121,15 @@ static void *lw_reporter(void *arg)
 static char *lw_master_metrics(size_t *len)
 {
     static const lw_alloc_t heap = {calloc, free};
-    lw_report_worker_t workers[LW_SHM_MAX_WORKERS];
-    lw_expo_input_t in = {workers, lw_master_workers(workers), agg, cfg.http_sites,
+    size_t nw;
+    lw_report_worker_t *workers = lw_master_workers(&nw);
+    lw_expo_input_t in = {workers, nw, agg, cfg.http_sites,
                           alert_kinds, sizeof(alert_kinds) / sizeof(alert_kinds[0]),
                           (uint64_t)m_samples, (uint64_t)m_lost};
+    char *text = workers ? lw_expo_render(&in, &heap, len) : NULL;
 
-    return lw_expo_render(&in, &heap, len);
+    free(workers);
+    return text;
 }
 
 static void lw_http_reply(int fd, const char *status, const char *type, const char *body,
@@ -1217,6 +1239,32 @@ static void *lw_http_serve(void *arg)
     return NULL;
 }
 
+/*
+ * Starts one of the master's threads (analyst, listeners) with at least
+ * LW_THREAD_STACK_MIN of stack. The default depends on the libc (glibc
+ * takes RLIMIT_STACK, 8 MiB on most hosts; musl gives 128 KiB), so the
+ * floor makes every libc give what the tests run with. The deepest path
+ * needs a few tens of KiB (an 8 KiB request head, uwsgi_log's 4 KiB, the
+ * 16 KiB Theil-Sen scratch); nothing sized by the worker count lives on
+ * these stacks. Returns pthread_create's result.
+ */
+#define LW_THREAD_STACK_MIN (256 * 1024)
+
+static int lw_thread_start(pthread_t *thread, void *(*run)(void *))
+{
+    pthread_attr_t attr;
+    size_t stack = 0;
+    int rc = pthread_attr_init(&attr);
+
+    if (rc != 0)
+        return rc;
+    if (pthread_attr_getstacksize(&attr, &stack) != 0 || stack < LW_THREAD_STACK_MIN)
+        pthread_attr_setstacksize(&attr, LW_THREAD_STACK_MIN);
+    rc = pthread_create(thread, &attr, run, NULL);
+    pthread_attr_destroy(&attr);
+    return rc;
+}
+
 static void lw_master_start_analyst(void)
 {
     static int tried;
@@ -1226,15 +1274,15 @@ static void lw_master_start_analyst(void)
     tried = 1;
     oom_kills = lw_oom_kill_count(); /* only kills from now on are ours to explain */
     lw_master_make_agg();
-    if (agg && pthread_create(&analyst, NULL, lw_analyst, NULL) != 0) {
+    if (agg && lw_thread_start(&analyst, lw_analyst) != 0) {
         uwsgi_log("[leakwatch] master: cannot start the analyst thread; no leak detection\n");
         lw_agg_free(agg);
         agg = NULL;
     }
-    if (agg && report_fd >= 0 && pthread_create(&reporter, NULL, lw_reporter, NULL) != 0)
+    if (agg && report_fd >= 0 && lw_thread_start(&reporter, lw_reporter) != 0)
         uwsgi_log("[leakwatch] master: cannot start the report thread; no report on %s\n",
                   cfg.report);
-    if (agg && http_fd >= 0 && pthread_create(&http_server, NULL, lw_http_serve, NULL) != 0)
+    if (agg && http_fd >= 0 && lw_thread_start(&http_server, lw_http_serve) != 0)
         uwsgi_log("[leakwatch] master: cannot start the http thread; nothing served on %s\n",
                   cfg.http);
 }

@@ -106,7 +106,7 @@ class Server:
     """One uWSGI instance serving a WSGI app over --http-socket."""
 
     def __init__(self, app, args=(), load="path", master=True, processes=2,
-                 stats=True, summary=1):
+                 stats=True, summary=1, preexec_fn=None):
         self.app = os.path.join(APPS, app)
         self.args = list(args)
         self.load = load
@@ -114,6 +114,7 @@ class Server:
         self.processes = processes
         self.stats = stats
         self.summary = summary
+        self.preexec_fn = preexec_fn  # run in uWSGI's process before exec (limits)
         self.proc = None
         self.closed_log = None
         self.tmp = tempfile.mkdtemp(prefix="leakwatch-it-")
@@ -144,7 +145,8 @@ class Server:
             self.port, self.stats_port = free_port(), free_port()
             log = open(self.log_path, "w")
             self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
-                                         cwd=self.tmp, start_new_session=True, env=uwsgi_env())
+                                         cwd=self.tmp, start_new_session=True, env=uwsgi_env(),
+                                         preexec_fn=self.preexec_fn)
             log.close()
             try:
                 wait_until(self._ready, timeout, "uWSGI to answer HTTP")
