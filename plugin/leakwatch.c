@@ -109,6 +109,9 @@ static struct rss_track {
     uint64_t ended_rss_high;
 } *rss_tracks;                   /* [nworkers + 1], analyst thread only */
 static uint64_t oom_kills;       /* the cgroup's oom_kill count at the last look */
+/* The master's memory cgroup (its workers'), found in init; read-only after. */
+static lw_cgroup_t cgroup;
+static int cgroup_found;
 static char text_native[512];
 
 #define LW_ALERT_HISTORY 64
@@ -217,31 +220,70 @@ static void lw_register_metrics(uint32_t nworkers)
     }
 }
 
+/*
+ * Reads a small file whole into buf (NUL-terminated; a longer file is cut).
+ * Returns the bytes read, or -1.
+ */
+static ssize_t lw_read_text(const char *path, char *buf, size_t len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    size_t have = 0;
+    ssize_t n = 0;
+
+    if (fd < 0)
+        return -1;
+    while (have + 1 < len && (n = read(fd, buf + have, len - 1 - have)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            break;
+        have += (size_t)n;
+    }
+    close(fd);
+    buf[have] = '\0';
+    return n < 0 ? -1 : (ssize_t)have;
+}
+
+#define LW_SELF_CGROUP_MAX 16384 /* /proc/self/cgroup: a line per v1 hierarchy */
+
+/* The master's own memory cgroup (its workers' too), from /proc/self/cgroup;
+ * without one readable, the hierarchy's root stands in. */
+static void lw_find_cgroup(void)
+{
+    static char self[LW_SELF_CGROUP_MAX];
+    int rc;
+
+    if (lw_read_text("/proc/self/cgroup", self, sizeof(self)) < 0)
+        self[0] = '\0';
+    rc = lw_cgroup_find(self, "/sys/fs/cgroup", &cgroup);
+    cgroup_found = rc == 0 || rc == -ENOENT; /* -ENOENT: no limit, its OOM kills still count */
+}
+
 /* Which limit the workers will meet, in leakwatch's order; logged once. */
 static void lw_detect_memory_limit(void)
 {
-    const char *from = NULL;
+    char from[LW_CGROUP_PATH_MAX + 64];
     char size[32];
-    uint64_t cg = 0;
 
+    lw_find_cgroup();
     if (cfg.limit_mode == LW_LIMIT_OFF)
         return;
     if (cfg.limit_mode == LW_LIMIT_SET) {
         mem_limit = cfg.memory_limit;
-        from = "--leakwatch-memory-limit";
+        snprintf(from, sizeof(from), "--leakwatch-memory-limit");
     }
     else if (uwsgi.reload_on_rss) {
         mem_limit = uwsgi.reload_on_rss;
-        from = "--reload-on-rss";
+        snprintf(from, sizeof(from), "--reload-on-rss");
     }
     else if (uwsgi.evil_reload_on_rss) {
         mem_limit = uwsgi.evil_reload_on_rss;
-        from = "--evil-reload-on-rss";
+        snprintf(from, sizeof(from), "--evil-reload-on-rss");
     }
-    else if (lw_cgroup_limit("/sys/fs/cgroup", &cg) == 0 && cg) {
-        mem_limit = cg;
+    else if (cgroup_found && cgroup.limit) {
+        mem_limit = cgroup.limit;
         mem_limit_shared = 1;
-        from = "cgroup, shared by all workers";
+        snprintf(from, sizeof(from), "cgroup %s, shared by all workers", cgroup.dir);
     }
     if (mem_limit)
         uwsgi_log("[leakwatch]   memory limit %s (%s)\n",
@@ -752,20 +794,15 @@ static void lw_master_project(double now_s)
     }
 }
 
-/* The cgroup's count of OOM kills (v2 memory.events), or 0. */
+/* The cgroup's count of OOM kills (v2 memory.events, v1 memory.oom_control), or 0. */
 static uint64_t lw_oom_kill_count(void)
 {
-    char line[128];
-    unsigned long long n = 0;
-    FILE *f = fopen("/sys/fs/cgroup/memory.events", "r");
+    char text[1024];
+    uint64_t n = 0;
 
-    if (!f)
+    if (!cgroup_found || lw_read_text(cgroup.events, text, sizeof(text)) < 0 ||
+        lw_cgroup_oom_kills(text, &n) < 0)
         return 0;
-    while (fgets(line, sizeof(line), f)) {
-        if (sscanf(line, "oom_kill %llu", &n) == 1)
-            break;
-    }
-    fclose(f);
     return n;
 }
 
