@@ -17,6 +17,7 @@
 
 #include "../src/agg.h"
 #include "../src/config.h"
+#include "../src/endcause.h"
 #include "../src/expo.h"
 #include "../src/hist.h"
 #include "../src/http.h"
@@ -98,7 +99,7 @@ static struct rss_track {
     uint64_t warned_eta;         /* the ETA last warned about, 0 = none */
     int64_t warned_pid;          /* the generation an OOM line was about */
     double rate;                 /* the last trend, bytes/s */
-    uint64_t gen_requests;       /* slot requests when this generation began */
+    lw_endcause_start_t gen_start; /* slot requests when this generation began */
     lw_detect_site_t native;     /* RSS not explained by tracked Python bytes */
     uint64_t native_base;        /* native.base.requests when tracked_ref was taken */
     int64_t tracked_ref;         /* tracked Python bytes at the native series' base */
@@ -833,26 +834,34 @@ static void lw_master_watch_generations(void)
     }
 }
 
-/* Why worker generation `pid` ended, as far as the master can tell. */
-static const char *lw_end_cause(uint32_t wid, int64_t pid, uint64_t gen_requests)
+/*
+ * Why the generation of a departure ended (src/endcause.h judges; this
+ * gathers the readings). Called for every departure, silent ones too, so
+ * that each OOM kill explains one end only and each generation's request
+ * count starts where its predecessor's ended.
+ */
+static lw_endcause_t lw_end_cause(const lw_departure_t *d)
 {
-    const struct rss_track *r = &rss_tracks[wid];
-    double last_rss = r->n ? r->rss[r->n - 1] : 0.0;
-    double high = r->ended_pid == pid ? (double)r->ended_rss_high : 0.0;
-    uint64_t kills = lw_oom_kill_count();
-    uint64_t rss_limit = uwsgi.reload_on_rss ? uwsgi.reload_on_rss : uwsgi.evil_reload_on_rss;
+    struct rss_track *r = &rss_tracks[d->wid];
+    lw_worker_view_t view;
+    int rc = lw_shm_read(shm, d->wid, &view);
+    int same = r->pid == d->pid; /* the /proc series is still this generation's */
+    lw_endcause_readings_t in = {
+        .oom_kills_seen = oom_kills,
+        .oom_kills = lw_oom_kill_count(),
+        .rss_high = r->ended_pid == d->pid ? r->ended_rss_high : 0,
+        .rss_last = same && r->n ? (uint64_t)r->rss[r->n - 1] : 0,
+        .rss_rate = same ? r->rate : 0.0,
+        .reload_on_rss = uwsgi.reload_on_rss,
+        .evil_reload_on_rss = uwsgi.evil_reload_on_rss,
+        .max_requests = uwsgi.max_requests,
+    };
 
-    if (kills > oom_kills) {
-        oom_kills = kills;
-        return "killed by the kernel's OOM killer";
-    }
-    /* its highest RSS, or the last reading plus the trend since: at the limit? */
-    if (rss_limit && (high >= 0.9 * (double)rss_limit ||
-                      (r->n && last_rss + r->rate * 1.5 >= 0.9 * (double)rss_limit)))
-        return uwsgi.reload_on_rss ? "recycled by --reload-on-rss" : "killed by --evil-reload-on-rss";
-    if (uwsgi.max_requests && gen_requests + 2 >= uwsgi.max_requests)
-        return "recycled by --max-requests";
-    return "gone: a signal, a crash or a reload (uWSGI's log says which)";
+    in.served_known = lw_endcause_served(&r->gen_start, rc, rc == 0 ? view.requests : 0,
+                                         &in.served);
+    if (in.oom_kills > oom_kills)
+        oom_kills = in.oom_kills;
+    return lw_endcause_judge(&in);
 }
 
 /* The last words of workers that ended holding suspects or an OOM warning. */
@@ -865,18 +874,13 @@ static void lw_master_last_words(void)
 
     for (size_t i = 0; i < n; i++) {
         const lw_departure_t *d = &deps[i];
-        struct rss_track *r = &rss_tracks[d->wid];
-        lw_worker_view_t view;
-        uint64_t served = 0;
+        lw_endcause_t cause = lw_end_cause(d);
         size_t at;
 
-        if (lw_shm_read(shm, d->wid, &view) == 0 && view.requests >= r->gen_requests)
-            served = view.requests - r->gen_requests;
-        r->gen_requests = view.requests;
-        if (d->nsuspects == 0 && r->warned_pid != d->pid)
+        if (d->nsuspects == 0 && rss_tracks[d->wid].warned_pid != d->pid)
             continue; /* a normal recycle: stays silent */
         at = (size_t)snprintf(text, sizeof(text), "[leakwatch] LAST WORDS worker %u pid %lld, %s:",
-                              d->wid, (long long)d->pid, lw_end_cause(d->wid, d->pid, served));
+                              d->wid, (long long)d->pid, lw_endcause_text(cause));
         for (uint32_t k = 0; k < d->nsuspects && at < sizeof(text); k++) {
             const lw_agg_site_t *s = lw_agg_site(agg, d->suspects[k]);
             at += (size_t)snprintf(text + at, sizeof(text) - at, "%s %s:%d in %s() held %s",
