@@ -22,6 +22,7 @@
 #include "../src/hist.h"
 #include "../src/http.h"
 #include "../src/memlimit.h"
+#include "../src/outbox.h"
 #include "../src/page.h"
 #include "../src/report.h"
 #include "../src/shm.h"
@@ -113,7 +114,9 @@ static uint64_t oom_kills;       /* the cgroup's oom_kill count at the last look
 /* The master's memory cgroup (its workers'), found in init; read-only after. */
 static lw_cgroup_t cgroup;
 static int cgroup_found;
-static char text_native[512];
+/* Alerts raised under view_lock, said after it (lw_master_raise, lw_master_say).
+ * Created with agg; the analyst thread's only. */
+static lw_outbox_t *outbox;
 
 #define LW_ALERT_HISTORY 64
 static struct {
@@ -518,6 +521,11 @@ static void lw_master_make_agg(void)
     };
 
     agg = lw_agg_new(&acfg, &alloc);
+    outbox = agg ? lw_outbox_new(&alloc) : NULL;
+    if (agg && !outbox) {
+        lw_agg_free(agg);
+        agg = NULL;
+    }
     if (!agg)
         uwsgi_log("[leakwatch] master: out of memory for the aggregator; no leak detection\n");
     if (agg && cfg.http && !(hist = lw_hist_new(&alloc, 1)))
@@ -577,25 +585,81 @@ static void lw_remember_alert(const char *kind, const char *text)
              (int)strcspn(text, "\n"), text);
 }
 
-/* Logs each alert line by line, raises the alarm with its first line. */
+/*
+ * Every alert, LEAK, OOM, NATIVE or LAST WORDS, goes through here, in the
+ * analyst with view_lock held: counted by kind, kept for the report and the
+ * page, and queued to be logged and raised as the alarm by lw_master_say
+ * once the lock is released. `text`: the alert's line, then its detail
+ * lines, each starting with "[leakwatch]".
+ */
+static void lw_master_raise(const char *kind, const char *text, size_t len)
+{
+    lw_remember_alert(kind, text);
+    lw_outbox_put(outbox, kind, text, len); /* when it cannot, lw_master_say says so */
+}
+
+/*
+ * Says what lw_master_raise queued: each alert's lines in the log, its
+ * first line to the alarm. Analyst, view_lock NOT held: writing the log can
+ * block for as long as its reader is slow (a pipe, uWSGI's log master, a
+ * full disk), and uWSGI logs when the alarm thread's queue is full; either,
+ * under the lock, kept the page, /metrics and the report waiting.
+ */
+static void lw_master_say(void)
+{
+    static uint64_t dropped_said;
+    const char *kind, *text;
+    size_t len;
+
+    for (size_t i = 0; (text = lw_outbox_get(outbox, i, &kind, &len)); i++) {
+        for (const char *line = text, *end = text + len; line < end;) {
+            const char *nl = memchr(line, '\n', (size_t)(end - line));
+            size_t n = nl ? (size_t)(nl - line) : (size_t)(end - line);
+            uwsgi_log("%.*s\n", (int)n, line);
+            if (line == text)
+                uwsgi_alarm_trigger((char *)cfg.alarm, (char *)line, n);
+            line += n + 1;
+        }
+    }
+    lw_outbox_clear(outbox);
+    if (lw_outbox_dropped(outbox) > dropped_said) {
+        dropped_said = lw_outbox_dropped(outbox);
+        uwsgi_log("[leakwatch] master: out of memory: %llu alerts went unlogged (the report "
+                  "lists them)\n", (unsigned long long)dropped_said);
+    }
+}
+
+/* Appends printf-style to text (len bytes) at *at; what does not fit is cut. */
+__attribute__((format(printf, 4, 5))) static void lw_put(char *text, size_t len, size_t *at,
+                                                         const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (*at + 1 >= len)
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(text + *at, len - *at, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        *at += (size_t)n < len - *at ? (size_t)n : len - *at - 1;
+}
+
+/* The LEAK alert of a site. */
 static void lw_master_alert(uint32_t site)
 {
     static char text[16384];
     size_t len = lw_agg_describe(agg, site, text, sizeof(text));
-    char *line = text, *end = text + len;
 
-    lw_remember_alert("LEAK", text);
-    while (line < end) {
-        char *nl = memchr(line, '\n', (size_t)(end - line));
-        size_t n = nl ? (size_t)(nl - line) : (size_t)(end - line);
-        uwsgi_log("%.*s\n", (int)n, line);
-        if (line == text)
-            uwsgi_alarm_trigger((char *)cfg.alarm, line, n);
-        line += n + 1;
-    }
+    lw_master_raise("LEAK", text, len);
 }
 
-static void lw_master_judge(void)
+/*
+ * Judges what changed and raises the alerts, LW_ALERTS_MAX at most: they
+ * are said before the next batch is judged. Returns 1 when the batch was
+ * full (more may be waiting), else 0.
+ */
+static int lw_master_judge(void)
 {
     lw_alert_t alerts[LW_ALERTS_MAX];
     uint64_t requests = 0;
@@ -611,12 +675,11 @@ static void lw_master_judge(void)
     }
     /* Warm-up: lazy initialisation in the first requests is not growth. */
     if (live == 0 || requests < cfg.warmup * live)
-        return;
-    do {
-        n = lw_agg_judge(agg, requests, alerts, LW_ALERTS_MAX);
-        for (size_t i = 0; i < n; i++)
-            lw_master_alert(alerts[i].site);
-    } while (n == LW_ALERTS_MAX);
+        return 0;
+    n = lw_agg_judge(agg, requests, alerts, LW_ALERTS_MAX);
+    for (size_t i = 0; i < n; i++)
+        lw_master_alert(alerts[i].site);
+    return n == LW_ALERTS_MAX;
 }
 
 /* A worker's resident set, from /proc (bytes), or -1. */
@@ -636,38 +699,36 @@ static int64_t lw_rss_of(int64_t pid)
     return resident < 0 ? -1 : (int64_t)resident * (int64_t)uwsgi.page_size;
 }
 
-/* Logs the OOM warning for worker wid, with its top sites. */
+/* The OOM warning for worker wid (0: all workers, a shared limit), with its top sites. */
 static void lw_master_oom(uint32_t wid, int64_t pid, int64_t rss, double rate, uint64_t eta)
 {
     static char text[4096];
     char a[32], b[32], c[32];
     uint32_t top[3];
-    size_t n = lw_agg_top_sites(agg, mem_limit_shared ? 0 : wid, true, top, 3), at;
+    size_t n = lw_agg_top_sites(agg, mem_limit_shared ? 0 : wid, true, top, 3), at = 0;
 
     if (mem_limit_shared)
-        at = (size_t)snprintf(text, sizeof(text),
-                              "[leakwatch] OOM all workers: rss %s growing %s/min, cgroup limit %s in ~%llum%02llus",
-                              lw_size_format((uint64_t)rss, a, sizeof(a)),
-                              lw_size_format((uint64_t)(rate * 60.0), b, sizeof(b)),
-                              lw_size_format(mem_limit, c, sizeof(c)),
-                              (unsigned long long)(eta / 60), (unsigned long long)(eta % 60));
+        lw_put(text, sizeof(text), &at,
+               "[leakwatch] OOM all workers: rss %s growing %s/min, cgroup limit %s in ~%llum%02llus",
+               lw_size_format((uint64_t)rss, a, sizeof(a)),
+               lw_size_format((uint64_t)(rate * 60.0), b, sizeof(b)),
+               lw_size_format(mem_limit, c, sizeof(c)),
+               (unsigned long long)(eta / 60), (unsigned long long)(eta % 60));
     else
-        at = (size_t)snprintf(text, sizeof(text),
-                              "[leakwatch] OOM worker %u pid %lld: rss %s growing %s/min, limit %s in ~%llum%02llus",
-                              wid, (long long)pid, lw_size_format((uint64_t)rss, a, sizeof(a)),
-                              lw_size_format((uint64_t)(rate * 60.0), b, sizeof(b)),
-                              lw_size_format(mem_limit, c, sizeof(c)),
-                              (unsigned long long)(eta / 60), (unsigned long long)(eta % 60));
-    uwsgi_log("%s\n", text);
-    lw_remember_alert("OOM", text);
-    uwsgi_alarm_trigger((char *)cfg.alarm, text, at < sizeof(text) ? at : sizeof(text) - 1);
+        lw_put(text, sizeof(text), &at,
+               "[leakwatch] OOM worker %u pid %lld: rss %s growing %s/min, limit %s in ~%llum%02llus",
+               wid, (long long)pid, lw_size_format((uint64_t)rss, a, sizeof(a)),
+               lw_size_format((uint64_t)(rate * 60.0), b, sizeof(b)),
+               lw_size_format(mem_limit, c, sizeof(c)),
+               (unsigned long long)(eta / 60), (unsigned long long)(eta % 60));
     for (size_t i = 0; i < n; i++) {
         const lw_agg_site_t *s = lw_agg_site(agg, top[i]);
-        uwsgi_log("[leakwatch]   suspect %s:%d in %s(): %s\n", lw_agg_field(s, 0), s->line,
-                  lw_agg_field(s, 1),
-                  lw_size_format((uint64_t)(mem_limit_shared ? s->live : lw_agg_share(agg, top[i], wid)), a,
-                                 sizeof(a)));
+        int64_t held = mem_limit_shared ? s->live : lw_agg_share(agg, top[i], wid);
+        lw_put(text, sizeof(text), &at, "\n[leakwatch]   suspect %s:%d in %s(): %s",
+               lw_agg_field(s, 0), s->line, lw_agg_field(s, 1),
+               lw_size_format((uint64_t)held, a, sizeof(a)));
     }
+    lw_master_raise("OOM", text, at);
 }
 
 /*
@@ -692,7 +753,9 @@ static void lw_master_native(uint32_t wid, int64_t pid, int64_t rss)
                                              memory_order_relaxed);
     /* two looks: the second T/4 further grown (detect.c) is what a third look used to add */
     lw_detect_cfg_t dcfg = {(int64_t)cfg.threshold, 2, (int64_t)lw_config_sample_interval(&cfg)};
+    static char text[2048];
     char a[32], b[32], c[32];
+    size_t at = 0;
     lw_verdict_t v;
 
     for (uint32_t core = 1; core < shm->ncores; core++)
@@ -716,25 +779,23 @@ static void lw_master_native(uint32_t wid, int64_t pid, int64_t rss)
      * eval, leak_lru_method.py: 2.1 KiB of RSS per 0.9 KiB leaked). */
     if (4 * (r->tracked_high - r->tracked_ref) >= v.growth)
         return;
-    snprintf(text_native, sizeof(text_native),
-             "[leakwatch] NATIVE worker %u pid %lld: rss +%s over %llu requests (%s/req) that no "
-             "Python site explains (tracked %s)", wid, (long long)pid,
-             lw_size_format((uint64_t)v.growth, a, sizeof(a)), (unsigned long long)v.requests,
-             lw_size_format((uint64_t)(v.per_request > 0 ? v.per_request : 0), b, sizeof(b)),
-             lw_size_format((uint64_t)(tracked > 0 ? tracked : 0), c, sizeof(c)));
-    uwsgi_log("%s\n", text_native);
-    lw_remember_alert("NATIVE", text_native);
-    uwsgi_alarm_trigger((char *)cfg.alarm, text_native, strlen(text_native));
+    lw_put(text, sizeof(text), &at,
+           "[leakwatch] NATIVE worker %u pid %lld: rss +%s over %llu requests (%s/req) that no "
+           "Python site explains (tracked %s)", wid, (long long)pid,
+           lw_size_format((uint64_t)v.growth, a, sizeof(a)), (unsigned long long)v.requests,
+           lw_size_format((uint64_t)(v.per_request > 0 ? v.per_request : 0), b, sizeof(b)),
+           lw_size_format((uint64_t)(tracked > 0 ? tracked : 0), c, sizeof(c)));
     /* the worker's largest Python sites, for the record: they are not growing */
     uint32_t top[3];
     size_t n = lw_agg_top_sites(agg, wid, false, top, 3);
     for (size_t i = 0; i < n; i++) {
         const lw_agg_site_t *st = lw_agg_site(agg, top[i]);
-        uwsgi_log("[leakwatch]   python site %s:%d in %s(): %s, %s\n", lw_agg_field(st, 0),
-                  st->line, lw_agg_field(st, 1),
-                  lw_size_format((uint64_t)lw_agg_share(agg, top[i], wid), a, sizeof(a)),
-                  st->det && st->verdict.kind != LW_VERDICT_NONE ? "growing" : "flat");
+        lw_put(text, sizeof(text), &at, "\n[leakwatch]   python site %s:%d in %s(): %s, %s",
+               lw_agg_field(st, 0), st->line, lw_agg_field(st, 1),
+               lw_size_format((uint64_t)lw_agg_share(agg, top[i], wid), a, sizeof(a)),
+               st->det && st->verdict.kind != LW_VERDICT_NONE ? "growing" : "flat");
     }
+    lw_master_raise("NATIVE", text, at);
 }
 
 /* Once a second: each worker's RSS, its trend, and how far the limit is. */
@@ -875,23 +936,21 @@ static void lw_master_last_words(void)
     for (size_t i = 0; i < n; i++) {
         const lw_departure_t *d = &deps[i];
         lw_endcause_t cause = lw_end_cause(d);
-        size_t at;
+        size_t at = 0;
 
         if (d->nsuspects == 0 && rss_tracks[d->wid].warned_pid != d->pid)
             continue; /* a normal recycle: stays silent */
-        at = (size_t)snprintf(text, sizeof(text), "[leakwatch] LAST WORDS worker %u pid %lld, %s:",
-                              d->wid, (long long)d->pid, lw_endcause_text(cause));
-        for (uint32_t k = 0; k < d->nsuspects && at < sizeof(text); k++) {
+        lw_put(text, sizeof(text), &at, "[leakwatch] LAST WORDS worker %u pid %lld, %s:", d->wid,
+               (long long)d->pid, lw_endcause_text(cause));
+        for (uint32_t k = 0; k < d->nsuspects; k++) {
             const lw_agg_site_t *s = lw_agg_site(agg, d->suspects[k]);
-            at += (size_t)snprintf(text + at, sizeof(text) - at, "%s %s:%d in %s() held %s",
-                                   k ? "," : "", lw_agg_field(s, 0), s->line, lw_agg_field(s, 1),
-                                   lw_size_format((uint64_t)d->bytes[k], b, sizeof(b)));
+            lw_put(text, sizeof(text), &at, "%s %s:%d in %s() held %s", k ? "," : "",
+                   lw_agg_field(s, 0), s->line, lw_agg_field(s, 1),
+                   lw_size_format((uint64_t)d->bytes[k], b, sizeof(b)));
         }
-        if (d->nsuspects == 0 && at < sizeof(text))
-            snprintf(text + at, sizeof(text) - at, " it had an OOM warning");
-        uwsgi_log("%s\n", text);
-        lw_remember_alert("LAST WORDS", text);
-        uwsgi_alarm_trigger((char *)cfg.alarm, text, strlen(text));
+        if (d->nsuspects == 0)
+            lw_put(text, sizeof(text), &at, " it had an OOM warning");
+        lw_master_raise("LAST WORDS", text, at);
     }
 }
 
@@ -967,13 +1026,16 @@ static void *lw_analyst(void *arg)
         lw_master_watch_generations();
         uint64_t read = lw_master_drain();
         lw_master_last_words(); /* before judging: the dead worker's view is gone already */
-        lw_master_judge();
+        int more = lw_master_judge();
         lw_master_record_history();
         if (lw_tick_due(&metrics_tick, uwsgi_micros()))
             lw_master_update_metrics();
         pthread_mutex_unlock(&view_lock);
-        /* while deltas flow, look often: each look is a point of the series */
-        nanosleep(read ? &busy : &idle, NULL);
+        lw_master_say(); /* unlocked: a slow log holds up this thread only */
+        /* while deltas flow, look often: each look is a point of the series;
+         * a full batch of alerts: judge the rest at once */
+        if (!more)
+            nanosleep(read ? &busy : &idle, NULL);
     }
     return NULL;
 }

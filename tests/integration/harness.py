@@ -143,7 +143,7 @@ class Server:
     def start(self, timeout=30):
         for _ in range(3):  # a port picked free can be taken before uWSGI binds it
             self.port, self.stats_port = free_port(), free_port()
-            log = open(self.log_path, "w")
+            log = self.open_log()
             self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
                                          cwd=self.tmp, start_new_session=True, env=uwsgi_env(),
                                          preexec_fn=self.preexec_fn)
@@ -156,6 +156,10 @@ class Server:
                     raise
                 self.stop()
         raise AssertionError("could not find a free port for uWSGI")
+
+    def open_log(self):
+        """Where uWSGI's output goes: a file object, closed once uWSGI has it."""
+        return open(self.log_path, "w")
 
     def _ready(self):
         if self.proc.poll() is not None:
@@ -256,8 +260,8 @@ class UwsgiTestCase(unittest.TestCase):
                 print("----- end of uWSGI log -----")
         return outcome
 
-    def server(self, app="hello.py", **kwargs):
-        server = Server(app, **kwargs)
+    def server(self, app="hello.py", cls=Server, **kwargs):
+        server = cls(app, **kwargs)
         self._servers.append(server)
         self.addCleanup(self._assert_no_sanitizer_report, server)  # runs after close
         self.addCleanup(server.close)

@@ -2,11 +2,15 @@
 conditions production brings and a quick test run does not: small thread
 stacks, workers respawned while a client is connected, a log that stops
 taking lines."""
+import errno
+import fcntl
 import json
+import os
 import resource
 import socket
+import threading
 
-from harness import UwsgiTestCase, free_port, http_get
+from harness import Server, UwsgiTestCase, free_port, http_get, wait_until
 
 SMALL_STACK = 256 * 1024  # bytes: glibc's default thread stack follows RLIMIT_STACK
 
@@ -49,6 +53,95 @@ class SmallStackTest(UwsgiTestCase):
         self.assertEqual(len(doc["workers"]), 2)
         self.assertIsNone(server.proc.poll(), "the master exited")
         self.assertEqual(server.get("/")[0], 200)
+
+
+class StallableLogServer(Server):
+    """A server whose log goes through a small pipe that the test can stop
+    reading, so that whatever writes the log next blocks, as behind a slow
+    log reader (a pipe to a logger, uWSGI's log master, a full disk)."""
+
+    PIPE_BYTES = 4096  # the smallest a pipe can be: quick to fill
+
+    def open_log(self):
+        read_end, write_end = os.pipe()
+        fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, self.PIPE_BYTES)
+        # a second open file description of the pipe, non-blocking for the
+        # filler only (O_NONBLOCK on uWSGI's own would make its writes fail
+        # instead of wait)
+        self.filler = os.open(f"/proc/self/fd/{write_end}", os.O_WRONLY | os.O_NONBLOCK)
+        self.reading = threading.Event()
+        self.reading.set()
+        self.parked = threading.Event()
+        threading.Thread(target=self._pump, args=(read_end,), daemon=True).start()
+        return os.fdopen(write_end, "wb")
+
+    def _pump(self, read_end):
+        with open(self.log_path, "ab") as log:
+            while True:
+                data = os.read(read_end, 65536)
+                if not data:
+                    break
+                log.write(data)
+                log.flush()
+                if not self.reading.is_set():
+                    self.parked.set()
+                    self.reading.wait()
+                    self.parked.clear()
+        os.close(read_end)
+
+    def stall_log(self):
+        """Stops reading the log and fills its pipe: the next write to it blocks."""
+        self.reading.clear()
+        os.write(self.filler, b"\n")  # wakes the reader, which then parks
+        wait_until(self.parked.is_set, 10, "the log's reader to stop")
+        for size in (1024, 1):
+            while True:
+                try:
+                    os.write(self.filler, b"-" * (size - 1) + b"\n")
+                except OSError as e:
+                    if e.errno != errno.EAGAIN:
+                        raise
+                    break
+
+    def resume_log(self):
+        self.reading.set()
+
+    def close(self):
+        self.resume_log()
+        super().close()
+        os.close(self.filler)
+
+
+class LogStallTest(UwsgiTestCase):
+
+    def test_a_stalled_log_does_not_stall_the_report(self):
+        # GIVEN a leaking app with --leakwatch-http, whose log stops being read
+        # (its pipe full: the next log line blocks its writer)
+        port = free_port()
+        server = self.server("leak_bytes.py", cls=StallableLogServer, summary=0, args=[
+            "--leakwatch-threshold", "512k", "--env", "LEAK_SIZE=16384",
+            "--leakwatch-http", f":{port}"])
+        self.assertEqual(http_get(port, "/report.json")[0], 200)
+        server.stall_log()
+        self.addCleanup(server.resume_log)  # before the server stops: it logs as it goes
+
+        # WHEN the leak is found: its LEAK line cannot be written
+        def alerted():
+            for _ in range(20):
+                server.get("/")
+            status, body = http_get(port, "/report.json")  # its usual 10 s deadline
+            self.assertEqual(status, 200)
+            return [a for a in json.loads(body)["alerts"] if a["kind"] == "LEAK"]
+        alerts = wait_until(alerted, 90, "a LEAK in /report.json")
+
+        # THEN the report still answers and has the alert; /metrics and the page too
+        self.assertTrue(alerts[0]["text"].startswith("[leakwatch] LEAK "), alerts)
+        self.assertEqual(http_get(port, "/metrics")[0], 200)
+        self.assertEqual(http_get(port, "/")[0], 200)
+        self.assertNotIn("[leakwatch] LEAK", server.log())  # the line was held up indeed
+        # and once the log is read again, the line comes
+        server.resume_log()
+        wait_until(lambda: "[leakwatch] LEAK" in server.log(), 20, "the LEAK line in the log")
 
 
 if __name__ == "__main__":
