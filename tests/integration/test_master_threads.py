@@ -49,8 +49,9 @@ class SmallStackTest(UwsgiTestCase):
         # THEN each is answered, and the master still runs
         self.assertEqual({path: status for path, (status, _) in answers.items()},
                          {"/": 200, "/metrics": 200, "/report.json": 200})
-        self.assertEqual(len(json.loads(answers["/report.json"][1])["workers"]), 2)
-        self.assertEqual(len(doc["workers"]), 2)
+        keys = {"version", "settings", "workers", "sites", "alerts"}
+        self.assertEqual(set(json.loads(answers["/report.json"][1])), keys)
+        self.assertEqual(set(doc), keys)
         self.assertIsNone(server.proc.poll(), "the master exited")
         self.assertEqual(server.get("/")[0], 200)
 
