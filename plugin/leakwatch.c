@@ -225,15 +225,80 @@ static void lw_register_metrics(uint32_t nworkers)
 }
 
 /*
- * Reads a small file whole into buf (NUL-terminated; a longer file is cut).
- * Returns the bytes read, or -1.
+ * Descriptors the master's threads hold for a moment while uWSGI may fork
+ * a worker (from its main thread, whenever one must be respawned): a fork
+ * copies whatever is open then into the new worker, where nothing would
+ * ever close it. A client connection left open there outlived the master's
+ * close() (`nc ... | python3 -m json.tool` hung until that worker exited),
+ * and the analyst's /proc reads leaked a descriptor per unlucky respawn.
+ *
+ * So each thread records the descriptor it holds, in its slot, and a fork
+ * child closes what is recorded (lw_atfork_child). held_lock makes a record
+ * and its descriptor agree at the moment of a fork: a record is made after
+ * its open and cleared before its close, both under the lock, and uWSGI's
+ * fork waits for the lock (lw_atfork_prepare). A fork between accept() and
+ * the record still leaks that one connection into the child; its client
+ * gets its end anyway, because a connection is shut down before it is
+ * closed (lw_serve).
+ */
+enum { LW_HELD_ANALYST, LW_HELD_REPORT, LW_HELD_HTTP, LW_HELD_SLOTS };
+static int held[LW_HELD_SLOTS] = {-1, -1, -1}; /* under held_lock */
+static pthread_mutex_t held_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Forgets the descriptor of slot and closes it (after shutting it down, a socket). */
+static void lw_release(int slot, int is_socket)
+{
+    int fd;
+
+    pthread_mutex_lock(&held_lock);
+    fd = held[slot];
+    held[slot] = -1;
+    if (fd >= 0 && is_socket)
+        shutdown(fd, SHUT_RDWR); /* ends it for the client even where a fork copied it */
+    if (fd >= 0)
+        close(fd);
+    pthread_mutex_unlock(&held_lock);
+}
+
+static void lw_atfork_prepare(void)
+{
+    pthread_mutex_lock(&held_lock);
+}
+
+static void lw_atfork_parent(void)
+{
+    pthread_mutex_unlock(&held_lock);
+}
+
+/* In every child of the master (workers; commands an alarm runs): the
+ * descriptors its threads held are not the child's to keep. Done here, the
+ * first thing after the fork, rather than in post_fork: uWSGI closes and
+ * opens descriptors in between, so a number recorded could by then name
+ * another file. */
+static void lw_atfork_child(void)
+{
+    for (int slot = 0; slot < LW_HELD_SLOTS; slot++) {
+        if (held[slot] >= 0)
+            close(held[slot]);
+        held[slot] = -1;
+    }
+    pthread_mutex_unlock(&held_lock);
+}
+
+/*
+ * Reads a small file whole into buf (NUL-terminated; a longer file is cut),
+ * holding its descriptor in the analyst's slot (init, which also calls it,
+ * runs before any thread). Returns the bytes read, or -1.
  */
 static ssize_t lw_read_text(const char *path, char *buf, size_t len)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
     size_t have = 0;
     ssize_t n = 0;
+    int fd;
 
+    pthread_mutex_lock(&held_lock); /* no fork between the open and its record */
+    fd = held[LW_HELD_ANALYST] = open(path, O_RDONLY | O_CLOEXEC);
+    pthread_mutex_unlock(&held_lock);
     if (fd < 0)
         return -1;
     while (have + 1 < len && (n = read(fd, buf + have, len - 1 - have)) != 0) {
@@ -243,7 +308,7 @@ static ssize_t lw_read_text(const char *path, char *buf, size_t len)
             break;
         have += (size_t)n;
     }
-    close(fd);
+    lw_release(LW_HELD_ANALYST, 0);
     buf[have] = '\0';
     return n < 0 ? -1 : (ssize_t)have;
 }
@@ -381,6 +446,9 @@ static int lw_init(void)
     lw_tick_init(&cycle_tick, LW_CYCLE_US);
     lw_tick_init(&summary_tick, (uint64_t)cfg.summary_secs * 1000000);
     uwsgi_string_new_list(&uwsgi.after_request_hooks, LW_HOOK_NAME);
+    if (pthread_atfork(lw_atfork_prepare, lw_atfork_parent, lw_atfork_child) != 0)
+        uwsgi_log("[leakwatch]   cannot register fork handlers: a worker respawned while the "
+                  "master reads /proc or serves a client may keep that descriptor\n");
     lw_register_metrics(nworkers);
     rss_tracks = uwsgi_calloc(sizeof(struct rss_track) * (nworkers + 1));
 
@@ -406,7 +474,9 @@ static void lw_post_fork(void)
 {
     PyGILState_STATE gil;
 
-    if (report_fd >= 0) { /* the master's */
+    /* the master's listeners; a connection or /proc file its threads held
+     * at the fork was closed already, by lw_atfork_child */
+    if (report_fd >= 0) {
         close(report_fd);
         report_fd = -1;
     }
@@ -685,18 +755,14 @@ static int lw_master_judge(void)
 /* A worker's resident set, from /proc (bytes), or -1. */
 static int64_t lw_rss_of(int64_t pid)
 {
-    char path[64];
+    char path[64], text[128];
     long pages = 0, resident = 0;
-    FILE *f;
 
     snprintf(path, sizeof(path), "/proc/%lld/statm", (long long)pid);
-    f = fopen(path, "r");
-    if (!f)
+    if (lw_read_text(path, text, sizeof(text)) < 0 ||
+        sscanf(text, "%ld %ld", &pages, &resident) != 2 || resident < 0)
         return -1;
-    if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
-        resident = -1;
-    fclose(f);
-    return resident < 0 ? -1 : (int64_t)resident * (int64_t)uwsgi.page_size;
+    return (int64_t)resident * (int64_t)uwsgi.page_size;
 }
 
 /* The OOM warning for worker wid (0: all workers, a shared limit), with its top sites. */
@@ -1185,8 +1251,9 @@ static void lw_report_answer(int client)
 /* A master listener's thread: one connection at a time, each read and
  * write bounded by 2 s and the whole connection by LW_CONN_SECONDS, so a
  * slow client holds the listener for seconds at most and never the master.
- * `answer` serves one connection. */
-static void lw_serve(int fd, void (*answer)(int client))
+ * `answer` serves one connection; the connection is held in `slot` (see
+ * held[]) and shut down when done. */
+static void lw_serve(int fd, int slot, void (*answer)(int client))
 {
     sigset_t all;
     struct timeval timeout = {2, 0};
@@ -1194,7 +1261,12 @@ static void lw_serve(int fd, void (*answer)(int client))
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL); /* signals are the master loop's */
     for (;;) {
-        int client = accept(fd, NULL, NULL);
+        int client = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+        if (client >= 0) {
+            pthread_mutex_lock(&held_lock);
+            held[slot] = client;
+            pthread_mutex_unlock(&held_lock);
+        }
         if (client < 0) {
             if (errno == EBADF || errno == ENOTSOCK || errno == EINVAL) {
                 uwsgi_log("[leakwatch] master: listener fd %d is gone (%s); it serves no more\n",
@@ -1209,14 +1281,14 @@ static void lw_serve(int fd, void (*answer)(int client))
         setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
         conn_deadline = lw_mono_seconds() + LW_CONN_SECONDS;
         answer(client);
-        close(client);
+        lw_release(slot, 1);
     }
 }
 
 static void *lw_reporter(void *arg)
 {
     (void)arg;
-    lw_serve(report_fd, lw_report_answer);
+    lw_serve(report_fd, LW_HELD_REPORT, lw_report_answer);
     return NULL;
 }
 
@@ -1338,7 +1410,7 @@ static void lw_http_answer(int fd)
 static void *lw_http_serve(void *arg)
 {
     (void)arg;
-    lw_serve(http_fd, lw_http_answer);
+    lw_serve(http_fd, LW_HELD_HTTP, lw_http_answer);
     return NULL;
 }
 

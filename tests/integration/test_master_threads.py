@@ -7,6 +7,7 @@ import fcntl
 import json
 import os
 import resource
+import signal
 import socket
 import threading
 
@@ -54,6 +55,79 @@ class SmallStackTest(UwsgiTestCase):
         self.assertEqual(set(doc), keys)
         self.assertIsNone(server.proc.poll(), "the master exited")
         self.assertEqual(server.get("/")[0], 200)
+
+
+def server_socket_inode(server_port, client_port):
+    """The inode of the server's end of a loopback TCP connection (/proc/net/tcp*)."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in list(f)[1:]:
+                fields = line.split()
+                local, remote = (int(a.rsplit(":", 1)[1], 16) for a in fields[1:3])
+                if (local, remote) == (server_port, client_port):
+                    return fields[9]
+    return None
+
+
+def socket_inodes(pid):
+    """The inodes of the sockets process pid has descriptors for."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue  # closed meanwhile
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:["):-1])
+    return inodes
+
+
+class RespawnTest(UwsgiTestCase):
+
+    def test_a_client_connected_across_a_respawn_gets_its_end(self):
+        # GIVEN --leakwatch-http, and a client holding the listener with a
+        # request head it trickles (the listener gives up on it after 5 s)
+        port = free_port()
+        server = self.server("hello.py", summary=0, args=["--leakwatch-http", f":{port}"])
+        old_pid = server.worker_requests()[1][0]
+        client = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.addCleanup(client.close)
+        client.sendall(b"GET /metrics HTTP/1.1\r\n")
+        stop = threading.Event()
+        self.addCleanup(stop.set)
+        def trickle():
+            try:
+                while not stop.wait(0.5):
+                    client.sendall(b"X")
+            except OSError:
+                pass
+        threading.Thread(target=trickle, daemon=True).start()
+
+        # WHEN a worker is killed and the master forks its successor meanwhile
+        os.kill(old_pid, signal.SIGKILL)
+        new_pid = wait_until(lambda: server.worker_requests()[1][0] not in (0, old_pid)
+                             and server.worker_requests()[1][0], 10, "worker 1 to be respawned")
+        stop.set()
+        client.settimeout(0)
+        try:  # still connected: the successor was forked while the listener held it
+            self.assertNotEqual(client.recv(1, socket.MSG_PEEK), b"",
+                                "the connection ended before the respawn; nothing was tested")
+        except BlockingIOError:
+            pass
+
+        # THEN the successor holds no descriptor of the connection, and the client
+        # gets its end once the listener gives up on it, not when the successor
+        # exits (it keeps running)
+        inode = server_socket_inode(port, client.getsockname()[1])
+        self.assertIsNotNone(inode)
+        self.assertNotIn(inode, socket_inodes(new_pid))
+        client.settimeout(20)
+        try:
+            self.assertEqual(client.recv(65536), b"")
+        except ConnectionResetError:
+            pass  # an end too
+        os.kill(new_pid, 0)  # the successor is still there: it did not end the connection
+        self.assertEqual(http_get(port, "/metrics")[0], 200)
 
 
 class StallableLogServer(Server):
