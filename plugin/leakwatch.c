@@ -7,7 +7,9 @@
  *
  *   on_load      (master, at dlopen)      defaults
  *   options      (master, while parsing)  lw_config_set(); bad value: exit(1)
- *   init         (master, before fork)    check, shared memory, after-request hook
+ *   init         (master, before fork)    check, shared memory, after-request hook,
+ *                                         fork handlers, the memory limit
+ *   fork child   (every child of the master) close what the master's threads held
  *   post_fork    (each worker, each spawn) claim the worker's slot
  *   after-request (worker, every request, concurrently under --threads)
  *   master_cycle (master, every loop turn) rate-limited bookkeeping
@@ -789,10 +791,10 @@ static void lw_master_oom(uint32_t wid, int64_t pid, int64_t rss, double rate, u
                (unsigned long long)(eta / 60), (unsigned long long)(eta % 60));
     for (size_t i = 0; i < n; i++) {
         const lw_agg_site_t *s = lw_agg_site(agg, top[i]);
-        int64_t held = mem_limit_shared ? s->live : lw_agg_share(agg, top[i], wid);
+        int64_t bytes = mem_limit_shared ? s->live : lw_agg_share(agg, top[i], wid);
         lw_put(text, sizeof(text), &at, "\n[leakwatch]   suspect %s:%d in %s(): %s",
                lw_agg_field(s, 0), s->line, lw_agg_field(s, 1),
-               lw_size_format((uint64_t)held, a, sizeof(a)));
+               lw_size_format((uint64_t)bytes, a, sizeof(a)));
     }
     lw_master_raise("OOM", text, at);
 }
