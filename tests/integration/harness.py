@@ -58,6 +58,16 @@ def http_get(port, path, timeout=10):
         conn.close()
 
 
+def read_document(sock):
+    """Everything a report connection sends until it closes, as JSON."""
+    chunks = []
+    while True:
+        data = sock.recv(65536)
+        if not data:
+            return json.loads(b"".join(chunks))
+        chunks.append(data)
+
+
 def wait_until(predicate, timeout, what):
     """Polls predicate() until it returns a truthy value or timeout passes."""
     deadline = time.monotonic() + timeout

@@ -11,7 +11,7 @@ import signal
 import socket
 import threading
 
-from harness import Server, UwsgiTestCase, free_port, http_get, wait_until
+from harness import Server, UwsgiTestCase, free_port, http_get, read_document, wait_until
 
 SMALL_STACK = 256 * 1024  # bytes: glibc's default thread stack follows RLIMIT_STACK
 
@@ -19,17 +19,6 @@ SMALL_STACK = 256 * 1024  # bytes: glibc's default thread stack follows RLIMIT_S
 def small_stack():
     """preexec_fn: uWSGI and its threads get a 256 KiB stack, as threads do on musl (128 KiB)."""
     resource.setrlimit(resource.RLIMIT_STACK, (SMALL_STACK, SMALL_STACK))
-
-
-def report_of(port, timeout=10):
-    """The document --leakwatch-report answers a connection with."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        chunks = []
-        while True:
-            data = s.recv(65536)
-            if not data:
-                return json.loads(b"".join(chunks))
-            chunks.append(data)
 
 
 class SmallStackTest(UwsgiTestCase):
@@ -46,7 +35,8 @@ class SmallStackTest(UwsgiTestCase):
             server.get("/")
         # WHEN the page, /metrics, /report.json and the report are asked for
         answers = {path: http_get(http_port, path) for path in ("/", "/metrics", "/report.json")}
-        doc = report_of(report_port)
+        with socket.create_connection(("127.0.0.1", report_port), timeout=10) as s:
+            doc = read_document(s)
         # THEN each is answered, and the master still runs
         self.assertEqual({path: status for path, (status, _) in answers.items()},
                          {"/": 200, "/metrics": 200, "/report.json": 200})
