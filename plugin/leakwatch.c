@@ -7,7 +7,9 @@
  *
  *   on_load      (master, at dlopen)      defaults
  *   options      (master, while parsing)  lw_config_set(); bad value: exit(1)
- *   init         (master, before fork)    check, shared memory, after-request hook
+ *   init         (master, before fork)    check, shared memory, after-request hook,
+ *                                         fork handlers, the memory limit
+ *   fork child   (every child of the master) close what the master's threads held
  *   post_fork    (each worker, each spawn) claim the worker's slot
  *   after-request (worker, every request, concurrently under --threads)
  *   master_cycle (master, every loop turn) rate-limited bookkeeping
@@ -17,10 +19,12 @@
 
 #include "../src/agg.h"
 #include "../src/config.h"
+#include "../src/endcause.h"
 #include "../src/expo.h"
 #include "../src/hist.h"
 #include "../src/http.h"
 #include "../src/memlimit.h"
+#include "../src/outbox.h"
 #include "../src/page.h"
 #include "../src/report.h"
 #include "../src/shm.h"
@@ -99,7 +103,7 @@ static struct rss_track {
     uint64_t warned_eta;         /* the ETA last warned about, 0 = none */
     int64_t warned_pid;          /* the generation an OOM line was about */
     double rate;                 /* the last trend, bytes/s */
-    uint64_t gen_requests;       /* slot requests when this generation began */
+    lw_endcause_start_t gen_start; /* slot requests when this generation began */
     lw_detect_site_t native;     /* RSS not explained by tracked Python bytes */
     uint64_t native_base;        /* native.base.requests when tracked_ref was taken */
     int64_t tracked_ref;         /* tracked Python bytes at the native series' base */
@@ -110,7 +114,12 @@ static struct rss_track {
     uint64_t ended_rss_high;
 } *rss_tracks;                   /* [nworkers + 1], analyst thread only */
 static uint64_t oom_kills;       /* the cgroup's oom_kill count at the last look */
-static char text_native[512];
+/* The master's memory cgroup (its workers'), found in init; read-only after. */
+static lw_cgroup_t cgroup;
+static int cgroup_found;
+/* Alerts raised under view_lock, said after it (lw_master_raise, lw_master_say).
+ * Created with agg; the analyst thread's only. */
+static lw_outbox_t *outbox;
 
 #define LW_ALERT_HISTORY 64
 static struct {
@@ -218,31 +227,135 @@ static void lw_register_metrics(uint32_t nworkers)
     }
 }
 
+/*
+ * Descriptors the master's threads hold for a moment while uWSGI may fork
+ * a worker (from its main thread, whenever one must be respawned): a fork
+ * copies whatever is open then into the new worker, where nothing would
+ * ever close it. A client connection left open there outlived the master's
+ * close() (`nc ... | python3 -m json.tool` hung until that worker exited),
+ * and the analyst's /proc reads leaked a descriptor per unlucky respawn.
+ *
+ * So each thread records the descriptor it holds, in its slot, and a fork
+ * child closes what is recorded (lw_atfork_child). held_lock makes a record
+ * and its descriptor agree at the moment of a fork: a record is made after
+ * its open and cleared before its close, both under the lock, and uWSGI's
+ * fork waits for the lock (lw_atfork_prepare). A fork between accept() and
+ * the record still leaks that one connection into the child; its client
+ * gets its end anyway, because a connection is shut down before it is
+ * closed (lw_serve).
+ */
+enum { LW_HELD_ANALYST, LW_HELD_REPORT, LW_HELD_HTTP, LW_HELD_SLOTS };
+static int held[LW_HELD_SLOTS] = {-1, -1, -1}; /* under held_lock */
+static pthread_mutex_t held_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Forgets the descriptor of slot and closes it (after shutting it down, a socket). */
+static void lw_release(int slot, int is_socket)
+{
+    int fd;
+
+    pthread_mutex_lock(&held_lock);
+    fd = held[slot];
+    held[slot] = -1;
+    if (fd >= 0 && is_socket)
+        shutdown(fd, SHUT_RDWR); /* ends it for the client even where a fork copied it */
+    if (fd >= 0)
+        close(fd);
+    pthread_mutex_unlock(&held_lock);
+}
+
+static void lw_atfork_prepare(void)
+{
+    pthread_mutex_lock(&held_lock);
+}
+
+static void lw_atfork_parent(void)
+{
+    pthread_mutex_unlock(&held_lock);
+}
+
+/* In every child of the master (workers; commands an alarm runs): the
+ * descriptors its threads held are not the child's to keep. Done here, the
+ * first thing after the fork, rather than in post_fork: uWSGI closes and
+ * opens descriptors in between, so a number recorded could by then name
+ * another file. */
+static void lw_atfork_child(void)
+{
+    for (int slot = 0; slot < LW_HELD_SLOTS; slot++) {
+        if (held[slot] >= 0)
+            close(held[slot]);
+        held[slot] = -1;
+    }
+    pthread_mutex_unlock(&held_lock);
+}
+
+/*
+ * Reads a small file whole into buf (NUL-terminated; a longer file is cut),
+ * holding its descriptor in the analyst's slot (init, which also calls it,
+ * runs before any thread). Returns the bytes read, or -1.
+ */
+static ssize_t lw_read_text(const char *path, char *buf, size_t len)
+{
+    size_t have = 0;
+    ssize_t n = 0;
+    int fd;
+
+    pthread_mutex_lock(&held_lock); /* no fork between the open and its record */
+    fd = held[LW_HELD_ANALYST] = open(path, O_RDONLY | O_CLOEXEC);
+    pthread_mutex_unlock(&held_lock);
+    if (fd < 0)
+        return -1;
+    while (have + 1 < len && (n = read(fd, buf + have, len - 1 - have)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            break;
+        have += (size_t)n;
+    }
+    lw_release(LW_HELD_ANALYST, 0);
+    buf[have] = '\0';
+    return n < 0 ? -1 : (ssize_t)have;
+}
+
+#define LW_SELF_CGROUP_MAX 16384 /* /proc/self/cgroup: a line per v1 hierarchy */
+
+/* The master's own memory cgroup (its workers' too), from /proc/self/cgroup;
+ * without one readable, the hierarchy's root stands in. */
+static void lw_find_cgroup(void)
+{
+    static char self[LW_SELF_CGROUP_MAX];
+    int rc;
+
+    if (lw_read_text("/proc/self/cgroup", self, sizeof(self)) < 0)
+        self[0] = '\0';
+    rc = lw_cgroup_find(self, "/sys/fs/cgroup", &cgroup);
+    cgroup_found = rc == 0 || rc == -ENOENT; /* -ENOENT: no limit, its OOM kills still count */
+}
+
 /* Which limit the workers will meet, in leakwatch's order; logged once. */
 static void lw_detect_memory_limit(void)
 {
-    const char *from = NULL;
+    char from[LW_CGROUP_PATH_MAX + 64];
     char size[32];
-    uint64_t cg = 0;
 
+    lw_find_cgroup();
     if (cfg.limit_mode == LW_LIMIT_OFF)
         return;
     if (cfg.limit_mode == LW_LIMIT_SET) {
         mem_limit = cfg.memory_limit;
-        from = "--leakwatch-memory-limit";
+        snprintf(from, sizeof(from), "--leakwatch-memory-limit");
     }
     else if (uwsgi.reload_on_rss) {
         mem_limit = uwsgi.reload_on_rss;
-        from = "--reload-on-rss";
+        snprintf(from, sizeof(from), "--reload-on-rss");
     }
     else if (uwsgi.evil_reload_on_rss) {
         mem_limit = uwsgi.evil_reload_on_rss;
-        from = "--evil-reload-on-rss";
+        snprintf(from, sizeof(from), "--evil-reload-on-rss");
     }
-    else if (lw_cgroup_limit("/sys/fs/cgroup", &cg) == 0 && cg) {
-        mem_limit = cg;
+    else if (cgroup_found && cgroup.limit) {
+        mem_limit = cgroup.limit;
         mem_limit_shared = 1;
-        from = "cgroup, shared by all workers";
+        snprintf(from, sizeof(from), "cgroup %s, shared by all workers", cgroup.dir);
     }
     if (mem_limit)
         uwsgi_log("[leakwatch]   memory limit %s (%s)\n",
@@ -336,6 +449,9 @@ static int lw_init(void)
     lw_tick_init(&cycle_tick, LW_CYCLE_US);
     lw_tick_init(&summary_tick, (uint64_t)cfg.summary_secs * 1000000);
     uwsgi_string_new_list(&uwsgi.after_request_hooks, LW_HOOK_NAME);
+    if (pthread_atfork(lw_atfork_prepare, lw_atfork_parent, lw_atfork_child) != 0)
+        uwsgi_log("[leakwatch]   cannot register fork handlers: a worker respawned while the "
+                  "master reads /proc or serves a client may keep that descriptor\n");
     lw_register_metrics(nworkers);
     rss_tracks = uwsgi_calloc(sizeof(struct rss_track) * (nworkers + 1));
 
@@ -386,7 +502,9 @@ static void lw_post_fork(void)
 {
     PyGILState_STATE gil;
 
-    if (report_fd >= 0) { /* the master's */
+    /* the master's listeners; a connection or /proc file its threads held
+     * at the fork was closed already, by lw_atfork_child */
+    if (report_fd >= 0) {
         close(report_fd);
         report_fd = -1;
     }
@@ -507,6 +625,11 @@ static void lw_master_make_agg(void)
     };
 
     agg = lw_agg_new(&acfg, &alloc);
+    outbox = agg ? lw_outbox_new(&alloc) : NULL;
+    if (agg && !outbox) {
+        lw_agg_free(agg);
+        agg = NULL;
+    }
     if (!agg)
         uwsgi_log("[leakwatch] master: out of memory for the aggregator; no leak detection\n");
     if (agg && cfg.http && !(hist = lw_hist_new(&alloc, 1)))
@@ -566,25 +689,81 @@ static void lw_remember_alert(const char *kind, const char *text)
              (int)strcspn(text, "\n"), text);
 }
 
-/* Logs each alert line by line, raises the alarm with its first line. */
+/*
+ * Every alert, LEAK, OOM, NATIVE or LAST WORDS, goes through here, in the
+ * analyst with view_lock held: counted by kind, kept for the report and the
+ * page, and queued to be logged and raised as the alarm by lw_master_say
+ * once the lock is released. `text`: the alert's line, then its detail
+ * lines, each starting with "[leakwatch]".
+ */
+static void lw_master_raise(const char *kind, const char *text, size_t len)
+{
+    lw_remember_alert(kind, text);
+    lw_outbox_put(outbox, kind, text, len); /* when it cannot, lw_master_say says so */
+}
+
+/*
+ * Says what lw_master_raise queued: each alert's lines in the log, its
+ * first line to the alarm. Analyst, view_lock NOT held: writing the log can
+ * block for as long as its reader is slow (a pipe, uWSGI's log master, a
+ * full disk), and uWSGI logs when the alarm thread's queue is full; either,
+ * under the lock, kept the page, /metrics and the report waiting.
+ */
+static void lw_master_say(void)
+{
+    static uint64_t dropped_said;
+    const char *kind, *text;
+    size_t len;
+
+    for (size_t i = 0; (text = lw_outbox_get(outbox, i, &kind, &len)); i++) {
+        for (const char *line = text, *end = text + len; line < end;) {
+            const char *nl = memchr(line, '\n', (size_t)(end - line));
+            size_t n = nl ? (size_t)(nl - line) : (size_t)(end - line);
+            uwsgi_log("%.*s\n", (int)n, line);
+            if (line == text)
+                uwsgi_alarm_trigger((char *)cfg.alarm, (char *)line, n);
+            line += n + 1;
+        }
+    }
+    lw_outbox_clear(outbox);
+    if (lw_outbox_dropped(outbox) > dropped_said) {
+        dropped_said = lw_outbox_dropped(outbox);
+        uwsgi_log("[leakwatch] master: out of memory: %llu alerts went unlogged (the report "
+                  "lists them)\n", (unsigned long long)dropped_said);
+    }
+}
+
+/* Appends printf-style to text (len bytes) at *at; what does not fit is cut. */
+__attribute__((format(printf, 4, 5))) static void lw_put(char *text, size_t len, size_t *at,
+                                                         const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (*at + 1 >= len)
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(text + *at, len - *at, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        *at += (size_t)n < len - *at ? (size_t)n : len - *at - 1;
+}
+
+/* The LEAK alert of a site. */
 static void lw_master_alert(uint32_t site)
 {
     static char text[16384];
     size_t len = lw_agg_describe(agg, site, text, sizeof(text));
-    char *line = text, *end = text + len;
 
-    lw_remember_alert("LEAK", text);
-    while (line < end) {
-        char *nl = memchr(line, '\n', (size_t)(end - line));
-        size_t n = nl ? (size_t)(nl - line) : (size_t)(end - line);
-        uwsgi_log("%.*s\n", (int)n, line);
-        if (line == text)
-            uwsgi_alarm_trigger((char *)cfg.alarm, line, n);
-        line += n + 1;
-    }
+    lw_master_raise("LEAK", text, len);
 }
 
-static void lw_master_judge(void)
+/*
+ * Judges what changed and raises the alerts, LW_ALERTS_MAX at most: they
+ * are said before the next batch is judged. Returns 1 when the batch was
+ * full (more may be waiting), else 0.
+ */
+static int lw_master_judge(void)
 {
     lw_alert_t alerts[LW_ALERTS_MAX];
     uint64_t requests = 0;
@@ -600,63 +779,56 @@ static void lw_master_judge(void)
     }
     /* Warm-up: lazy initialisation in the first requests is not growth. */
     if (live == 0 || requests < cfg.warmup * live)
-        return;
-    do {
-        n = lw_agg_judge(agg, requests, alerts, LW_ALERTS_MAX);
-        for (size_t i = 0; i < n; i++)
-            lw_master_alert(alerts[i].site);
-    } while (n == LW_ALERTS_MAX);
+        return 0;
+    n = lw_agg_judge(agg, requests, alerts, LW_ALERTS_MAX);
+    for (size_t i = 0; i < n; i++)
+        lw_master_alert(alerts[i].site);
+    return n == LW_ALERTS_MAX;
 }
 
 /* A worker's resident set, from /proc (bytes), or -1. */
 static int64_t lw_rss_of(int64_t pid)
 {
-    char path[64];
+    char path[64], text[128];
     long pages = 0, resident = 0;
-    FILE *f;
 
     snprintf(path, sizeof(path), "/proc/%lld/statm", (long long)pid);
-    f = fopen(path, "r");
-    if (!f)
+    if (lw_read_text(path, text, sizeof(text)) < 0 ||
+        sscanf(text, "%ld %ld", &pages, &resident) != 2 || resident < 0)
         return -1;
-    if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
-        resident = -1;
-    fclose(f);
-    return resident < 0 ? -1 : (int64_t)resident * (int64_t)uwsgi.page_size;
+    return (int64_t)resident * (int64_t)uwsgi.page_size;
 }
 
-/* Logs the OOM warning for worker wid, with its top sites. */
+/* The OOM warning for worker wid (0: all workers, a shared limit), with its top sites. */
 static void lw_master_oom(uint32_t wid, int64_t pid, int64_t rss, double rate, uint64_t eta)
 {
     static char text[4096];
     char a[32], b[32], c[32];
     uint32_t top[3];
-    size_t n = lw_agg_top_sites(agg, mem_limit_shared ? 0 : wid, true, top, 3), at;
+    size_t n = lw_agg_top_sites(agg, mem_limit_shared ? 0 : wid, true, top, 3), at = 0;
 
     if (mem_limit_shared)
-        at = (size_t)snprintf(text, sizeof(text),
-                              "[leakwatch] OOM all workers: rss %s growing %s/min, cgroup limit %s in ~%llum%02llus",
-                              lw_size_format((uint64_t)rss, a, sizeof(a)),
-                              lw_size_format((uint64_t)(rate * 60.0), b, sizeof(b)),
-                              lw_size_format(mem_limit, c, sizeof(c)),
-                              (unsigned long long)(eta / 60), (unsigned long long)(eta % 60));
+        lw_put(text, sizeof(text), &at,
+               "[leakwatch] OOM all workers: rss %s growing %s/min, cgroup limit %s in ~%llum%02llus",
+               lw_size_format((uint64_t)rss, a, sizeof(a)),
+               lw_size_format((uint64_t)(rate * 60.0), b, sizeof(b)),
+               lw_size_format(mem_limit, c, sizeof(c)),
+               (unsigned long long)(eta / 60), (unsigned long long)(eta % 60));
     else
-        at = (size_t)snprintf(text, sizeof(text),
-                              "[leakwatch] OOM worker %u pid %lld: rss %s growing %s/min, limit %s in ~%llum%02llus",
-                              wid, (long long)pid, lw_size_format((uint64_t)rss, a, sizeof(a)),
-                              lw_size_format((uint64_t)(rate * 60.0), b, sizeof(b)),
-                              lw_size_format(mem_limit, c, sizeof(c)),
-                              (unsigned long long)(eta / 60), (unsigned long long)(eta % 60));
-    uwsgi_log("%s\n", text);
-    lw_remember_alert("OOM", text);
-    uwsgi_alarm_trigger((char *)cfg.alarm, text, at < sizeof(text) ? at : sizeof(text) - 1);
+        lw_put(text, sizeof(text), &at,
+               "[leakwatch] OOM worker %u pid %lld: rss %s growing %s/min, limit %s in ~%llum%02llus",
+               wid, (long long)pid, lw_size_format((uint64_t)rss, a, sizeof(a)),
+               lw_size_format((uint64_t)(rate * 60.0), b, sizeof(b)),
+               lw_size_format(mem_limit, c, sizeof(c)),
+               (unsigned long long)(eta / 60), (unsigned long long)(eta % 60));
     for (size_t i = 0; i < n; i++) {
         const lw_agg_site_t *s = lw_agg_site(agg, top[i]);
-        uwsgi_log("[leakwatch]   suspect %s:%d in %s(): %s\n", lw_agg_field(s, 0), s->line,
-                  lw_agg_field(s, 1),
-                  lw_size_format((uint64_t)(mem_limit_shared ? s->live : lw_agg_share(agg, top[i], wid)), a,
-                                 sizeof(a)));
+        int64_t bytes = mem_limit_shared ? s->live : lw_agg_share(agg, top[i], wid);
+        lw_put(text, sizeof(text), &at, "\n[leakwatch]   suspect %s:%d in %s(): %s",
+               lw_agg_field(s, 0), s->line, lw_agg_field(s, 1),
+               lw_size_format((uint64_t)bytes, a, sizeof(a)));
     }
+    lw_master_raise("OOM", text, at);
 }
 
 /*
@@ -681,7 +853,9 @@ static void lw_master_native(uint32_t wid, int64_t pid, int64_t rss)
                                              memory_order_relaxed);
     /* two looks: the second T/4 further grown (detect.c) is what a third look used to add */
     lw_detect_cfg_t dcfg = {(int64_t)cfg.threshold, 2, (int64_t)lw_config_sample_interval(&cfg)};
+    static char text[2048];
     char a[32], b[32], c[32];
+    size_t at = 0;
     lw_verdict_t v;
 
     for (uint32_t core = 1; core < shm->ncores; core++)
@@ -705,25 +879,23 @@ static void lw_master_native(uint32_t wid, int64_t pid, int64_t rss)
      * eval, leak_lru_method.py: 2.1 KiB of RSS per 0.9 KiB leaked). */
     if (4 * (r->tracked_high - r->tracked_ref) >= v.growth)
         return;
-    snprintf(text_native, sizeof(text_native),
-             "[leakwatch] NATIVE worker %u pid %lld: rss +%s over %llu requests (%s/req) that no "
-             "Python site explains (tracked %s)", wid, (long long)pid,
-             lw_size_format((uint64_t)v.growth, a, sizeof(a)), (unsigned long long)v.requests,
-             lw_size_format((uint64_t)(v.per_request > 0 ? v.per_request : 0), b, sizeof(b)),
-             lw_size_format((uint64_t)(tracked > 0 ? tracked : 0), c, sizeof(c)));
-    uwsgi_log("%s\n", text_native);
-    lw_remember_alert("NATIVE", text_native);
-    uwsgi_alarm_trigger((char *)cfg.alarm, text_native, strlen(text_native));
+    lw_put(text, sizeof(text), &at,
+           "[leakwatch] NATIVE worker %u pid %lld: rss +%s over %llu requests (%s/req) that no "
+           "Python site explains (tracked %s)", wid, (long long)pid,
+           lw_size_format((uint64_t)v.growth, a, sizeof(a)), (unsigned long long)v.requests,
+           lw_size_format((uint64_t)(v.per_request > 0 ? v.per_request : 0), b, sizeof(b)),
+           lw_size_format((uint64_t)(tracked > 0 ? tracked : 0), c, sizeof(c)));
     /* the worker's largest Python sites, for the record: they are not growing */
     uint32_t top[3];
     size_t n = lw_agg_top_sites(agg, wid, false, top, 3);
     for (size_t i = 0; i < n; i++) {
         const lw_agg_site_t *st = lw_agg_site(agg, top[i]);
-        uwsgi_log("[leakwatch]   python site %s:%d in %s(): %s, %s\n", lw_agg_field(st, 0),
-                  st->line, lw_agg_field(st, 1),
-                  lw_size_format((uint64_t)lw_agg_share(agg, top[i], wid), a, sizeof(a)),
-                  st->det && st->verdict.kind != LW_VERDICT_NONE ? "growing" : "flat");
+        lw_put(text, sizeof(text), &at, "\n[leakwatch]   python site %s:%d in %s(): %s, %s",
+               lw_agg_field(st, 0), st->line, lw_agg_field(st, 1),
+               lw_size_format((uint64_t)lw_agg_share(agg, top[i], wid), a, sizeof(a)),
+               st->det && st->verdict.kind != LW_VERDICT_NONE ? "growing" : "flat");
     }
+    lw_master_raise("NATIVE", text, at);
 }
 
 /* Once a second: each worker's RSS, its trend, and how far the limit is. */
@@ -784,20 +956,15 @@ static void lw_master_project(double now_s)
     }
 }
 
-/* The cgroup's count of OOM kills (v2 memory.events), or 0. */
+/* The cgroup's count of OOM kills (v2 memory.events, v1 memory.oom_control), or 0. */
 static uint64_t lw_oom_kill_count(void)
 {
-    char line[128];
-    unsigned long long n = 0;
-    FILE *f = fopen("/sys/fs/cgroup/memory.events", "r");
+    char text[1024];
+    uint64_t n = 0;
 
-    if (!f)
+    if (!cgroup_found || lw_read_text(cgroup.events, text, sizeof(text)) < 0 ||
+        lw_cgroup_oom_kills(text, &n) < 0)
         return 0;
-    while (fgets(line, sizeof(line), f)) {
-        if (sscanf(line, "oom_kill %llu", &n) == 1)
-            break;
-    }
-    fclose(f);
     return n;
 }
 
@@ -828,26 +995,34 @@ static void lw_master_watch_generations(void)
     }
 }
 
-/* Why worker generation `pid` ended, as far as the master can tell. */
-static const char *lw_end_cause(uint32_t wid, int64_t pid, uint64_t gen_requests)
+/*
+ * Why the generation of a departure ended (src/endcause.h judges; this
+ * gathers the readings). Called for every departure, silent ones too, so
+ * that each OOM kill explains one end only and each generation's request
+ * count starts where its predecessor's ended.
+ */
+static lw_endcause_t lw_end_cause(const lw_departure_t *d)
 {
-    const struct rss_track *r = &rss_tracks[wid];
-    double last_rss = r->n ? r->rss[r->n - 1] : 0.0;
-    double high = r->ended_pid == pid ? (double)r->ended_rss_high : 0.0;
-    uint64_t kills = lw_oom_kill_count();
-    uint64_t rss_limit = uwsgi.reload_on_rss ? uwsgi.reload_on_rss : uwsgi.evil_reload_on_rss;
+    struct rss_track *r = &rss_tracks[d->wid];
+    lw_worker_view_t view;
+    int rc = lw_shm_read(shm, d->wid, &view);
+    int same = r->pid == d->pid; /* the /proc series is still this generation's */
+    lw_endcause_readings_t in = {
+        .oom_kills_seen = oom_kills,
+        .oom_kills = lw_oom_kill_count(),
+        .rss_high = r->ended_pid == d->pid ? r->ended_rss_high : 0,
+        .rss_last = same && r->n ? (uint64_t)r->rss[r->n - 1] : 0,
+        .rss_rate = same ? r->rate : 0.0,
+        .reload_on_rss = uwsgi.reload_on_rss,
+        .evil_reload_on_rss = uwsgi.evil_reload_on_rss,
+        .max_requests = uwsgi.max_requests,
+    };
 
-    if (kills > oom_kills) {
-        oom_kills = kills;
-        return "killed by the kernel's OOM killer";
-    }
-    /* its highest RSS, or the last reading plus the trend since: at the limit? */
-    if (rss_limit && (high >= 0.9 * (double)rss_limit ||
-                      (r->n && last_rss + r->rate * 1.5 >= 0.9 * (double)rss_limit)))
-        return uwsgi.reload_on_rss ? "recycled by --reload-on-rss" : "killed by --evil-reload-on-rss";
-    if (uwsgi.max_requests && gen_requests + 2 >= uwsgi.max_requests)
-        return "recycled by --max-requests";
-    return "gone: a signal, a crash or a reload (uWSGI's log says which)";
+    in.served_known = lw_endcause_served(&r->gen_start, rc, rc == 0 ? view.requests : 0,
+                                         &in.served);
+    if (in.oom_kills > oom_kills)
+        oom_kills = in.oom_kills;
+    return lw_endcause_judge(&in);
 }
 
 /* The last words of workers that ended holding suspects or an OOM warning. */
@@ -860,29 +1035,22 @@ static void lw_master_last_words(void)
 
     for (size_t i = 0; i < n; i++) {
         const lw_departure_t *d = &deps[i];
-        struct rss_track *r = &rss_tracks[d->wid];
-        lw_worker_view_t view;
-        uint64_t served = 0;
-        size_t at;
+        lw_endcause_t cause = lw_end_cause(d);
+        size_t at = 0;
 
-        if (lw_shm_read(shm, d->wid, &view) == 0 && view.requests >= r->gen_requests)
-            served = view.requests - r->gen_requests;
-        r->gen_requests = view.requests;
-        if (d->nsuspects == 0 && r->warned_pid != d->pid)
+        if (d->nsuspects == 0 && rss_tracks[d->wid].warned_pid != d->pid)
             continue; /* a normal recycle: stays silent */
-        at = (size_t)snprintf(text, sizeof(text), "[leakwatch] LAST WORDS worker %u pid %lld, %s:",
-                              d->wid, (long long)d->pid, lw_end_cause(d->wid, d->pid, served));
-        for (uint32_t k = 0; k < d->nsuspects && at < sizeof(text); k++) {
+        lw_put(text, sizeof(text), &at, "[leakwatch] LAST WORDS worker %u pid %lld, %s:", d->wid,
+               (long long)d->pid, lw_endcause_text(cause));
+        for (uint32_t k = 0; k < d->nsuspects; k++) {
             const lw_agg_site_t *s = lw_agg_site(agg, d->suspects[k]);
-            at += (size_t)snprintf(text + at, sizeof(text) - at, "%s %s:%d in %s() held %s",
-                                   k ? "," : "", lw_agg_field(s, 0), s->line, lw_agg_field(s, 1),
-                                   lw_size_format((uint64_t)d->bytes[k], b, sizeof(b)));
+            lw_put(text, sizeof(text), &at, "%s %s:%d in %s() held %s", k ? "," : "",
+                   lw_agg_field(s, 0), s->line, lw_agg_field(s, 1),
+                   lw_size_format((uint64_t)d->bytes[k], b, sizeof(b)));
         }
-        if (d->nsuspects == 0 && at < sizeof(text))
-            snprintf(text + at, sizeof(text) - at, " it had an OOM warning");
-        uwsgi_log("%s\n", text);
-        lw_remember_alert("LAST WORDS", text);
-        uwsgi_alarm_trigger((char *)cfg.alarm, text, strlen(text));
+        if (d->nsuspects == 0)
+            lw_put(text, sizeof(text), &at, " it had an OOM warning");
+        lw_master_raise("LAST WORDS", text, at);
     }
 }
 
@@ -958,22 +1126,37 @@ static void *lw_analyst(void *arg)
         lw_master_watch_generations();
         uint64_t read = lw_master_drain();
         lw_master_last_words(); /* before judging: the dead worker's view is gone already */
-        lw_master_judge();
+        int more = lw_master_judge();
         lw_master_record_history();
         if (lw_tick_due(&metrics_tick, uwsgi_micros()))
             lw_master_update_metrics();
         pthread_mutex_unlock(&view_lock);
-        /* while deltas flow, look often: each look is a point of the series */
-        nanosleep(read ? &busy : &idle, NULL);
+        lw_master_say(); /* unlocked: a slow log holds up this thread only */
+        /* while deltas flow, look often: each look is a point of the series;
+         * a full batch of alerts: judge the rest at once */
+        if (!more)
+            nanosleep(read ? &busy : &idle, NULL);
     }
     return NULL;
 }
 
-/* The live workers as the report and /metrics show them (view_lock held). */
-static size_t lw_master_workers(lw_report_worker_t *workers)
+/*
+ * The live workers as the report, the page and /metrics show them (view_lock
+ * held): an array from the heap, one record per worker slot at most, that
+ * the caller frees; *n says how many are filled. Sized by the real worker
+ * count: a record for each of the 8,192 workers shm allows (460 KB) on a
+ * listener's stack crashed the master where threads get small stacks
+ * (musl: 128 KiB; glibc takes RLIMIT_STACK). Returns NULL when memory runs
+ * out.
+ */
+static lw_report_worker_t *lw_master_workers(size_t *n)
 {
+    lw_report_worker_t *workers = calloc(shm->nworkers, sizeof(*workers));
     size_t nw = 0;
 
+    *n = 0;
+    if (!workers)
+        return NULL;
     for (uint32_t wid = 1; wid <= shm->nworkers; wid++) {
         lw_worker_view_t view;
         if (lw_shm_read(shm, wid, &view) < 0 || view.pid == 0)
@@ -991,7 +1174,8 @@ static size_t lw_master_workers(lw_report_worker_t *workers)
         workers[nw].oom_eta = m_worker[3 * wid + 2];
         nw++;
     }
-    return nw;
+    *n = nw;
+    return workers;
 }
 
 /* The alert history, oldest first (view_lock held). Returns the count. */
@@ -1008,33 +1192,39 @@ static size_t lw_master_alerts(lw_report_alert_t *alerts)
     return na;
 }
 
-/* Renders the report from the current view (view_lock held by the caller). */
+/* Renders the report from the current view (view_lock held by the caller).
+ * Returns NULL when memory runs out. */
 static char *lw_master_render(void)
 {
-    lw_report_worker_t workers[LW_SHM_MAX_WORKERS];
     lw_report_alert_t alerts[LW_ALERT_HISTORY];
-    size_t nw = lw_master_workers(workers), na = lw_master_alerts(alerts);
+    size_t nw, na = lw_master_alerts(alerts);
+    lw_report_worker_t *workers = lw_master_workers(&nw);
     lw_report_input_t in = {UWSGI_VERSION, &cfg, workers, nw, agg, alerts, na};
+    char *doc = workers ? lw_report_render(&in) : NULL;
 
-    return lw_report_render(&in);
+    free(workers);
+    return doc;
 }
 
 /* The page (GET /), from the current view (view_lock held). */
 static char *lw_master_page(size_t *len)
 {
     static const lw_alloc_t heap = {calloc, free};
-    lw_report_worker_t workers[LW_SHM_MAX_WORKERS];
     lw_report_alert_t alerts[LW_ALERT_HISTORY];
+    size_t nw;
+    lw_report_worker_t *workers = lw_master_workers(&nw);
     lw_page_input_t in = {
         .version = UWSGI_VERSION, .cfg = &cfg, .mem_limit = mem_limit,
         .limit_shared = mem_limit_shared, .workers = workers,
-        .nworkers = lw_master_workers(workers), .agg = agg, .hist = hist,
+        .nworkers = nw, .agg = agg, .hist = hist,
         .hist_now = lw_mono_seconds(), .alerts = alerts, .nalerts = lw_master_alerts(alerts),
         .samples = (uint64_t)m_samples, .lost = (uint64_t)m_lost, .max_sites = LW_PAGE_SITES,
         .refresh = LW_PAGE_REFRESH,
     };
+    char *page = workers ? lw_page_render(&in, &heap, len) : NULL;
 
-    return lw_page_render(&in, &heap, len);
+    free(workers);
+    return page;
 }
 
 /*
@@ -1095,8 +1285,9 @@ static void lw_report_answer(int client)
 /* A master listener's thread: one connection at a time, each read and
  * write bounded by 2 s and the whole connection by LW_CONN_SECONDS, so a
  * slow client holds the listener for seconds at most and never the master.
- * `answer` serves one connection. */
-static void lw_serve(int fd, void (*answer)(int client))
+ * `answer` serves one connection; the connection is held in `slot` (see
+ * held[]) and shut down when done. */
+static void lw_serve(int fd, int slot, void (*answer)(int client))
 {
     sigset_t all;
     struct timeval timeout = {2, 0};
@@ -1104,7 +1295,12 @@ static void lw_serve(int fd, void (*answer)(int client))
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL); /* signals are the master loop's */
     for (;;) {
-        int client = accept(fd, NULL, NULL);
+        int client = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+        if (client >= 0) {
+            pthread_mutex_lock(&held_lock);
+            held[slot] = client;
+            pthread_mutex_unlock(&held_lock);
+        }
         if (client < 0) {
             if (errno == EBADF || errno == ENOTSOCK || errno == EINVAL) {
                 uwsgi_log("[leakwatch] master: listener fd %d is gone (%s); it serves no more\n",
@@ -1119,14 +1315,14 @@ static void lw_serve(int fd, void (*answer)(int client))
         setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
         conn_deadline = lw_mono_seconds() + LW_CONN_SECONDS;
         answer(client);
-        close(client);
+        lw_release(slot, 1);
     }
 }
 
 static void *lw_reporter(void *arg)
 {
     (void)arg;
-    lw_serve(report_fd, lw_report_answer);
+    lw_serve(report_fd, LW_HELD_REPORT, lw_report_answer);
     return NULL;
 }
 
@@ -1134,12 +1330,15 @@ static void *lw_reporter(void *arg)
 static char *lw_master_metrics(size_t *len)
 {
     static const lw_alloc_t heap = {calloc, free};
-    lw_report_worker_t workers[LW_SHM_MAX_WORKERS];
-    lw_expo_input_t in = {workers, lw_master_workers(workers), agg, cfg.http_sites,
+    size_t nw;
+    lw_report_worker_t *workers = lw_master_workers(&nw);
+    lw_expo_input_t in = {workers, nw, agg, cfg.http_sites,
                           alert_kinds, sizeof(alert_kinds) / sizeof(alert_kinds[0]),
                           (uint64_t)m_samples, (uint64_t)m_lost};
+    char *text = workers ? lw_expo_render(&in, &heap, len) : NULL;
 
-    return lw_expo_render(&in, &heap, len);
+    free(workers);
+    return text;
 }
 
 static void lw_http_reply(int fd, const char *status, const char *type, const char *body,
@@ -1245,8 +1444,34 @@ static void lw_http_answer(int fd)
 static void *lw_http_serve(void *arg)
 {
     (void)arg;
-    lw_serve(http_fd, lw_http_answer);
+    lw_serve(http_fd, LW_HELD_HTTP, lw_http_answer);
     return NULL;
+}
+
+/*
+ * Starts one of the master's threads (analyst, listeners) with at least
+ * LW_THREAD_STACK_MIN of stack. The default depends on the libc (glibc
+ * takes RLIMIT_STACK, 8 MiB on most hosts; musl gives 128 KiB), so the
+ * floor makes every libc give what the tests run with. The deepest path
+ * needs a few tens of KiB (an 8 KiB request head, uwsgi_log's 4 KiB, the
+ * 16 KiB Theil-Sen scratch); nothing sized by the worker count lives on
+ * these stacks. Returns pthread_create's result.
+ */
+#define LW_THREAD_STACK_MIN (256 * 1024)
+
+static int lw_thread_start(pthread_t *thread, void *(*run)(void *))
+{
+    pthread_attr_t attr;
+    size_t stack = 0;
+    int rc = pthread_attr_init(&attr);
+
+    if (rc != 0)
+        return rc;
+    if (pthread_attr_getstacksize(&attr, &stack) != 0 || stack < LW_THREAD_STACK_MIN)
+        pthread_attr_setstacksize(&attr, LW_THREAD_STACK_MIN);
+    rc = pthread_create(thread, &attr, run, NULL);
+    pthread_attr_destroy(&attr);
+    return rc;
 }
 
 static void lw_master_start_analyst(void)
@@ -1258,15 +1483,15 @@ static void lw_master_start_analyst(void)
     tried = 1;
     oom_kills = lw_oom_kill_count(); /* only kills from now on are ours to explain */
     lw_master_make_agg();
-    if (agg && pthread_create(&analyst, NULL, lw_analyst, NULL) != 0) {
+    if (agg && lw_thread_start(&analyst, lw_analyst) != 0) {
         uwsgi_log("[leakwatch] master: cannot start the analyst thread; no leak detection\n");
         lw_agg_free(agg);
         agg = NULL;
     }
-    if (agg && report_fd >= 0 && pthread_create(&reporter, NULL, lw_reporter, NULL) != 0)
+    if (agg && report_fd >= 0 && lw_thread_start(&reporter, lw_reporter) != 0)
         uwsgi_log("[leakwatch] master: cannot start the report thread; no report on %s\n",
                   cfg.report);
-    if (agg && http_fd >= 0 && pthread_create(&http_server, NULL, lw_http_serve, NULL) != 0)
+    if (agg && http_fd >= 0 && lw_thread_start(&http_server, lw_http_serve) != 0)
         uwsgi_log("[leakwatch] master: cannot start the http thread; nothing served on %s\n",
                   cfg.http);
 }

@@ -8,11 +8,22 @@
 
 #define LW_EXPO_LABEL_MAX 512 /* bytes of one escaped label value */
 
+/* UTF-8: a character's later bytes are 10xxxxxx; its first, if not ASCII, 11xxxxxx. */
+#define UTF8_TOP_BITS 0xC0
+#define UTF8_CONTINUATION 0x80
+#define UTF8_LEAD_MIN 0xC0
+
+static int utf8_continuation(unsigned char c)
+{
+    return (c & UTF8_TOP_BITS) == UTF8_CONTINUATION;
+}
+
 size_t lw_expo_escape(const char *value, char *out, size_t outlen)
 {
     size_t at = 0;
+    const char *p;
 
-    for (const char *p = value; *p; p++) {
+    for (p = value; *p; p++) {
         const char *esc = *p == '\\' ? "\\\\" : *p == '"' ? "\\\"" : *p == '\n' ? "\\n" : NULL;
         size_t n = esc ? 2 : 1;
         if (at + n >= outlen)
@@ -22,6 +33,15 @@ size_t lw_expo_escape(const char *value, char *out, size_t outlen)
         else
             out[at] = *p;
         at += n;
+    }
+    /* Cut inside a character (the next byte continues it): drop its first
+     * bytes too. Prometheus rejects a whole scrape for one label value that
+     * is not UTF-8. Escapes are ASCII, so this never eats into one. */
+    if (*p && utf8_continuation((unsigned char)*p)) {
+        while (at > 0 && utf8_continuation((unsigned char)out[at - 1]))
+            at--;
+        if (at > 0 && (unsigned char)out[at - 1] >= UTF8_LEAD_MIN) /* the character's first byte */
+            at--;
     }
     out[at] = '\0';
     return at;

@@ -45,8 +45,9 @@ char *lw_expo_render(const lw_expo_input_t *in, const lw_alloc_t *alloc, size_t 
 
 /*
  * Writes `value` into out (outlen > 0, always NUL-terminated) as a label
- * value: backslash, double quote and line feed escaped, cut (never inside
- * an escape) when out is too small. Returns the length written.
+ * value: backslash, double quote and line feed escaped, cut when out is too
+ * small, never inside an escape nor inside a UTF-8 character (the value
+ * stays valid UTF-8 if it was). Returns the length written; it cannot fail.
  */
 size_t lw_expo_escape(const char *value, char *out, size_t outlen);
 

@@ -4,8 +4,11 @@
  * Limits, in the order leakwatch takes them: --leakwatch-memory-limit, then
  * uWSGI's --reload-on-rss / --evil-reload-on-rss (per worker), then the
  * cgroup (v2 memory.max, v1 memory.limit_in_bytes; shared by every worker
- * of the container). Parsing reads from a directory the caller names, so
- * tests use fixture trees.
+ * of the cgroup). The cgroup is the process's own, named by
+ * /proc/self/cgroup: uWSGI on a host usually runs in a nested one (a
+ * systemd service with MemoryMax=), whose limit the hierarchy's root does
+ * not show. The caller passes that file's text and the directory the
+ * hierarchies are mounted under, so tests use fixture trees.
  */
 #ifndef LW_MEMLIMIT_H
 #define LW_MEMLIMIT_H
@@ -15,14 +18,47 @@
 
 /* v1's "no limit" is a huge page-aligned number; anything above is "none". */
 #define LW_CGROUP_UNLIMITED (UINT64_C(1) << 62)
+#define LW_CGROUP_PATH_MAX 4096
+
+/* The process's memory cgroup. */
+typedef struct lw_cgroup {
+    char dir[LW_CGROUP_PATH_MAX];    /* its directory: root/PATH (v2), root/memory/PATH (v1) */
+    char events[LW_CGROUP_PATH_MAX]; /* the file counting its OOM kills (lw_cgroup_oom_kills) */
+    uint64_t limit;                  /* bytes, the smallest from dir up to the hierarchy's
+                                      * root (a parent's limit bounds its children); 0: none */
+} lw_cgroup_t;
 
 /*
- * Reads the cgroup memory limit below `root` (normally "/sys/fs/cgroup"):
- * v2 `memory.max` first, then v1 `memory/memory.limit_in_bytes` and
- * `memory.limit_in_bytes`. Returns 0 and *limit (0 = no limit, "max" or
- * unlimited); -ENOENT when no file exists; -EINVAL when one is malformed.
+ * Reads the limit set in one cgroup directory: `memory.max` (v2) or else
+ * `memory.limit_in_bytes` (v1). Returns 0 and *limit (0 = no limit: "max"
+ * or v1's unlimited); -ENOENT when neither file exists; -EINVAL when the
+ * one read is malformed. *limit is untouched on failure.
  */
-int lw_cgroup_limit(const char *root, uint64_t *limit);
+int lw_cgroup_limit(const char *dir, uint64_t *limit);
+
+/*
+ * Finds the memory cgroup that `self_cgroup` (the text of /proc/self/cgroup)
+ * names below `root` (normally "/sys/fs/cgroup"). A v1 line whose
+ * controllers include memory ("4:memory:/PATH") wins over the v2 line
+ * ("0::/PATH"), as on hybrid hosts; other and malformed lines are skipped.
+ * The v1 hierarchy is root/memory, or root itself when that does not exist.
+ * When the directory named is not there (a container that sees its own
+ * cgroup as the root, without a cgroup namespace) or the text names none,
+ * the hierarchy's root stands in. Returns 0 and *cg, its limit the smallest
+ * set from the directory up to the hierarchy's root (0 when all say
+ * unlimited); -ENOENT when no directory on the way holds a limit file (dir
+ * and events are filled all the same, limit is 0); -EINVAL when one is
+ * malformed and -ENAMETOOLONG when a path does not fit (*cg unspecified).
+ */
+int lw_cgroup_find(const char *self_cgroup, const char *root, lw_cgroup_t *cg);
+
+/*
+ * Parses the text of a cgroup's OOM-kill counter file (v2 memory.events,
+ * v1 memory.oom_control): the "oom_kill N" line. Returns 0 and *kills;
+ * -ENOENT when there is no such line (kernels before 4.13); -EINVAL when
+ * its count is malformed. *kills is untouched on failure.
+ */
+int lw_cgroup_oom_kills(const char *text, uint64_t *kills);
 
 /*
  * A robust growth rate: the Theil-Sen slope (median of pairwise slopes) of

@@ -1,13 +1,18 @@
 /* lw_cgroup_limit: the cgroup files it reads hold the input, in a directory
  * of this process made once (removed at exit).
  *
- * The first byte b says where: b % 3 picks the file that gets the rest of
- * the input (v2 memory.max, v1 memory/memory.limit_in_bytes or v1
- * memory.limit_in_bytes, the order memlimit.h says they are read in), and
- * when (b / 3) is odd the files after it also exist, holding a valid decoy
- * limit that must change nothing. memlimit.h promises 0, -ENOENT or -EINVAL;
- * 0 with "max" and unlimited as 0; and the byte count itself for a file that
- * is exactly a decimal count (with or without its newline). */
+ * The first byte b says where: b % 2 picks the file that gets the rest of
+ * the input (v2 memory.max or v1 memory.limit_in_bytes, the order
+ * memlimit.h says they are read in), and when (b / 2) is odd the file after
+ * it also exists, holding a valid decoy limit that must change nothing.
+ * memlimit.h promises 0, -ENOENT or -EINVAL; 0 with "max" and unlimited as
+ * 0; and the byte count itself for a file that is exactly a decimal count
+ * (with or without its newline).
+ *
+ * The rest of the input is also /proc/self/cgroup's text for lw_cgroup_find
+ * over that directory, and a counter file's text for lw_cgroup_oom_kills:
+ * only the results their header allows, paths below the root, and nothing
+ * touched on failure. */
 #define _DEFAULT_SOURCE /* mkdtemp */
 #include <errno.h>
 #include <sys/stat.h>
@@ -16,9 +21,8 @@
 #include "fuzz.h"
 #include "memlimit.h"
 
-#define NFILES 3
-static const char *const files[NFILES] = {"memory.max", "memory/memory.limit_in_bytes",
-                                          "memory.limit_in_bytes"};
+#define NFILES 2
+static const char *const files[NFILES] = {"memory.max", "memory.limit_in_bytes"};
 static const char decoy[] = "4096\n";
 static char root[256];
 
@@ -39,24 +43,16 @@ static void remove_files(void)
 
 static void remove_root(void)
 {
-    char path[sizeof(root) + 64];
-
     remove_files();
-    path_of(path, sizeof(path), "memory");
-    rmdir(path);
     rmdir(root);
 }
 
 static void make_root(void)
 {
     const char *tmp = getenv("TMPDIR");
-    char path[sizeof(root) + 64];
 
     snprintf(root, sizeof(root), "%s/leakwatch-fuzz-cgroup-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(root))
-        abort();
-    path_of(path, sizeof(path), "memory");
-    if (mkdir(path, 0700) < 0)
         abort();
     atexit(remove_root);
 }
@@ -108,6 +104,31 @@ static int expected(const uint8_t *text, size_t len, int *rc, uint64_t *limit)
     return 1;
 }
 
+/* The input as /proc/self/cgroup's text and as an OOM-kill counter file's. */
+static void texts(const uint8_t *data, size_t size)
+{
+    static lw_cgroup_t cg;
+    char *text = fuzz_string(data, size);
+    uint64_t kills = 97;
+    size_t rlen = strlen(root);
+    int rc = lw_cgroup_find(text, root, &cg);
+
+    PROMISE(rc == 0 || rc == -ENOENT || rc == -EINVAL || rc == -ENAMETOOLONG);
+    if (rc == 0 || rc == -ENOENT) {
+        PROMISE(!strncmp(cg.dir, root, rlen) && (cg.dir[rlen] == '\0' || cg.dir[rlen] == '/'));
+        PROMISE(!strstr(cg.dir + rlen, "/../"));
+        PROMISE(!strncmp(cg.events, cg.dir, strlen(cg.dir)) && cg.events[strlen(cg.dir)] == '/');
+        PROMISE(cg.limit < LW_CGROUP_UNLIMITED);
+        if (rc == -ENOENT)
+            PROMISE(cg.limit == 0);
+    }
+    rc = lw_cgroup_oom_kills(text, &kills);
+    PROMISE(rc == 0 || rc == -ENOENT || rc == -EINVAL);
+    if (rc < 0)
+        PROMISE(kills == 97);
+    free(text);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     uint64_t limit = 99, again = 98, want = 0;
@@ -121,6 +142,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         PROMISE(lw_cgroup_limit(root, &limit) == -ENOENT);
         return 0;
     }
+    texts(data + 1, size - 1);
     which = data[0] % NFILES;
     write_file(files[which], data + 1, size - 1);
     rc = lw_cgroup_limit(root, &limit);

@@ -58,6 +58,16 @@ def http_get(port, path, timeout=10):
         conn.close()
 
 
+def read_document(sock):
+    """Everything a report connection sends until it closes, as JSON."""
+    chunks = []
+    while True:
+        data = sock.recv(65536)
+        if not data:
+            return json.loads(b"".join(chunks))
+        chunks.append(data)
+
+
 def wait_until(predicate, timeout, what):
     """Polls predicate() until it returns a truthy value or timeout passes."""
     deadline = time.monotonic() + timeout
@@ -111,7 +121,7 @@ class Server:
     """
 
     def __init__(self, app, args=(), load="path", master=True, processes=2,
-                 stats=True, summary=1):
+                 stats=True, summary=1, preexec_fn=None):
         self.app = os.path.join(APPS, app)
         self.args = list(args)
         self.load = load
@@ -119,6 +129,7 @@ class Server:
         self.processes = processes
         self.stats = stats
         self.summary = summary
+        self.preexec_fn = preexec_fn  # run in uWSGI's process before exec (limits)
         self.proc = None
         self.closed_log = None
         self.tmp = tempfile.mkdtemp(prefix="leakwatch-it-")
@@ -149,9 +160,10 @@ class Server:
     def start(self, timeout=30):
         for _ in range(3):  # a port picked free can be taken before uWSGI binds it
             self.port, self.stats_port = free_port(), free_port()
-            log = open(self.log_path, "w")
+            log = self.open_log()
             self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
-                                         cwd=self.tmp, start_new_session=True, env=uwsgi_env())
+                                         cwd=self.tmp, start_new_session=True, env=uwsgi_env(),
+                                         preexec_fn=self.preexec_fn)
             log.close()
             try:
                 wait_until(self._ready, timeout, "uWSGI to answer HTTP")
@@ -161,6 +173,10 @@ class Server:
                     raise
                 self.stop()
         raise AssertionError("could not find a free port for uWSGI")
+
+    def open_log(self):
+        """Where uWSGI's output goes: a file object, closed once uWSGI has it."""
+        return open(self.log_path, "w")
 
     def _ready(self):
         if self.proc.poll() is not None:
@@ -261,8 +277,8 @@ class UwsgiTestCase(unittest.TestCase):
                 print("----- end of uWSGI log -----")
         return outcome
 
-    def server(self, app="hello.py", **kwargs):
-        server = Server(app, **kwargs)
+    def server(self, app="hello.py", cls=Server, **kwargs):
+        server = cls(app, **kwargs)
         self._servers.append(server)
         self.addCleanup(self._assert_no_sanitizer_report, server)  # runs after close
         self.addCleanup(server.close)

@@ -16,9 +16,10 @@ import unittest
 import urllib.parse
 import zlib
 
-from harness import (ROOT, UwsgiTestCase, free_port, http_get, leak_line, run_uwsgi, wait_until,
-                     PLUGIN)
+from harness import (APPS, ROOT, UwsgiTestCase, free_port, http_get, leak_line, run_uwsgi,
+                     wait_until, PLUGIN)
 
+LABEL_BYTES = 511  # a label value keeps at most this much (src/expo.c, with its NUL: 512)
 SITE = re.compile(r'^leakwatch_site_live_bytes\{file="([^"]*)",line="(\d+)",function="([^"]*)",'
                   r'via_libraries="(true|false)"\} (\d+)$', re.M)
 
@@ -76,6 +77,42 @@ class HttpTest(UwsgiTestCase):
         promtool = shutil.which("promtool")
         self.assertIsNotNone(promtool, "promtool (Debian package prometheus) is needed")
         check = subprocess.run([promtool, "check", "metrics"], input=text, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.assertEqual(check.returncode, 0, check.stdout)
+
+    def test_long_non_ascii_names_pass_promtool(self):
+        # GIVEN a leaking app whose path is longer than a label value holds,
+        # in 3-byte characters, placed so that the byte cut falls inside one
+        base = tempfile.mkdtemp(prefix="leakwatch-utf8-")
+        self.addCleanup(shutil.rmtree, base, True)
+        char = "\u65e5"
+        def path(pad):
+            return os.path.join(base, "p" * pad, char * 80, char * 80, char * 80, "leak.py")
+        app = next(path(pad) for pad in (1, 2, 3)
+                   if 0x80 <= path(pad).encode()[LABEL_BYTES] < 0xC0)
+        os.makedirs(os.path.dirname(app))
+        shutil.copy(os.path.join(APPS, "leak_bytes.py"), app)
+        port = free_port()
+        server = self.server(app, summary=0, args=[
+            "--leakwatch-threshold", "512k", "--leakwatch-http", f":{port}"])
+        # WHEN it leaks and /metrics is scraped
+        series = re.compile(rb'^leakwatch_site_live_bytes\{file="(' + re.escape(base.encode()) +
+                            rb'[^"]*)"', re.M)
+        def scraped():
+            for _ in range(20):
+                server.get("/")
+            status, body = http_get(port, "/metrics")
+            self.assertEqual(status, 200)
+            return body if series.search(body) else None
+        body = wait_until(scraped, 90, "the app's site on /metrics")
+        # THEN its file label is cut to whole characters, and promtool accepts the scrape
+        label = series.search(body).group(1)
+        self.assertLessEqual(len(label), LABEL_BYTES)
+        self.assertTrue(app.encode().startswith(label), label)
+        label.decode()  # whole characters: raises otherwise
+        promtool = shutil.which("promtool")
+        self.assertIsNotNone(promtool, "promtool (Debian package prometheus) is needed")
+        check = subprocess.run([promtool, "check", "metrics"], input=body,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         self.assertEqual(check.returncode, 0, check.stdout)
 

@@ -2,9 +2,26 @@
 ETA and its suspects before it gets there."""
 import os
 import re
+import tempfile
 import unittest
 
 from harness import APPS, UwsgiTestCase, leak_line, wait_until
+
+CGROUP_ROOT = "/sys/fs/cgroup"
+
+
+def own_memory_cgroup():
+    """This process's memory cgroup directory and its limit file's name
+    (v1 memory.limit_in_bytes on a v1 or hybrid host, else v2 memory.max)."""
+    with open("/proc/self/cgroup") as f:
+        lines = [l.rstrip("\n").split(":", 2) for l in f if l.count(":") >= 2]
+    for _, controllers, path in lines:
+        if "memory" in controllers.split(","):
+            return os.path.join(CGROUP_ROOT, "memory") + path.rstrip("/"), "memory.limit_in_bytes"
+    for number, controllers, path in lines:
+        if number == "0" and not controllers:
+            return CGROUP_ROOT + path.rstrip("/"), "memory.max"
+    return None, None
 
 OOM = re.compile(r"^\[leakwatch\] OOM worker (\d+) pid (\d+): rss .+ growing .+/min, "
                  r"limit 200\.0 MiB in ~(\d+)m(\d\d)s$")
@@ -66,6 +83,32 @@ class OomTest(UwsgiTestCase):
         wait_until(recycled, 60, "workers to be recycled")
         # THEN leakwatch says nothing about it
         self.assertFalse(any("LAST WORDS" in l for l in server.leakwatch_lines()))
+
+    def test_the_limit_of_a_nested_cgroup_is_found(self):
+        # GIVEN uWSGI started in a cgroup of its own below this one, limited
+        # to 300 MiB (as systemd runs a service with MemoryMax=), while the
+        # hierarchy's root has no limit
+        parent, limit_file = own_memory_cgroup()
+        if parent is None or not os.access(parent, os.W_OK):
+            self.skipTest("no writable memory cgroup here (needs root and cgroup v1 or delegation)")
+        try:
+            child = tempfile.mkdtemp(prefix="leakwatch-test-", dir=parent)
+        except OSError as e:
+            self.skipTest(f"cannot create a cgroup under {parent}: {e}")
+        self.addCleanup(os.rmdir, child)  # runs after the server has stopped: empty by then
+        try:
+            with open(os.path.join(child, limit_file), "w") as f:
+                f.write(str(300 << 20))
+        except OSError as e:
+            self.skipTest(f"cannot limit a cgroup here: {e}")
+        def enter():
+            with open(os.path.join(child, "cgroup.procs"), "w") as f:
+                f.write("0")  # this process, before it becomes uWSGI
+        # WHEN it starts
+        server = self.server("hello.py", summary=0, preexec_fn=enter)
+        # THEN the limit it logs is the nested cgroup's, shared by all workers
+        self.assertIn(f"[leakwatch]   memory limit 300.0 MiB (cgroup {child}, shared by all workers)",
+                      server.leakwatch_lines())
 
     def test_no_limit_no_projection(self):
         server = self.server("hello.py", summary=0, args=["--leakwatch-memory-limit", "off"])

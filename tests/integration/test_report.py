@@ -1,21 +1,12 @@
 """--leakwatch-report answers each connection with one JSON document."""
-import json
 import os
 import socket
 import stat
 import tempfile
 import unittest
 
-from harness import APPS, PLUGIN, UwsgiTestCase, free_port, leak_line, run_uwsgi, wait_until
-
-
-def read_all(sock):
-    chunks = []
-    while True:
-        data = sock.recv(65536)
-        if not data:
-            return json.loads(b"".join(chunks))
-        chunks.append(data)
+from harness import (APPS, PLUGIN, UwsgiTestCase, free_port, leak_line, read_document, run_uwsgi,
+                     wait_until)
 
 
 class ReportTest(UwsgiTestCase):
@@ -35,7 +26,7 @@ class ReportTest(UwsgiTestCase):
         self.leak_until_alert(server)
         # WHEN a client connects
         with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-            doc = read_all(s)
+            doc = read_document(s)
         # THEN one document: settings, workers, the leaking site first, the alert
         self.assertEqual(doc["settings"]["threshold"], 512 * 1024)
         self.assertEqual(sorted(w["id"] for w in doc["workers"]), [1, 2])
@@ -53,7 +44,7 @@ class ReportTest(UwsgiTestCase):
         self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
         with socket.socket(socket.AF_UNIX) as s:
             s.connect(path)
-            doc = read_all(s)
+            doc = read_document(s)
         self.assertEqual(doc["alerts"], [])
         self.assertIn("version", doc)
         # a client that connects and never reads does not stop the next one
@@ -63,7 +54,7 @@ class ReportTest(UwsgiTestCase):
         with socket.socket(socket.AF_UNIX) as s:
             s.settimeout(10)
             s.connect(path)
-            self.assertIn("sites", read_all(s))
+            self.assertIn("sites", read_document(s))
         self.assertEqual(server.get("/")[0], 200)
 
     def test_an_address_that_cannot_be_bound_stops_uwsgi(self):

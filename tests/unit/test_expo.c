@@ -70,6 +70,103 @@ static void test_expo_escape_cuts_between_escapes(void **state)
     assert_string_equal(out, "abc");
 }
 
+/* Whether s[0..len) is well-formed UTF-8 (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF), as Prometheus requires of a label. */
+static int utf8_valid(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
+
+    while (p < end) {
+        size_t n = *p < 0x80 ? 1 : (*p & 0xE0) == 0xC0 ? 2 : (*p & 0xF0) == 0xE0 ? 3
+                 : (*p & 0xF8) == 0xF0 ? 4 : 0;
+        uint32_t cp = n == 1 ? *p : n == 2 ? *p & 0x1Fu : n == 3 ? *p & 0x0Fu : *p & 0x07u;
+        static const uint32_t least[5] = {0, 0, 0x80, 0x800, 0x10000};
+        if (n == 0 || (size_t)(end - p) < n)
+            return 0;
+        for (size_t i = 1; i < n; i++) {
+            if ((p[i] & 0xC0) != 0x80)
+                return 0;
+            cp = cp << 6 | (p[i] & 0x3Fu);
+        }
+        if (cp < least[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return 0;
+        p += n;
+    }
+    return 1;
+}
+
+static void test_expo_escape_cuts_between_characters(void **state)
+{
+    /* 2-, 3- and 4-byte characters, each cut at every byte of the last one that fits */
+    static const char *const chars[] = {"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80"};
+    char value[64], out[32];
+
+    (void)state;
+    for (size_t c = 0; c < sizeof(chars) / sizeof(chars[0]); c++) {
+        size_t width = strlen(chars[c]);
+        value[0] = '\0';
+        while (strlen(value) + width < sizeof(value))
+            strcat(value, chars[c]);
+        for (size_t outlen = 1; outlen <= sizeof(out); outlen++) {
+            size_t n = lw_expo_escape(value, out, outlen);
+            assert_int_equal(n, strlen(out));
+            assert_true(utf8_valid(out, n));
+            /* whole characters, as many as fit before the NUL */
+            assert_int_equal(n, (outlen - 1) / width * width);
+        }
+    }
+    /* an escape right before a cut character stays whole */
+    assert_int_equal(lw_expo_escape("\"\xc3\xa9", out, 4), 2);
+    assert_string_equal(out, "\\\"");
+}
+
+/* A site named by a file and a function longer than a label holds, in non-ASCII. */
+static lw_agg_t *long_names_agg(const char *file, const char *func)
+{
+    lw_agg_cfg_t c = {.nworkers = 1, .max_sites = 8, .local_sites = 8, .local_endpoints = 4,
+                      .max_endpoints = 4, .detect = {100000, 2, 1}};
+    lw_agg_t *agg = lw_agg_new(&c, &alloc);
+    char text[2048];
+    size_t a = strlen(file) + 1, b = strlen(func) + 1;
+
+    assert_non_null(agg);
+    assert_true(a + b + 2 <= sizeof(text));
+    memcpy(text, file, a);
+    memcpy(text + a, func, b);
+    text[a + b] = text[a + b + 1] = '\0';
+    hello(101, 1);
+    site(1, 7, 7, text, a + b + 2, 0);
+    delta(1, 5000, 0);
+    feed(agg, 1);
+    return agg;
+}
+
+static void test_expo_long_non_ascii_labels_stay_utf8(void **state)
+{
+    char file[1024] = "/srv/", func[600] = "";
+    size_t len;
+
+    (void)state;
+    /* a 3-byte character per step, an odd offset: a byte cut lands inside one */
+    while (strlen(file) + 3 < sizeof(file) - 8)
+        strcat(file, strlen(file) % 40 < 3 ? "/" : "\xe6\x97\xa5");
+    strcat(file, ".py");
+    while (strlen(func) + 2 < sizeof(func))
+        strcat(func, "\xc3\xa9");
+    lw_agg_t *agg = long_names_agg(file, func);
+    char *text = render(agg, 10, &len);
+
+    assert_non_null(text);
+    assert_true(utf8_valid(text, len));
+    const char *series = strstr(text, "leakwatch_site_live_bytes{file=\"/srv/");
+    assert_non_null(series);
+    assert_non_null(strstr(series, "\",line=\"7\",function=\"\xc3\xa9"));
+    assert_true(strcspn(series, "\n") < strlen(file) + strlen(func)); /* both were cut */
+    t_free(text);
+    lw_agg_free(agg);
+    assert_int_equal(live_allocs, 0);
+}
+
 static void test_expo_every_family_has_help_and_type(void **state)
 {
     static const char *const families[] = {
@@ -165,6 +262,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_expo_escape_quotes_backslashes_and_newlines),
         cmocka_unit_test(test_expo_escape_cuts_between_escapes),
+        cmocka_unit_test(test_expo_escape_cuts_between_characters),
+        cmocka_unit_test(test_expo_long_non_ascii_labels_stay_utf8),
         cmocka_unit_test(test_expo_every_family_has_help_and_type),
         cmocka_unit_test(test_expo_site_labels_are_escaped),
         cmocka_unit_test(test_expo_site_series_are_bounded),

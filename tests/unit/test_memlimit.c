@@ -1,4 +1,5 @@
-/* memlimit: cgroup parsing over fixture trees, the trend, the ETA. */
+/* memlimit: the process's cgroup and its limit over fixture trees (v1, v2,
+ * nested, unlimited, missing, malformed), OOM-kill counts, the trend, the ETA. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -8,6 +9,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "memlimit.h"
 
@@ -24,7 +26,37 @@ static int limit_of(const char *tree, uint64_t *limit)
     return lw_cgroup_limit(path, limit);
 }
 
-static void test_cgroup_v2_and_v1_limits(void **state)
+/* lw_cgroup_find over fixture tree `tree` with /proc/self/cgroup's `self`. */
+static int find_in(const char *tree, const char *self, lw_cgroup_t *cg)
+{
+    char root[512];
+    snprintf(root, sizeof(root), "%s/%s", fixtures(), tree);
+    return lw_cgroup_find(self, root, cg);
+}
+
+/* The fixture path `tree`/`rel`, for comparing with what find filled in. */
+static const char *fixture_path(const char *tree, const char *rel)
+{
+    static char path[1024];
+    snprintf(path, sizeof(path), "%s/%s%s", fixtures(), tree, rel);
+    return path;
+}
+
+/* The OOM kills counted in the events file find named. */
+static int kills_of(const lw_cgroup_t *cg, uint64_t *kills)
+{
+    char text[256];
+    FILE *f = fopen(cg->events, "r");
+    size_t n;
+
+    assert_non_null(f);
+    n = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    return lw_cgroup_oom_kills(text, kills);
+}
+
+static void test_cgroup_limit_of_one_directory(void **state)
 {
     uint64_t limit = 7;
 
@@ -33,11 +65,9 @@ static void test_cgroup_v2_and_v1_limits(void **state)
     assert_int_equal(limit, UINT64_C(1) << 30);
     assert_int_equal(limit_of("v2max", &limit), 0);
     assert_int_equal(limit, 0); /* "max": no limit */
-    assert_int_equal(limit_of("v1set", &limit), 0);
-    assert_int_equal(limit, UINT64_C(512) << 20);
     assert_int_equal(limit_of("v1flat", &limit), 0);
     assert_int_equal(limit, UINT64_C(256) << 20);
-    assert_int_equal(limit_of("v1unlimited", &limit), 0);
+    assert_int_equal(limit_of("v1unlimited/memory", &limit), 0);
     assert_int_equal(limit, 0); /* v1's page-aligned "unlimited" */
 }
 
@@ -49,6 +79,149 @@ static void test_cgroup_missing_and_malformed(void **state)
     assert_int_equal(limit_of("no-such-tree", &limit), -ENOENT);
     assert_int_equal(limit, 7);
     assert_int_equal(limit_of("bad", &limit), -EINVAL);
+    assert_int_equal(limit, 7);
+}
+
+static void test_cgroup_v1_and_v2_at_the_root(void **state)
+{
+    static lw_cgroup_t cg;
+
+    (void)state;
+    assert_int_equal(find_in("v2", "0::/\n", &cg), 0);
+    assert_int_equal(cg.limit, UINT64_C(1) << 30);
+    assert_string_equal(cg.dir, fixture_path("v2", ""));
+    assert_string_equal(cg.events, fixture_path("v2", "/memory.events"));
+    assert_int_equal(find_in("v2max", "0::/\n", &cg), 0);
+    assert_int_equal(cg.limit, 0);
+    /* v1: the memory hierarchy is root/memory, or root itself */
+    assert_int_equal(find_in("v1set", "4:memory:/\n", &cg), 0);
+    assert_int_equal(cg.limit, UINT64_C(512) << 20);
+    assert_string_equal(cg.events, fixture_path("v1set", "/memory/memory.oom_control"));
+    assert_int_equal(find_in("v1flat", "4:memory:/\n", &cg), 0);
+    assert_int_equal(cg.limit, UINT64_C(256) << 20);
+    assert_int_equal(find_in("v1unlimited", "4:memory:/\n", &cg), 0);
+    assert_int_equal(cg.limit, 0);
+}
+
+static void test_cgroup_v2_nested_service(void **state)
+{
+    static lw_cgroup_t cg;
+    uint64_t kills = 0;
+
+    (void)state;
+    /* a systemd service with MemoryMax=512M under a slice without a limit */
+    assert_int_equal(find_in("v2tree", "0::/system.slice/app.service\n", &cg), 0);
+    assert_int_equal(cg.limit, UINT64_C(512) << 20);
+    assert_string_equal(cg.dir, fixture_path("v2tree", "/system.slice/app.service"));
+    assert_string_equal(cg.events, fixture_path("v2tree", "/system.slice/app.service/memory.events"));
+    assert_int_equal(kills_of(&cg, &kills), 0);
+    assert_int_equal(kills, 2);
+}
+
+static void test_cgroup_v1_nested_service_on_a_hybrid_host(void **state)
+{
+    static const char *const selves[] = {
+        /* the v1 memory line wins over the v2 one, whichever comes first */
+        "12:pids:/system.slice/app.service\n4:cpu,memory:/system.slice/app.service\n0::/user.slice\n",
+        "0::/user.slice\n9:memory:/system.slice/app.service\n1:name=systemd:/x",
+    };
+    static lw_cgroup_t cg;
+    uint64_t kills = 0;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(selves) / sizeof(selves[0]); i++) {
+        assert_int_equal(find_in("v1tree", selves[i], &cg), 0);
+        assert_int_equal(cg.limit, UINT64_C(512) << 20);
+        assert_string_equal(cg.dir, fixture_path("v1tree", "/memory/system.slice/app.service"));
+        assert_int_equal(kills_of(&cg, &kills), 0); /* memory.oom_control */
+        assert_int_equal(kills, 5);
+    }
+}
+
+static void test_cgroup_a_parent_limit_bounds_its_children(void **state)
+{
+    static lw_cgroup_t cg;
+
+    (void)state;
+    /* 1 GiB set on the service, 256 MiB on its slice: the slice's is met first */
+    assert_int_equal(find_in("v2tree", "0::/limited.slice/big.service\n", &cg), 0);
+    assert_int_equal(cg.limit, UINT64_C(256) << 20);
+    /* v1: unlimited on the child, 256 MiB on its parent */
+    assert_int_equal(find_in("v1tree", "4:memory:/limited/child\n", &cg), 0);
+    assert_int_equal(cg.limit, UINT64_C(256) << 20);
+}
+
+static void test_cgroup_unlimited_all_the_way(void **state)
+{
+    static lw_cgroup_t cg;
+
+    (void)state;
+    assert_int_equal(find_in("v2tree", "0::/free.slice/web.service\n", &cg), 0);
+    assert_int_equal(cg.limit, 0);
+}
+
+static void test_cgroup_missing_directories_and_files(void **state)
+{
+    static lw_cgroup_t cg;
+
+    (void)state;
+    /* a directory that is not there (a container seeing its own cgroup as
+     * the root): the hierarchy's root stands in */
+    assert_int_equal(find_in("v1tree", "4:memory:/docker/0123abcd\n", &cg), 0);
+    assert_string_equal(cg.dir, fixture_path("v1tree", "/memory"));
+    assert_int_equal(cg.limit, 0);
+    assert_int_equal(find_in("v2", "0::/docker/0123abcd\n", &cg), 0);
+    assert_int_equal(cg.limit, UINT64_C(1) << 30);
+    /* no limit file anywhere: -ENOENT, the cgroup still named */
+    assert_int_equal(find_in("v2tree", "0::/nofiles.slice/quiet.service\n", &cg), -ENOENT);
+    assert_string_equal(cg.dir, fixture_path("v2tree", "/nofiles.slice/quiet.service"));
+    assert_string_equal(cg.events,
+                        fixture_path("v2tree", "/nofiles.slice/quiet.service/memory.events"));
+    assert_int_equal(cg.limit, 0);
+    assert_int_equal(find_in("no-such-tree", "0::/\n", &cg), -ENOENT);
+}
+
+static void test_cgroup_malformed_lines_and_files(void **state)
+{
+    static lw_cgroup_t cg;
+    char root[LW_CGROUP_PATH_MAX + 16];
+
+    (void)state;
+    /* lines that are not ID:CONTROLLERS:/PATH are skipped */
+    assert_int_equal(find_in("v2tree", "garbage\n4:memory\n::\n7:memory:relative\n3:memoryless:/x\n"
+                                       "0::/system.slice/app.service\n", &cg), 0);
+    assert_int_equal(cg.limit, UINT64_C(512) << 20);
+    assert_string_equal(cg.dir, fixture_path("v2tree", "/system.slice/app.service"));
+    /* nothing usable, or a path climbing out: the root */
+    assert_int_equal(find_in("v2", "", &cg), 0);
+    assert_string_equal(cg.dir, fixture_path("v2", ""));
+    assert_int_equal(find_in("v2tree", "0::/system.slice/../../..\n", &cg), -ENOENT);
+    assert_string_equal(cg.dir, fixture_path("v2tree", ""));
+    /* a malformed limit on the way up */
+    assert_int_equal(find_in("v2tree", "0::/bad.slice/x.service\n", &cg), -EINVAL);
+    assert_int_equal(find_in("bad", "0::/\n", &cg), -EINVAL);
+    /* a root too long for a path */
+    memset(root, 'r', sizeof(root) - 1);
+    root[sizeof(root) - 1] = '\0';
+    assert_int_equal(lw_cgroup_find("0::/\n", root, &cg), -ENAMETOOLONG);
+}
+
+static void test_cgroup_oom_kills(void **state)
+{
+    uint64_t kills = 7;
+
+    (void)state;
+    assert_int_equal(lw_cgroup_oom_kills("oom_kill_disable 0\nunder_oom 0\noom_kill 5\n", &kills), 0);
+    assert_int_equal(kills, 5);
+    assert_int_equal(lw_cgroup_oom_kills("low 0\nhigh 0\nmax 1\noom 1\noom_kill 12", &kills), 0);
+    assert_int_equal(kills, 12);
+    kills = 7;
+    assert_int_equal(lw_cgroup_oom_kills("oom_kill_disable 1\nunder_oom 0\n", &kills), -ENOENT);
+    assert_int_equal(lw_cgroup_oom_kills("", &kills), -ENOENT);
+    assert_int_equal(lw_cgroup_oom_kills("oom_kill lots\n", &kills), -EINVAL);
+    assert_int_equal(lw_cgroup_oom_kills("oom_kill 123456789012345678901234567890\n", &kills),
+                     -EINVAL);
+    assert_int_equal(kills, 7);
 }
 
 static void test_trend_is_robust_to_outliers(void **state)
@@ -85,8 +258,16 @@ static void test_oom_eta(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cgroup_v2_and_v1_limits),
+        cmocka_unit_test(test_cgroup_limit_of_one_directory),
         cmocka_unit_test(test_cgroup_missing_and_malformed),
+        cmocka_unit_test(test_cgroup_v1_and_v2_at_the_root),
+        cmocka_unit_test(test_cgroup_v2_nested_service),
+        cmocka_unit_test(test_cgroup_v1_nested_service_on_a_hybrid_host),
+        cmocka_unit_test(test_cgroup_a_parent_limit_bounds_its_children),
+        cmocka_unit_test(test_cgroup_unlimited_all_the_way),
+        cmocka_unit_test(test_cgroup_missing_directories_and_files),
+        cmocka_unit_test(test_cgroup_malformed_lines_and_files),
+        cmocka_unit_test(test_cgroup_oom_kills),
         cmocka_unit_test(test_trend_is_robust_to_outliers),
         cmocka_unit_test(test_oom_eta),
     };
