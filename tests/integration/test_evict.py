@@ -14,7 +14,7 @@ import time
 
 from harness import APPS, UwsgiTestCase, free_port, http_get, leak_line
 
-APP = "churn_sites.py"
+APP = "drill_sites.py"     # with NEW_CODE_PER_PID=1
 GENERATIONS = 9
 SITES_PER_GENERATION = 14000
 SAMPLED = 0.8              # of a burst's lines, sampled at least once (measured: 0.86)
@@ -27,7 +27,7 @@ LOST = re.compile(r"^leakwatch_lost_total (\d+)$", re.M)
 def pid_of(server, path="/"):
     status, body = server.get(path, timeout=60)
     assert status == 200, f"{path} answered {status}"
-    return int(body)
+    return int(body.split()[0])
 
 
 def request_until(server, path, done, timeout, what):
@@ -48,7 +48,8 @@ class TestEviction(UwsgiTestCase):
         server = self.server(APP, processes=1, args=[
             "--leakwatch-threshold", "512k", "--leakwatch-sample-rate", "64",
             "--leakwatch-http", f":{http}", "--max-requests", str(MAX_REQUESTS),
-            "--min-worker-lifetime", "1", "--env", f"N_SITES={SITES_PER_GENERATION}"])
+            "--min-worker-lifetime", "1", "--env", f"N_SITES={SITES_PER_GENERATION}",
+            "--env", "NEW_CODE_PER_PID=1"])
         # WHEN generation after generation runs code no other ran, more sites
         # than the master's table holds: the requests after each burst
         # publish the sites the full ring deferred, until the worker is recycled

@@ -49,6 +49,13 @@ static lw_agg_t *fresh(void)
     return small_table(config().max_sites);
 }
 
+/* Every line of an alert's text is a leakwatch line. */
+static void assert_leakwatch_lines(const char *text)
+{
+    for (const char *line = text; *line; line = strchr(line, '\n') + 1)
+        assert_true(!strncmp(line, "[leakwatch]", 11));
+}
+
 static void test_agg_sums_one_site_across_workers(void **state)
 {
     lw_agg_t *agg = fresh();
@@ -202,9 +209,7 @@ static void test_agg_judges_and_describes_a_leak(void **state)
     assert_non_null(strstr(text, "on workers 1\n"));
     assert_non_null(strstr(text, "[leakwatch]   endpoints: /orders/{id} (+"));
     assert_non_null(strstr(text, "[leakwatch]     /srv/app.py:12 in handler()\n"));
-    /* every line is a leakwatch line */
-    for (char *line = text; *line; line = strchr(line, '\n') + 1)
-        assert_true(!strncmp(line, "[leakwatch]", 11));
+    assert_leakwatch_lines(text);
     /* a tiny buffer is cut, never overrun */
     char small[16];
     assert_true(lw_agg_describe(agg, alerts[0].site, small, sizeof(small)) < sizeof(small));
@@ -365,8 +370,7 @@ static void test_agg_full_table_in_use_alerts_through_other_sites(void **state)
     assert_non_null(strstr(text, "could not track"));
     assert_non_null(strstr(text, "1 site definition "));
     assert_non_null(strstr(text, "3 sites"));
-    for (char *line = text; *line; line = strchr(line, '\n') + 1)
-        assert_true(!strncmp(line, "[leakwatch]", 11));
+    assert_leakwatch_lines(text);
     lw_agg_free(agg);
     assert_int_equal(live_allocs, 0);
 }
