@@ -227,6 +227,21 @@ static char *copy_text(lw_agg_t *agg, const char *text, uint32_t len)
     return p;
 }
 
+/* Site 0, where what finds no room goes: judged, since growth there is
+ * still growth. 0, or -ENOMEM. */
+static int make_other_sites(lw_agg_t *agg)
+{
+    lw_agg_site_t *s = &agg->sites[0];
+
+    s->text = copy_text(agg, OTHER_SITES, sizeof(OTHER_SITES));
+    if (!s->text)
+        return -ENOMEM;
+    s->text_len = sizeof(OTHER_SITES);
+    s->line = s->app_line = LW_AGG_OTHER_LINE;
+    s->judged = true;
+    return 0;
+}
+
 lw_agg_t *lw_agg_new(const lw_agg_cfg_t *cfg, const lw_alloc_t *alloc)
 {
     lw_agg_t *agg = alloc->calloc(1, sizeof(*agg));
@@ -263,12 +278,8 @@ lw_agg_t *lw_agg_new(const lw_agg_cfg_t *cfg, const lw_alloc_t *alloc)
     if (!agg->endpoints[0])
         goto fail;
     agg->nendpoints = 1;
-    agg->sites[0].text = copy_text(agg, OTHER_SITES, sizeof(OTHER_SITES));
-    if (!agg->sites[0].text)
+    if (make_other_sites(agg) < 0)
         goto fail;
-    agg->sites[0].text_len = sizeof(OTHER_SITES);
-    agg->sites[0].line = agg->sites[0].app_line = LW_AGG_OTHER_LINE;
-    agg->sites[0].judged = true; /* growth there is still growth */
     agg->nsites = 1;
     return agg;
 fail:
@@ -324,8 +335,9 @@ static uint32_t free_id(lw_agg_t *agg)
 }
 
 /* Gives up site `id`'s place: index entry, text, shares, rollup link; the
- * caller is told. The id stays in the changed list if it was there (its
- * next site is judged once more, which a new site is anyway). */
+ * caller is told. The id stays in the changed list if it was there, so the
+ * next site there is judged once even if it does not change: a site with
+ * no detector and no bytes is then only looked at. */
 static void evict(lw_agg_t *agg, uint32_t id)
 {
     lw_agg_site_t *s = &agg->sites[id];
@@ -779,6 +791,23 @@ static void emit(struct out *o, const char *fmt, ...)
         o->at = o->at + (size_t)n < o->len ? o->at + (size_t)n : o->len - 1;
 }
 
+/* The line after LEAK: what the site is the sum of, or where it is reached from. */
+static void describe_origin(const lw_agg_t *agg, uint32_t id, const lw_agg_site_t *s,
+                            struct out *o)
+{
+    if (id == 0) /* why, how many, and what makes room: there is no limit to raise */
+        emit(o, "[leakwatch]   not one line: the sum of %llu site definition%s that found all "
+                "%u sites of the master's table held (by running workers, by bytes, or for an "
+                "alert); a site's place is reused once no running worker holds it\n",
+             (unsigned long long)agg->stats.overflowed, agg->stats.overflowed == 1 ? "" : "s",
+             agg->cfg.max_sites - 1);
+    else if (s->rollup)
+        emit(o, "[leakwatch]   growing inside libraries called from this line\n");
+    else if (lw_agg_field(s, 2)[0] && s->app_line != s->line)
+        emit(o, "[leakwatch]   reached from the application at %s:%d in %s()\n",
+             lw_agg_field(s, 2), s->app_line, lw_agg_field(s, 3));
+}
+
 size_t lw_agg_describe(const lw_agg_t *agg, uint32_t id, char *buf, size_t len)
 {
     const lw_agg_site_t *s = lw_agg_site(agg, id);
@@ -806,17 +835,7 @@ size_t lw_agg_describe(const lw_agg_t *agg, uint32_t id, char *buf, size_t len)
         }
     }
     emit(&o, "\n");
-    if (id == 0) /* why, how many, and what makes room: there is no limit to raise */
-        emit(&o, "[leakwatch]   not one line: the sum of %llu site definition%s that found all "
-                 "%u sites of the master's table held (by running workers, by bytes, or for an "
-                 "alert); a site's place is reused once no running worker holds it\n",
-             (unsigned long long)agg->stats.overflowed, agg->stats.overflowed == 1 ? "" : "s",
-             agg->cfg.max_sites - 1);
-    else if (s->rollup)
-        emit(&o, "[leakwatch]   growing inside libraries called from this line\n");
-    else if (lw_agg_field(s, 2)[0] && s->app_line != s->line)
-        emit(&o, "[leakwatch]   reached from the application at %s:%d in %s()\n",
-             lw_agg_field(s, 2), s->app_line, lw_agg_field(s, 3));
+    describe_origin(agg, id, s, &o);
     sep = "[leakwatch]   endpoints: ";
     for (int i = 0; i < LW_AGG_TOP_ENDPOINTS; i++) {
         char b[32];
