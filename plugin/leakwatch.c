@@ -612,6 +612,15 @@ static void lw_master_summary(void)
     summary_dirty = 0;
 }
 
+/* Site `id` is evicted, its id about to name another site: the chart kept
+ * under that id is the old site's (view_lock held: inside lw_agg_feed). */
+static void lw_master_forget_chart(void *ctx, uint32_t id)
+{
+    (void)ctx;
+    if (hist)
+        lw_hist_forget(hist, id);
+}
+
 static void lw_master_make_agg(void)
 {
     lw_alloc_t alloc = {calloc, free};
@@ -622,6 +631,7 @@ static void lw_master_make_agg(void)
         .local_endpoints = LW_ENGINE_ENDPOINTS,
         .max_endpoints = 4096,
         .detect = {(int64_t)cfg.threshold, 2, (int64_t)lw_config_sample_interval(&cfg)},
+        .evicted = lw_master_forget_chart,
     };
 
     agg = lw_agg_new(&acfg, &alloc);

@@ -9,6 +9,8 @@
 #include "size.h"
 
 #define MAX_TEXT 4096
+/* Site 0's text: file, function, no application frame (the last '\0' implied). */
+#define OTHER_SITES "<other sites: master table full>\0?\0"
 
 /*
  * Each worker's bytes at each site, and their high since the worker last
@@ -42,6 +44,39 @@ struct worker {
 
 #define DEPARTURES 16
 
+/*
+ * Eviction. A full table makes room for a new identity by taking the id of
+ * a site that nothing holds and whose loss loses nothing:
+ *  - no local id of a running worker generation maps to it (`maps`: a SITE
+ *    record adds one; a local id mapped anew, or the end of its generation
+ *    at the next HELLO, takes it away): that worker sends more deltas;
+ *  - no library site rolls up to it (`leaves`, dropped as a leaf goes);
+ *  - no worker holds a byte of it;
+ *  - it has no detector state: a site keeps one while it holds T/8 or more,
+ *    and for good once alerted (the report and LAST WORDS name it).
+ * Counting references instead of scanning keeps the test O(workers).
+ *
+ * Each change that can make a site evictable (its last mapping or leaf
+ * gone, its detector dropped, its bytes gone at a HELLO) offers the site to
+ * the spare queue, oldest first. An offered site stays whole and indexed
+ * until its id is needed: if its identity comes back first (a new worker
+ * generation running the same code), it is simply found again, and its
+ * stale queue entry is dropped when it reaches the head. So a new identity
+ * in a full table costs the stale heads dropped on the way (each offer is
+ * dropped at most once) plus one eviction: its index entry removed by
+ * backward shift (no tombstones, so lookups never slow down with churn;
+ * each site's home slot is kept, so a shift rehashes nothing), its share
+ * cleared in each worker, the caller told (cfg.evicted). Measured at 64
+ * workers x 65,536 sites, that is about what a new site costs with a
+ * never-used id (2-4 us a definition). The per-delta path is unchanged;
+ * judging a changed site adds a test of its bytes and detector.
+ */
+struct refs {
+    uint32_t maps;     /* local ids of running generations mapped to the site */
+    uint32_t leaves;   /* library sites whose rollup_of is the site */
+    bool queued;       /* in the spare queue */
+};
+
 struct lw_agg {
     lw_departure_t departures[DEPARTURES];  /* a ring; the oldest are overwritten */
     uint32_t ndepartures;
@@ -49,9 +84,14 @@ struct lw_agg {
     lw_alloc_t alloc;
     lw_agg_site_t *sites;    /* [max_sites]; [0] = other sites */
     uint32_t nsites;
-    uint32_t *index;         /* [2 * max_sites] open addressing on identity */
-    uint32_t *changed;       /* [max_sites] list of changed site ids */
+    uint32_t *index;         /* [2 * max_sites] linear probing on identity, 0 = empty */
+    uint32_t *home;          /* [max_sites] each site's home slot: probes and backward
+                                shifts compare these, not texts and hashes */
+    uint32_t *changed;       /* [max_sites] ids whose site has `changed` set */
     uint32_t nchanged;
+    struct refs *refs;       /* [max_sites] what holds each site */
+    uint32_t *spare;         /* [max_sites] ring of offered ids, oldest first */
+    uint32_t spare_head, nspare;
     char **endpoints;        /* [max_endpoints]; [0] = "other" */
     uint32_t nendpoints;
     struct worker *workers;  /* [nworkers + 1] */
@@ -77,26 +117,77 @@ static int need_share(lw_agg_t *agg, uint32_t wid, uint32_t id)
     return *page ? 0 : -ENOMEM;
 }
 
-static uint64_t hash_identity(const char *text, uint32_t len, int32_t line, int32_t app_line,
-                              bool rollup)
-{
-    uint64_t h = UINT64_C(1469598103934665603);
+/* What makes two sites one: the first four fields of the text (file,
+ * function, app file, app function), the lines, and being a rollup. */
+typedef struct identity {
+    const char *text;
+    uint32_t len;            /* of those four fields */
+    int32_t line, app_line;
+    bool rollup;
+} identity_t;
 
-    for (uint32_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)text[i]) * UINT64_C(1099511628211);
-    h ^= (uint64_t)(uint32_t)line * UINT64_C(0x9E3779B97F4A7C15);
-    h ^= (uint64_t)(uint32_t)app_line * UINT64_C(0xC2B2AE3D27D4EB4F);
-    return h ^ (rollup ? UINT64_C(0x165667B19E3779F9) : 0);
-}
-
-/* Identity is the first four fields (file, function, app file, app function). */
-static uint32_t identity_len(const char *text, uint32_t len)
+static identity_t identity(const char *text, uint32_t len, int32_t line, int32_t app_line,
+                           bool rollup)
 {
     uint32_t at = 0;
 
     for (int field = 0; field < 4 && at < len; field++)
         at += (uint32_t)strnlen(text + at, len - at) + 1;
-    return at > len ? len : at;
+    return (identity_t){text, at > len ? len : at, line, app_line, rollup};
+}
+
+static identity_t identity_of(const lw_agg_site_t *s)
+{
+    return identity(s->text, s->text_len, s->line, s->app_line, s->rollup);
+}
+
+/* The index slot where the identity's probe starts. */
+static uint32_t home_slot(const lw_agg_t *agg, const identity_t *k)
+{
+    uint64_t h = UINT64_C(1469598103934665603);
+
+    for (uint32_t i = 0; i < k->len; i++)
+        h = (h ^ (unsigned char)k->text[i]) * UINT64_C(1099511628211);
+    h ^= (uint64_t)(uint32_t)k->line * UINT64_C(0x9E3779B97F4A7C15);
+    h ^= (uint64_t)(uint32_t)k->app_line * UINT64_C(0xC2B2AE3D27D4EB4F);
+    h ^= k->rollup ? UINT64_C(0x165667B19E3779F9) : 0;
+    return (uint32_t)(h % (2 * (uint64_t)agg->cfg.max_sites));
+}
+
+/* The slot holding the identity's site, else the empty slot ending its
+ * probe from `home` (home_slot of k). */
+static uint32_t find_slot(const lw_agg_t *agg, const identity_t *k, uint32_t home)
+{
+    uint32_t slots = 2 * agg->cfg.max_sites;
+
+    for (uint32_t i = home;; i = (i + 1) % slots) {
+        uint32_t id = agg->index[i];
+        const lw_agg_site_t *s = &agg->sites[id];
+        if (id == 0 || (agg->home[id] == home && s->line == k->line &&
+                        s->app_line == k->app_line && s->rollup == k->rollup &&
+                        identity_of(s).len == k->len && !memcmp(s->text, k->text, k->len)))
+            return i;
+    }
+}
+
+/* Takes site `id` out of the index by backward shift: each later entry of
+ * the cluster that may sit in the hole moves up, so no probe ever crosses
+ * a tombstone. */
+static void unindex(lw_agg_t *agg, uint32_t id)
+{
+    uint32_t slots = 2 * agg->cfg.max_sites, hole = agg->home[id];
+
+    while (agg->index[hole] != id)
+        hole = (hole + 1) % slots;
+    for (uint32_t j = (hole + 1) % slots; agg->index[j]; j = (j + 1) % slots) {
+        uint32_t home = agg->home[agg->index[j]];
+        /* it may move back unless its home lies after the hole, up to j */
+        if ((j + slots - home) % slots >= (j + slots - hole) % slots) {
+            agg->index[hole] = agg->index[j];
+            hole = j;
+        }
+    }
+    agg->index[hole] = 0;
 }
 
 void lw_agg_free(lw_agg_t *agg)
@@ -118,7 +209,10 @@ void lw_agg_free(lw_agg_t *agg)
     agg->alloc.free(agg->shares);
     agg->alloc.free(agg->workers);
     agg->alloc.free(agg->endpoints);
+    agg->alloc.free(agg->spare);
+    agg->alloc.free(agg->refs);
     agg->alloc.free(agg->changed);
+    agg->alloc.free(agg->home);
     agg->alloc.free(agg->index);
     agg->alloc.free(agg->sites);
     agg->alloc.free(agg);
@@ -133,17 +227,18 @@ static char *copy_text(lw_agg_t *agg, const char *text, uint32_t len)
     return p;
 }
 
-/* Fills site `id` (already zeroed). 0, or -ENOMEM (site left empty). */
-static int make_site(lw_agg_t *agg, uint32_t id, const char *text, uint32_t len)
+/* Site 0, where what finds no room goes: judged, since growth there is
+ * still growth. 0, or -ENOMEM. */
+static int make_other_sites(lw_agg_t *agg)
 {
-    lw_agg_site_t *s = &agg->sites[id];
+    lw_agg_site_t *s = &agg->sites[0];
 
-    s->text = copy_text(agg, text, len);
-    if (!s->text) {
-        memset(s, 0, sizeof(*s));
+    s->text = copy_text(agg, OTHER_SITES, sizeof(OTHER_SITES));
+    if (!s->text)
         return -ENOMEM;
-    }
-    s->text_len = len;
+    s->text_len = sizeof(OTHER_SITES);
+    s->line = s->app_line = LW_AGG_OTHER_LINE;
+    s->judged = true;
     return 0;
 }
 
@@ -155,17 +250,21 @@ lw_agg_t *lw_agg_new(const lw_agg_cfg_t *cfg, const lw_alloc_t *alloc)
         return NULL;
     agg->cfg = *cfg;
     agg->alloc = *alloc;
-    if (cfg->max_sites < 2 || cfg->nworkers == 0 || cfg->max_endpoints < 1)
+    if (cfg->max_sites < 2 || cfg->max_sites > UINT32_MAX / 2 || cfg->nworkers == 0 ||
+        cfg->max_endpoints < 1) /* index slots are uint32_t */
         goto fail;
     agg->sites = alloc->calloc(cfg->max_sites, sizeof(lw_agg_site_t));
     agg->index = alloc->calloc(2 * (size_t)cfg->max_sites, sizeof(uint32_t));
+    agg->home = alloc->calloc(cfg->max_sites, sizeof(uint32_t));
     agg->changed = alloc->calloc(cfg->max_sites, sizeof(uint32_t));
+    agg->refs = alloc->calloc(cfg->max_sites, sizeof(struct refs));
+    agg->spare = alloc->calloc(cfg->max_sites, sizeof(uint32_t));
     agg->endpoints = alloc->calloc(cfg->max_endpoints, sizeof(char *));
     agg->workers = alloc->calloc(cfg->nworkers + 1, sizeof(struct worker));
     agg->npages = (cfg->max_sites + SHARE_PAGE - 1) / SHARE_PAGE;
     agg->shares = alloc->calloc((size_t)(cfg->nworkers + 1) * agg->npages, sizeof(share_t *));
-    if (!agg->sites || !agg->index || !agg->changed || !agg->endpoints || !agg->workers ||
-        !agg->shares)
+    if (!agg->sites || !agg->index || !agg->home || !agg->changed || !agg->refs || !agg->spare ||
+        !agg->endpoints || !agg->workers || !agg->shares)
         goto fail;
     for (uint32_t w = 1; w <= cfg->nworkers; w++) {
         if (need_share(agg, w, 0) < 0) /* "other sites" takes what finds no room */
@@ -179,7 +278,7 @@ lw_agg_t *lw_agg_new(const lw_agg_cfg_t *cfg, const lw_alloc_t *alloc)
     if (!agg->endpoints[0])
         goto fail;
     agg->nendpoints = 1;
-    if (make_site(agg, 0, "<other sites>\0?\0\0", 18) < 0)
+    if (make_other_sites(agg) < 0)
         goto fail;
     agg->nsites = 1;
     return agg;
@@ -188,34 +287,111 @@ fail:
     return NULL;
 }
 
-/* Finds or adds a site; 0 (other sites) when full or out of memory. */
+/* True when nothing holds site `id` and nothing would be lost with it
+ * (the essay above); cheap tests first. */
+static bool evictable(const lw_agg_t *agg, uint32_t id)
+{
+    const lw_agg_site_t *s = &agg->sites[id];
+
+    if (id == 0 || s->live != 0 || s->det || agg->refs[id].maps || agg->refs[id].leaves)
+        return false;
+    for (uint32_t w = 1; w <= agg->cfg.nworkers; w++) {
+        const share_t *sh = share_of(agg, w, id);
+        if (sh && sh->bytes)
+            return false;
+    }
+    return true;
+}
+
+/* Queues site `id` as a spare when it is evictable and not queued yet
+ * (its bytes and detector first: what most changed sites fail on). */
+static void offer(lw_agg_t *agg, uint32_t id)
+{
+    if (agg->sites[id].live != 0 || agg->sites[id].det || agg->refs[id].queued ||
+        !evictable(agg, id))
+        return;
+    agg->refs[id].queued = true;
+    agg->spare[(agg->spare_head + agg->nspare++) % agg->cfg.max_sites] = id;
+}
+
+static void pop_spare(lw_agg_t *agg)
+{
+    agg->refs[agg->spare[agg->spare_head]].queued = false;
+    agg->spare_head = (agg->spare_head + 1) % agg->cfg.max_sites;
+    agg->nspare--;
+}
+
+/* The id a new site would take: a never-used one while any is left, else
+ * the oldest spare's, dropping spares held again on the way; 0 if none. */
+static uint32_t free_id(lw_agg_t *agg)
+{
+    if (agg->nsites < agg->cfg.max_sites)
+        return agg->nsites;
+    for (; agg->nspare; pop_spare(agg)) {
+        if (evictable(agg, agg->spare[agg->spare_head]))
+            return agg->spare[agg->spare_head];
+    }
+    return 0;
+}
+
+/* Gives up site `id`'s place: index entry, text, shares, rollup link; the
+ * caller is told. The id stays in the changed list if it was there, so the
+ * next site there is judged once even if it does not change: a site with
+ * no detector and no bytes is then only looked at. */
+static void evict(lw_agg_t *agg, uint32_t id)
+{
+    lw_agg_site_t *s = &agg->sites[id];
+    uint32_t rollup = s->rollup_of;
+    bool listed = s->changed;
+
+    unindex(agg, id);
+    for (uint32_t w = 1; w <= agg->cfg.nworkers; w++) {
+        share_t *sh = share_of(agg, w, id);
+        if (sh) /* bytes are 0 already; the peak may not be */
+            *sh = (share_t){0, 0};
+    }
+    agg->alloc.free(s->text);
+    memset(s, 0, sizeof(*s));
+    s->changed = listed;
+    agg->stats.evicted++;
+    if (agg->cfg.evicted)
+        agg->cfg.evicted(agg->cfg.evicted_ctx, id);
+    if (rollup && --agg->refs[rollup].leaves == 0)
+        offer(agg, rollup);
+}
+
+/* Finds or adds a site; 0 (other sites) when no id is free or memory is short. */
 static uint32_t intern_site(lw_agg_t *agg, const char *text, uint32_t len, int32_t line,
                             int32_t app_line, uint32_t nframes, bool rollup)
 {
-    uint32_t idlen = identity_len(text, len);
-    uint64_t slots = 2 * (uint64_t)agg->cfg.max_sites;
-    uint64_t i = hash_identity(text, idlen, line, app_line, rollup) % slots;
+    identity_t k = identity(text, len, line, app_line, rollup);
+    uint32_t home = home_slot(agg, &k), id = agg->index[find_slot(agg, &k, home)];
+    char *copy;
 
-    for (;; i = (i + 1) % slots) {
-        uint32_t id = agg->index[i];
-        lw_agg_site_t *s = &agg->sites[id];
-        if (id == 0)
-            break;
-        if (s->line == line && s->app_line == app_line && s->rollup == rollup &&
-            identity_len(s->text, s->text_len) == idlen && !memcmp(s->text, text, idlen))
-            return id;
-    }
-    if (agg->nsites >= agg->cfg.max_sites || make_site(agg, agg->nsites, text, len) < 0) {
+    if (id)
+        return id;
+    id = free_id(agg);
+    copy = id ? copy_text(agg, text, len) : NULL;
+    if (!copy) {
         agg->stats.overflowed++;
         return 0;
     }
-    agg->index[i] = agg->nsites;
-    agg->sites[agg->nsites].line = line;
-    agg->sites[agg->nsites].app_line = app_line;
-    agg->sites[agg->nsites].nframes = nframes;
-    agg->sites[agg->nsites].rollup = rollup;
-    agg->sites[agg->nsites].judged = true;
-    return agg->nsites++;
+    if (id == agg->nsites) {
+        agg->nsites++;
+    } else {
+        pop_spare(agg);
+        evict(agg, id);
+    }
+    agg->sites[id].text = copy;
+    agg->sites[id].text_len = len;
+    agg->sites[id].line = line;
+    agg->sites[id].app_line = app_line;
+    agg->sites[id].nframes = nframes;
+    agg->sites[id].rollup = rollup;
+    agg->sites[id].judged = true;
+    agg->home[id] = home;
+    agg->index[find_slot(agg, &k, home)] = id; /* probed again: eviction shifted entries */
+    return id;
 }
 
 /* A rollup's identity: the app frame as the site, the leaf's traceback kept. */
@@ -224,7 +400,7 @@ static uint32_t intern_rollup(lw_agg_t *agg, const lw_agg_site_t *leaf)
     char text[MAX_TEXT];
     const char *app_file = lw_agg_field(leaf, 2), *app_func = lw_agg_field(leaf, 3);
     size_t a = strlen(app_file) + 1, b = strlen(app_func) + 1;
-    uint32_t rest = leaf->text_len - identity_len(leaf->text, leaf->text_len);
+    uint32_t rest = leaf->text_len - identity_of(leaf).len;
 
     if (a + b + 2 + rest > sizeof(text))
         rest = 0;
@@ -249,6 +425,7 @@ static uint32_t intern_endpoint(lw_agg_t *agg, const char *name, uint32_t len)
     return agg->endpoints[agg->nendpoints] ? agg->nendpoints++ : 0;
 }
 
+/* Invariant: an id is in the changed list exactly when its site's `changed` is set. */
 static void mark_changed(lw_agg_t *agg, uint32_t id)
 {
     if (!agg->sites[id].changed) {
@@ -323,7 +500,26 @@ size_t lw_agg_departures(lw_agg_t *agg, lw_departure_t *out, size_t max)
     return n;
 }
 
-/* A new generation of worker `wid`: its previous share of everything goes. */
+/* One mapping to site `id` fewer. */
+static void unref(lw_agg_t *agg, uint32_t id)
+{
+    if (--agg->refs[id].maps == 0)
+        offer(agg, id);
+}
+
+/* Maps worker w's local site id to global `id` (0 included), counted. */
+static void map_local(lw_agg_t *agg, struct worker *w, uint32_t local, uint32_t id)
+{
+    uint32_t old = w->site_map[local];
+
+    agg->refs[id].maps++; /* first: the same id mapped again never reaches 0 */
+    w->site_map[local] = id + 1;
+    if (old)
+        unref(agg, old - 1);
+}
+
+/* A new generation of worker `wid`: its previous share of everything goes,
+ * and what its local ids held. */
 static void forget_worker(lw_agg_t *agg, uint32_t wid, const lw_record_t *hello)
 {
     struct worker *w = &agg->workers[wid];
@@ -346,6 +542,10 @@ static void forget_worker(lw_agg_t *agg, uint32_t wid, const lw_record_t *hello)
         if (s->det)
             lw_detect_shift(s->det, -share);
         mark_changed(agg, id);
+    }
+    for (uint32_t local = 0; local < agg->cfg.local_sites; local++) {
+        if (w->site_map[local])
+            unref(agg, w->site_map[local] - 1);
     }
     memset(w->site_map, 0, agg->cfg.local_sites * sizeof(uint32_t));
     memset(w->endpoint_map, 0, agg->cfg.local_endpoints * sizeof(uint32_t));
@@ -372,16 +572,18 @@ static void finish_text(lw_agg_t *agg, uint32_t wid, struct worker *w)
                               p->u.site.nframes, false);
     lw_agg_site_t *s = &agg->sites[id];
     const char *app_file = lw_agg_field(s, 2);
+    map_local(agg, w, p->id, id); /* held from here: making its rollup cannot evict it */
     if (id && app_file[0] && s->rollup_of == 0 &&
         (strcmp(app_file, lw_agg_field(s, 0)) || s->app_line != s->line)) {
         s->rollup_of = intern_rollup(agg, s);
         s->judged = s->rollup_of == 0; /* judged through its rollup */
+        if (s->rollup_of)
+            agg->refs[s->rollup_of].leaves++;
     }
     if (need_share(agg, wid, id) < 0 || need_share(agg, wid, s->rollup_of) < 0) {
         agg->stats.overflowed++;
-        id = 0;
+        map_local(agg, w, p->id, 0);
     }
-    w->site_map[p->id] = id + 1;
 }
 
 static void feed_one(lw_agg_t *agg, uint32_t wid, struct worker *w, const lw_record_t *r)
@@ -442,37 +644,46 @@ int lw_agg_feed(lw_agg_t *agg, uint32_t wid, const lw_record_t *recs, size_t n)
     return 0;
 }
 
+/* Feeds a changed site's total to its detector; true when that makes an alert. */
+static bool judge_site(lw_agg_t *agg, lw_agg_site_t *s, uint64_t requests)
+{
+    bool fresh = false;
+
+    if (!s->judged)
+        return false;
+    /* Detector state only for sites big enough to matter, and dropped
+     * when a site shrinks back: at most tracked bytes / (T/8) of them. */
+    if (s->det && s->live < agg->cfg.detect.threshold / 8 && !s->det->alerted_growth) {
+        if (s->releases && s->det->high > s->released_high)
+            s->released_high = s->det->high; /* its peaks outlive it */
+        agg->alloc.free(s->det);
+        s->det = NULL;
+    }
+    if (!s->det && s->live >= agg->cfg.detect.threshold / 4)
+        fresh = (s->det = agg->alloc.calloc(1, sizeof(lw_detect_site_t))) != NULL;
+    if (!s->det)
+        return false;
+    s->verdict = lw_detect_update(s->det, &agg->cfg.detect, requests, s->live);
+    if (fresh && s->releases) /* a site that released must beat its old peaks */
+        lw_detect_pin_at(s->det, s->released_high);
+    return s->verdict.kind == LW_VERDICT_LEAK;
+}
+
 size_t lw_agg_judge(lw_agg_t *agg, uint64_t requests, lw_alert_t *out, size_t max)
 {
     size_t n = 0;
     uint32_t i;
 
     for (i = 0; i < agg->nchanged && n < max; i++) {
-        lw_agg_site_t *s = &agg->sites[agg->changed[i]];
+        uint32_t id = agg->changed[i];
+        lw_agg_site_t *s = &agg->sites[id];
         s->changed = false;
-        if (!s->judged || agg->changed[i] == 0)
-            continue;
-        /* Detector state only for sites big enough to matter, and dropped
-         * when a site shrinks back: at most tracked bytes / (T/8) of them. */
-        if (s->det && s->live < agg->cfg.detect.threshold / 8 && !s->det->alerted_growth) {
-            if (s->releases && s->det->high > s->released_high)
-                s->released_high = s->det->high; /* its peaks outlive it */
-            agg->alloc.free(s->det);
-            s->det = NULL;
-        }
-        bool fresh = false;
-        if (!s->det && s->live >= agg->cfg.detect.threshold / 4)
-            fresh = (s->det = agg->alloc.calloc(1, sizeof(lw_detect_site_t))) != NULL;
-        if (!s->det)
-            continue;
-        s->verdict = lw_detect_update(s->det, &agg->cfg.detect, requests, s->live);
-        if (fresh && s->releases) /* a site that released must beat its old peaks */
-            lw_detect_pin_at(s->det, s->released_high);
-        if (s->verdict.kind == LW_VERDICT_LEAK) {
-            out[n].site = agg->changed[i];
+        if (judge_site(agg, s, requests)) {
+            out[n].site = id;
             out[n].verdict = s->verdict;
             n++;
         }
+        offer(agg, id); /* its detector or its last bytes may just have gone */
     }
     /* out is full: the sites not judged yet wait for the next call */
     memmove(agg->changed, agg->changed + i, (agg->nchanged - i) * sizeof(uint32_t));
@@ -528,7 +739,7 @@ size_t lw_agg_top_sites(const lw_agg_t *agg, uint32_t wid, bool suspects_only, u
 
     if (wid > agg->cfg.nworkers || max == 0)
         return 0;
-    for (uint32_t id = 1; id < agg->nsites; id++) {
+    for (uint32_t id = 0; id < agg->nsites; id++) {
         const lw_agg_site_t *s = &agg->sites[id];
         int64_t bytes = held(agg, id, wid);
         size_t at;
@@ -554,7 +765,7 @@ uint32_t lw_agg_suspects(const lw_agg_t *agg)
 {
     uint32_t n = 0;
 
-    for (uint32_t i = 1; i < agg->nsites; i++)
+    for (uint32_t i = 0; i < agg->nsites; i++)
         n += agg->sites[i].det && agg->sites[i].verdict.kind != LW_VERDICT_NONE;
     return n;
 }
@@ -580,6 +791,23 @@ static void emit(struct out *o, const char *fmt, ...)
         o->at = o->at + (size_t)n < o->len ? o->at + (size_t)n : o->len - 1;
 }
 
+/* The line after LEAK: what the site is the sum of, or where it is reached from. */
+static void describe_origin(const lw_agg_t *agg, uint32_t id, const lw_agg_site_t *s,
+                            struct out *o)
+{
+    if (id == 0) /* why, how many, and what makes room: there is no limit to raise */
+        emit(o, "[leakwatch]   not one line: the sum of %llu site definition%s that found all "
+                "%u sites of the master's table held (by running workers, by bytes, or for an "
+                "alert); a site's place is reused once no running worker holds it\n",
+             (unsigned long long)agg->stats.overflowed, agg->stats.overflowed == 1 ? "" : "s",
+             agg->cfg.max_sites - 1);
+    else if (s->rollup)
+        emit(o, "[leakwatch]   growing inside libraries called from this line\n");
+    else if (lw_agg_field(s, 2)[0] && s->app_line != s->line)
+        emit(o, "[leakwatch]   reached from the application at %s:%d in %s()\n",
+             lw_agg_field(s, 2), s->app_line, lw_agg_field(s, 3));
+}
+
 size_t lw_agg_describe(const lw_agg_t *agg, uint32_t id, char *buf, size_t len)
 {
     const lw_agg_site_t *s = lw_agg_site(agg, id);
@@ -594,8 +822,11 @@ size_t lw_agg_describe(const lw_agg_t *agg, uint32_t id, char *buf, size_t len)
                    sizeof(growth));
     lw_size_format((uint64_t)(s->verdict.per_request > 0 ? s->verdict.per_request : 0), rate,
                    sizeof(rate));
-    emit(&o, "[leakwatch] LEAK %s:%d in %s(): +%s over %llu requests (%s/req) on workers ",
-         lw_agg_field(s, 0), s->line, lw_agg_field(s, 1), growth,
+    if (id == 0)
+        emit(&o, "[leakwatch] LEAK in sites leakwatch could not track (master site table full)");
+    else
+        emit(&o, "[leakwatch] LEAK %s:%d in %s()", lw_agg_field(s, 0), s->line, lw_agg_field(s, 1));
+    emit(&o, ": +%s over %llu requests (%s/req) on workers ", growth,
          (unsigned long long)s->verdict.requests, rate);
     for (uint32_t w = 1; w <= agg->cfg.nworkers; w++) {
         if (lw_agg_share(agg, id, w) > 0) {
@@ -604,11 +835,7 @@ size_t lw_agg_describe(const lw_agg_t *agg, uint32_t id, char *buf, size_t len)
         }
     }
     emit(&o, "\n");
-    if (s->rollup)
-        emit(&o, "[leakwatch]   growing inside libraries called from this line\n");
-    else if (lw_agg_field(s, 2)[0] && s->app_line != s->line)
-        emit(&o, "[leakwatch]   reached from the application at %s:%d in %s()\n",
-             lw_agg_field(s, 2), s->app_line, lw_agg_field(s, 3));
+    describe_origin(agg, id, s, &o);
     sep = "[leakwatch]   endpoints: ";
     for (int i = 0; i < LW_AGG_TOP_ENDPOINTS; i++) {
         char b[32];

@@ -11,11 +11,18 @@
  * application causes it. Such library sites are not judged on their own,
  * so one leak makes one alert.
  *
- * Memory: bounded by max_sites (the excess folds into site 0, "other
- * sites", and is counted) and by the workers' own bounds. The heavy part,
- * a site's detector state, exists only while the site holds at least T/8
- * (created at T/4): sites that stay flat and small cost their identity and
- * counters only. The allocator comes from the caller.
+ * Memory: bounded by max_sites and by the workers' own bounds. The heavy
+ * part, a site's detector state, exists only while the site holds at least
+ * T/8 (created at T/4): sites that stay flat and small cost their identity
+ * and counters only. The allocator comes from the caller.
+ *
+ * A full table makes room: a site that no running worker generation maps,
+ * that holds no byte, has no detector state (an alerted site keeps it for
+ * good) and is no rollup of a library site still known gives its id to the
+ * next new identity (agg.c says how, and what it costs). What still finds
+ * no room folds into site 0, "other sites", is counted (overflowed), and is
+ * judged like any site, so growth there still makes an alert, one that says
+ * what it is the sum of.
  */
 #ifndef LW_AGG_H
 #define LW_AGG_H
@@ -29,6 +36,9 @@
 #include "ring.h"
 
 #define LW_AGG_TOP_ENDPOINTS 4
+/* Site 0's line: a pseudo-site, negative like the workers' ("<no Python frame>" -1,
+ * free lists -2, their own overflow -3), so renderers name it without a line. */
+#define LW_AGG_OTHER_LINE (-4)
 
 typedef struct lw_agg_cfg {
     uint32_t nworkers;
@@ -37,6 +47,11 @@ typedef struct lw_agg_cfg {
     uint32_t local_endpoints;  /* a worker's endpoint ids are below this */
     uint32_t max_endpoints;    /* global endpoint names */
     lw_detect_cfg_t detect;
+    /* Called, when set, as site `id`'s id is about to name another site:
+     * whatever the caller keeps by site id (the page's chart) is the old
+     * site's. Runs inside lw_agg_feed; must not call back into the agg. */
+    void (*evicted)(void *ctx, uint32_t id);
+    void *evicted_ctx;
 } lw_agg_cfg_t;
 
 typedef struct lw_agg_site {
@@ -86,7 +101,8 @@ int lw_agg_feed(lw_agg_t *agg, uint32_t wid, const lw_record_t *recs, size_t n);
  */
 size_t lw_agg_judge(lw_agg_t *agg, uint64_t requests, lw_alert_t *out, size_t max);
 
-/* The site `id`, or NULL. */
+/* The site `id`, or NULL. Valid until the next lw_agg_feed: a site may then
+ * be evicted and its id name another one (see cfg.evicted). */
 const lw_agg_site_t *lw_agg_site(const lw_agg_t *agg, uint32_t id);
 
 /* Bytes worker `wid` (1..nworkers) holds at site `id`; 0 when none or out of range. */
@@ -100,9 +116,11 @@ const char *lw_agg_endpoint(const lw_agg_t *agg, uint32_t id);
 const char *lw_agg_field(const lw_agg_site_t *site, uint32_t i);
 
 typedef struct lw_agg_stats {
-    uint32_t sites;
+    uint32_t sites;        /* ids in use, site 0 included */
     uint32_t endpoints;
-    uint64_t overflowed;   /* site definitions that found the table full */
+    uint64_t overflowed;   /* site definitions folded into site 0: table full (nothing
+                              to evict) or memory short */
+    uint64_t evicted;      /* sites whose id went to a new identity */
     uint64_t malformed;    /* records that made no sense */
     uint64_t deltas;
 } lw_agg_stats_t;
@@ -111,8 +129,9 @@ void lw_agg_stats(const lw_agg_t *agg, lw_agg_stats_t *out);
 
 /*
  * The judged sites holding the most bytes in worker `wid` (all workers when
- * wid is 0), largest first; only those judged suspect or leaking when
- * suspects_only; up to max ids into out. Returns the count.
+ * wid is 0), site 0 included when it holds any, largest first; only those
+ * judged suspect or leaking when suspects_only; up to max ids into out.
+ * Returns the count.
  */
 size_t lw_agg_top_sites(const lw_agg_t *agg, uint32_t wid, bool suspects_only, uint32_t *out,
                         size_t max);
@@ -129,13 +148,15 @@ typedef struct lw_departure {
 /* Takes up to max departures seen since the last call (oldest first). */
 size_t lw_agg_departures(lw_agg_t *agg, lw_departure_t *out, size_t max);
 
-/* Sites whose last verdict was suspect or leak. O(sites). */
+/* Sites (site 0 included) whose last verdict was suspect or leak. O(sites). */
 uint32_t lw_agg_suspects(const lw_agg_t *agg);
 
 /*
  * Writes the alert for site `id` as log lines into buf, each starting with
  * "[leakwatch]" and ending in '\n': the LEAK line, where it is reached
- * from, the endpoints, the workers, the traceback. Returns bytes written.
+ * from, the endpoints, the workers, the traceback. For site 0 the LEAK line
+ * names no line: it says the growth is the sum of sites leakwatch could not
+ * track, and the next line why and how many. Returns bytes written.
  */
 size_t lw_agg_describe(const lw_agg_t *agg, uint32_t id, char *buf, size_t len);
 

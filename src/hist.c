@@ -71,6 +71,13 @@ static int column_of(const lw_hist_t *h, uint64_t key)
     return -1;
 }
 
+static void clear_column(lw_hist_t *h, int c)
+{
+    for (uint32_t f = 0; f < h->nframes; f++)
+        h->value[f][c] = ABSENT;
+    h->col[c] = (struct column){0};
+}
+
 /* A column for a new key: a free one, else the one written longest ago. */
 static int take_column(lw_hist_t *h, uint64_t key)
 {
@@ -87,10 +94,17 @@ static int take_column(lw_hist_t *h, uint64_t key)
     }
     if (best < 0)
         return -ENOSPC;
-    for (uint32_t f = 0; f < h->nframes; f++)
-        h->value[f][best] = ABSENT;
+    clear_column(h, best);
     h->col[best] = (struct column){.used = true, .key = key};
     return best;
+}
+
+void lw_hist_forget(lw_hist_t *h, uint64_t key)
+{
+    int c = column_of(h, key);
+
+    if (c >= 0)
+        clear_column(h, c);
 }
 
 int lw_hist_put(lw_hist_t *h, uint64_t key, int64_t value)

@@ -13,7 +13,8 @@
  *
  * A key that gets no value for a while keeps its column until a new key
  * needs one: then the column last written longest ago is taken and its
- * old values forgotten. Values a column did not get in a frame are absent.
+ * old values forgotten; the caller forgets a key at once when it comes to
+ * name something else. Values a column did not get in a frame are absent.
  */
 #ifndef LW_HIST_H
 #define LW_HIST_H
@@ -53,6 +54,11 @@ bool lw_hist_begin(lw_hist_t *h, int64_t now);
  * -EINVAL before the first frame.
  */
 int lw_hist_put(lw_hist_t *h, uint64_t key, int64_t value);
+
+/* Forgets `key`: its column and values go, as if it was never put (a key
+ * that names something new from now on starts with no history). Nothing
+ * happens for an unknown key. */
+void lw_hist_forget(lw_hist_t *h, uint64_t key);
 
 /* Up to max of key's points, oldest first; returns the count (0 for an
  * unknown key). */

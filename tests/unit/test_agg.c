@@ -1,5 +1,7 @@
 /* agg: records from several workers become one view; respawns, rollups,
- * malformed input, alerts and their text; every allocation failure. */
+ * malformed input, alerts and their text; a full table that evicts what
+ * nothing holds and alerts through site 0 when nothing can go; every
+ * allocation failure. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -12,6 +14,7 @@
 #include <string.h>
 
 #include "agg.h"
+#include "hist.h"
 
 #include "failing_alloc.h"
 
@@ -27,13 +30,30 @@ static lw_agg_cfg_t config(void)
 #define APP "/srv/app.py\0handler\0/srv/app.py\0handler\0/srv/app.py\0" "12\0handler\0"
 #define LIB "/usr/lib/python3.11/logging/__init__.py\0getLogger\0/srv/app.py\0handler\0"
 
-static lw_agg_t *fresh(void)
+/* A table of `max_sites` ids, site 0 included; nothing left of a test
+ * that failed before. */
+static lw_agg_t *small_table(uint32_t max_sites)
 {
     lw_agg_cfg_t c = config();
+    c.max_sites = max_sites;
     allocs_left = -1;
+    live_allocs = 0;
+    nrecs = 0;
     lw_agg_t *agg = lw_agg_new(&c, &alloc);
     assert_non_null(agg);
     return agg;
+}
+
+static lw_agg_t *fresh(void)
+{
+    return small_table(config().max_sites);
+}
+
+/* Every line of an alert's text is a leakwatch line. */
+static void assert_leakwatch_lines(const char *text)
+{
+    for (const char *line = text; *line; line = strchr(line, '\n') + 1)
+        assert_true(!strncmp(line, "[leakwatch]", 11));
 }
 
 static void test_agg_sums_one_site_across_workers(void **state)
@@ -189,9 +209,7 @@ static void test_agg_judges_and_describes_a_leak(void **state)
     assert_non_null(strstr(text, "on workers 1\n"));
     assert_non_null(strstr(text, "[leakwatch]   endpoints: /orders/{id} (+"));
     assert_non_null(strstr(text, "[leakwatch]     /srv/app.py:12 in handler()\n"));
-    /* every line is a leakwatch line */
-    for (char *line = text; *line; line = strchr(line, '\n') + 1)
-        assert_true(!strncmp(line, "[leakwatch]", 11));
+    assert_leakwatch_lines(text);
     /* a tiny buffer is cut, never overrun */
     char small[16];
     assert_true(lw_agg_describe(agg, alerts[0].site, small, sizeof(small)) < sizeof(small));
@@ -267,6 +285,510 @@ static void test_agg_per_worker_sawtooths_are_not_a_leak(void **state)
     lw_agg_free(agg);
 }
 
+/* Defines local site `local` as line 1 of "/srv/gen/s<n>.py", no application frame. */
+static void numbered_site(uint32_t local, uint32_t n)
+{
+    char file[32];
+
+    snprintf(file, sizeof(file), "/srv/gen/s%u.py", n);
+    named_site(local, 1, file, "f");
+}
+
+/* Worker wid's local site grows 2000 bytes a request (T = 100000) until an
+ * alert, at most 400 requests from *req on; true with the alert in *out. */
+static bool grow_until_alert(lw_agg_t *agg, uint32_t wid, uint32_t local, uint64_t *req,
+                             lw_alert_t *out)
+{
+    for (int i = 0; i < 400; i++) {
+        delta(local, 2000, 0);
+        feed(agg, wid);
+        if (lw_agg_judge(agg, ++*req, out, 1))
+            return true;
+    }
+    return false;
+}
+
+#define FULL 8 /* a small table: site 0 and seven others */
+
+static void test_agg_full_table_reuses_the_ids_no_worker_holds(void **state)
+{
+    lw_agg_t *agg = small_table(FULL);
+    lw_alert_t alert;
+    lw_agg_stats_t st;
+    uint64_t req = 0;
+
+    (void)state;
+    /* GIVEN a table filled by one generation's sites, all back to 0 bytes */
+    hello(1, 1);
+    for (uint32_t n = 1; n < FULL; n++) {
+        numbered_site(n, n);
+        delta(n, 1000, 0);
+        delta(n, -1000, 0);
+    }
+    feed(agg, 1);
+    assert_int_equal(lw_agg_judge(agg, ++req, &alert, 1), 0);
+    /* WHEN that generation ends and its successor runs changed code */
+    hello(2, 2);
+    numbered_site(1, 100);
+    feed(agg, 1);
+    /* THEN the new site gets an id of its own, and its growth an alert */
+    uint32_t id = find(agg, "/srv/gen/s100.py", 1, false);
+    assert_true(grow_until_alert(agg, 1, 1, &req, &alert));
+    assert_int_equal(alert.site, id);
+    lw_agg_stats(agg, &st);
+    assert_int_equal(st.overflowed, 0);
+    assert_int_equal(st.sites, FULL);
+    lw_agg_free(agg);
+    assert_int_equal(live_allocs, 0);
+}
+
+static void test_agg_full_table_in_use_alerts_through_other_sites(void **state)
+{
+    lw_agg_t *agg = small_table(4);
+    lw_alert_t alert;
+    lw_agg_stats_t st;
+    uint64_t req = 0;
+    char text[4096];
+
+    (void)state;
+    /* GIVEN a table whose every site is held by a running worker */
+    hello(1, 1);
+    for (uint32_t n = 1; n < 4; n++) {
+        numbered_site(n, n);
+        delta(n, 1000, 0);
+    }
+    /* WHEN one more site is defined, and grows */
+    numbered_site(4, 4);
+    feed(agg, 1);
+    /* THEN it is counted, and its growth still makes an alert, at site 0 */
+    lw_agg_stats(agg, &st);
+    assert_int_equal(st.overflowed, 1);
+    assert_true(grow_until_alert(agg, 1, 4, &req, &alert));
+    assert_int_equal(alert.site, 0);
+    lw_agg_describe(agg, 0, text, sizeof(text));
+    assert_true(!strncmp(text, "[leakwatch] LEAK ", 17));
+    assert_non_null(strstr(text, "could not track"));
+    assert_non_null(strstr(text, "1 site definition "));
+    assert_non_null(strstr(text, "3 sites"));
+    assert_leakwatch_lines(text);
+    lw_agg_free(agg);
+    assert_int_equal(live_allocs, 0);
+}
+
+/* Up to max sites, filled by worker wid's running generation with local
+ * ids from 10 on, each holding 100 bytes. */
+static void fill_table(lw_agg_t *agg, uint32_t wid, uint32_t max)
+{
+    lw_agg_stats_t st;
+
+    for (uint32_t local = 10;; local++) {
+        lw_agg_stats(agg, &st);
+        if (st.sites == max)
+            return;
+        numbered_site(local, 1000 + local);
+        delta(local, 100, 0);
+        feed(agg, wid);
+    }
+}
+
+/* What a held site is: set up by hold(), which returns its id; judged:
+ * whether the analyst judges once before the new identity comes (which
+ * offers every changed site for eviction). */
+typedef struct held_case {
+    uint32_t (*hold)(lw_agg_t *agg);
+    bool judged;
+} held_case_t;
+
+static uint32_t hold_by_mapping(lw_agg_t *agg)
+{
+    hello(1, 1); /* worker 1's generation keeps running, its site at 0 bytes */
+    numbered_site(1, 1);
+    delta(1, 500, 0);
+    delta(1, -500, 0);
+    feed(agg, 1);
+    return find(agg, "/srv/gen/s1.py", 1, false);
+}
+
+static uint32_t hold_by_bytes(lw_agg_t *agg)
+{
+    hello(1, 1); /* worker 1 keeps 500 bytes there, though its local id now means another site */
+    numbered_site(1, 1);
+    delta(1, 500, 0);
+    numbered_site(1, 2);
+    feed(agg, 1);
+    return find(agg, "/srv/gen/s1.py", 1, false);
+}
+
+static uint32_t hold_by_bytes_that_cancel(lw_agg_t *agg)
+{
+    for (uint32_t w = 1; w <= 2; w++) { /* +500 in one worker, -500 in the other: live 0 */
+        hello(w, 1);
+        numbered_site(1, 1);
+        delta(1, w == 1 ? 500 : -500, 0);
+        numbered_site(1, 2);
+        feed(agg, w);
+    }
+    return find(agg, "/srv/gen/s1.py", 1, false);
+}
+
+static uint32_t hold_by_alert(lw_agg_t *agg)
+{
+    lw_alert_t alert;
+    uint64_t req = 0;
+
+    hello(1, 1);
+    numbered_site(1, 1);
+    feed(agg, 1);
+    assert_true(grow_until_alert(agg, 1, 1, &req, &alert));
+    delta(1, -lw_agg_site(agg, alert.site)->live, 0);
+    hello(2, 2); /* the generation that leaked ends: the site holds nothing */
+    feed(agg, 1);
+    lw_agg_judge(agg, ++req, &alert, 1);
+    return find(agg, "/srv/gen/s1.py", 1, false);
+}
+
+static uint32_t hold_by_library_site(lw_agg_t *agg)
+{
+    hello(1, 1); /* the logging line stays mapped; its rollup is mapped by nobody */
+    site(1, 1353, 10, LIB, sizeof(LIB) - 1, 0);
+    delta(1, 500, 0);
+    delta(1, -500, 0);
+    feed(agg, 1);
+    return find(agg, "/srv/app.py", 10, true);
+}
+
+static uint32_t hold_by_detector(lw_agg_t *agg)
+{
+    lw_alert_t alert;
+
+    hello(1, 1);
+    numbered_site(1, 1);
+    delta(1, 60000, 0); /* above T/4: it gets a detector */
+    feed(agg, 1);
+    lw_agg_judge(agg, 1, &alert, 1);
+    hello(2, 2); /* gone to 0 and unmapped, but not judged since: the detector is still there */
+    feed(agg, 1);
+    return find(agg, "/srv/gen/s1.py", 1, false);
+}
+
+static const held_case_t held_by_mapping = {hold_by_mapping, true};
+static const held_case_t held_by_bytes = {hold_by_bytes, true};
+static const held_case_t held_by_bytes_that_cancel = {hold_by_bytes_that_cancel, true};
+static const held_case_t held_by_alert = {hold_by_alert, true};
+static const held_case_t held_by_library_site = {hold_by_library_site, true};
+static const held_case_t held_by_detector = {hold_by_detector, false};
+
+/* What frees a site: set up by free_one(), which returns its id; nfree:
+ * the sites the case frees in all. */
+typedef struct freed_case {
+    uint32_t (*free_one)(lw_agg_t *agg);
+    uint32_t nfree;
+} freed_case_t;
+
+static uint32_t free_by_generation_end(lw_agg_t *agg)
+{
+    uint32_t id = hold_by_mapping(agg);
+
+    hello(2, 2);
+    feed(agg, 1);
+    return id;
+}
+
+static uint32_t free_by_detector_drop(lw_agg_t *agg)
+{
+    uint32_t id = hold_by_detector(agg);
+    lw_alert_t alert;
+
+    lw_agg_judge(agg, 2, &alert, 1); /* at 0 bytes: its detector goes */
+    assert_null(lw_agg_site(agg, id)->det);
+    return id;
+}
+
+static uint32_t free_by_generation_end_after_remap(lw_agg_t *agg)
+{
+    uint32_t id = hold_by_bytes(agg);
+    lw_alert_t alert;
+
+    hello(2, 2); /* its bytes go with the generation; the other site is unmapped */
+    feed(agg, 1);
+    lw_agg_judge(agg, 1, &alert, 1);
+    return id;
+}
+
+static const freed_case_t freed_by_generation_end = {free_by_generation_end, 1};
+static const freed_case_t freed_by_detector_drop = {free_by_detector_drop, 1};
+static const freed_case_t freed_by_generation_end_after_remap = {
+    free_by_generation_end_after_remap, 2};
+
+static void test_agg_reuses_a_freed_site(void **state)
+{
+    const freed_case_t *c = *state;
+    lw_agg_t *agg = small_table(5);
+    lw_agg_stats_t st;
+    lw_alert_t alert;
+    bool taken = false;
+
+    /* GIVEN a site freed as the case says, in a table worker 2 fills up */
+    uint32_t id = c->free_one(agg);
+    fill_table(agg, 2, 5);
+    lw_agg_judge(agg, 100000, &alert, 1);
+    /* WHEN as many new identities come as sites were freed */
+    for (uint32_t n = 0; n < c->nfree; n++) {
+        numbered_site(100 + n, 100 + n);
+        feed(agg, 2);
+    }
+    /* THEN they all get an id, one of them the freed site's */
+    lw_agg_stats(agg, &st);
+    assert_int_equal(st.overflowed, 0);
+    assert_int_equal(st.evicted, c->nfree);
+    for (uint32_t n = 0; n < c->nfree; n++) {
+        char file[32];
+        snprintf(file, sizeof(file), "/srv/gen/s%u.py", 100 + n);
+        taken |= find(agg, file, 1, false) == id;
+    }
+    assert_true(taken);
+    lw_agg_free(agg);
+    assert_int_equal(live_allocs, 0);
+}
+
+static void test_agg_never_evicts_a_held_site(void **state)
+{
+    const held_case_t *c = *state;
+    lw_agg_t *agg = small_table(5);
+    lw_agg_stats_t before, after;
+
+    /* GIVEN a site held by what the case says, in a table that worker 2's
+     * running generation fills up */
+    uint32_t id = c->hold(agg);
+    const lw_agg_site_t *s = lw_agg_site(agg, id);
+    char file[64];
+    int32_t line = s->line;
+    bool rollup = s->rollup;
+    snprintf(file, sizeof(file), "%s", lw_agg_field(s, 0));
+    fill_table(agg, 2, 5);
+    if (c->judged) {
+        lw_alert_t alert;
+        lw_agg_judge(agg, 100000, &alert, 1);
+    }
+    lw_agg_stats(agg, &before);
+    /* WHEN a new identity arrives */
+    numbered_site(100, 100);
+    delta(100, 300, 0);
+    feed(agg, 2);
+    /* THEN it folds into site 0, counted, and the held site is what it was */
+    lw_agg_stats(agg, &after);
+    assert_int_equal(after.overflowed, before.overflowed + 1);
+    assert_int_equal(after.evicted, 0);
+    assert_int_equal(lw_agg_site(agg, 0)->live, 300);
+    assert_int_equal(find(agg, file, line, rollup), id);
+    lw_agg_free(agg);
+    assert_int_equal(live_allocs, 0);
+}
+
+static uint32_t evicted_ids[8], nevicted;
+static lw_hist_t *charts;
+
+static void forget_chart(void *ctx, uint32_t id)
+{
+    assert_ptr_equal(ctx, &charts);
+    evicted_ids[nevicted++] = id;
+    lw_hist_forget(charts, id);
+}
+
+/* One worker's share of a plain site climbs to a suspect verdict, then all
+ * of it goes (a release); a library site and its rollup; two workers; an
+ * endpoint. Then both generations end. */
+static void leave_used_sites(lw_agg_t *agg, uint64_t *req)
+{
+    lw_alert_t alert;
+
+    for (uint32_t w = 1; w <= 2; w++) {
+        hello(w, 1);
+        site(1, 12, 12, APP, sizeof(APP) - 1, 1);
+        site(2, 1353, 10, LIB, sizeof(LIB) - 1, 0);
+        endpoint(1, "/old");
+        delta(1, 30000, 1);
+        delta(2, 700, 1);
+        feed(agg, w);
+    }
+    uint32_t x = find(agg, "/srv/app.py", 12, false);
+    while (lw_agg_site(agg, x)->verdict.kind != LW_VERDICT_SUSPECT) {
+        assert_int_equal(lw_agg_judge(agg, ++*req, &alert, 1), 0);
+        delta(1, 4000, 1);
+        feed(agg, 1);
+    }
+    for (uint32_t w = 1; w <= 2; w++) {
+        delta(1, -lw_agg_share(agg, x, w), 1);
+        delta(2, -700, 1);
+        feed(agg, w);
+    }
+    assert_int_equal(lw_agg_judge(agg, ++*req, &alert, 1), 0);
+    assert_true(lw_agg_site(agg, x)->releases);
+    assert_int_equal(lw_agg_site(agg, x)->verdict.kind, LW_VERDICT_SUSPECT); /* stale, no det */
+    assert_null(lw_agg_site(agg, x)->det);
+    for (uint32_t w = 1; w <= 2; w++) {
+        hello(10 + w, 2);
+        feed(agg, w);
+    }
+    lw_agg_judge(agg, ++*req, &alert, 1);
+}
+
+static void test_agg_reused_id_starts_clean(void **state)
+{
+    lw_agg_cfg_t c = config();
+    lw_agg_stats_t st;
+    lw_hist_point_t pts[4];
+    uint64_t req = 0;
+
+    (void)state;
+    c.max_sites = 4; /* 0, the app line, the library line, its rollup */
+    c.evicted = forget_chart;
+    c.evicted_ctx = &charts;
+    nevicted = 0;
+    live_allocs = 0;
+    nrecs = 0;
+    charts = lw_hist_new(&alloc, 1);
+    lw_agg_t *agg = lw_agg_new(&c, &alloc);
+    assert_non_null(agg);
+    /* GIVEN a full table of sites that held bytes, endpoints, a verdict, a
+     * release, a rollup link and a chart, and whose generations ended */
+    leave_used_sites(agg, &req);
+    assert_true(lw_hist_begin(charts, 0));
+    for (uint32_t id = 1; id < 4; id++)
+        assert_int_equal(lw_hist_put(charts, id, 1000), 0);
+    /* WHEN new code defines three new sites */
+    hello(21, 3);
+    endpoint(1, "/new");
+    for (uint32_t n = 1; n <= 3; n++) {
+        numbered_site(n, n);
+        delta(n, 100, 1);
+    }
+    feed(agg, 1);
+    /* THEN each takes an old id (the rollup's once its library site went)
+     * and starts with nothing of the old site's */
+    lw_agg_stats(agg, &st);
+    assert_int_equal(st.evicted, 3);
+    assert_int_equal(st.overflowed, 0);
+    assert_int_equal(nevicted, 3);
+    for (uint32_t n = 1; n <= 3; n++) {
+        char file[32];
+        snprintf(file, sizeof(file), "/srv/gen/s%u.py", n);
+        uint32_t id = find(agg, file, 1, false);
+        const lw_agg_site_t *s = lw_agg_site(agg, id);
+        assert_true(id == evicted_ids[0] || id == evicted_ids[1] || id == evicted_ids[2]);
+        assert_int_equal(s->live, 100);
+        assert_int_equal(lw_agg_share(agg, id, 1), 100);
+        assert_int_equal(lw_agg_share(agg, id, 2), 0);
+        assert_string_equal(lw_agg_endpoint(agg, s->top[0].endpoint), "/new");
+        for (int i = 0; i < LW_AGG_TOP_ENDPOINTS; i++)
+            assert_int_equal(s->top[i].bytes, i == 0 ? 100 : 0);
+        assert_int_equal(s->verdict.kind, LW_VERDICT_NONE);
+        assert_int_equal(s->verdict.growth, 0);
+        assert_false(s->releases);
+        assert_int_equal(s->released_high, 0);
+        assert_int_equal(s->rollup_of, 0);
+        assert_false(s->rollup);
+        assert_true(s->judged);
+        assert_int_equal(s->nframes, 0);
+        assert_int_equal(lw_hist_series(charts, id, pts, 4), 0); /* no old chart */
+    }
+    lw_agg_free(agg);
+    lw_hist_free(charts);
+    assert_int_equal(live_allocs, 0);
+}
+
+/* Looks an identity up as a new worker generation would, by defining it:
+ * true when that found the site `file` (line 1) at `want` and made none. */
+static bool defined_at(lw_agg_t *agg, uint32_t local, const char *file, uint32_t want)
+{
+    lw_agg_stats_t before, after;
+    const lw_agg_site_t *s;
+
+    lw_agg_stats(agg, &before);
+    named_site(local, 1, file, "f");
+    delta(local, 1, 0);
+    feed(agg, 2);
+    lw_agg_stats(agg, &after);
+    s = lw_agg_site(agg, want);
+    return after.sites == before.sites && after.evicted == before.evicted &&
+           after.overflowed == before.overflowed && s && !strcmp(lw_agg_field(s, 0), file);
+}
+
+static void test_agg_index_finds_every_site_after_churn(void **state)
+{
+    lw_agg_t *agg = small_table(FULL); /* 7 sites over 16 index slots: clusters wrap */
+    lw_alert_t alert;
+    enum { WINDOW = 6, STEP = 2, GENERATIONS = 300 };
+
+    (void)state;
+    /* GIVEN generations of worker 1, each running a window of identities
+     * STEP further than the last: most come back, STEP are new */
+    for (uint32_t g = 0; g < GENERATIONS; g++) {
+        uint32_t ids[WINDOW];
+        hello(g + 1, g + 1);
+        for (uint32_t k = 0; k < WINDOW; k++) {
+            numbered_site(k + 1, g * STEP + k);
+            delta(k + 1, 10 + k, 0);
+        }
+        feed(agg, 1);
+        lw_agg_judge(agg, g + 1, &alert, 1);
+        /* THEN every identity in use is found again, by a second worker, where it is */
+        hello(5000 + g, g + 1);
+        feed(agg, 2);
+        for (uint32_t k = 0; k < WINDOW; k++) {
+            char file[32];
+            snprintf(file, sizeof(file), "/srv/gen/s%u.py", g * STEP + k);
+            ids[k] = find(agg, file, 1, false);
+            assert_int_equal(lw_agg_site(agg, ids[k])->live, 10 + k);
+            assert_true(defined_at(agg, k + 1, file, ids[k]));
+        }
+        hello(6000 + g, g + 1); /* worker 2 lets go again */
+        feed(agg, 2);
+    }
+    lw_agg_stats_t st;
+    lw_agg_stats(agg, &st);
+    assert_int_equal(st.overflowed, 0);
+    assert_int_equal(st.evicted, (GENERATIONS - 1) * STEP - (FULL - 1 - WINDOW));
+    lw_agg_free(agg);
+}
+
+/* Every allocation while a full table turns over fails in turn: each run
+ * leaves sums that add up and gives everything back. */
+static void test_agg_eviction_under_every_allocation_failure_is_clean(void **state)
+{
+    lw_alert_t alert;
+
+    (void)state;
+    for (int k = 0;; k++) {
+        live_allocs = 0;
+        lw_agg_t *agg = small_table(FULL);
+        hello(1, 1);
+        for (uint32_t n = 1; n < FULL; n++) {
+            numbered_site(n, n);
+            site(FULL + n, 1000 + (int)n, 10, LIB, sizeof(LIB) - 1, 0);
+        }
+        feed(agg, 1);
+        allocs_left = k;
+        hello(2, 2);
+        for (uint32_t n = 1; n < FULL; n++) {
+            numbered_site(n, 100 + n);
+            site(FULL + n, 2000 + (int)n, 20, LIB, sizeof(LIB) - 1, 0);
+            delta(n, 50000, 0);
+            delta(FULL + n, 50000, 0);
+        }
+        feed(agg, 1);
+        lw_agg_judge(agg, 1, &alert, 1);
+        bool exhausted = allocs_left == 0;
+        allocs_left = -1;
+        for (uint32_t id = 0; lw_agg_site(agg, id); id++)
+            assert_int_equal(lw_agg_site(agg, id)->live, lw_agg_share(agg, id, 1));
+        lw_agg_free(agg);
+        assert_int_equal(live_allocs, 0);
+        if (!exhausted)
+            break;
+    }
+}
+
 static void test_agg_every_allocation_failure_is_clean(void **state)
 {
     lw_agg_cfg_t c = config();
@@ -293,6 +815,10 @@ static void test_agg_every_allocation_failure_is_clean(void **state)
     }
 }
 
+/* One case of a data-driven test, named for what the case is. */
+#define HELD(name, c) {name, test_agg_never_evicts_a_held_site, NULL, NULL, (void *)&(c)}
+#define FREED(name, c) {name, test_agg_reuses_a_freed_site, NULL, NULL, (void *)&(c)}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -304,7 +830,22 @@ int main(void)
         cmocka_unit_test(test_agg_judges_and_describes_a_leak),
         cmocka_unit_test(test_agg_flat_small_sites_carry_no_detector),
         cmocka_unit_test(test_agg_per_worker_sawtooths_are_not_a_leak),
+        cmocka_unit_test(test_agg_full_table_reuses_the_ids_no_worker_holds),
+        cmocka_unit_test(test_agg_full_table_in_use_alerts_through_other_sites),
+        cmocka_unit_test(test_agg_reused_id_starts_clean),
+        cmocka_unit_test(test_agg_index_finds_every_site_after_churn),
+        FREED("test_agg_reuses_a_site_whose_generation_ended", freed_by_generation_end),
+        FREED("test_agg_reuses_a_site_once_its_detector_goes", freed_by_detector_drop),
+        FREED("test_agg_reuses_a_site_whose_bytes_went_with_its_generation",
+              freed_by_generation_end_after_remap),
+        HELD("test_agg_never_evicts_a_site_a_running_worker_maps", held_by_mapping),
+        HELD("test_agg_never_evicts_a_site_holding_bytes", held_by_bytes),
+        HELD("test_agg_never_evicts_a_site_whose_workers_bytes_cancel", held_by_bytes_that_cancel),
+        HELD("test_agg_never_evicts_an_alerted_site", held_by_alert),
+        HELD("test_agg_never_evicts_a_rollup_of_a_known_library_site", held_by_library_site),
+        HELD("test_agg_never_evicts_a_site_with_a_detector", held_by_detector),
         cmocka_unit_test(test_agg_every_allocation_failure_is_clean),
+        cmocka_unit_test(test_agg_eviction_under_every_allocation_failure_is_clean),
     };
     return cmocka_run_group_tests_name("agg", tests, NULL, NULL);
 }

@@ -1,5 +1,6 @@
 /* hist: frames on a clock, columns per key, thinning that keeps the whole
- * run, eviction of the column written longest ago, allocation failure. */
+ * run, eviction of the column written longest ago, forgetting a key,
+ * allocation failure. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -112,6 +113,35 @@ static void test_hist_new_key_takes_the_column_written_longest_ago(void **state)
     lw_hist_free(h);
 }
 
+static void test_hist_forget_drops_the_key_and_frees_its_column(void **state)
+{
+    lw_hist_t *h = fresh(1);
+    lw_hist_point_t p[8];
+
+    (void)state;
+    lw_hist_forget(h, 3); /* before any frame, unknown: nothing happens */
+    assert_true(lw_hist_begin(h, 0));
+    for (uint64_t k = 0; k < LW_HIST_SERIES; k++)
+        assert_int_equal(lw_hist_put(h, k, 10 + (int64_t)k), 0);
+    /* GIVEN a full frame: WHEN key 3 is forgotten */
+    lw_hist_forget(h, 3);
+    lw_hist_forget(h, 1000); /* unknown: nothing happens */
+    /* THEN it has no past, the others keep theirs, and its column is free
+     * even within the frame that filled every column */
+    assert_int_equal(lw_hist_series(h, 3, p, 8), 0);
+    assert_int_equal(lw_hist_series(h, 4, p, 8), 1);
+    assert_int_equal(p[0].value, 14);
+    assert_int_equal(lw_hist_put(h, 1000, 7), 0);
+    assert_int_equal(lw_hist_put(h, 1001, 7), -ENOSPC);
+    /* AND the key, put again, starts from nothing */
+    assert_true(lw_hist_begin(h, 1));
+    assert_int_equal(lw_hist_put(h, 3, 99), 0);
+    assert_int_equal(lw_hist_series(h, 3, p, 8), 1);
+    assert_int_equal(p[0].time, 1);
+    assert_int_equal(p[0].value, 99);
+    lw_hist_free(h);
+}
+
 static void test_hist_allocation_failure_is_clean(void **state)
 {
     (void)state;
@@ -129,6 +159,7 @@ int main(void)
         cmocka_unit_test(test_hist_frames_without_a_value_are_absent),
         cmocka_unit_test(test_hist_full_table_thins_and_keeps_the_whole_run),
         cmocka_unit_test(test_hist_new_key_takes_the_column_written_longest_ago),
+        cmocka_unit_test(test_hist_forget_drops_the_key_and_frees_its_column),
         cmocka_unit_test(test_hist_allocation_failure_is_clean),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
