@@ -1,10 +1,10 @@
 /*
- * engine.h - the worker side: allocator hooks, sampled sites, per-request deltas.
+ * engine.h - the worker side: starts the hooks (hooks.h, freelists.h) and,
+ * after each request, publishes what changed per site to the master.
  *
  * All engine state lives in the worker process and is guarded by the GIL:
  * the hooks are installed on the MEM and OBJ domains, which CPython only
- * calls with the GIL held, and the after-request step takes the GIL. A
- * thread-local guard keeps leakwatch from sampling its own work.
+ * calls with the GIL held, and the after-request step takes the GIL.
  */
 #ifndef LW_ENGINE_H
 #define LW_ENGINE_H
@@ -14,9 +14,10 @@
 #include "../src/config.h"
 #include "../src/ring.h"
 #include "../src/sites.h"
+#include "hooks.h"
 
 /* A worker's own bounds; the master's aggregator is sized from them. */
-#define LW_ENGINE_SITES 16384      /* sites per worker, overflow site included */
+#define LW_ENGINE_SITES LW_HOOKS_SITES /* sites per worker, overflow site included */
 #define LW_ENGINE_ENDPOINTS 1024   /* endpoint names per worker; more fold into "other" */
 
 /* Counters a worker exposes (read under the GIL). */

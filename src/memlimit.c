@@ -209,3 +209,36 @@ uint64_t lw_oom_eta(uint64_t used, uint64_t limit, double rate)
         return 1;
     return eta > 1e12 ? 0 : (uint64_t)eta;
 }
+
+lw_limit_t lw_memlimit_choose(const lw_limit_readings_t *in)
+{
+    lw_limit_t l = {0, false, LW_LIMIT_NONE};
+
+    if (in->off)
+        return l;
+    if (in->option)
+        l = (lw_limit_t){in->option, false, LW_LIMIT_FROM_OPTION};
+    else if (in->reload_on_rss)
+        l = (lw_limit_t){in->reload_on_rss, false, LW_LIMIT_FROM_RELOAD_ON_RSS};
+    else if (in->evil_reload_on_rss)
+        l = (lw_limit_t){in->evil_reload_on_rss, false, LW_LIMIT_FROM_EVIL_RELOAD_ON_RSS};
+    else if (in->cgroup)
+        l = (lw_limit_t){in->cgroup, true, LW_LIMIT_FROM_CGROUP};
+    return l;
+}
+
+const char *lw_memlimit_source_name(lw_limit_source_t source)
+{
+    switch (source) {
+    case LW_LIMIT_FROM_OPTION:
+        return "--leakwatch-memory-limit";
+    case LW_LIMIT_FROM_RELOAD_ON_RSS:
+        return "--reload-on-rss";
+    case LW_LIMIT_FROM_EVIL_RELOAD_ON_RSS:
+        return "--evil-reload-on-rss";
+    case LW_LIMIT_FROM_CGROUP:
+        return "cgroup";
+    default:
+        return "none";
+    }
+}

@@ -13,6 +13,7 @@
 #ifndef LW_MEMLIMIT_H
 #define LW_MEMLIMIT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -59,6 +60,36 @@ int lw_cgroup_find(const char *self_cgroup, const char *root, lw_cgroup_t *cg);
  * its count is malformed. *kills is untouched on failure.
  */
 int lw_cgroup_oom_kills(const char *text, uint64_t *kills);
+
+/* Where the limit a worker meets comes from (lw_memlimit_choose). */
+typedef enum lw_limit_source {
+    LW_LIMIT_NONE = 0,        /* none known: no OOM projection */
+    LW_LIMIT_FROM_OPTION,     /* --leakwatch-memory-limit */
+    LW_LIMIT_FROM_RELOAD_ON_RSS,
+    LW_LIMIT_FROM_EVIL_RELOAD_ON_RSS,
+    LW_LIMIT_FROM_CGROUP,     /* shared by every worker of the cgroup */
+} lw_limit_source_t;
+
+/* What the caller knows when it chooses (bytes; 0 = not set). */
+typedef struct lw_limit_readings {
+    bool off;                 /* --leakwatch-memory-limit off */
+    uint64_t option;          /* --leakwatch-memory-limit SIZE */
+    uint64_t reload_on_rss;   /* uWSGI's --reload-on-rss */
+    uint64_t evil_reload_on_rss;
+    uint64_t cgroup;          /* the cgroup's limit (lw_cgroup_t.limit) */
+} lw_limit_readings_t;
+
+typedef struct lw_limit {
+    uint64_t bytes;           /* 0 = none */
+    bool shared;              /* all workers together (a cgroup), not each */
+    lw_limit_source_t source;
+} lw_limit_t;
+
+/* The limit workers meet, in the order the top of this file gives. Cannot fail. */
+lw_limit_t lw_memlimit_choose(const lw_limit_readings_t *in);
+
+/* How a source is named in the log ("--reload-on-rss", "cgroup"); a static string. */
+const char *lw_memlimit_source_name(lw_limit_source_t source);
 
 /*
  * A robust growth rate: the Theil-Sen slope (median of pairwise slopes) of

@@ -255,6 +255,32 @@ static void test_oom_eta(void **state)
     assert_int_equal(lw_oom_eta(999, 1000, 1e6), 1);
 }
 
+/* One row per case: what is known, and the limit that must be chosen. */
+static void test_memlimit_choose_takes_the_first_known_in_order(void **state)
+{
+    static const struct {
+        lw_limit_readings_t in;
+        lw_limit_t want;
+    } cases[] = {
+        {{false, 0, 0, 0, 0}, {0, false, LW_LIMIT_NONE}},
+        {{false, 100, 200, 300, 400}, {100, false, LW_LIMIT_FROM_OPTION}},
+        {{false, 0, 200, 300, 400}, {200, false, LW_LIMIT_FROM_RELOAD_ON_RSS}},
+        {{false, 0, 0, 300, 400}, {300, false, LW_LIMIT_FROM_EVIL_RELOAD_ON_RSS}},
+        {{false, 0, 0, 0, 400}, {400, true, LW_LIMIT_FROM_CGROUP}},
+        {{true, 100, 200, 300, 400}, {0, false, LW_LIMIT_NONE}}, /* off wins */
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        lw_limit_t got = lw_memlimit_choose(&cases[i].in);
+        assert_int_equal(got.bytes, cases[i].want.bytes);
+        assert_int_equal(got.shared, cases[i].want.shared);
+        assert_int_equal(got.source, cases[i].want.source);
+    }
+    assert_string_equal(lw_memlimit_source_name(LW_LIMIT_FROM_CGROUP), "cgroup");
+    assert_string_equal(lw_memlimit_source_name(LW_LIMIT_FROM_RELOAD_ON_RSS), "--reload-on-rss");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -270,6 +296,7 @@ int main(void)
         cmocka_unit_test(test_cgroup_oom_kills),
         cmocka_unit_test(test_trend_is_robust_to_outliers),
         cmocka_unit_test(test_oom_eta),
+        cmocka_unit_test(test_memlimit_choose_takes_the_first_known_in_order),
     };
     return cmocka_run_group_tests_name("memlimit", tests, NULL, NULL);
 }

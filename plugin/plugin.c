@@ -1,0 +1,335 @@
+/*
+ * plugin.c - leakwatch as uWSGI sees it: the plugin descriptor, its
+ * options, and the lifecycle, as uWSGI 2.0 runs it:
+ *
+ *   on_load      (master, at dlopen)      defaults
+ *   options      (master, while parsing)  lw_config_set(); bad value: exit(1)
+ *   init         (master, before fork)    check, shared memory (src/shm.c), the
+ *                                         after-request hook, fork handlers
+ *                                         (threads.h), metrics (metrics.h), the
+ *                                         memory limit (limits.h), listeners (listen.h)
+ *   fork child   (every child of the master) close what the master's threads held
+ *   post_fork    (each worker, each spawn) claim the worker's slot, start the
+ *                                         engine (engine.h)
+ *   after-request (worker, every request, concurrently under --threads)
+ *   master_cycle (master, every loop turn) start the analyst (analyst.h) and
+ *                                         the listeners once; the STATUS line
+ *
+ * This file only translates: what is a leak, an OOM warning, why a worker
+ * ended, is src/'s, reached through the analyst and the engine.
+ */
+#include <Python.h>
+#include <uwsgi.h>
+
+#include "../src/config.h"
+#include "../src/shm.h"
+#include "../src/size.h"
+#include "../src/tick.h"
+#include "analyst.h"
+#include "engine.h"
+#include "limits.h"
+#include "listen.h"
+#include "metrics.h"
+#include "threads.h"
+
+#define LW_EXPORT __attribute__((visibility("default")))
+#define LW_HOOK_NAME "leakwatch_after_request"
+#define LW_CYCLE_US 250000 /* master bookkeeping at most 4 times a second */
+#define LW_RING_RECORDS 8192 /* per worker: 256 KiB */
+#define LW_SITES_LOGGED 3   /* sites per SITES block (--leakwatch-summary) */
+
+extern struct uwsgi_server uwsgi;
+LW_EXPORT extern struct uwsgi_plugin leakwatch_plugin;
+LW_EXPORT void leakwatch_after_request(struct wsgi_request *wsgi_req);
+
+/* What the master last saw of a worker slot. Master-only, written in cycle. */
+struct seen {
+    lw_worker_view_t view;
+    int valid;
+};
+
+/* Written by option callbacks and init in the master before fork; read-only after. */
+static lw_config_t cfg;
+/* Set in init before fork; the mapping is shared, the pointer copied. */
+static lw_shm_t *shm;
+/* Set in init (master); the analyst writes the values. */
+static lw_metrics_t *metrics;
+static const lw_limit_t *limit;
+/* This worker's slot, set in post_fork; 0 in the master and in a child the
+ * app forks (lw_forked_by_the_app). */
+static uint32_t my_wid;
+/* Worker-only: the allocator hooks are installed and this process publishes. */
+static int engine_on;
+/* Master-only state, written by master_cycle. */
+static struct seen *seen;
+static lw_tick_t cycle_tick, summary_tick;
+static int summary_dirty;
+/* Worker-only: when this worker logs its sites (--leakwatch-summary). */
+static lw_tick_t sites_tick;
+
+static void lw_on_load(void)
+{
+    lw_config_init(&cfg);
+}
+
+static void lw_opt_set(char *opt, char *value, void *data)
+{
+    char err[512];
+
+    (void)data;
+    if (lw_config_set(&cfg, opt, value, err, sizeof(err)) < 0) {
+        uwsgi_log("[leakwatch] %s\n", err);
+        exit(1);
+    }
+}
+
+#define LW_OPT(name, help) \
+    {name, required_argument, 0, help, lw_opt_set, NULL, UWSGI_OPT_MASTER}
+
+static struct uwsgi_option lw_options[] = {
+    LW_OPT("leakwatch-threshold",
+           "report a Python allocation site once its sustained growth passes SIZE "
+           "(e.g. 512k, 2MB, 1G; default 2MB)"),
+    LW_OPT("leakwatch-sample-rate",
+           "mean bytes between sampled allocations: SIZE, auto (threshold/64) or "
+           "exact (every allocation; slow, for debugging) (default auto)"),
+    LW_OPT("leakwatch-frames", "Python frames kept per site traceback, 1-128 (default 16)"),
+    LW_OPT("leakwatch-gc",
+           "when leakwatch runs gc.collect(): auto (whenever tracked memory grew by half "
+           "the threshold), request (after every request), N (every N requests) or off "
+           "(default auto)"),
+    LW_OPT("leakwatch-warmup",
+           "requests per worker served before growth is judged (default 20)"),
+    LW_OPT("leakwatch-memory-limit",
+           "per-worker memory limit for OOM projection: SIZE, auto (reload-on-rss, "
+           "cgroup) or off (default auto)"),
+    LW_OPT("leakwatch-report",
+           "serve the JSON report on ADDR (HOST:PORT, :PORT for loopback, or a unix "
+           "socket path; default off)"),
+    LW_OPT("leakwatch-http",
+           "serve a page (/), /metrics (Prometheus) and /report.json over HTTP on ADDR (HOST:PORT, "
+           ":PORT for loopback, or a unix socket path; default off)"),
+    LW_OPT("leakwatch-http-sites",
+           "site series on /metrics at most, the largest by live bytes, 1-1000 (default 50)"),
+    LW_OPT("leakwatch-alarm",
+           "uWSGI alarm raised on every alert, define it with --alarm "
+           "(default leakwatch)"),
+    LW_OPT("leakwatch-ignore",
+           "ignore allocation sites whose file matches PATTERN (fnmatch; repeatable)"),
+    LW_OPT("leakwatch-oom-horizon",
+           "warn (OOM line) when a worker is projected to reach its memory limit within "
+           "N seconds (default 1800)"),
+    LW_OPT("leakwatch-summary",
+           "log a status line every N seconds while requests flow (default 0, off)"),
+    {0},
+};
+
+static uint32_t lw_count_cores(void)
+{
+    return uwsgi.cores > 0 ? (uint32_t)uwsgi.cores : 1;
+}
+
+static uint32_t lw_count_workers(void)
+{
+    return uwsgi.numproc > 0 ? (uint32_t)uwsgi.numproc : 1;
+}
+
+static int lw_init(void)
+{
+    char err[512], desc[512], total[32];
+    uint32_t nworkers = lw_count_workers(), ncores = lw_count_cores();
+    size_t size = lw_shm_size(nworkers, ncores, LW_RING_RECORDS);
+
+    if (lw_config_check(&cfg, err, sizeof(err)) < 0) {
+        uwsgi_log("[leakwatch] %s\n", err);
+        exit(1);
+    }
+    if (size == 0) {
+        uwsgi_log("[leakwatch] %u workers x %u cores is beyond leakwatch's limits "
+                  "(%u workers, %u cores)\n", nworkers, ncores,
+                  LW_SHM_MAX_WORKERS, LW_SHM_MAX_CORES);
+        exit(1);
+    }
+    shm = uwsgi_calloc_shared(size);
+    if (lw_shm_init(shm, size, nworkers, ncores, LW_RING_RECORDS) < 0) {
+        uwsgi_log("[leakwatch] cannot lay out shared memory\n");
+        exit(1);
+    }
+    seen = uwsgi_calloc(sizeof(struct seen) * (nworkers + 1));
+    lw_tick_init(&cycle_tick, LW_CYCLE_US);
+    lw_tick_init(&summary_tick, (uint64_t)cfg.summary_secs * 1000000);
+    uwsgi_string_new_list(&uwsgi.after_request_hooks, LW_HOOK_NAME);
+    if (lw_threads_init() != 0)
+        uwsgi_log("[leakwatch]   cannot register fork handlers: a worker respawned while the "
+                  "master reads /proc or serves a client may keep that descriptor\n");
+    metrics = lw_metrics_register(nworkers);
+
+    uwsgi_log("[leakwatch] enabled: %s\n", lw_config_describe(&cfg, desc, sizeof(desc)));
+    uwsgi_log("[leakwatch]   %u workers x %u cores, %s shared memory\n", nworkers,
+              ncores, lw_size_format(size, total, sizeof(total)));
+    if (!uwsgi.master_process)
+        uwsgi_log("[leakwatch]   no master process: requests are counted but nothing "
+                  "is analysed; add --master\n");
+    limit = lw_limits_detect(&cfg);
+    lw_listen_open(&cfg);
+    return 0;
+}
+
+/*
+ * A child that the app forks in a worker (os.fork()) and that returns into
+ * uWSGI's request loop serves requests as that worker: it must not become
+ * a second writer on the worker's single-writer ring and counters. Runs in
+ * the child of every fork() a worker makes; subprocesses exec at once.
+ */
+static uint32_t forked_from_wid; /* in such a child: the worker it was forked from */
+
+static void lw_forked_by_the_app(void)
+{
+    if (my_wid)
+        forked_from_wid = my_wid;
+    my_wid = 0;
+    engine_on = 0;
+}
+
+/* Said once, by the child, at its first request. */
+static void lw_say_forked(void)
+{
+    uwsgi_log("[leakwatch] pid %d, a child the app forked in worker %u, serves requests "
+              "as that worker; it publishes nothing (worker %u's own process still does)\n",
+              (int)getpid(), forked_from_wid, forked_from_wid);
+    forked_from_wid = 0;
+}
+
+static void lw_post_fork(void)
+{
+    PyGILState_STATE gil;
+
+    lw_listen_close(); /* the master's */
+    if (!shm || uwsgi.mywid < 1 || (uint32_t)uwsgi.mywid > shm->nworkers)
+        return;
+    if (lw_shm_claim(shm, (uint32_t)uwsgi.mywid, (int32_t)getpid(), uwsgi_micros()) < 0)
+        return;
+    my_wid = (uint32_t)uwsgi.mywid;
+    /* registered in the worker only, once per worker process: the master's
+     * forks are its own business */
+    pthread_atfork(NULL, NULL, lw_forked_by_the_app);
+    lw_worker_view_t view;
+    if (lw_shm_read(shm, my_wid, &view) < 0)
+        view.spawns = 0;
+    lw_tick_init(&sites_tick, (uint64_t)cfg.summary_secs * 1000000);
+    sites_tick.next_us = uwsgi_micros() + sites_tick.interval_us;
+    if (!Py_IsInitialized()) /* no python plugin: nothing to track */
+        return;
+    gil = PyGILState_Ensure();
+    engine_on = lw_engine_start(&cfg, (uint64_t)getpid() * 0x9E3779B97F4A7C15ULL ^
+                                          uwsgi_micros()) == 0;
+    if (engine_on)
+        lw_engine_publish_to(lw_shm_ring(shm, my_wid), getpid(), view.spawns, uwsgi_micros());
+    PyGILState_Release(gil);
+}
+
+/* Worker: the counters the master's metrics show, one store each. */
+static void lw_worker_publish_counters(void)
+{
+    lw_worker_slot_t *slot = lw_shm_worker(shm, my_wid);
+    lw_engine_stats_t st;
+
+    lw_engine_stats(&st);
+    atomic_store_explicit(&slot->samples, st.samples, memory_order_relaxed);
+    atomic_store_explicit(&slot->lost, st.lost, memory_order_relaxed);
+    atomic_store_explicit(&slot->tracked, st.tracked_bytes, memory_order_relaxed);
+}
+
+void leakwatch_after_request(struct wsgi_request *wsgi_req)
+{
+    lw_core_slot_t *core;
+
+    if (!my_wid || wsgi_req->async_id < 0) {
+        if (forked_from_wid)
+            lw_say_forked();
+        return;
+    }
+    core = lw_shm_core(shm, my_wid, (uint32_t)wsgi_req->async_id);
+    if (core)
+        lw_core_count_hooksafe(core);
+    if (engine_on) {
+        PyGILState_STATE gil = PyGILState_Ensure();
+        lw_engine_after_request(wsgi_req->path_info, wsgi_req->path_info_len);
+        lw_worker_publish_counters();
+        if (cfg.summary_secs && lw_tick_due(&sites_tick, uwsgi_micros()))
+            lw_engine_log_sites(my_wid, LW_SITES_LOGGED);
+        PyGILState_Release(gil);
+    }
+}
+
+/* Reads every slot whose owner uWSGI agrees on; notes what changed. */
+static void lw_master_observe(void)
+{
+    for (uint32_t wid = 1; wid <= shm->nworkers; wid++) {
+        lw_worker_view_t view;
+
+        if (lw_shm_read(shm, wid, &view) < 0)
+            continue;
+        /* A slot whose pid uWSGI does not know yet is not (yet) its worker. */
+        if (view.pid == 0 || view.pid != uwsgi.workers[wid].pid)
+            continue;
+        if (seen[wid].valid && !memcmp(&seen[wid].view, &view, sizeof(view)))
+            continue;
+        seen[wid].view = view;
+        seen[wid].valid = 1;
+        summary_dirty = 1;
+    }
+}
+
+static void lw_master_summary(void)
+{
+    uint64_t requests = 0, respawns = 0;
+    uint32_t live = 0;
+
+    for (uint32_t wid = 1; wid <= shm->nworkers; wid++) {
+        if (!seen[wid].valid)
+            continue;
+        live++;
+        requests += seen[wid].view.requests;
+        respawns += seen[wid].view.spawns - 1;
+    }
+    uwsgi_log("[leakwatch] STATUS %u workers, %llu requests, %llu respawns\n", live,
+              (unsigned long long)requests, (unsigned long long)respawns);
+    for (uint32_t wid = 1; wid <= shm->nworkers; wid++) {
+        if (seen[wid].valid)
+            uwsgi_log("[leakwatch]   worker %u pid %d: %llu requests, spawn %llu\n", wid,
+                      (int)seen[wid].view.pid,
+                      (unsigned long long)seen[wid].view.requests,
+                      (unsigned long long)seen[wid].view.spawns);
+    }
+    summary_dirty = 0;
+}
+
+static void lw_master_cycle(void)
+{
+    static int started;
+    uint64_t now;
+
+    if (!shm)
+        return;
+    if (!started) {
+        started = 1;
+        if (lw_analyst_start(&cfg, shm, limit, metrics) == 0)
+            lw_listen_start();
+    }
+    now = uwsgi_micros();
+    if (!lw_tick_due(&cycle_tick, now))
+        return;
+    lw_master_observe();
+    if (cfg.summary_secs && summary_dirty && lw_tick_due(&summary_tick, now))
+        lw_master_summary();
+}
+
+struct uwsgi_plugin leakwatch_plugin = {
+    .name = "leakwatch",
+    .on_load = lw_on_load,
+    .options = lw_options,
+    .init = lw_init,
+    .post_fork = lw_post_fork,
+    .master_cycle = lw_master_cycle,
+};
