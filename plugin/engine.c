@@ -12,6 +12,7 @@
 
 #include "../src/path.h"
 #include "../src/size.h"
+#include "../src/topn.h"
 #include "engine.h"
 #include "freelists.h"
 #include "frames.h"
@@ -378,33 +379,13 @@ static void log_site(uint32_t idx)
     }
 }
 
-/* Keeps best[0..*n) sorted by live bytes, at most `top` long. */
-static void consider(uint32_t *best, int *n, int top, uint32_t site)
-{
-    int64_t live = eng.sites->sites[site].live_bytes;
-    int at;
-
-    if (live <= 0)
-        return;
-    if (*n < top)
-        at = (*n)++;
-    else if (live > eng.sites->sites[best[top - 1]].live_bytes)
-        at = top - 1;
-    else
-        return;
-    while (at > 0 && eng.sites->sites[best[at - 1]].live_bytes < live) {
-        best[at] = best[at - 1];
-        at--;
-    }
-    best[at] = site;
-}
-
 void lw_engine_log_sites(uint32_t wid, int top)
 {
     uint32_t best[SITES_LOGGED_MAX];
-    int nbest = 0;
+    int64_t live[SITES_LOGGED_MAX];
     char tracked[32];
     lw_engine_stats_t st;
+    lw_topn_t largest;
 
     if (!eng.running)
         return;
@@ -413,8 +394,11 @@ void lw_engine_log_sites(uint32_t wid, int top)
     lw_hooks_guard(true);
     lw_engine_stats(&st);
     /* A scan of the table: fine every few seconds, never per request. */
-    for (uint32_t i = 0; i < eng.sites->used; i++)
-        consider(best, &nbest, top, i);
+    lw_topn_init(&largest, best, live, (size_t)top);
+    for (uint32_t i = 0; i < eng.sites->used; i++) {
+        if (eng.sites->sites[i].live_bytes > 0)
+            lw_topn_offer(&largest, i, eng.sites->sites[i].live_bytes);
+    }
     uwsgi_log("[leakwatch] SITES worker %u pid %d after %llu requests: %s tracked in %u sites, "
               "%llu samples, %llu lost, %llu collections\n", wid, (int)getpid(),
               (unsigned long long)eng.requests,
@@ -422,7 +406,7 @@ void lw_engine_log_sites(uint32_t wid, int top)
                              sizeof(tracked)),
               eng.sites->used, (unsigned long long)st.samples, (unsigned long long)st.lost,
               (unsigned long long)eng.collections);
-    for (int i = 0; i < nbest; i++)
+    for (size_t i = 0; i < largest.n; i++)
         log_site(best[i]);
     lw_hooks_guard(false);
 }
