@@ -11,9 +11,11 @@
 
 /*
  * A new generation: its own series and its own high. The reference
- * (tracked_ref, ref_requests) is deliberately left as it was, as the
- * plugin always did: it is retaken at the first look whose series base
- * differs from ref_requests (see lw_native_look).
+ * (tracked_ref, ref_requests) is left as the plugin left it, so that this
+ * module changes no verdict: it is retaken at the first look whose series
+ * base differs from ref_requests, so a new generation whose first look
+ * comes at the old base's request count keeps the old generation's
+ * reference (questionable; raised with issue 15).
  */
 static void new_generation(lw_native_t *n, int64_t pid)
 {
