@@ -1,0 +1,225 @@
+/* native: series of (requests, rss, tracked) looks at one worker, each with
+ * the verdict it must get; the resets of a respawn and of a new generation. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "native.h"
+
+#define KIB INT64_C(1024)
+#define MIB (KIB * KIB)
+#define T (2 * MIB)              /* the threshold */
+#define PID 4242
+#define REQUESTS_PER_LOOK 10     /* a look a second, ten requests a second */
+#define LOOKS 600
+
+/* exact sampling (no noise), two confirmations: the plugin's shape */
+static const lw_detect_cfg_t cfg = {T, 2, 1};
+
+/* A worker's readings at look `i`. */
+typedef lw_native_reading_t (*series_fn)(int i);
+
+static lw_native_reading_t at(int i, int64_t rss, int64_t tracked)
+{
+    return (lw_native_reading_t){PID, (uint64_t)i * REQUESTS_PER_LOOK, rss, tracked};
+}
+
+static lw_native_reading_t flat(int i)
+{
+    return at(i, 80 * MIB, 20 * MIB);
+}
+
+/* RSS grows 6.4 KiB a request, Python holds the same bytes throughout */
+static lw_native_reading_t native_growth(int i)
+{
+    return at(i, 80 * MIB + i * 64 * KIB, 20 * MIB);
+}
+
+/* a Python leak: 4 KiB a request tracked, RSS grows twice that (allocator
+ * overhead): the unexplained half grows like a leak, Python explains it */
+static lw_native_reading_t python_growth(int i)
+{
+    return at(i, 80 * MIB + i * 80 * KIB, 20 * MIB + i * 40 * KIB);
+}
+
+/*
+ * Cyclic garbage: tracked bytes pile up a little every look and a gc drops
+ * them every GC_EVERY looks, each pile bigger than the last (the records of
+ * a long run); RSS follows the highest pile, as allocators keep what a
+ * collection frees. Against the current tracked bytes the series would rise
+ * by a pile at each gc, a staircase; against their high it stays flat.
+ */
+#define GC_EVERY 20
+static int64_t pile_step(int cycle)
+{
+    return 5 * KIB + T / 16 * cycle / GC_EVERY;
+}
+
+static lw_native_reading_t gc_drops(int i)
+{
+    int cycle = i / GC_EVERY;
+    int64_t pile = pile_step(cycle) * (i % GC_EVERY);
+    int64_t last_peak = cycle ? pile_step(cycle - 1) * (GC_EVERY - 1) : 0;
+    int64_t high = pile > last_peak ? pile : last_peak;
+
+    return at(i, 80 * MIB + high, 20 * MIB + pile);
+}
+
+typedef struct native_case {
+    const char *name;
+    series_fn series;
+    bool leaks;              /* a NATIVE verdict comes */
+    bool explained;          /* the detector's LEAK comes, Python explains it */
+    int64_t max_growth;      /* no verdict says more; -1: any */
+} native_case_t;
+
+static const native_case_t cases[] = {
+    {"flat rss", flat, false, false, 0},
+    {"rss grows, python does not", native_growth, true, false, -1},
+    {"rss grows with python", python_growth, false, true, -1},
+    {"gc drops of tracked bytes", gc_drops, false, false, 0},
+};
+
+static void test_native_every_series_gets_its_verdict(void **state)
+{
+    (void)state;
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        lw_native_t n;
+        int leaks = 0, explained = 0;
+        lw_native_verdict_t first = {0};
+
+        memset(&n, 0, sizeof(n));
+        for (int i = 0; i < LOOKS; i++) {
+            lw_native_reading_t r = cases[c].series(i);
+            lw_native_verdict_t v = lw_native_look(&n, &cfg, &r);
+            assert_false(v.leak && v.explained);
+            if (cases[c].max_growth >= 0)
+                assert_true(v.growth <= cases[c].max_growth);
+            if (v.leak && leaks++ == 0)
+                first = v;
+            explained += v.explained;
+        }
+        print_message("%s: %d NATIVE, %d explained\n", cases[c].name, leaks, explained);
+        assert_int_equal(leaks > 0, cases[c].leaks);
+        assert_int_equal(explained > 0, cases[c].explained);
+        if (leaks) {
+            /* after the detector's confirmation: a second look T/4 further grown */
+            assert_true(first.growth >= T + T / 4);
+            assert_true(first.growth <= 2 * T);
+            assert_true(first.requests > 0);
+            assert_true(first.per_request > 0.0);
+        }
+    }
+}
+
+/* Looks of `series` from look `from` to `to`; the number of NATIVE verdicts. */
+static int run(lw_native_t *n, series_fn series, int from, int to)
+{
+    int leaks = 0;
+
+    for (int i = from; i < to; i++) {
+        lw_native_reading_t r = series(i);
+        leaks += lw_native_look(n, &cfg, &r).leak;
+    }
+    return leaks;
+}
+
+static void test_native_a_count_that_goes_back_starts_again(void **state)
+{
+    lw_native_t n;
+    lw_native_verdict_t v;
+
+    (void)state;
+    memset(&n, 0, sizeof(n));
+    /* GIVEN native growth of almost T, from a thousand requests on */
+    assert_int_equal(run(&n, native_growth, 100, 120), 0);
+    lw_native_reading_t r = native_growth(120);
+    assert_true(lw_native_look(&n, &cfg, &r).growth > T / 2);
+    /* WHEN the slot's count goes back (same pid), RSS as high as before */
+    r.requests = 5;
+    v = lw_native_look(&n, &cfg, &r);
+    /* THEN growth is measured from there */
+    assert_int_equal(v.growth, 0);
+    assert_int_equal(v.requests, 0);
+    r.requests = 15;
+    r.rss += 64 * KIB;
+    v = lw_native_look(&n, &cfg, &r);
+    assert_int_equal(v.growth, 64 * KIB);
+    assert_int_equal(v.requests, 10);
+}
+
+static void test_native_a_new_generation_starts_its_own_series(void **state)
+{
+    lw_native_t n;
+    lw_native_verdict_t v;
+
+    (void)state;
+    memset(&n, 0, sizeof(n));
+    /* GIVEN a generation that grew natively, unconfirmed yet, and held 60 MiB of Python */
+    for (int i = 0; i < 20; i++) {
+        lw_native_reading_t r = native_growth(i);
+        r.tracked = i < 10 ? 60 * MIB : 20 * MIB;
+        lw_native_look(&n, &cfg, &r);
+    }
+    /* WHEN its successor (new pid) holds 20 MiB at the next count */
+    lw_native_reading_t r = native_growth(20);
+    r.pid = PID + 1;
+    v = lw_native_look(&n, &cfg, &r);
+    /* THEN its series starts at its own first look, against its own high */
+    assert_int_equal(v.growth, 0);
+    assert_int_equal(v.requests, 0);
+    assert_int_equal(n.tracked_high, 20 * MIB);
+    assert_int_equal(n.det.base.bytes, r.rss - 20 * MIB);
+    /* and its own growth from there makes the NATIVE line, not the old one's */
+    int leaks = 0;
+    for (int i = 21; i < LOOKS && !leaks; i++) {
+        lw_native_reading_t next = native_growth(i);
+        next.pid = PID + 1;
+        v = lw_native_look(&n, &cfg, &next);
+        leaks = v.leak;
+        if (leaks)
+            assert_int_equal(v.requests, (uint64_t)(i - 20) * REQUESTS_PER_LOOK);
+    }
+    assert_true(leaks);
+}
+
+static void test_native_python_growth_of_a_quarter_explains_it(void **state)
+{
+    lw_native_t n;
+    lw_native_verdict_t v = {0};
+
+    (void)state;
+    /* RSS grows 64 KiB a look on top of the Python growth; Python grows by
+     * just a quarter of that (explained) or a little less (native). */
+    static const struct {
+        int64_t python_per_look;
+        bool leaks;
+    } shares[] = {{16 * KIB, false}, {15 * KIB, true}};
+    for (size_t k = 0; k < sizeof(shares) / sizeof(shares[0]); k++) {
+        memset(&n, 0, sizeof(n));
+        for (int i = 0; i < LOOKS; i++) {
+            int64_t python = shares[k].python_per_look * i;
+            lw_native_reading_t r = at(i, 80 * MIB + i * 64 * KIB + python, 20 * MIB + python);
+            v = lw_native_look(&n, &cfg, &r);
+            if (v.leak || v.explained)
+                break;
+        }
+        assert_int_equal(v.leak, shares[k].leaks);
+        assert_int_equal(v.explained, !shares[k].leaks);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_native_every_series_gets_its_verdict),
+        cmocka_unit_test(test_native_a_count_that_goes_back_starts_again),
+        cmocka_unit_test(test_native_a_new_generation_starts_its_own_series),
+        cmocka_unit_test(test_native_python_growth_of_a_quarter_explains_it),
+    };
+    return cmocka_run_group_tests_name("native", tests, NULL, NULL);
+}
