@@ -3,24 +3,31 @@
  * rings, judges, watches RSS against the memory limit, raises alerts and
  * sets the metrics, every 20 ms, in its own thread so that neither the
  * master's loop (which may sleep a second between events) sets the pace of
- * detection nor detection lengthens the loop. The decisions are src/'s:
- * the aggregator and detector, the end cause, the memory limit's trend.
+ * detection nor detection lengthens the loop.
+ *
+ * This file gathers readings (the rings, the workers' slots, /proc, uWSGI's
+ * worker table) and hands them to src/: the aggregator and detector judge
+ * sites (agg.c), native.c native growth, oomwatch.c the OOM projection,
+ * endcause.c why a worker ended, alerttext.c what an alert says,
+ * alertlog.c what was said, slotstats.c what the metrics show.
  */
 #include <uwsgi.h>
 
 #include "../src/agg.h"
+#include "../src/alertlog.h"
+#include "../src/alerttext.h"
 #include "../src/endcause.h"
-#include "../src/expo.h"
 #include "../src/hist.h"
-#include "../src/outbox.h"
+#include "../src/native.h"
+#include "../src/oomwatch.h"
 #include "../src/page.h"
-#include "../src/report.h"
-#include "../src/size.h"
+#include "../src/slotstats.h"
 #include "../src/tick.h"
 #include "analyst.h"
 #include "engine.h"
 #include "limits.h"
 #include "threads.h"
+#include "view.h"
 
 #define LW_ANALYST_NS 20000000 /* the analyst looks every 20 ms when idle */
 #define LW_ANALYST_BUSY_NS 2000000 /* and every 2 ms while records flow */
@@ -30,13 +37,25 @@
 #define LW_ALERTS_MAX 16       /* alerts judged per lock hold */
 #define LW_MAX_SITES 65536     /* the master's site table */
 #define LW_MAX_ENDPOINTS 4096  /* the master's endpoint names */
-#define LW_PAGE_SITES 12       /* site cards on the page (/ on --leakwatch-http) */
-#define LW_PAGE_REFRESH 5      /* seconds between the page's reloads */
-#define LW_RSS_POINTS 30       /* seconds of RSS history per worker */
-#define LW_ALERT_HISTORY 64
 #define LW_DEPARTURES_MAX 16   /* worker ends taken per cycle */
+#define LW_STATM_MAX 128
+/*
+ * The detector's settings, for sites and for native growth alike: two
+ * looks, the second T/4 further grown (detect.c), which is what a third
+ * look used to add.
+ */
+#define LW_CONFIRM_LOOKS 2
 
 extern struct uwsgi_server uwsgi;
+
+/* What the master knows of each worker generation, for the cause of its end. */
+struct generation {
+    lw_endcause_start_t start;   /* slot requests when this generation began */
+    int64_t pid;                 /* the generation the analyst sees, every cycle */
+    uint64_t rss_high;           /* its highest per-request RSS (uWSGI's rss_size) */
+    int64_t ended_pid;           /* the generation before it, and its highest RSS */
+    uint64_t ended_rss_high;
+};
 
 static const lw_alloc_t heap = {calloc, free};
 /* Set by lw_analyst_start, before the thread; read-only after. */
@@ -44,47 +63,25 @@ static const lw_config_t *cfg;
 static lw_shm_t *shm;
 static const lw_limit_t *limit;
 static lw_metrics_t *metrics;
+static lw_agg_cfg_t agg_cfg;
 static pthread_t analyst;
 /*
- * Guards the view (agg, hist, the alert history, the RSS tracks, the metric
- * values) between the analyst and the listener threads. Held for a drain,
- * a judgement or a render.
+ * Guards the view (everything below) between the analyst and the listener
+ * threads. Held for a drain, a judgement or a render; never while saying
+ * alerts (lw_master_say).
  */
 static pthread_mutex_t view_lock = PTHREAD_MUTEX_INITIALIZER;
 static lw_agg_t *agg;
-/* The page's charts (--leakwatch-http only). */
-static lw_hist_t *hist;
+static lw_hist_t *hist;          /* the page's charts (--leakwatch-http only) */
+static lw_alertlog_t *alerts;
+static lw_oomwatch_t *oom;
+static lw_slotstats_t *slots;
+static lw_native_t *natives;     /* [nworkers + 1] */
+static struct generation *gens;  /* [nworkers + 1] */
+static uint64_t oom_kills;       /* the cgroup's oom_kill count already explained */
 static lw_record_t drain_buf[LW_DRAIN_BATCH];
-/* Alerts by kind; leakwatch.alerts is their sum. */
-static lw_expo_kind_t alert_kinds[] = {
-    {"LEAK", 0}, {"NATIVE", 0}, {"OOM", 0}, {"LAST WORDS", 0}};
-static struct rss_track {
-    int64_t pid;
-    uint32_t n;
-    double t[LW_RSS_POINTS], rss[LW_RSS_POINTS];
-    uint64_t warned_eta;         /* the ETA last warned about, 0 = none */
-    int64_t warned_pid;          /* the generation an OOM line was about */
-    double rate;                 /* the last trend, bytes/s */
-    lw_endcause_start_t gen_start; /* slot requests when this generation began */
-    lw_detect_site_t native;     /* RSS not explained by tracked Python bytes */
-    uint64_t native_base;        /* native.base.requests when tracked_ref was taken */
-    int64_t tracked_ref;         /* tracked Python bytes at the native series' base */
-    int64_t tracked_high;        /* the generation's most tracked Python bytes */
-    int64_t gen_pid;             /* the generation the analyst sees, every cycle */
-    uint64_t gen_rss_high;       /* its highest per-request RSS (uWSGI's rss_size) */
-    int64_t ended_pid;           /* the generation before it, and its highest RSS */
-    uint64_t ended_rss_high;
-} *rss_tracks;                   /* [nworkers + 1] */
-static uint64_t oom_kills;       /* the cgroup's oom_kill count at the last look */
-/* Alerts raised under view_lock, said after it (lw_master_raise, lw_master_say);
- * the analyst thread's only. */
-static lw_outbox_t *outbox;
-static struct {
-    int64_t time;
-    const char *kind;
-    char text[512];
-} history[LW_ALERT_HISTORY];
-static uint64_t history_len;
+/* What the listeners render: pointers to the above, set once they exist. */
+static lw_view_t view;
 
 int64_t lw_mono_seconds(void)
 {
@@ -101,42 +98,6 @@ static void lw_master_forget_chart(void *ctx, uint32_t id)
     (void)ctx;
     if (hist)
         lw_hist_forget(hist, id);
-}
-
-/*
- * The detector's settings, for sites and for native growth alike: two
- * looks, the second T/4 further grown (detect.c), which is what a third
- * look used to add.
- */
-#define LW_CONFIRM_LOOKS 2
-
-static lw_detect_cfg_t lw_master_detect_cfg(void)
-{
-    lw_detect_cfg_t d = {(int64_t)cfg->threshold, LW_CONFIRM_LOOKS,
-                         (int64_t)lw_config_sample_interval(cfg)};
-    return d;
-}
-
-static void lw_master_make_agg(void)
-{
-    lw_agg_cfg_t acfg = {
-        .nworkers = shm->nworkers,
-        .max_sites = LW_MAX_SITES,
-        .local_sites = LW_ENGINE_SITES,
-        .local_endpoints = LW_ENGINE_ENDPOINTS,
-        .max_endpoints = LW_MAX_ENDPOINTS,
-        .detect = lw_master_detect_cfg(),
-        .evicted = lw_master_forget_chart,
-    };
-
-    agg = lw_agg_new(&acfg, &heap);
-    outbox = agg ? lw_outbox_new(&heap) : NULL;
-    if (agg && !outbox) {
-        lw_agg_free(agg);
-        agg = NULL;
-    }
-    if (agg && cfg->http && !(hist = lw_hist_new(&heap, 1)))
-        uwsgi_log("[leakwatch] master: out of memory for the history; the page has no charts\n");
 }
 
 /* The page's charts: the live bytes of the sites it shows, when a frame is due. */
@@ -170,30 +131,25 @@ static uint64_t lw_master_drain(void)
     return all;
 }
 
-/* Keeps the alert's first line for the report (last LW_ALERT_HISTORY). */
-static void lw_remember_alert(const char *kind, const char *text)
-{
-    uint64_t slot = history_len++ % LW_ALERT_HISTORY;
-
-    for (size_t k = 0; k < sizeof(alert_kinds) / sizeof(alert_kinds[0]); k++)
-        alert_kinds[k].count += strcmp(alert_kinds[k].kind, kind) == 0;
-    history[slot].time = (int64_t)time(NULL);
-    history[slot].kind = kind;
-    snprintf(history[slot].text, sizeof(history[slot].text), "%.*s",
-             (int)strcspn(text, "\n"), text);
-}
-
 /*
  * Every alert, LEAK, OOM, NATIVE or LAST WORDS, goes through here, in the
- * analyst with view_lock held: counted by kind, kept for the report and the
- * page, and queued to be logged and raised as the alarm by lw_master_say
- * once the lock is released. `text`: the alert's line, then its detail
- * lines, each starting with "[leakwatch]".
+ * analyst with view_lock held: counted, kept for the report and the page,
+ * and queued to be logged and raised as the alarm by lw_master_say once the
+ * lock is released. An alert whose text ran out of memory is not lost: the
+ * count says it happened.
  */
-static void lw_master_raise(const char *kind, const char *text, size_t len)
+static void lw_master_raise(const char *kind, lw_text_t *text)
 {
-    lw_remember_alert(kind, text);
-    lw_outbox_put(outbox, kind, text, len); /* when it cannot, lw_master_say says so */
+    size_t len;
+    char *s = lw_text_finish(text, &len);
+
+    if (!s) {
+        static const char oom[] = "[leakwatch] (an alert: out of memory for its text)";
+        lw_alertlog_raise(alerts, kind, oom, sizeof(oom) - 1, (int64_t)time(NULL));
+        return;
+    }
+    lw_alertlog_raise(alerts, kind, s, len, (int64_t)time(NULL)); /* a failed queue: said below */
+    heap.free(s);
 }
 
 /*
@@ -206,6 +162,7 @@ static void lw_master_raise(const char *kind, const char *text, size_t len)
 static void lw_master_say(void)
 {
     static uint64_t dropped_said;
+    lw_outbox_t *outbox = lw_alertlog_outbox(alerts);
     const char *kind, *text;
     size_t len;
 
@@ -227,31 +184,6 @@ static void lw_master_say(void)
     }
 }
 
-/* Appends printf-style to text (len bytes) at *at; what does not fit is cut. */
-__attribute__((format(printf, 4, 5))) static void lw_put(char *text, size_t len, size_t *at,
-                                                         const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    if (*at + 1 >= len)
-        return;
-    va_start(ap, fmt);
-    n = vsnprintf(text + *at, len - *at, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        *at += (size_t)n < len - *at ? (size_t)n : len - *at - 1;
-}
-
-/* The LEAK alert of a site. */
-static void lw_master_alert(uint32_t site)
-{
-    static char text[16384];
-    size_t len = lw_agg_describe(agg, site, text, sizeof(text));
-
-    lw_master_raise("LEAK", text, len);
-}
-
 /*
  * Judges what changed and raises the alerts, LW_ALERTS_MAX at most: they
  * are said before the next batch is judged. Returns 1 when the batch was
@@ -259,7 +191,7 @@ static void lw_master_alert(uint32_t site)
  */
 static int lw_master_judge(void)
 {
-    lw_alert_t alerts[LW_ALERTS_MAX];
+    lw_alert_t found[LW_ALERTS_MAX];
     uint64_t requests = 0;
     uint32_t live = 0;
     size_t n;
@@ -274,16 +206,20 @@ static int lw_master_judge(void)
     /* Warm-up: lazy initialisation in the first requests is not growth. */
     if (live == 0 || requests < cfg->warmup * live)
         return 0;
-    n = lw_agg_judge(agg, requests, alerts, LW_ALERTS_MAX);
-    for (size_t i = 0; i < n; i++)
-        lw_master_alert(alerts[i].site);
+    n = lw_agg_judge(agg, requests, found, LW_ALERTS_MAX);
+    for (size_t i = 0; i < n; i++) {
+        lw_text_t text;
+        lw_text_init(&text, &heap, 0);
+        lw_alerttext_leak(&text, agg, &agg_cfg, found[i].site);
+        lw_master_raise(LW_ALERT_LEAK, &text);
+    }
     return n == LW_ALERTS_MAX;
 }
 
 /* A worker's resident set, from /proc (bytes), or -1. */
 static int64_t lw_rss_of(int64_t pid)
 {
-    char path[64], text[128];
+    char path[64], text[LW_STATM_MAX];
     long pages = 0, resident = 0;
 
     snprintf(path, sizeof(path), "/proc/%lld/statm", (long long)pid);
@@ -293,160 +229,69 @@ static int64_t lw_rss_of(int64_t pid)
     return (int64_t)resident * (int64_t)uwsgi.page_size;
 }
 
-/* The OOM warning for worker wid (0: all workers, a shared limit), with its top sites. */
-static void lw_master_oom(uint32_t wid, int64_t pid, int64_t rss, double rate, uint64_t eta)
+/* A worker slot's requests over all its cores, cumulative over its life. */
+static uint64_t lw_slot_requests(uint32_t wid)
 {
-    static char text[4096];
-    char a[32], b[32], c[32];
-    uint32_t top[3];
-    size_t n = lw_agg_top_sites(agg, limit->shared ? 0 : wid, true, top, 3), at = 0;
+    uint64_t requests = 0;
 
-    if (limit->shared)
-        lw_put(text, sizeof(text), &at,
-               "[leakwatch] OOM all workers: rss %s growing %s/min, cgroup limit %s in ~%llum%02llus",
-               lw_size_format((uint64_t)rss, a, sizeof(a)),
-               lw_size_format((uint64_t)(rate * 60.0), b, sizeof(b)),
-               lw_size_format(limit->bytes, c, sizeof(c)),
-               (unsigned long long)(eta / 60), (unsigned long long)(eta % 60));
-    else
-        lw_put(text, sizeof(text), &at,
-               "[leakwatch] OOM worker %u pid %lld: rss %s growing %s/min, limit %s in ~%llum%02llus",
-               wid, (long long)pid, lw_size_format((uint64_t)rss, a, sizeof(a)),
-               lw_size_format((uint64_t)(rate * 60.0), b, sizeof(b)),
-               lw_size_format(limit->bytes, c, sizeof(c)),
-               (unsigned long long)(eta / 60), (unsigned long long)(eta % 60));
-    for (size_t i = 0; i < n; i++) {
-        const lw_agg_site_t *s = lw_agg_site(agg, top[i]);
-        int64_t bytes = limit->shared ? s->live : lw_agg_share(agg, top[i], wid);
-        lw_put(text, sizeof(text), &at, "\n[leakwatch]   suspect %s:%d in %s(): %s",
-               lw_agg_field(s, 0), s->line, lw_agg_field(s, 1),
-               lw_size_format((uint64_t)bytes, a, sizeof(a)));
-    }
-    lw_master_raise("OOM", text, at);
-}
-
-/*
- * Native growth: the part of a worker's RSS that its tracked Python sites do
- * not explain, judged with the same shape rules as a site (so allocator
- * retention that plateaus stays quiet). Analyst thread, once a second.
- *
- * "Explained" is measured against the most Python memory the worker has
- * held, not the current amount: allocators keep what a collection frees,
- * so RSS follows the high-water mark of live memory. Against the current
- * amount, every gc of a pile of cyclic garbage (tracked drops by up to half
- * the threshold, RSS stays) raised the series, and the record piles of a
- * long run made a staircase that could pass for growth (make eval,
- * ok_cycles.py: a NATIVE line in about one run in five).
- */
-static void lw_master_native(uint32_t wid, int64_t pid, int64_t rss)
-{
-    struct rss_track *r = &rss_tracks[wid];
-    lw_worker_slot_t *slot = lw_shm_worker(shm, wid);
-    int64_t tracked = atomic_load_explicit(&slot->tracked, memory_order_relaxed);
-    uint64_t requests = atomic_load_explicit(&lw_shm_core(shm, wid, 0)->requests,
-                                             memory_order_relaxed);
-    lw_detect_cfg_t dcfg = lw_master_detect_cfg();
-    static char text[2048];
-    char a[32], b[32], c[32];
-    size_t at = 0;
-    lw_verdict_t v;
-
-    for (uint32_t core = 1; core < shm->ncores; core++)
+    for (uint32_t core = 0; core < shm->ncores; core++)
         requests += atomic_load_explicit(&lw_shm_core(shm, wid, core)->requests,
                                          memory_order_relaxed);
-    if (r->native.started && r->native.base.requests > requests)
-        lw_detect_reset(&r->native);
-    if (tracked > r->tracked_high)
-        r->tracked_high = tracked;
-    v = lw_detect_update(&r->native, &dcfg, requests, rss - r->tracked_high);
-    if (r->native.base.requests != r->native_base || !r->tracked_ref) {
-        r->native_base = r->native.base.requests;
-        r->tracked_ref = r->tracked_high;
-    }
-    if (v.kind != LW_VERDICT_LEAK)
-        return;
-    /* Python growth that explains a quarter of it makes it a Python leak
-     * with allocator overhead (its LEAK line says so), not a native one:
-     * leaked objects pin pymalloc pools among freed ones and leave the old
-     * tables of growing dicts behind, so RSS grows 2-2.5x what leaks (make
-     * eval, leak_lru_method.py: 2.1 KiB of RSS per 0.9 KiB leaked). */
-    if (4 * (r->tracked_high - r->tracked_ref) >= v.growth)
-        return;
-    lw_put(text, sizeof(text), &at,
-           "[leakwatch] NATIVE worker %u pid %lld: rss +%s over %llu requests (%s/req) that no "
-           "Python site explains (tracked %s)", wid, (long long)pid,
-           lw_size_format((uint64_t)v.growth, a, sizeof(a)), (unsigned long long)v.requests,
-           lw_size_format((uint64_t)(v.per_request > 0 ? v.per_request : 0), b, sizeof(b)),
-           lw_size_format((uint64_t)(tracked > 0 ? tracked : 0), c, sizeof(c)));
-    /* the worker's largest Python sites, for the record: they are not growing */
-    uint32_t top[3];
-    size_t n = lw_agg_top_sites(agg, wid, false, top, 3);
-    for (size_t i = 0; i < n; i++) {
-        const lw_agg_site_t *st = lw_agg_site(agg, top[i]);
-        lw_put(text, sizeof(text), &at, "\n[leakwatch]   python site %s:%d in %s(): %s, %s",
-               lw_agg_field(st, 0), st->line, lw_agg_field(st, 1),
-               lw_size_format((uint64_t)lw_agg_share(agg, top[i], wid), a, sizeof(a)),
-               st->det && st->verdict.kind != LW_VERDICT_NONE ? "growing" : "flat");
-    }
-    lw_master_raise("NATIVE", text, at);
+    return requests;
 }
 
-/* Once a second: each worker's RSS, its trend, and how far the limit is. */
-static void lw_master_project(double now_s)
+static void lw_master_oom(uint32_t wid, int64_t pid, const lw_oom_t *o)
 {
-    double total_rss = 0, total_rate = 0;
+    lw_alert_oom_t in = {wid, pid, o->rss, o->rate, o->eta, limit->bytes};
+    lw_text_t text;
 
+    lw_text_init(&text, &heap, 0);
+    lw_alerttext_oom(&text, agg, &in);
+    lw_master_raise(LW_ALERT_OOM, &text);
+}
+
+/* Native growth: RSS that the worker's Python sites do not explain (native.h). */
+static void lw_master_native(uint32_t wid, int64_t pid, int64_t rss)
+{
+    lw_worker_slot_t *slot = lw_shm_worker(shm, wid);
+    lw_detect_cfg_t dcfg = agg_cfg.detect;
+    lw_native_reading_t r = {
+        .pid = pid,
+        .requests = lw_slot_requests(wid),
+        .rss = rss,
+        .tracked = atomic_load_explicit(&slot->tracked, memory_order_relaxed),
+    };
+    lw_native_verdict_t v = lw_native_look(&natives[wid], &dcfg, &r);
+    lw_alert_native_t in = {wid, pid, r.tracked, v};
+    lw_text_t text;
+
+    if (!v.leak)
+        return;
+    lw_text_init(&text, &heap, 0);
+    lw_alerttext_native(&text, agg, &in);
+    lw_master_raise(LW_ALERT_NATIVE, &text);
+}
+
+/* Once a second: each worker's RSS, its native growth, how far the limit is. */
+static void lw_master_project(void)
+{
+    lw_oom_t o;
+
+    lw_oomwatch_begin(oom, (double)uwsgi_micros() / 1e6);
     for (uint32_t wid = 1; wid <= shm->nworkers; wid++) {
-        struct rss_track *r = &rss_tracks[wid];
         int64_t pid = uwsgi.workers[wid].pid, rss;
-        double rate;
-        uint64_t eta;
-
-        metrics->worker[wid].oom_eta = 0;
         if (pid <= 0 || (rss = lw_rss_of(pid)) < 0)
             continue;
-        if (pid != r->pid) { /* a new worker: its own series (the last words keep theirs) */
-            r->pid = pid;
-            r->n = 0;
-            r->rate = 0.0;
-            r->warned_eta = 0;
-            r->tracked_high = 0;
-            lw_detect_reset(&r->native);
-        }
-        if (r->n == LW_RSS_POINTS) {
-            memmove(r->t, r->t + 1, sizeof(double) * (LW_RSS_POINTS - 1));
-            memmove(r->rss, r->rss + 1, sizeof(double) * (LW_RSS_POINTS - 1));
-            r->n--;
-        }
-        r->t[r->n] = now_s;
-        r->rss[r->n] = (double)rss;
-        r->n++;
-        rate = r->n >= 5 ? lw_trend_slope(r->t, r->rss, r->n) : 0.0;
-        total_rss += (double)rss;
-        total_rate += rate;
-        r->rate = rate;
+        o = lw_oomwatch_look(oom, wid, pid, (uint64_t)rss);
         lw_master_native(wid, pid, rss);
-        if (!limit->bytes || limit->shared)
-            continue;
-        eta = lw_oom_eta((uint64_t)rss, limit->bytes, rate);
-        metrics->worker[wid].oom_eta = (int64_t)eta;
-        /* warn once, and again only when the ETA has halved */
-        if (eta && eta < cfg->oom_horizon && (!r->warned_eta || eta * 2 <= r->warned_eta)) {
-            r->warned_eta = eta;
-            r->warned_pid = pid;
-            lw_master_oom(wid, pid, rss, rate, eta);
-        }
+        if (o.warn)
+            lw_master_oom(wid, pid, &o);
     }
-    if (limit->bytes && limit->shared) {
-        uint64_t eta = lw_oom_eta((uint64_t)total_rss, limit->bytes, total_rate);
-        for (uint32_t wid = 1; wid <= shm->nworkers; wid++)
-            metrics->worker[wid].oom_eta = (int64_t)eta;
-        if (eta && eta < cfg->oom_horizon &&
-            (!rss_tracks[0].warned_eta || eta * 2 <= rss_tracks[0].warned_eta)) {
-            rss_tracks[0].warned_eta = eta;
-            lw_master_oom(0, (int64_t)getpid(), (int64_t)total_rss, total_rate, eta);
-        }
-    }
+    o = lw_oomwatch_end(oom);
+    if (o.warn)
+        lw_master_oom(0, (int64_t)getpid(), &o);
+    for (uint32_t wid = 1; wid <= shm->nworkers; wid++)
+        metrics->worker[wid].oom_eta = (int64_t)lw_oomwatch_eta(oom, wid);
 }
 
 /*
@@ -460,19 +305,19 @@ static void lw_master_project(double now_s)
 static void lw_master_watch_generations(void)
 {
     for (uint32_t wid = 1; wid <= shm->nworkers; wid++) {
-        struct rss_track *r = &rss_tracks[wid];
+        struct generation *g = &gens[wid];
         int64_t pid = uwsgi.workers[wid].pid;
-        if (pid != r->gen_pid) {
-            if (r->gen_pid > 0) {
-                r->ended_pid = r->gen_pid;
-                r->ended_rss_high = r->gen_rss_high;
+        if (pid != g->pid) {
+            if (g->pid > 0) {
+                g->ended_pid = g->pid;
+                g->ended_rss_high = g->rss_high;
             }
-            r->gen_pid = pid;
-            r->gen_rss_high = 0; /* the slot may still show the last generation's */
+            g->pid = pid;
+            g->rss_high = 0; /* the slot may still show the last generation's */
             continue;
         }
-        if (uwsgi.workers[wid].rss_size > r->gen_rss_high)
-            r->gen_rss_high = uwsgi.workers[wid].rss_size;
+        if (uwsgi.workers[wid].rss_size > g->rss_high)
+            g->rss_high = uwsgi.workers[wid].rss_size;
     }
 }
 
@@ -484,23 +329,21 @@ static void lw_master_watch_generations(void)
  */
 static lw_endcause_t lw_end_cause(const lw_departure_t *d)
 {
-    struct rss_track *r = &rss_tracks[d->wid];
+    struct generation *g = &gens[d->wid];
     lw_worker_view_t view;
     int rc = lw_shm_read(shm, d->wid, &view);
-    int same = r->pid == d->pid; /* the /proc series is still this generation's */
     lw_endcause_readings_t in = {
         .oom_kills_seen = oom_kills,
         .oom_kills = lw_limits_oom_kills(),
-        .rss_high = r->ended_pid == d->pid ? r->ended_rss_high : 0,
-        .rss_last = same && r->n ? (uint64_t)r->rss[r->n - 1] : 0,
-        .rss_rate = same ? r->rate : 0.0,
+        .rss_high = g->ended_pid == d->pid ? g->ended_rss_high : 0,
         .reload_on_rss = uwsgi.reload_on_rss,
         .evil_reload_on_rss = uwsgi.evil_reload_on_rss,
         .max_requests = uwsgi.max_requests,
     };
 
-    in.served_known = lw_endcause_served(&r->gen_start, rc, rc == 0 ? view.requests : 0,
-                                         &in.served);
+    /* the /proc series counts only while it is still this generation's */
+    lw_oomwatch_last(oom, d->wid, d->pid, &in.rss_last, &in.rss_rate);
+    in.served_known = lw_endcause_served(&g->start, rc, rc == 0 ? view.requests : 0, &in.served);
     if (in.oom_kills > oom_kills)
         oom_kills = in.oom_kills;
     return lw_endcause_judge(&in);
@@ -511,96 +354,58 @@ static void lw_master_last_words(void)
 {
     lw_departure_t deps[LW_DEPARTURES_MAX];
     size_t n = lw_agg_departures(agg, deps, LW_DEPARTURES_MAX);
-    static char text[2048];
-    char b[32];
 
     for (size_t i = 0; i < n; i++) {
-        const lw_departure_t *d = &deps[i];
-        lw_endcause_t cause = lw_end_cause(d);
-        size_t at = 0;
-
-        if (d->nsuspects == 0 && rss_tracks[d->wid].warned_pid != d->pid)
-            continue; /* a normal recycle: stays silent */
-        lw_put(text, sizeof(text), &at, "[leakwatch] LAST WORDS worker %u pid %lld, %s:", d->wid,
-               (long long)d->pid, lw_endcause_text(cause));
-        for (uint32_t k = 0; k < d->nsuspects; k++) {
-            const lw_agg_site_t *s = lw_agg_site(agg, d->suspects[k]);
-            lw_put(text, sizeof(text), &at, "%s %s:%d in %s() held %s", k ? "," : "",
-                   lw_agg_field(s, 0), s->line, lw_agg_field(s, 1),
-                   lw_size_format((uint64_t)d->bytes[k], b, sizeof(b)));
-        }
-        if (d->nsuspects == 0)
-            lw_put(text, sizeof(text), &at, " it had an OOM warning");
-        lw_master_raise("LAST WORDS", text, at);
+        lw_endcause_t cause = lw_end_cause(&deps[i]);
+        bool warned = lw_oomwatch_warned(oom, deps[i].wid, deps[i].pid);
+        lw_text_t text;
+        lw_text_init(&text, &heap, 0);
+        if (lw_alerttext_last_words(&text, agg, &deps[i], cause, warned))
+            lw_master_raise(LW_ALERT_LAST_WORDS, &text);
+        else
+            heap.free(lw_text_finish(&text, &(size_t){0})); /* a normal recycle: silent */
     }
 }
 
 /* Once a second, in the analyst: what the metrics show. */
 static void lw_master_update_metrics(void)
 {
-    static int64_t last_tracked[LW_SHM_MAX_WORKERS + 1];
-    static uint64_t last_spawn[LW_SHM_MAX_WORKERS + 1];
-    /* samples and lost are counters: what ended generations counted stays in
-     * them (a respawned worker starts its slot's counts from 0). Per slot,
-     * the most its current generation has shown; then the sum of the ended. */
-    static uint64_t gen_samples[LW_SHM_MAX_WORKERS + 1], gen_lost[LW_SHM_MAX_WORKERS + 1];
-    static uint64_t ended_samples, ended_lost;
-    int64_t tracked = 0, samples = 0, lost = 0;
+    lw_slot_totals_t totals;
     lw_agg_stats_t ast;
 
     for (uint32_t wid = 1; wid <= shm->nworkers; wid++) {
         lw_worker_slot_t *slot = lw_shm_worker(shm, wid);
-        int64_t t = atomic_load_explicit(&slot->tracked, memory_order_relaxed);
-        uint64_t spawn = atomic_load_explicit(&slot->spawns, memory_order_relaxed);
-        lw_worker_metrics_t *m = &metrics->worker[wid];
-        if (spawn != last_spawn[wid]) { /* a new generation starts its own rate */
-            last_spawn[wid] = spawn;
-            last_tracked[wid] = t;
-            m->growth_rate = 0;
-            ended_samples += gen_samples[wid];
-            ended_lost += gen_lost[wid];
-            gen_samples[wid] = gen_lost[wid] = 0;
-        }
-        /* bytes per minute, smoothed over about five seconds */
-        m->growth_rate = (4 * m->growth_rate + (t - last_tracked[wid]) * 60) / 5;
-        last_tracked[wid] = t;
-        m->tracked_bytes = t;
-        tracked += t;
-        uint64_t sa = atomic_load_explicit(&slot->samples, memory_order_relaxed);
-        uint64_t lo = atomic_load_explicit(&slot->lost, memory_order_relaxed);
-        gen_samples[wid] = sa > gen_samples[wid] ? sa : gen_samples[wid];
-        gen_lost[wid] = lo > gen_lost[wid] ? lo : gen_lost[wid];
-        samples += (int64_t)gen_samples[wid];
-        lost += (int64_t)gen_lost[wid];
+        lw_slot_reading_t r = {
+            .spawns = atomic_load_explicit(&slot->spawns, memory_order_relaxed),
+            .tracked = atomic_load_explicit(&slot->tracked, memory_order_relaxed),
+            .samples = atomic_load_explicit(&slot->samples, memory_order_relaxed),
+            .lost = atomic_load_explicit(&slot->lost, memory_order_relaxed),
+        };
+        lw_slot_view_t v;
+        lw_slotstats_update(slots, wid, &r);
+        lw_slotstats_slot(slots, wid, &v);
+        metrics->worker[wid].tracked_bytes = v.tracked;
+        metrics->worker[wid].growth_rate = v.growth_rate;
     }
-    samples += (int64_t)ended_samples;
-    lost += (int64_t)ended_lost;
+    lw_slotstats_totals(slots, &totals);
     lw_agg_stats(agg, &ast);
-    metrics->tracked_bytes = tracked;
-    metrics->samples = samples;
-    metrics->lost = lost + (int64_t)ast.overflowed + (int64_t)ast.malformed;
+    metrics->tracked_bytes = totals.tracked;
+    metrics->samples = (int64_t)totals.samples;
+    metrics->lost = (int64_t)(totals.lost + ast.overflowed + ast.malformed);
     metrics->suspects = (int64_t)lw_agg_suspects(agg);
-    lw_master_project((double)uwsgi_micros() / 1e6);
-    metrics->alerts = 0;
-    for (size_t k = 0; k < sizeof(alert_kinds) / sizeof(alert_kinds[0]); k++)
-        metrics->alerts += (int64_t)alert_kinds[k].count;
+    lw_master_project();
+    metrics->alerts = (int64_t)lw_alertlog_total(alerts);
 }
 
-/*
- * The analyst: drains the rings and judges, every 20 ms, in its own thread
- * so that neither the master's loop (which may sleep a second between
- * events) sets the pace of detection nor detection lengthens the loop.
- */
 static void *lw_analyst(void *arg)
 {
-    sigset_t all;
     struct timespec idle = {0, LW_ANALYST_NS}, busy = {0, LW_ANALYST_BUSY_NS};
+    lw_tick_t metrics_tick;
+    sigset_t all;
 
     (void)arg;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL); /* signals are the master loop's */
-    lw_tick_t metrics_tick;
-
     lw_tick_init(&metrics_tick, LW_METRICS_US);
     for (;;) {
         pthread_mutex_lock(&view_lock);
@@ -621,133 +426,56 @@ static void *lw_analyst(void *arg)
     return NULL;
 }
 
-/*
- * The live workers as the report, the page and /metrics show them (view_lock
- * held): an array from the heap, one record per worker slot at most, that
- * the caller frees; *n says how many are filled. Sized by the real worker
- * count: a record for each of the 8,192 workers shm allows (460 KB) on a
- * listener's stack crashed the master where threads get small stacks
- * (musl: 128 KiB; glibc takes RLIMIT_STACK). Returns NULL when memory runs
- * out.
- */
-static lw_report_worker_t *lw_master_workers(size_t *n)
-{
-    lw_report_worker_t *workers = calloc(shm->nworkers, sizeof(*workers));
-    size_t nw = 0;
-
-    *n = 0;
-    if (!workers)
-        return NULL;
-    for (uint32_t wid = 1; wid <= shm->nworkers; wid++) {
-        lw_worker_view_t view;
-        if (lw_shm_read(shm, wid, &view) < 0 || view.pid == 0)
-            continue;
-        workers[nw].id = wid;
-        workers[nw].pid = view.pid;
-        workers[nw].requests = view.requests;
-        /* uWSGI fills rss_size only with an RSS limit or a memory report;
-         * the analyst reads /proc once a second for every worker */
-        const struct rss_track *r = &rss_tracks[wid];
-        workers[nw].rss = r->n && r->pid == view.pid ? (int64_t)r->rss[r->n - 1]
-                                                     : (int64_t)uwsgi.workers[wid].rss_size;
-        workers[nw].tracked = metrics->worker[wid].tracked_bytes;
-        workers[nw].growth_rate = metrics->worker[wid].growth_rate;
-        workers[nw].oom_eta = metrics->worker[wid].oom_eta;
-        nw++;
-    }
-    *n = nw;
-    return workers;
-}
-
-/* The alert history, oldest first (view_lock held). Returns the count. */
-static size_t lw_master_alerts(lw_report_alert_t *alerts)
-{
-    uint64_t first = history_len > LW_ALERT_HISTORY ? history_len - LW_ALERT_HISTORY : 0;
-    size_t na = 0;
-
-    for (uint64_t i = first; i < history_len; i++, na++) {
-        alerts[na].time = history[i % LW_ALERT_HISTORY].time;
-        alerts[na].kind = history[i % LW_ALERT_HISTORY].kind;
-        alerts[na].text = history[i % LW_ALERT_HISTORY].text;
-    }
-    return na;
-}
-
-/* Renders the report from the current view (view_lock held by the caller).
- * Returns NULL when memory runs out. */
-static char *lw_master_render(void)
-{
-    lw_report_alert_t alerts[LW_ALERT_HISTORY];
-    size_t nw, na = lw_master_alerts(alerts);
-    lw_report_worker_t *workers = lw_master_workers(&nw);
-    lw_report_input_t in = {UWSGI_VERSION, cfg, workers, nw, agg, alerts, na};
-    char *doc = workers ? lw_report_render(&in) : NULL;
-
-    free(workers);
-    return doc;
-}
-
-/* The page (GET /), from the current view (view_lock held). */
-static char *lw_master_page(size_t *len)
-{
-    lw_report_alert_t alerts[LW_ALERT_HISTORY];
-    size_t nw;
-    lw_report_worker_t *workers = lw_master_workers(&nw);
-    lw_page_input_t in = {
-        .version = UWSGI_VERSION, .cfg = cfg, .mem_limit = limit->bytes,
-        .limit_shared = limit->shared, .workers = workers,
-        .nworkers = nw, .agg = agg, .hist = hist,
-        .hist_now = lw_mono_seconds(), .alerts = alerts, .nalerts = lw_master_alerts(alerts),
-        .samples = (uint64_t)metrics->samples, .lost = (uint64_t)metrics->lost,
-        .max_sites = LW_PAGE_SITES, .refresh = LW_PAGE_REFRESH,
-    };
-    char *page = workers ? lw_page_render(&in, &heap, len) : NULL;
-
-    free(workers);
-    return page;
-}
-
-
-/* /metrics: the exposition, rendered from the current view (view_lock held). */
-static char *lw_master_prometheus(size_t *len)
-{
-    size_t nw;
-    lw_report_worker_t *workers = lw_master_workers(&nw);
-    lw_expo_input_t in = {workers, nw, agg, cfg->http_sites,
-                          alert_kinds, sizeof(alert_kinds) / sizeof(alert_kinds[0]),
-                          (uint64_t)metrics->samples, (uint64_t)metrics->lost};
-    char *text = workers ? lw_expo_render(&in, &heap, len) : NULL;
-
-    free(workers);
-    return text;
-}
-
 int lw_analyst_render(lw_render_t what, lw_rendered_t *out)
 {
-    out->what = what;
-    out->len = 0;
+    int rc;
+
     pthread_mutex_lock(&view_lock);
-    if (what == LW_RENDER_REPORT) {
-        out->text = lw_master_render();
-        out->len = out->text ? strlen(out->text) : 0;
-    }
-    else if (what == LW_RENDER_PAGE) {
-        out->text = lw_master_page(&out->len);
-    }
-    else {
-        out->text = lw_master_prometheus(&out->len);
-    }
+    rc = lw_view_render(&view, what, out);
     pthread_mutex_unlock(&view_lock);
-    return out->text ? 0 : -ENOMEM;
+    return rc;
 }
 
 void lw_analyst_release(lw_rendered_t *doc)
 {
-    if (doc->what == LW_RENDER_REPORT)
-        lw_report_free(doc->text); /* jansson's deallocator */
-    else
-        heap.free(doc->text);
-    doc->text = NULL;
+    lw_view_release(doc);
+}
+
+/* The view: everything the analyst keeps. 0, or -ENOMEM (all released). */
+static int lw_master_make_view(void)
+{
+    lw_oomwatch_cfg_t ocfg = {limit->bytes, limit->shared, cfg->oom_horizon};
+
+    agg_cfg = (lw_agg_cfg_t){
+        .nworkers = shm->nworkers,
+        .max_sites = LW_MAX_SITES,
+        .local_sites = LW_ENGINE_SITES,
+        .local_endpoints = LW_ENGINE_ENDPOINTS,
+        .max_endpoints = LW_MAX_ENDPOINTS,
+        .detect = {(int64_t)cfg->threshold, LW_CONFIRM_LOOKS,
+                   (int64_t)lw_config_sample_interval(cfg)},
+        .evicted = lw_master_forget_chart,
+    };
+    agg = lw_agg_new(&agg_cfg, &heap);
+    alerts = lw_alertlog_new(&heap);
+    oom = lw_oomwatch_new(&heap, shm->nworkers, &ocfg);
+    slots = lw_slotstats_new(&heap, shm->nworkers);
+    natives = calloc(shm->nworkers + 1, sizeof(*natives));
+    gens = calloc(shm->nworkers + 1, sizeof(*gens));
+    if (!agg || !alerts || !oom || !slots || !natives || !gens) {
+        lw_agg_free(agg);
+        lw_alertlog_free(alerts);
+        lw_oomwatch_free(oom);
+        lw_slotstats_free(slots);
+        free(natives);
+        free(gens);
+        agg = NULL;
+        return -ENOMEM;
+    }
+    if (cfg->http && !(hist = lw_hist_new(&heap, 1)))
+        uwsgi_log("[leakwatch] master: out of memory for the history; the page has no charts\n");
+    view = (lw_view_t){cfg, shm, limit, metrics, agg, hist, alerts, oom};
+    return 0;
 }
 
 int lw_analyst_start(const lw_config_t *config, lw_shm_t *region, const lw_limit_t *lim,
@@ -758,10 +486,7 @@ int lw_analyst_start(const lw_config_t *config, lw_shm_t *region, const lw_limit
     limit = lim;
     metrics = m;
     oom_kills = lw_limits_oom_kills(); /* only kills from now on are ours to explain */
-    rss_tracks = calloc(shm->nworkers + 1, sizeof(*rss_tracks));
-    if (rss_tracks)
-        lw_master_make_agg();
-    if (!agg) {
+    if (lw_master_make_view() < 0) {
         uwsgi_log("[leakwatch] master: out of memory for the aggregator; no leak detection\n");
         return -ENOMEM;
     }
