@@ -632,6 +632,8 @@ static void lw_master_make_agg(void)
         .max_endpoints = 4096,
         .detect = {(int64_t)cfg.threshold, 2, (int64_t)lw_config_sample_interval(&cfg)},
         .evicted = lw_master_forget_chart,
+        .ignore = cfg.ignore,
+        .nignore = cfg.nignore,
     };
 
     agg = lw_agg_new(&acfg, &alloc);
