@@ -30,18 +30,25 @@ static lw_agg_cfg_t config(void)
 #define APP "/srv/app.py\0handler\0/srv/app.py\0handler\0/srv/app.py\0" "12\0handler\0"
 #define LIB "/usr/lib/python3.11/logging/__init__.py\0getLogger\0/srv/app.py\0handler\0"
 
-/* A table of `max_sites` ids, site 0 included; nothing left of a test
- * that failed before. */
-static lw_agg_t *small_table(uint32_t max_sites)
+/* A table of `max_sites` ids, site 0 included, ignoring the files that
+ * `patterns` match; nothing left of a test that failed before. */
+static lw_agg_t *ignoring(const char *const *patterns, uint32_t npatterns, uint32_t max_sites)
 {
     lw_agg_cfg_t c = config();
     c.max_sites = max_sites;
+    c.ignore = patterns;
+    c.nignore = npatterns;
     allocs_left = -1;
     live_allocs = 0;
     nrecs = 0;
     lw_agg_t *agg = lw_agg_new(&c, &alloc);
     assert_non_null(agg);
     return agg;
+}
+
+static lw_agg_t *small_table(uint32_t max_sites)
+{
+    return ignoring(NULL, 0, max_sites);
 }
 
 static lw_agg_t *fresh(void)
@@ -116,24 +123,41 @@ static void test_agg_respawn_removes_the_dead_workers_share(void **state)
     lw_agg_free(agg);
 }
 
+#define HANDLERS "/usr/lib/python3.11/logging/handlers.py\0emit\0/srv/app.py\0handler\0"
+
+/* Two library lines reached from one application line; pattern: an ignore
+ * pattern or NULL; rolled: the bytes the rollup must then hold. */
+typedef struct rollup_case {
+    const char *pattern;
+    int64_t rolled;
+} rollup_case_t;
+
+static const rollup_case_t rollup_of_both = {NULL, 1000};
+static const rollup_case_t rollup_without_an_ignored_line = {"*/logging/handlers.py", 600};
+
 static void test_agg_library_sites_roll_up_to_the_app_line(void **state)
 {
-    lw_agg_t *agg = fresh();
+    const rollup_case_t *c = *state;
+    lw_agg_t *agg = ignoring(&c->pattern, c->pattern ? 1 : 0, config().max_sites);
 
-    (void)state;
     hello(101, 1);
     site(1, 1353, 10, LIB, sizeof(LIB) - 1, 0);
-    site(2, 1278, 10, LIB, sizeof(LIB) - 1, 0);
+    site(2, 70, 10, HANDLERS, sizeof(HANDLERS) - 1, 0);
     delta(1, 600, 0);
     delta(2, 400, 0);
     feed(agg, 1);
     uint32_t r = find(agg, "/srv/app.py", 10, true);
     const lw_agg_site_t *roll = lw_agg_site(agg, r);
-    assert_int_equal(roll->live, 1000);
+    assert_int_equal(roll->live, c->rolled);
     assert_true(roll->judged);
     assert_false(lw_agg_site(agg, find(agg, "/usr/lib/python3.11/logging/__init__.py", 1353,
                                            false))->judged);
+    const lw_agg_site_t *other = lw_agg_site(agg, find(agg, "/usr/lib/python3.11/logging/"
+                                                            "handlers.py", 70, false));
+    assert_false(other->judged);
+    assert_int_equal(other->ignored, c->pattern != NULL);
     lw_agg_free(agg);
+    assert_int_equal(live_allocs, 0);
 }
 
 static void test_agg_malformed_records_are_counted_not_trusted(void **state)
@@ -847,20 +871,6 @@ static const ignore_case_t ignore_from_other_app_file =
 static const ignore_case_t ignore_without_app_frame =
     IGNORE_CASE("*/threading.py", NO_APP_FRAME, 90, 0, true);
 
-static lw_agg_t *ignoring(const char *const *patterns, uint32_t npatterns, uint32_t max_sites)
-{
-    lw_agg_cfg_t c = config();
-    c.max_sites = max_sites;
-    c.ignore = patterns;
-    c.nignore = npatterns;
-    allocs_left = -1;
-    live_allocs = 0;
-    nrecs = 0;
-    lw_agg_t *agg = lw_agg_new(&c, &alloc);
-    assert_non_null(agg);
-    return agg;
-}
-
 static void test_agg_ignores_the_sites_a_pattern_matches(void **state)
 {
     const ignore_case_t *c = *state;
@@ -899,30 +909,6 @@ static void test_agg_ignores_the_sites_a_pattern_matches(void **state)
                             lw_agg_field(s, 2)[0] ? lw_agg_field(s, 2) : lw_agg_field(s, 0));
     }
     assert_int_equal(st.overflowed, 0);
-    lw_agg_free(agg);
-    assert_int_equal(live_allocs, 0);
-}
-
-/* An ignored line and a line that is not, reached from the same
- * application line through the same library: only the second feeds the
- * rollup there. */
-static void test_agg_an_ignored_site_feeds_no_rollup(void **state)
-{
-    static const char *const patterns[] = {"*/logging/handlers.py"};
-    static const char handlers[] =
-        "/usr/lib/python3.11/logging/handlers.py\0emit\0/srv/app.py\0handler\0";
-    lw_agg_t *agg = ignoring(patterns, 1, config().max_sites);
-
-    (void)state;
-    hello(1, 1);
-    site(1, 1353, 10, LIB, sizeof(LIB) - 1, 0);
-    site(2, 70, 10, handlers, sizeof(handlers) - 1, 0);
-    delta(1, 600, 0);
-    delta(2, 4000, 0);
-    feed(agg, 1);
-    assert_int_equal(lw_agg_site(agg, find(agg, "/srv/app.py", 10, true))->live, 600);
-    assert_true(lw_agg_site(agg, find(agg, "/usr/lib/python3.11/logging/handlers.py", 70,
-                                      false))->ignored);
     lw_agg_free(agg);
     assert_int_equal(live_allocs, 0);
 }
@@ -1009,6 +995,8 @@ static void test_agg_ignoring_under_every_allocation_failure_is_clean(void **sta
 /* One case of a data-driven test, named for what the case is. */
 #define HELD(name, c) {name, test_agg_never_evicts_a_held_site, NULL, NULL, (void *)&(c)}
 #define FREED(name, c) {name, test_agg_reuses_a_freed_site, NULL, NULL, (void *)&(c)}
+#define ROLLUP(name, c) {name, test_agg_library_sites_roll_up_to_the_app_line, NULL, NULL, \
+                           (void *)&(c)}
 #define IGNORE(name, c) {name, test_agg_ignores_the_sites_a_pattern_matches, NULL, NULL, (void *)&(c)}
 
 int main(void)
@@ -1016,7 +1004,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_agg_sums_one_site_across_workers),
         cmocka_unit_test(test_agg_respawn_removes_the_dead_workers_share),
-        cmocka_unit_test(test_agg_library_sites_roll_up_to_the_app_line),
+        ROLLUP("test_agg_library_sites_roll_up_to_the_app_line", rollup_of_both),
+        ROLLUP("test_agg_an_ignored_library_site_feeds_no_rollup", rollup_without_an_ignored_line),
         cmocka_unit_test(test_agg_malformed_records_are_counted_not_trusted),
         cmocka_unit_test(test_agg_full_table_folds_into_other_sites),
         cmocka_unit_test(test_agg_judges_and_describes_a_leak),
@@ -1049,7 +1038,6 @@ int main(void)
         IGNORE("test_agg_rolls_up_a_library_line_from_an_app_file_not_ignored",
                ignore_from_other_app_file),
         IGNORE("test_agg_ignores_a_site_without_application_frame", ignore_without_app_frame),
-        cmocka_unit_test(test_agg_an_ignored_site_feeds_no_rollup),
         cmocka_unit_test(test_agg_an_ignored_site_without_room_stays_out_of_site_0),
         cmocka_unit_test(test_agg_ignoring_under_every_allocation_failure_is_clean),
     };
