@@ -35,23 +35,31 @@ PLUGIN_OBJS  := $(patsubst %.c,$(BUILD)/plugin/%.o,$(CORE_SRCS) $(PLUGIN_SRCS))
 UNIT_OBJS    := $(patsubst src/%.c,$(UNIT_DIR)/%.o,$(CORE_SRCS))
 UNIT_BINS    := $(patsubst tests/unit/%.c,$(UNIT_DIR)/%,$(UNIT_SRCS))
 
-# Packages from Debian that build, test and demo need; `make deps` installs
-# the missing ones and says nothing when all are there.
-DEPS := uwsgi-core uwsgi-dev uwsgi-plugin-python3 python3-dev libjansson-dev \
-        libcmocka-dev python3-flask wrk gcc make pkg-config valgrind clang-format prometheus \
-        chromium
+# Packages from Debian, by what needs them. A target installs the missing
+# ones of its own lists first, quietly when all are there: `make` and
+# `make deps` the build's (DEPS) alone, `make test` the tests' as well,
+# `make demo`, `make bench` and `make eval` theirs.
+DEPS         := uwsgi-core uwsgi-dev uwsgi-plugin-python3 python3-dev libjansson-dev \
+                gcc make pkg-config
+UNIT_DEPS    := libcmocka-dev
+# integration tests: promtool, Prometheus and Chromium (test_http), wrk (test_drills);
+# no test imports Flask (the eval corpus, bench and demo apps do)
+TEST_DEPS    := prometheus chromium wrk
+DEMO_DEPS    := python3-flask chromium
+BENCH_DEPS   := python3-flask wrk valgrind
+EVAL_DEPS    := python3-flask
 
 .SECONDARY: $(UNIT_OBJS) $(PLUGIN_OBJS)
 
-.PHONY: all deps test unit integration demo bench eval valgrind format clean help \
-        test-sanitize torture torture-deps
+.PHONY: all deps unit-deps test-deps test unit integration demo bench eval valgrind format \
+        clean help test-sanitize torture torture-deps
 
 all: $(PLUGIN)
 
 help:
 	@echo "make            build $(PLUGIN)"
 	@echo "make demo       run a leaking example app under uWSGI and show leakwatch's log"
-	@echo "make test       unit + integration tests (installs what is missing)"
+	@echo "make test       unit + integration tests (installs what they need)"
 	@echo "make bench      throughput, CPU, instructions and memory with and without leakwatch; master cycle cost"
 	@echo "make eval       detection quality on a labelled corpus of leaking and non-leaking apps"
 	@echo "make unit       unit tests only; SANITIZER=address|undefined|thread for sanitizer builds"
@@ -77,6 +85,12 @@ endef
 
 deps:
 	$(call install_missing,$(DEPS))
+
+unit-deps: deps
+	$(call install_missing,$(UNIT_DEPS))
+
+test-deps: unit-deps torture-deps
+	$(call install_missing,$(TEST_DEPS))
 
 # CPython's own test suite, for the Python uWSGI's python3 plugin embeds
 # (tests/torture/; tests/integration/test_torture.py runs part of it).
@@ -104,17 +118,17 @@ $(UNIT_DIR)/%.o: src/%.c $(HEADERS) | deps
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(WARN) -g -O1 $(SAN_FLAGS) -c $< -o $@
 
-$(UNIT_DIR)/test_%: tests/unit/test_%.c $(UNIT_OBJS) $(HEADERS) $(wildcard tests/unit/*.h)
+$(UNIT_DIR)/test_%: tests/unit/test_%.c $(UNIT_OBJS) $(HEADERS) $(wildcard tests/unit/*.h) | unit-deps
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(WARN) -g -O1 $(SAN_FLAGS) -Isrc $< $(UNIT_OBJS) -o $@ -lcmocka -ljansson -lm
 
 unit: $(UNIT_BINS)
 	@$(PYTHON) tests/run.py --unit $(UNIT_BINS)
 
-integration: $(PLUGIN) | torture-deps
+integration: $(PLUGIN) | test-deps
 	@$(PYTHON) tests/run.py --integration
 
-test: $(PLUGIN) $(UNIT_BINS) | torture-deps
+test: $(PLUGIN) $(UNIT_BINS) | test-deps
 	@$(PYTHON) tests/run.py --unit $(UNIT_BINS) --integration
 
 # Each module of TORTURE_MODULES (default: all of tests/torture/torture.py's
@@ -124,6 +138,7 @@ torture: $(PLUGIN) | torture-deps
 	@$(PYTHON) tests/torture/torture.py $(if $(TORTURE_MODULES),--modules $(TORTURE_MODULES))
 
 valgrind: $(UNIT_BINS)
+	$(call install_missing,valgrind)
 	@$(PYTHON) tests/run.py --valgrind --unit $(UNIT_BINS)
 
 # The master's drain + judge per cycle, timed in one process (tests/bench/drain.c).
@@ -133,17 +148,21 @@ $(BUILD)/bench/drain: tests/bench/drain.c $(CORE_SRCS) $(HEADERS) plugin/engine.
 	$(Q)$(CC) $(WARN) -O2 -Isrc $< $(CORE_SRCS) -o $@ -ljansson -lm
 
 bench: $(PLUGIN) $(BUILD)/bench/drain
+	$(call install_missing,$(BENCH_DEPS))
 	@$(PYTHON) tests/bench/bench.py
 	@$(PYTHON) tests/bench/instructions.py
 	@$(BUILD)/bench/drain
 
 eval: $(PLUGIN)
+	$(call install_missing,$(EVAL_DEPS))
 	@$(PYTHON) tests/eval/eval.py
 
 demo: $(PLUGIN)
+	$(call install_missing,$(DEMO_DEPS))
 	@$(PYTHON) examples/demo.py
 
-format: | deps
+format:
+	$(call install_missing,clang-format)
 	clang-format -i $(CORE_SRCS) $(PLUGIN_SRCS) $(HEADERS) $(UNIT_SRCS)
 
 clean:
@@ -178,7 +197,7 @@ TSAN_TESTS := test_detection.DetectionTest.test_a_leak_under_threads_is_announce
 # the integration suite (real uWSGI, the leak apps) with the plugin built
 # with ASan+UBSan; the threaded tests again with the plugin under TSan.
 # A sanitizer's report in any uWSGI log fails the test (tests/integration/harness.py).
-test-sanitize: $(BUILD)/plugin-asan/$(PLUGIN) $(BUILD)/plugin-tsan/$(PLUGIN) | torture-deps
+test-sanitize: $(BUILD)/plugin-asan/$(PLUGIN) $(BUILD)/plugin-tsan/$(PLUGIN) | test-deps
 	$(Q)$(MAKE) --no-print-directory unit SANITIZER=address
 	$(Q)$(MAKE) --no-print-directory unit SANITIZER=undefined
 	$(Q)$(MAKE) --no-print-directory unit SANITIZER=thread

@@ -455,6 +455,8 @@ static int lw_master_make_view(void)
         .detect = {(int64_t)cfg->threshold, LW_CONFIRM_LOOKS,
                    (int64_t)lw_config_sample_interval(cfg)},
         .evicted = lw_master_forget_chart,
+        .ignore = cfg->ignore,
+        .nignore = cfg->nignore,
     };
     agg = lw_agg_new(&agg_cfg, &heap);
     alerts = lw_alertlog_new(&heap);

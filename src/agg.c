@@ -2,6 +2,7 @@
 #include "agg.h"
 
 #include <errno.h>
+#include <fnmatch.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +12,14 @@
 #define MAX_TEXT 4096
 /* Site 0's text: file, function, no application frame (the last '\0' implied). */
 #define OTHER_SITES "<other sites: master table full>\0?\0"
+/* The fields of a site's text that ignore patterns are matched against. */
+#define FIELD_FILE 0
+#define FIELD_APP_FILE 2
+/* What intern_site returns, and a worker's site_map holds, for an ignored
+ * identity that found no room: nothing is stored, its deltas are dropped
+ * (site 0, where other sites without room go, is judged). Never an id,
+ * nor an id + 1: max_sites <= UINT32_MAX / 2. */
+#define UNSTORED UINT32_MAX
 
 /*
  * Each worker's bytes at each site, and their high since the worker last
@@ -33,11 +42,11 @@ typedef struct share {
 struct worker {
     int64_t pid;
     uint64_t spawn;
-    uint32_t *site_map;      /* local site id -> global id + 1, 0 = unknown */
+    uint32_t *site_map;      /* local site id -> global id + 1, 0 = unknown, or UNSTORED */
     uint32_t *endpoint_map;  /* local endpoint id -> global endpoint id */
     /* a SITE or ENDPOINT whose TEXT records are still arriving */
     lw_record_t pending;
-    char text[MAX_TEXT];
+    char text[MAX_TEXT + 1]; /* + the '\0' finish_text puts after what it has */
     uint32_t have;
     bool assembling;
 };
@@ -218,6 +227,36 @@ void lw_agg_free(lw_agg_t *agg)
     agg->alloc.free(agg);
 }
 
+/* Field `i` of an identity text whose text[len] is '\0' (lw_agg_field). */
+static const char *field_of(const char *text, uint32_t len, uint32_t i)
+{
+    uint32_t at = 0;
+
+    for (uint32_t f = 0; f < i && at < len; f++)
+        at += (uint32_t)strnlen(text + at, len - at) + 1;
+    return at < len ? text + at : "";
+}
+
+/* Whether an ignore pattern matches `name`. */
+static bool matches(const lw_agg_t *agg, const char *name)
+{
+    for (uint32_t i = 0; i < agg->cfg.nignore; i++) {
+        if (fnmatch(agg->cfg.ignore[i], name, 0) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Whether a new identity is ignored (agg.h): its file or its application
+ * file matches. text[len] is '\0'. A site without an application frame
+ * has "" there, which only patterns of stars match, and those match its
+ * file too. */
+static bool ignored_identity(const lw_agg_t *agg, const char *text, uint32_t len)
+{
+    return matches(agg, field_of(text, len, FIELD_FILE)) ||
+           matches(agg, field_of(text, len, FIELD_APP_FILE));
+}
+
 static char *copy_text(lw_agg_t *agg, const char *text, uint32_t len)
 {
     char *p = agg->alloc.calloc(1, (size_t)len + 1);
@@ -360,19 +399,26 @@ static void evict(lw_agg_t *agg, uint32_t id)
         offer(agg, rollup);
 }
 
-/* Finds or adds a site; 0 (other sites) when no id is free or memory is short. */
+/* Finds or adds a site (text[len] is '\0' unless it is a rollup); 0 (other
+ * sites) when no id is free or memory is short, UNSTORED then for an
+ * ignored identity. Whether a site is ignored is decided here, once. */
 static uint32_t intern_site(lw_agg_t *agg, const char *text, uint32_t len, int32_t line,
                             int32_t app_line, uint32_t nframes, bool rollup)
 {
     identity_t k = identity(text, len, line, app_line, rollup);
     uint32_t home = home_slot(agg, &k), id = agg->index[find_slot(agg, &k, home)];
+    bool ignored;
     char *copy;
 
     if (id)
         return id;
+    /* a rollup's file is its leaf's application file, which did not match */
+    ignored = !rollup && ignored_identity(agg, text, len);
     id = free_id(agg);
     copy = id ? copy_text(agg, text, len) : NULL;
     if (!copy) {
+        if (ignored)
+            return UNSTORED;
         agg->stats.overflowed++;
         return 0;
     }
@@ -388,7 +434,8 @@ static uint32_t intern_site(lw_agg_t *agg, const char *text, uint32_t len, int32
     agg->sites[id].app_line = app_line;
     agg->sites[id].nframes = nframes;
     agg->sites[id].rollup = rollup;
-    agg->sites[id].judged = true;
+    agg->sites[id].ignored = ignored;
+    agg->sites[id].judged = !ignored;
     agg->home[id] = home;
     agg->index[find_slot(agg, &k, home)] = id; /* probed again: eviction shifted entries */
     return id;
@@ -507,15 +554,23 @@ static void unref(lw_agg_t *agg, uint32_t id)
         offer(agg, id);
 }
 
-/* Maps worker w's local site id to global `id` (0 included), counted. */
+/* Drops the mapping a site_map value holds, if any. */
+static void unmap(lw_agg_t *agg, uint32_t mapped)
+{
+    if (mapped && mapped != UNSTORED)
+        unref(agg, mapped - 1);
+}
+
+/* Maps worker w's local site id to global `id` (0 included), counted; or
+ * to UNSTORED, which holds nothing. */
 static void map_local(lw_agg_t *agg, struct worker *w, uint32_t local, uint32_t id)
 {
     uint32_t old = w->site_map[local];
 
-    agg->refs[id].maps++; /* first: the same id mapped again never reaches 0 */
-    w->site_map[local] = id + 1;
-    if (old)
-        unref(agg, old - 1);
+    if (id != UNSTORED)
+        agg->refs[id].maps++; /* first: the same id mapped again never reaches 0 */
+    w->site_map[local] = id == UNSTORED ? UNSTORED : id + 1;
+    unmap(agg, old);
 }
 
 /* A new generation of worker `wid`: its previous share of everything goes,
@@ -543,10 +598,8 @@ static void forget_worker(lw_agg_t *agg, uint32_t wid, const lw_record_t *hello)
             lw_detect_shift(s->det, -share);
         mark_changed(agg, id);
     }
-    for (uint32_t local = 0; local < agg->cfg.local_sites; local++) {
-        if (w->site_map[local])
-            unref(agg, w->site_map[local] - 1);
-    }
+    for (uint32_t local = 0; local < agg->cfg.local_sites; local++)
+        unmap(agg, w->site_map[local]);
     memset(w->site_map, 0, agg->cfg.local_sites * sizeof(uint32_t));
     memset(w->endpoint_map, 0, agg->cfg.local_endpoints * sizeof(uint32_t));
     w->assembling = false;
@@ -568,21 +621,24 @@ static void finish_text(lw_agg_t *agg, uint32_t wid, struct worker *w)
         agg->stats.malformed++;
         return;
     }
+    w->text[w->have] = '\0';
     uint32_t id = intern_site(agg, w->text, w->have, p->u.site.line, p->u.site.app_line,
                               p->u.site.nframes, false);
-    lw_agg_site_t *s = &agg->sites[id];
-    const char *app_file = lw_agg_field(s, 2);
     map_local(agg, w, p->id, id); /* held from here: making its rollup cannot evict it */
-    if (id && app_file[0] && s->rollup_of == 0 &&
-        (strcmp(app_file, lw_agg_field(s, 0)) || s->app_line != s->line)) {
+    if (id == UNSTORED)
+        return;
+    lw_agg_site_t *s = &agg->sites[id];
+    const char *app_file = lw_agg_field(s, FIELD_APP_FILE);
+    if (id && !s->ignored && app_file[0] && s->rollup_of == 0 &&
+        (strcmp(app_file, lw_agg_field(s, FIELD_FILE)) || s->app_line != s->line)) {
         s->rollup_of = intern_rollup(agg, s);
         s->judged = s->rollup_of == 0; /* judged through its rollup */
         if (s->rollup_of)
             agg->refs[s->rollup_of].leaves++;
     }
     if (need_share(agg, wid, id) < 0 || need_share(agg, wid, s->rollup_of) < 0) {
-        agg->stats.overflowed++;
-        map_local(agg, w, p->id, 0);
+        agg->stats.overflowed += !s->ignored;
+        map_local(agg, w, p->id, s->ignored ? UNSTORED : 0);
     }
 }
 
@@ -622,9 +678,11 @@ static void feed_one(lw_agg_t *agg, uint32_t wid, struct worker *w, const lw_rec
             agg->stats.malformed++;
             return;
         }
+        agg->stats.deltas++;
+        if (w->site_map[local] == UNSTORED)
+            return; /* an ignored site that found no room */
         uint32_t id = w->site_map[local] - 1;
         uint32_t gep = ep < agg->cfg.local_endpoints ? w->endpoint_map[ep] : 0;
-        agg->stats.deltas++;
         apply(agg, wid, id, r->u.delta.bytes, gep);
         if (agg->sites[id].rollup_of)
             apply(agg, wid, agg->sites[id].rollup_of, r->u.delta.bytes, gep);
@@ -703,11 +761,7 @@ const char *lw_agg_endpoint(const lw_agg_t *agg, uint32_t id)
 
 const char *lw_agg_field(const lw_agg_site_t *site, uint32_t i)
 {
-    uint32_t at = 0;
-
-    for (uint32_t f = 0; f < i && at < site->text_len; f++)
-        at += (uint32_t)strnlen(site->text + at, site->text_len - at) + 1;
-    return at < site->text_len ? site->text + at : "";
+    return field_of(site->text, site->text_len, i);
 }
 
 int64_t lw_agg_share(const lw_agg_t *agg, uint32_t id, uint32_t wid)

@@ -23,6 +23,21 @@
  * no room folds into site 0, "other sites", is counted (overflowed), and is
  * judged like any site, so growth there still makes an alert, one that says
  * what it is the sum of.
+ *
+ * Ignored sites (--leakwatch-ignore): a site is ignored when its file, or
+ * the application file it is reached from, matches one of cfg.ignore's
+ * fnmatch(3) patterns; decided once, when its identity is first defined.
+ * Flags 0, not FNM_PATHNAME: '*' also matches '/', so a star, "/vendor/"
+ * and a star (README shows it as typed) match every file under any vendor
+ * directory, and "/srv/app/legacy.py" that file alone. The name matched is
+ * the code object's file name, as LEAK lines print it. An ignored site
+ * keeps its identity and bytes (workers still publish it, and their
+ * tracked totals count it), but it is never judged, never listed by
+ * lw_agg_top_sites (so never reported, charted or named a suspect) and
+ * feeds no rollup. A library line reached from an ignored application
+ * file is itself ignored, so a rollup is never ignored nor fed by an
+ * ignored site. An ignored identity that finds no room in a full table is
+ * not folded into site 0, which is judged: its deltas are dropped.
  */
 #ifndef LW_AGG_H
 #define LW_AGG_H
@@ -52,6 +67,11 @@ typedef struct lw_agg_cfg {
      * site's. Runs inside lw_agg_feed; must not call back into the agg. */
     void (*evicted)(void *ctx, uint32_t id);
     void *evicted_ctx;
+    /* fnmatch(3) patterns (flags 0) on a site's file and application file;
+     * a site that matches is ignored (above). Not copied: the array and its
+     * strings must outlive the aggregator. */
+    const char *const *ignore;
+    uint32_t nignore;
 } lw_agg_cfg_t;
 
 typedef struct lw_agg_site {
@@ -61,6 +81,7 @@ typedef struct lw_agg_site {
     uint32_t nframes;
     bool rollup;               /* named at the application line */
     bool judged;               /* fed to the detector */
+    bool ignored;              /* matched an ignore pattern: never judged nor listed */
     int64_t live;              /* bytes, all workers */
     struct {
         uint32_t endpoint;

@@ -1,13 +1,15 @@
 """Leaks are announced at the right line, once and again only when they
-double; growth that stops is never announced; alerts reach uWSGI alarms;
-a worker killed mid-run leaves the master's view sound."""
+double; growth that stops is never announced; a file --leakwatch-ignore
+matches is neither announced nor reported; alerts reach uWSGI alarms; a
+worker killed mid-run leaves the master's view sound."""
+import json
 import os
 import re
 import signal
 import unittest
 from concurrent.futures import ThreadPoolExecutor
 
-from harness import APPS, UwsgiTestCase, leak_line, wait_until
+from harness import APPS, UwsgiTestCase, free_port, http_get, leak_line, wait_until
 
 LEAK = re.compile(r"^\[leakwatch\] LEAK (.+):(\d+) in (.+)\(\): \+([\d.]+) (B|KiB|MiB|GiB) "
                   r"over (\d+) requests \(.*\) on workers ([\d,]+)$")
@@ -114,6 +116,36 @@ class DetectionTest(UwsgiTestCase):
         drive(server, ["/cache", "/lazy", "/cycles", "/saw", "/intern"], 20000, concurrency=4)
         # THEN (after the analyst has seen everything) no LEAK line
         self.assertEqual(alerts(server), [], server.leakwatch_lines()[-20:])
+
+    def test_an_ignored_file_is_never_announced_nor_reported(self):
+        # GIVEN an app that leaks LEAK_SIZE bytes a request in its own file and
+        # twice that in vendor/cache.py, which --leakwatch-ignore matches (exact
+        # sampling: tracked bytes are then counted, not estimated)
+        size, vendor_factor = 16384, 2  # two_leaks.py's LEAK_SIZE and VENDOR_FACTOR
+        port = free_port()
+        server = self.server("two_leaks.py", summary=0, args=[
+            "--leakwatch-threshold", "512k", "--leakwatch-sample-rate", "exact",
+            "--env", f"LEAK_SIZE={size}", "--leakwatch-ignore", "*/vendor/*",
+            "--leakwatch-http", f":{port}"])
+        app = (server.app, leak_line("two_leaks.py"))
+        vendor = os.path.join(APPS, "vendor", "cache.py")
+        # WHEN requests come until the app's own leak is announced
+        drive_until(server, lambda: app in {(a["file"], a["line"]) for a in alerts(server)},
+                    "the app's LEAK line")
+        # THEN every LEAK line names the app's line: the larger leak never is
+        self.assertEqual({(a["file"], a["line"]) for a in alerts(server)}, {app})
+        # and neither /report.json nor /metrics names vendor/cache.py, while the
+        # workers' tracked bytes hold both leaks of every request they served
+        def report():
+            doc = json.loads(http_get(port, "/report.json")[1])
+            served = sum(w["requests"] for w in doc["workers"])
+            tracked = sum(w["tracked_bytes"] for w in doc["workers"])
+            return doc if tracked >= served * (1 + vendor_factor) * size else None
+        doc = wait_until(report, 20, "tracked bytes to hold both leaks")
+        self.assertIn(server.app, {s["file"] for s in doc["sites"]})
+        self.assertNotIn(vendor, {s["file"] for s in doc["sites"]})
+        self.assertNotIn(vendor, {f["file"] for s in doc["sites"] for f in s["traceback"]})
+        self.assertNotIn(vendor.encode(), http_get(port, "/metrics")[1])
 
     def test_alerts_reach_the_uwsgi_alarm(self):
         out = os.path.join(self.id().replace(".", "_") + ".alarm")

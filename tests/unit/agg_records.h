@@ -1,6 +1,6 @@
 /*
  * agg_records.h - builds the records a worker would push, for unit tests
- * that feed an aggregator (test_agg, test_expo, test_page).
+ * that feed an aggregator (test_agg, test_expo, test_page, test_report).
  */
 #ifndef LW_TEST_AGG_RECORDS_H
 #define LW_TEST_AGG_RECORDS_H
@@ -96,6 +96,36 @@ static inline uint32_t find(lw_agg_t *agg, const char *file, int line, bool roll
     }
     assert_int_not_equal(found, 0);
     return found;
+}
+
+/* For the renderers' tests of ignored sites: a pattern an aggregator is
+ * given, a file it matches and one it does not. */
+#define IGNORED_FILE "/srv/vendor/cache.py"
+#define KEPT_FILE "/srv/app.py"
+static const char *const ignored_files[] = {"/srv/vendor/*"};
+#define KEPT_STEPS 50 /* requests the kept site takes to grow by the threshold */
+
+/* Worker 1 (pid 101) grows a site in IGNORED_FILE (line 3) twice as fast
+ * as one in KEPT_FILE (line 9), a request at a time, until the kept one is
+ * alerted: the ignored one is then the larger. Returns the requests. */
+static inline uint64_t grow_ignored_and_kept(lw_agg_t *agg, int64_t threshold)
+{
+    lw_alert_t alert;
+
+    hello(101, 1);
+    named_site(1, 3, IGNORED_FILE, "put");
+    named_site(2, 9, KEPT_FILE, "handler");
+    feed(agg, 1);
+    for (uint64_t req = 1; req <= 20 * KEPT_STEPS; req++) {
+        delta(1, 2 * threshold / KEPT_STEPS, 0);
+        delta(2, threshold / KEPT_STEPS, 0);
+        feed(agg, 1);
+        if (lw_agg_judge(agg, req, &alert, 1) &&
+            !strcmp(lw_agg_field(lw_agg_site(agg, alert.site), 0), KEPT_FILE))
+            return req;
+    }
+    fail_msg("the site in %s was never alerted", KEPT_FILE);
+    return 0;
 }
 
 #endif

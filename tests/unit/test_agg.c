@@ -1,7 +1,7 @@
 /* agg: records from several workers become one view; respawns, rollups,
  * malformed input, alerts and their text; a full table that evicts what
- * nothing holds and alerts through site 0 when nothing can go; every
- * allocation failure. */
+ * nothing holds and alerts through site 0 when nothing can go; ignored
+ * sites; every allocation failure. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -30,18 +30,25 @@ static lw_agg_cfg_t config(void)
 #define APP "/srv/app.py\0handler\0/srv/app.py\0handler\0/srv/app.py\0" "12\0handler\0"
 #define LIB "/usr/lib/python3.11/logging/__init__.py\0getLogger\0/srv/app.py\0handler\0"
 
-/* A table of `max_sites` ids, site 0 included; nothing left of a test
- * that failed before. */
-static lw_agg_t *small_table(uint32_t max_sites)
+/* A table of `max_sites` ids, site 0 included, ignoring the files that
+ * `patterns` match; nothing left of a test that failed before. */
+static lw_agg_t *ignoring(const char *const *patterns, uint32_t npatterns, uint32_t max_sites)
 {
     lw_agg_cfg_t c = config();
     c.max_sites = max_sites;
+    c.ignore = patterns;
+    c.nignore = npatterns;
     allocs_left = -1;
     live_allocs = 0;
     nrecs = 0;
     lw_agg_t *agg = lw_agg_new(&c, &alloc);
     assert_non_null(agg);
     return agg;
+}
+
+static lw_agg_t *small_table(uint32_t max_sites)
+{
+    return ignoring(NULL, 0, max_sites);
 }
 
 static lw_agg_t *fresh(void)
@@ -116,24 +123,41 @@ static void test_agg_respawn_removes_the_dead_workers_share(void **state)
     lw_agg_free(agg);
 }
 
+#define HANDLERS "/usr/lib/python3.11/logging/handlers.py\0emit\0/srv/app.py\0handler\0"
+
+/* Two library lines reached from one application line; pattern: an ignore
+ * pattern or NULL; rolled: the bytes the rollup must then hold. */
+typedef struct rollup_case {
+    const char *pattern;
+    int64_t rolled;
+} rollup_case_t;
+
+static const rollup_case_t rollup_of_both = {NULL, 1000};
+static const rollup_case_t rollup_without_an_ignored_line = {"*/logging/handlers.py", 600};
+
 static void test_agg_library_sites_roll_up_to_the_app_line(void **state)
 {
-    lw_agg_t *agg = fresh();
+    const rollup_case_t *c = *state;
+    lw_agg_t *agg = ignoring(&c->pattern, c->pattern ? 1 : 0, config().max_sites);
 
-    (void)state;
     hello(101, 1);
     site(1, 1353, 10, LIB, sizeof(LIB) - 1, 0);
-    site(2, 1278, 10, LIB, sizeof(LIB) - 1, 0);
+    site(2, 70, 10, HANDLERS, sizeof(HANDLERS) - 1, 0);
     delta(1, 600, 0);
     delta(2, 400, 0);
     feed(agg, 1);
     uint32_t r = find(agg, "/srv/app.py", 10, true);
     const lw_agg_site_t *roll = lw_agg_site(agg, r);
-    assert_int_equal(roll->live, 1000);
+    assert_int_equal(roll->live, c->rolled);
     assert_true(roll->judged);
     assert_false(lw_agg_site(agg, find(agg, "/usr/lib/python3.11/logging/__init__.py", 1353,
                                            false))->judged);
+    const lw_agg_site_t *other = lw_agg_site(agg, find(agg, "/usr/lib/python3.11/logging/"
+                                                            "handlers.py", 70, false));
+    assert_false(other->judged);
+    assert_int_equal(other->ignored, c->pattern != NULL);
     lw_agg_free(agg);
+    assert_int_equal(live_allocs, 0);
 }
 
 static void test_agg_malformed_records_are_counted_not_trusted(void **state)
@@ -815,16 +839,173 @@ static void test_agg_every_allocation_failure_is_clean(void **state)
     }
 }
 
+/* ---- --leakwatch-ignore: which sites are ignored, and what that leaves out ---- */
+
+#define VENDOR "/srv/app/vendor/pkg/cache.py\0put\0/srv/app/vendor/pkg/cache.py\0put\0"
+#define VENDORED "/srv/app/vendored.py\0put\0/srv/app/vendored.py\0put\0"
+#define LEGACY_LIB "/usr/lib/python3.11/logging/__init__.py\0getLogger\0/srv/app/legacy.py\0old\0"
+#define NO_APP_FRAME "/usr/lib/python3.11/threading.py\0run\0\0\0"
+
+/* One site under one ignore pattern; ignored: the verdict it must get. */
+typedef struct ignore_case {
+    const char *pattern;
+    const char *text;
+    size_t len;
+    int line, app_line;
+    bool ignored;
+} ignore_case_t;
+
+#define IGNORE_CASE(pattern, text, line, app_line, ignored) \
+    {pattern, text, sizeof(text) - 1, line, app_line, ignored}
+
+static const ignore_case_t ignore_exact_file = IGNORE_CASE("/srv/app.py", APP, 12, 12, true);
+static const ignore_case_t ignore_other_file = IGNORE_CASE("/srv/other.py", APP, 12, 12, false);
+/* flags 0, not FNM_PATHNAME: the first star reaches across "/srv/app" */
+static const ignore_case_t ignore_star_crosses_dirs = IGNORE_CASE("*/vendor/*", VENDOR, 7, 7, true);
+static const ignore_case_t ignore_look_alike_kept = IGNORE_CASE("*/vendor/*", VENDORED, 7, 7, false);
+static const ignore_case_t ignore_library_file = IGNORE_CASE("*/logging/*", LIB, 1353, 10, true);
+static const ignore_case_t ignore_from_ignored_app_file =
+    IGNORE_CASE("*/legacy.py", LEGACY_LIB, 1353, 30, true);
+static const ignore_case_t ignore_from_other_app_file =
+    IGNORE_CASE("*/legacy.py", LIB, 1353, 10, false);
+static const ignore_case_t ignore_without_app_frame =
+    IGNORE_CASE("*/threading.py", NO_APP_FRAME, 90, 0, true);
+
+static void test_agg_ignores_the_sites_a_pattern_matches(void **state)
+{
+    const ignore_case_t *c = *state;
+    const char *patterns[] = {c->pattern};
+    lw_agg_t *agg = ignoring(patterns, 1, config().max_sites);
+    lw_agg_stats_t st;
+    lw_alert_t alert;
+    uint32_t top[4];
+    uint64_t req = 0;
+
+    /* GIVEN a site defined under the case's pattern */
+    hello(1, 1);
+    site(1, c->line, c->app_line, c->text, c->len, 0);
+    feed(agg, 1);
+    /* WHEN it grows 2000 bytes a request (T = 100000) */
+    bool alerted = grow_until_alert(agg, 1, 1, &req, &alert);
+    /* THEN an ignored site counts its bytes, but is never judged, listed,
+     * a suspect, nor fed to a rollup; any other still makes its alert */
+    uint32_t id = find(agg, c->text, c->line, false);
+    const lw_agg_site_t *s = lw_agg_site(agg, id);
+    assert_int_equal(s->ignored, c->ignored);
+    assert_int_equal(s->live, (int64_t)req * 2000);
+    assert_int_equal(alerted, !c->ignored);
+    lw_agg_stats(agg, &st);
+    if (c->ignored) {
+        assert_false(s->judged);
+        assert_null(s->det);
+        assert_int_equal(s->rollup_of, 0);
+        assert_int_equal(st.sites, 2); /* site 0 and this one: no rollup */
+        assert_int_equal(lw_agg_top_sites(agg, 0, false, top, 4), 0);
+        assert_int_equal(lw_agg_top_sites(agg, 1, false, top, 4), 0);
+        assert_int_equal(lw_agg_suspects(agg), 0);
+    } else {
+        assert_false(lw_agg_site(agg, alert.site)->ignored);
+        assert_string_equal(lw_agg_field(lw_agg_site(agg, alert.site), 0),
+                            lw_agg_field(s, 2)[0] ? lw_agg_field(s, 2) : lw_agg_field(s, 0));
+    }
+    assert_int_equal(st.overflowed, 0);
+    lw_agg_free(agg);
+    assert_int_equal(live_allocs, 0);
+}
+
+static void test_agg_an_ignored_site_without_room_stays_out_of_site_0(void **state)
+{
+    static const char *const patterns[] = {"/srv/app.py"};
+    lw_agg_t *agg = ignoring(patterns, 1, 4);
+    lw_agg_stats_t st;
+    lw_alert_t alert;
+    uint64_t req = 0;
+
+    (void)state;
+    /* GIVEN a table whose every site is held by a running worker */
+    hello(1, 1);
+    for (uint32_t n = 1; n < 4; n++) {
+        numbered_site(n, n);
+        delta(n, 1000, 0);
+    }
+    /* WHEN an ignored site is defined, and grows */
+    site(4, 12, 12, APP, sizeof(APP) - 1, 1);
+    feed(agg, 1);
+    assert_false(grow_until_alert(agg, 1, 4, &req, &alert));
+    /* THEN its bytes went nowhere: not into site 0 (judged), not counted
+     * as lost, and its local id still means it, not another site */
+    assert_int_equal(lw_agg_site(agg, 0)->live, 0);
+    lw_agg_stats(agg, &st);
+    assert_int_equal(st.overflowed, 0);
+    assert_int_equal(st.malformed, 0);
+    assert_int_equal(st.deltas, 3 + req);
+    /* and a new generation lets go of its mapping like any other */
+    hello(2, 2);
+    numbered_site(4, 100);
+    delta(4, 500, 0);
+    feed(agg, 1);
+    assert_int_equal(lw_agg_site(agg, find(agg, "/srv/gen/s100.py", 1, false))->live, 500);
+    lw_agg_free(agg);
+    assert_int_equal(live_allocs, 0);
+}
+
+/* agg.c's SHARE_PAGE: a site id from here on needs a new page of shares. */
+#define SHARE_PAGE_SITES 1024
+
+/* Every allocation fails in turn while ignored sites and another are
+ * defined, at the first id of a new page of shares (so a site's text and
+ * its page can each fail): ignored bytes never reach site 0, and
+ * everything is given back. */
+static void test_agg_ignoring_under_every_allocation_failure_is_clean(void **state)
+{
+    static const char *const patterns[] = {"*/legacy.py", "/srv/app.py"};
+    enum { BATCH = 64 };
+    lw_alert_t alert;
+
+    (void)state;
+    for (int k = 0;; k++) {
+        lw_agg_t *agg = ignoring(patterns, 2, 2 * SHARE_PAGE_SITES);
+        hello(1, 1);
+        for (uint32_t n = 1; n < SHARE_PAGE_SITES; n++) {
+            numbered_site(1 + n % BATCH, n);
+            if (n % BATCH == 0)
+                feed(agg, 1);
+        }
+        feed(agg, 1);
+        allocs_left = k;
+        site(BATCH + 1, 12, 12, APP, sizeof(APP) - 1, 1);
+        site(BATCH + 2, 1353, 30, LEGACY_LIB, sizeof(LEGACY_LIB) - 1, 0);
+        numbered_site(BATCH + 3, SHARE_PAGE_SITES);
+        delta(BATCH + 1, 50000, 0);
+        delta(BATCH + 2, 50000, 0);
+        delta(BATCH + 3, 10, 0);
+        feed(agg, 1);
+        lw_agg_judge(agg, 1, &alert, 1);
+        bool exhausted = allocs_left == 0;
+        allocs_left = -1;
+        int64_t other = lw_agg_site(agg, 0)->live;
+        assert_true(other == 0 || other == 10);
+        lw_agg_free(agg);
+        assert_int_equal(live_allocs, 0);
+        if (!exhausted)
+            break;
+    }
+}
+
 /* One case of a data-driven test, named for what the case is. */
 #define HELD(name, c) {name, test_agg_never_evicts_a_held_site, NULL, NULL, (void *)&(c)}
 #define FREED(name, c) {name, test_agg_reuses_a_freed_site, NULL, NULL, (void *)&(c)}
+#define ROLLUP(name, c) {name, test_agg_library_sites_roll_up_to_the_app_line, NULL, NULL, \
+                           (void *)&(c)}
+#define IGNORE(name, c) {name, test_agg_ignores_the_sites_a_pattern_matches, NULL, NULL, (void *)&(c)}
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_agg_sums_one_site_across_workers),
         cmocka_unit_test(test_agg_respawn_removes_the_dead_workers_share),
-        cmocka_unit_test(test_agg_library_sites_roll_up_to_the_app_line),
+        ROLLUP("test_agg_library_sites_roll_up_to_the_app_line", rollup_of_both),
+        ROLLUP("test_agg_an_ignored_library_site_feeds_no_rollup", rollup_without_an_ignored_line),
         cmocka_unit_test(test_agg_malformed_records_are_counted_not_trusted),
         cmocka_unit_test(test_agg_full_table_folds_into_other_sites),
         cmocka_unit_test(test_agg_judges_and_describes_a_leak),
@@ -846,6 +1027,19 @@ int main(void)
         HELD("test_agg_never_evicts_a_site_with_a_detector", held_by_detector),
         cmocka_unit_test(test_agg_every_allocation_failure_is_clean),
         cmocka_unit_test(test_agg_eviction_under_every_allocation_failure_is_clean),
+        IGNORE("test_agg_ignores_a_file_named_in_full", ignore_exact_file),
+        IGNORE("test_agg_keeps_a_file_no_pattern_names", ignore_other_file),
+        IGNORE("test_agg_ignore_star_reaches_across_directories", ignore_star_crosses_dirs),
+        IGNORE("test_agg_ignore_directory_pattern_keeps_a_look_alike_file",
+               ignore_look_alike_kept),
+        IGNORE("test_agg_ignores_a_library_file", ignore_library_file),
+        IGNORE("test_agg_ignores_a_library_line_reached_from_an_ignored_app_file",
+               ignore_from_ignored_app_file),
+        IGNORE("test_agg_rolls_up_a_library_line_from_an_app_file_not_ignored",
+               ignore_from_other_app_file),
+        IGNORE("test_agg_ignores_a_site_without_application_frame", ignore_without_app_frame),
+        cmocka_unit_test(test_agg_an_ignored_site_without_room_stays_out_of_site_0),
+        cmocka_unit_test(test_agg_ignoring_under_every_allocation_failure_is_clean),
     };
     return cmocka_run_group_tests_name("agg", tests, NULL, NULL);
 }

@@ -235,6 +235,30 @@ static void test_expo_site_series_are_bounded(void **state)
     assert_int_equal(live_allocs, 0);
 }
 
+static void test_expo_leaves_ignored_sites_out(void **state)
+{
+    lw_agg_cfg_t c = {.nworkers = 1, .max_sites = 16, .local_sites = 16, .local_endpoints = 4,
+                      .max_endpoints = 4, .detect = {100000, 2, 1}, .ignore = ignored_files,
+                      .nignore = 1};
+    lw_agg_t *agg = lw_agg_new(&c, &alloc);
+    size_t len;
+
+    (void)state;
+    assert_non_null(agg);
+    /* GIVEN a site in an ignored file, larger than a leaking one */
+    grow_ignored_and_kept(agg, 100000);
+    /* WHEN /metrics is rendered */
+    char *text = render(agg, 10, &len);
+    /* THEN it has series for the other one only */
+    assert_non_null(text);
+    assert_non_null(strstr(text, "leakwatch_site_live_bytes{file=\"" KEPT_FILE "\""));
+    assert_non_null(strstr(text, "leakwatch_site_growth_bytes{file=\"" KEPT_FILE "\""));
+    assert_null(strstr(text, IGNORED_FILE));
+    t_free(text);
+    lw_agg_free(agg);
+    assert_int_equal(live_allocs, 0);
+}
+
 static void test_expo_every_allocation_failure_is_clean(void **state)
 {
     lw_agg_t *agg = hostile_agg();
@@ -268,6 +292,7 @@ int main(void)
         cmocka_unit_test(test_expo_site_labels_are_escaped),
         cmocka_unit_test(test_expo_site_series_are_bounded),
         cmocka_unit_test(test_expo_every_allocation_failure_is_clean),
+        cmocka_unit_test(test_expo_leaves_ignored_sites_out),
     };
     return cmocka_run_group_tests_name("expo", tests, NULL, NULL);
 }

@@ -258,6 +258,33 @@ static void test_page_pick_sites_puts_suspects_first_once(void **state)
     release(NULL, hist, agg);
 }
 
+static void test_page_leaves_ignored_sites_out(void **state)
+{
+    lw_agg_cfg_t c = {.nworkers = 1, .max_sites = 16, .local_sites = 16, .local_endpoints = 4,
+                      .max_endpoints = 4, .detect = {T, 2, 1}, .ignore = ignored_files,
+                      .nignore = 1};
+    lw_agg_t *agg = lw_agg_new(&c, &alloc);
+    lw_page_input_t in = empty_input();
+    uint32_t ids[8];
+    size_t len;
+
+    (void)state;
+    assert_non_null(agg);
+    /* GIVEN a site in an ignored file, larger than a leaking one */
+    grow_ignored_and_kept(agg, T);
+    /* WHEN the page picks the sites it shows (and the master charts) */
+    size_t n = lw_page_pick_sites(agg, ids, 8);
+    in.agg = agg;
+    char *html = render(&in, &len);
+    /* THEN the other one only has a card */
+    assert_int_equal(n, 1);
+    assert_string_equal(lw_agg_field(lw_agg_site(agg, ids[0]), 0), KEPT_FILE);
+    assert_int_equal(count(html, "<div class=\"site\">"), 1);
+    assert_non_null(strstr(html, "<code>" KEPT_FILE ":9</code>"));
+    assert_null(strstr(html, IGNORED_FILE));
+    release(html, NULL, agg);
+}
+
 static void test_page_every_allocation_failure_is_clean(void **state)
 {
     lw_hist_t *hist;
@@ -292,6 +319,7 @@ int main(void)
         cmocka_unit_test(test_page_many_sites_are_bounded),
         cmocka_unit_test(test_page_pick_sites_puts_suspects_first_once),
         cmocka_unit_test(test_page_every_allocation_failure_is_clean),
+        cmocka_unit_test(test_page_leaves_ignored_sites_out),
     };
     lw_config_init(&cfg);
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -182,6 +182,31 @@ static void test_report_caps_the_number_of_sites(void **state)
     lw_agg_free(agg);
 }
 
+static void test_report_leaves_ignored_sites_out(void **state)
+{
+    lw_config_t cfg;
+    lw_agg_cfg_t acfg = {.nworkers = 1, .max_sites = 16, .local_sites = 16,
+                         .local_endpoints = 4, .max_endpoints = 4, .detect = {1 << 20, 2, 1},
+                         .ignore = ignored_files, .nignore = 1};
+    lw_agg_t *agg = lw_agg_new(&acfg, &alloc);
+
+    (void)state;
+    lw_config_init(&cfg);
+    assert_non_null(agg);
+    /* GIVEN a site in an ignored file, larger than a leaking one */
+    grow_ignored_and_kept(agg, 1 << 20);
+    lw_report_input_t in = {"v", &cfg, NULL, 0, agg, NULL, 0};
+    /* WHEN the report is rendered */
+    json_t *doc = render(&in);
+    /* THEN it lists only the other one */
+    json_t *sites = json_object_get(doc, "sites");
+    assert_int_equal(json_array_size(sites), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(sites, 0), "file")),
+                        KEPT_FILE);
+    json_decref(doc);
+    lw_agg_free(agg);
+}
+
 /* jansson's allocator, failing on demand. Only this test binary does this:
  * the plugin never touches jansson's allocator (uWSGI shares the library). */
 static int j_left = -1, j_live;
@@ -244,6 +269,7 @@ int main(void)
         cmocka_unit_test(test_report_sites_workers_alerts),
         cmocka_unit_test(test_report_per_worker_bytes_follow_worker_ids),
         cmocka_unit_test(test_report_caps_the_number_of_sites),
+        cmocka_unit_test(test_report_leaves_ignored_sites_out),
         cmocka_unit_test(test_report_every_allocation_failure_is_clean),
     };
     return cmocka_run_group_tests_name("report", tests, NULL, NULL);
