@@ -17,7 +17,7 @@
 #include "../src/alertlog.h"
 #include "../src/alerttext.h"
 #include "../src/endcause.h"
-#include "../src/hist.h"
+#include "../src/sitehist.h"
 #include "../src/native.h"
 #include "../src/oomwatch.h"
 #include "../src/page.h"
@@ -72,7 +72,7 @@ static pthread_t analyst;
  */
 static pthread_mutex_t view_lock = PTHREAD_MUTEX_INITIALIZER;
 static lw_agg_t *agg;
-static lw_hist_t *hist;          /* the page's charts (--leakwatch-http only) */
+static lw_sitehist_t *hist;          /* the page's charts (--leakwatch-http only) */
 static lw_alertlog_t *alerts;
 static lw_oomwatch_t *oom;
 static lw_slotstats_t *slots;
@@ -97,20 +97,20 @@ static void lw_master_forget_chart(void *ctx, uint32_t id)
 {
     (void)ctx;
     if (hist)
-        lw_hist_forget(hist, id);
+        lw_sitehist_forget(hist, id);
 }
 
 /* The page's charts: the live bytes of the sites it shows, when a frame is due. */
 static void lw_master_record_history(void)
 {
-    uint32_t ids[LW_HIST_SERIES];
+    uint32_t ids[LW_SITEHIST_SERIES];
     size_t n;
 
-    if (!hist || !lw_hist_begin(hist, lw_mono_seconds()))
+    if (!hist || !lw_sitehist_begin(hist, lw_mono_seconds()))
         return;
-    n = lw_page_pick_sites(agg, ids, LW_HIST_SERIES);
+    n = lw_page_pick_sites(agg, ids, LW_SITEHIST_SERIES);
     for (size_t i = 0; i < n; i++)
-        lw_hist_put(hist, ids[i], lw_agg_site(agg, ids[i])->live);
+        lw_sitehist_put(hist, ids[i], lw_agg_site(agg, ids[i])->live);
 }
 
 /* Reads what every worker published since the last cycle. Never waits.
@@ -138,10 +138,10 @@ static uint64_t lw_master_drain(void)
  * lock is released. An alert whose text ran out of memory is not lost: the
  * count says it happened.
  */
-static void lw_master_raise(const char *kind, lw_text_t *text)
+static void lw_master_raise(const char *kind, lw_strbuf_t *text)
 {
     size_t len;
-    char *s = lw_text_finish(text, &len);
+    char *s = lw_strbuf_finish(text, &len);
 
     if (!s) {
         static const char oom[] = "[leakwatch] (an alert: out of memory for its text)";
@@ -208,8 +208,8 @@ static int lw_master_judge(void)
         return 0;
     n = lw_agg_judge(agg, requests, found, LW_ALERTS_MAX);
     for (size_t i = 0; i < n; i++) {
-        lw_text_t text;
-        lw_text_init(&text, &heap, 0);
+        lw_strbuf_t text;
+        lw_strbuf_init(&text, &heap, 0);
         lw_alerttext_leak(&text, agg, &agg_cfg, found[i].site);
         lw_master_raise(LW_ALERT_LEAK, &text);
     }
@@ -243,9 +243,9 @@ static uint64_t lw_slot_requests(uint32_t wid)
 static void lw_master_oom(uint32_t wid, int64_t pid, const lw_oom_t *o)
 {
     lw_alert_oom_t in = {wid, pid, o->rss, o->rate, o->eta, limit->bytes};
-    lw_text_t text;
+    lw_strbuf_t text;
 
-    lw_text_init(&text, &heap, 0);
+    lw_strbuf_init(&text, &heap, 0);
     lw_alerttext_oom(&text, agg, &in);
     lw_master_raise(LW_ALERT_OOM, &text);
 }
@@ -263,11 +263,11 @@ static void lw_master_native(uint32_t wid, int64_t pid, int64_t rss)
     };
     lw_native_verdict_t v = lw_native_look(&natives[wid], &dcfg, &r);
     lw_alert_native_t in = {wid, pid, r.tracked, v};
-    lw_text_t text;
+    lw_strbuf_t text;
 
     if (!v.leak)
         return;
-    lw_text_init(&text, &heap, 0);
+    lw_strbuf_init(&text, &heap, 0);
     lw_alerttext_native(&text, agg, &in);
     lw_master_raise(LW_ALERT_NATIVE, &text);
 }
@@ -358,12 +358,12 @@ static void lw_master_last_words(void)
     for (size_t i = 0; i < n; i++) {
         lw_endcause_t cause = lw_end_cause(&deps[i]);
         bool warned = lw_oomwatch_warned(oom, deps[i].wid, deps[i].pid);
-        lw_text_t text;
-        lw_text_init(&text, &heap, 0);
+        lw_strbuf_t text;
+        lw_strbuf_init(&text, &heap, 0);
         if (lw_alerttext_last_words(&text, agg, &deps[i], cause, warned))
             lw_master_raise(LW_ALERT_LAST_WORDS, &text);
         else
-            heap.free(lw_text_finish(&text, &(size_t){0})); /* a normal recycle: silent */
+            heap.free(lw_strbuf_finish(&text, &(size_t){0})); /* a normal recycle: silent */
     }
 }
 
@@ -474,7 +474,7 @@ static int lw_master_make_view(void)
         agg = NULL;
         return -ENOMEM;
     }
-    if (cfg->http && !(hist = lw_hist_new(&heap, 1)))
+    if (cfg->http && !(hist = lw_sitehist_new(&heap, 1)))
         uwsgi_log("[leakwatch] master: out of memory for the history; the page has no charts\n");
     view = (lw_view_t){cfg, shm, limit, metrics, agg, hist, alerts, oom};
     return 0;

@@ -1,11 +1,11 @@
 /*
  * view.c - what the listeners serve, rendered from the analyst's view
  * (view.h): the JSON report (src/report.c), the page (src/page.c) and the
- * Prometheus exposition (src/expo.c), with the live workers' records.
+ * Prometheus exposition (src/prometheus.c), with the live workers' records.
  */
 #include <uwsgi.h>
 
-#include "../src/expo.h"
+#include "../src/prometheus.h"
 #include "../src/page.h"
 #include "../src/report.h"
 #include "view.h"
@@ -95,10 +95,10 @@ static char *lw_view_prometheus(const lw_view_t *v, size_t *len)
 {
     size_t nw, nkinds;
     lw_report_worker_t *workers = lw_view_workers(v, &nw);
-    const lw_expo_kind_t *kinds = lw_alertlog_kinds(v->alerts, &nkinds);
-    lw_expo_input_t in = {workers, nw, v->agg, v->cfg->http_sites, kinds, nkinds,
+    const lw_alert_count_t *kinds = lw_alertlog_kinds(v->alerts, &nkinds);
+    lw_prometheus_input_t in = {workers, nw, v->agg, v->cfg->http_sites, kinds, nkinds,
                           (uint64_t)v->metrics->samples, (uint64_t)v->metrics->lost};
-    char *text = workers ? lw_expo_render(&in, &heap, len) : NULL;
+    char *text = workers ? lw_prometheus_render(&in, &heap, len) : NULL;
 
     free(workers);
     return text;

@@ -8,7 +8,7 @@
 
 #include "../src/agg.h"
 #include "../src/alertlog.h"
-#include "../src/hist.h"
+#include "../src/sitehist.h"
 #include "../src/oomwatch.h"
 #include "analyst.h"
 
@@ -18,7 +18,7 @@ typedef struct lw_view {
     const lw_limit_t *limit;
     const lw_metrics_t *metrics;
     const lw_agg_t *agg;          /* NULL: no analyst, nothing to render */
-    const lw_hist_t *hist;        /* NULL: no charts */
+    const lw_sitehist_t *hist;        /* NULL: no charts */
     const lw_alertlog_t *alerts;
     const lw_oomwatch_t *oom;
 } lw_view_t;

@@ -17,7 +17,7 @@ typedef struct entry {
 struct lw_alertlog {
     lw_alloc_t alloc;
     lw_outbox_t *outbox;
-    lw_expo_kind_t kinds[NKINDS];
+    lw_alert_count_t kinds[NKINDS];
     /* A ring: alert number i (from 0, ever) is at history[i % LW_ALERTLOG_HISTORY];
      * the last min(raised, LW_ALERTLOG_HISTORY) are kept. */
     entry_t *history;
@@ -70,7 +70,7 @@ lw_outbox_t *lw_alertlog_outbox(lw_alertlog_t *log)
     return log->outbox;
 }
 
-const lw_expo_kind_t *lw_alertlog_kinds(const lw_alertlog_t *log, size_t *n)
+const lw_alert_count_t *lw_alertlog_kinds(const lw_alertlog_t *log, size_t *n)
 {
     *n = NKINDS;
     return log->kinds;

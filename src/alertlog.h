@@ -19,7 +19,6 @@
 #include <stdint.h>
 
 #include "alloc.h"
-#include "expo.h"
 #include "outbox.h"
 #include "report.h"
 
@@ -29,6 +28,12 @@
 #define LW_ALERT_LAST_WORDS "LAST WORDS"
 
 #define LW_ALERTLOG_HISTORY 64   /* alerts the report and the page list, the latest */
+/* How many alerts of one kind were raised since start. */
+typedef struct lw_alert_count {
+    const char *kind;        /* "LEAK", "NATIVE", ... */
+    uint64_t count;
+} lw_alert_count_t;
+
 #define LW_ALERTLOG_LINE 512     /* bytes kept of an alert's first line, its NUL included */
 
 typedef struct lw_alertlog lw_alertlog_t;
@@ -55,7 +60,7 @@ lw_outbox_t *lw_alertlog_outbox(lw_alertlog_t *log);
 
 /* The counts by kind since start, for /metrics (LEAK, NATIVE, OOM, LAST
  * WORDS, in that order): *n of them, valid as long as the log. */
-const lw_expo_kind_t *lw_alertlog_kinds(const lw_alertlog_t *log, size_t *n);
+const lw_alert_count_t *lw_alertlog_kinds(const lw_alertlog_t *log, size_t *n);
 
 /* Alerts of the LW_ALERT_* kinds since start: leakwatch.alerts. */
 uint64_t lw_alertlog_total(const lw_alertlog_t *log);

@@ -36,21 +36,21 @@ static size_text_t size_of_rate(double per_request)
 }
 
 /* "file:line in function()" of a site. */
-static void put_site(lw_text_t *t, const lw_agg_site_t *s)
+static void put_site(lw_strbuf_t *t, const lw_agg_site_t *s)
 {
-    lw_text_put(t, "%s:%d in %s()", lw_agg_field(s, FIELD_FILE), s->line,
+    lw_strbuf_put(t, "%s:%d in %s()", lw_agg_field(s, FIELD_FILE), s->line,
                 lw_agg_field(s, FIELD_FUNC));
 }
 
 /* The line after LEAK: what the site is the sum of, or where it is reached from. */
-static void put_origin(lw_text_t *t, const lw_agg_t *agg, const lw_agg_cfg_t *cfg, uint32_t id,
+static void put_origin(lw_strbuf_t *t, const lw_agg_t *agg, const lw_agg_cfg_t *cfg, uint32_t id,
                        const lw_agg_site_t *s)
 {
     lw_agg_stats_t st;
 
     if (id == 0) { /* why, how many, and what makes room: there is no limit to raise */
         lw_agg_stats(agg, &st);
-        lw_text_put(t, "[leakwatch]   not one line: the sum of %llu site definition%s that "
+        lw_strbuf_put(t, "[leakwatch]   not one line: the sum of %llu site definition%s that "
                        "found all %u sites of the master's table held (by running workers, by "
                        "bytes, or for an alert); a site's place is reused once no running "
                        "worker holds it\n",
@@ -58,40 +58,40 @@ static void put_origin(lw_text_t *t, const lw_agg_t *agg, const lw_agg_cfg_t *cf
                     cfg->max_sites - 1);
     }
     else if (s->rollup)
-        lw_text_put(t, "[leakwatch]   growing inside libraries called from this line\n");
+        lw_strbuf_put(t, "[leakwatch]   growing inside libraries called from this line\n");
     else if (lw_agg_field(s, FIELD_APP_FILE)[0] && s->app_line != s->line)
-        lw_text_put(t, "[leakwatch]   reached from the application at %s:%d in %s()\n",
+        lw_strbuf_put(t, "[leakwatch]   reached from the application at %s:%d in %s()\n",
                     lw_agg_field(s, FIELD_APP_FILE), s->app_line,
                     lw_agg_field(s, FIELD_APP_FUNC));
 }
 
-static void put_endpoints(lw_text_t *t, const lw_agg_t *agg, const lw_agg_site_t *s)
+static void put_endpoints(lw_strbuf_t *t, const lw_agg_t *agg, const lw_agg_site_t *s)
 {
     const char *sep = "[leakwatch]   endpoints: ";
 
     for (int i = 0; i < LW_AGG_TOP_ENDPOINTS; i++) {
         if (s->top[i].bytes <= 0)
             continue;
-        lw_text_put(t, "%s%s (+%s)", sep, lw_agg_endpoint(agg, s->top[i].endpoint),
+        lw_strbuf_put(t, "%s%s (+%s)", sep, lw_agg_endpoint(agg, s->top[i].endpoint),
                     size_of(s->top[i].bytes).s);
         sep = ", ";
     }
     if (sep[0] != '[')
-        lw_text_put(t, "\n");
+        lw_strbuf_put(t, "\n");
 }
 
-static void put_traceback(lw_text_t *t, const lw_agg_site_t *s)
+static void put_traceback(lw_strbuf_t *t, const lw_agg_site_t *s)
 {
     if (s->nframes)
-        lw_text_put(t, "[leakwatch]   traceback, most recent call first:\n");
+        lw_strbuf_put(t, "[leakwatch]   traceback, most recent call first:\n");
     for (uint32_t f = 0; f < s->nframes; f++) {
         uint32_t at = FIELD_FRAMES + FRAME_FIELDS * f;
-        lw_text_put(t, "[leakwatch]     %s:%s in %s()\n", lw_agg_field(s, at + FRAME_FILE),
+        lw_strbuf_put(t, "[leakwatch]     %s:%s in %s()\n", lw_agg_field(s, at + FRAME_FILE),
                     lw_agg_field(s, at + FRAME_LINE), lw_agg_field(s, at + FRAME_FUNC));
     }
 }
 
-void lw_alerttext_leak(lw_text_t *t, const lw_agg_t *agg, const lw_agg_cfg_t *cfg, uint32_t id)
+void lw_alerttext_leak(lw_strbuf_t *t, const lw_agg_t *agg, const lw_agg_cfg_t *cfg, uint32_t id)
 {
     const lw_agg_site_t *s = lw_agg_site(agg, id);
     const char *sep = "";
@@ -99,28 +99,28 @@ void lw_alerttext_leak(lw_text_t *t, const lw_agg_t *agg, const lw_agg_cfg_t *cf
     if (!s)
         return;
     if (id == 0)
-        lw_text_put(t, "[leakwatch] LEAK in sites leakwatch could not track (master site "
+        lw_strbuf_put(t, "[leakwatch] LEAK in sites leakwatch could not track (master site "
                        "table full)");
     else {
-        lw_text_put(t, "[leakwatch] LEAK ");
+        lw_strbuf_put(t, "[leakwatch] LEAK ");
         put_site(t, s);
     }
-    lw_text_put(t, ": +%s over %llu requests (%s/req) on workers ", size_of(s->verdict.growth).s,
+    lw_strbuf_put(t, ": +%s over %llu requests (%s/req) on workers ", size_of(s->verdict.growth).s,
                 (unsigned long long)s->verdict.requests,
                 size_of_rate(s->verdict.per_request).s);
     for (uint32_t w = 1; w <= cfg->nworkers; w++) {
         if (lw_agg_share(agg, id, w) > 0) {
-            lw_text_put(t, "%s%u", sep, w);
+            lw_strbuf_put(t, "%s%u", sep, w);
             sep = ",";
         }
     }
-    lw_text_put(t, "\n");
+    lw_strbuf_put(t, "\n");
     put_origin(t, agg, cfg, id, s);
     put_endpoints(t, agg, s);
     put_traceback(t, s);
 }
 
-void lw_alerttext_oom(lw_text_t *t, const lw_agg_t *agg, const lw_alert_oom_t *in)
+void lw_alerttext_oom(lw_strbuf_t *t, const lw_agg_t *agg, const lw_alert_oom_t *in)
 {
     uint32_t top[LW_ALERTTEXT_SITES];
     size_t n = lw_agg_top_sites(agg, in->wid, true, top, LW_ALERTTEXT_SITES);
@@ -128,29 +128,29 @@ void lw_alerttext_oom(lw_text_t *t, const lw_agg_t *agg, const lw_alert_oom_t *i
     size_text_t per_minute = size_of_u((uint64_t)(in->rate * SECONDS_PER_MINUTE));
 
     if (in->wid == 0)
-        lw_text_put(t, "[leakwatch] OOM all workers: rss %s growing %s/min, cgroup limit %s",
+        lw_strbuf_put(t, "[leakwatch] OOM all workers: rss %s growing %s/min, cgroup limit %s",
                     rss.s, per_minute.s, limit.s);
     else
-        lw_text_put(t, "[leakwatch] OOM worker %u pid %lld: rss %s growing %s/min, limit %s",
+        lw_strbuf_put(t, "[leakwatch] OOM worker %u pid %lld: rss %s growing %s/min, limit %s",
                     in->wid, (long long)in->pid, rss.s, per_minute.s, limit.s);
-    lw_text_put(t, " in ~%llum%02llus", (unsigned long long)(in->eta / SECONDS_PER_MINUTE),
+    lw_strbuf_put(t, " in ~%llum%02llus", (unsigned long long)(in->eta / SECONDS_PER_MINUTE),
                 (unsigned long long)(in->eta % SECONDS_PER_MINUTE));
     for (size_t i = 0; i < n; i++) {
         const lw_agg_site_t *s = lw_agg_site(agg, top[i]);
         int64_t held = in->wid == 0 ? s->live : lw_agg_share(agg, top[i], in->wid);
-        lw_text_put(t, "\n[leakwatch]   suspect ");
+        lw_strbuf_put(t, "\n[leakwatch]   suspect ");
         put_site(t, s);
-        lw_text_put(t, ": %s", size_of_u((uint64_t)held).s);
+        lw_strbuf_put(t, ": %s", size_of_u((uint64_t)held).s);
     }
 }
 
-void lw_alerttext_native(lw_text_t *t, const lw_agg_t *agg, const lw_alert_native_t *in)
+void lw_alerttext_native(lw_strbuf_t *t, const lw_agg_t *agg, const lw_alert_native_t *in)
 {
     const lw_native_verdict_t *v = &in->verdict;
     uint32_t top[LW_ALERTTEXT_SITES];
     size_t n = lw_agg_top_sites(agg, in->wid, false, top, LW_ALERTTEXT_SITES);
 
-    lw_text_put(t, "[leakwatch] NATIVE worker %u pid %lld: rss +%s over %llu requests (%s/req) "
+    lw_strbuf_put(t, "[leakwatch] NATIVE worker %u pid %lld: rss +%s over %llu requests (%s/req) "
                    "that no Python site explains (tracked %s)",
                 in->wid, (long long)in->pid, size_of_u((uint64_t)v->growth).s,
                 (unsigned long long)v->requests, size_of_rate(v->per_request).s,
@@ -158,26 +158,26 @@ void lw_alerttext_native(lw_text_t *t, const lw_agg_t *agg, const lw_alert_nativ
     /* the worker's largest Python sites, for the record: they are not growing */
     for (size_t i = 0; i < n; i++) {
         const lw_agg_site_t *s = lw_agg_site(agg, top[i]);
-        lw_text_put(t, "\n[leakwatch]   python site ");
+        lw_strbuf_put(t, "\n[leakwatch]   python site ");
         put_site(t, s);
-        lw_text_put(t, ": %s, %s", size_of_u((uint64_t)lw_agg_share(agg, top[i], in->wid)).s,
+        lw_strbuf_put(t, ": %s, %s", size_of_u((uint64_t)lw_agg_share(agg, top[i], in->wid)).s,
                     s->det && s->verdict.kind != LW_VERDICT_NONE ? "growing" : "flat");
     }
 }
 
-bool lw_alerttext_last_words(lw_text_t *t, const lw_agg_t *agg, const lw_departure_t *d,
+bool lw_alerttext_last_words(lw_strbuf_t *t, const lw_agg_t *agg, const lw_departure_t *d,
                              lw_endcause_t cause, bool oom_warned)
 {
     if (d->nsuspects == 0 && !oom_warned)
         return false;
-    lw_text_put(t, "[leakwatch] LAST WORDS worker %u pid %lld, %s:", d->wid, (long long)d->pid,
+    lw_strbuf_put(t, "[leakwatch] LAST WORDS worker %u pid %lld, %s:", d->wid, (long long)d->pid,
                 lw_endcause_text(cause));
     for (uint32_t k = 0; k < d->nsuspects; k++) {
-        lw_text_put(t, "%s ", k ? "," : "");
+        lw_strbuf_put(t, "%s ", k ? "," : "");
         put_site(t, lw_agg_site(agg, d->suspects[k]));
-        lw_text_put(t, " held %s", size_of_u((uint64_t)d->bytes[k]).s);
+        lw_strbuf_put(t, " held %s", size_of_u((uint64_t)d->bytes[k]).s);
     }
     if (d->nsuspects == 0)
-        lw_text_put(t, " it had an OOM warning");
+        lw_strbuf_put(t, " it had an OOM warning");
     return true;
 }

@@ -9,9 +9,9 @@
  * lines each end in '\n'; the other alerts' lines are separated by '\n',
  * with none after the last (as the plugin always wrote them).
  *
- * Each function appends to a growing text (src/text.h) from the caller's
+ * Each function appends to a growing text (src/strbuf.h) from the caller's
  * allocator: nothing is cut. When memory runs out the text's `failed` is
- * set and stays set (lw_text_finish returns NULL); the caller checks once.
+ * set and stays set (lw_strbuf_finish returns NULL); the caller checks once.
  */
 #ifndef LW_ALERTTEXT_H
 #define LW_ALERTTEXT_H
@@ -22,7 +22,7 @@
 #include "agg.h"
 #include "endcause.h"
 #include "native.h"
-#include "text.h"
+#include "strbuf.h"
 
 #define LW_ALERTTEXT_SITES 3 /* sites an OOM or NATIVE alert lists, at most */
 
@@ -33,7 +33,7 @@
  * traceback. `cfg` is the configuration `agg` was made with (its workers
  * and table size). Appends nothing when there is no site `id`.
  */
-void lw_alerttext_leak(lw_text_t *t, const lw_agg_t *agg, const lw_agg_cfg_t *cfg, uint32_t id);
+void lw_alerttext_leak(lw_strbuf_t *t, const lw_agg_t *agg, const lw_agg_cfg_t *cfg, uint32_t id);
 
 /* An OOM warning, as oomwatch judged it. */
 typedef struct lw_alert_oom {
@@ -47,7 +47,7 @@ typedef struct lw_alert_oom {
 
 /* The OOM line and the suspect sites the worker (all workers: the whole
  * fleet) holds most of, with the bytes held. */
-void lw_alerttext_oom(lw_text_t *t, const lw_agg_t *agg, const lw_alert_oom_t *in);
+void lw_alerttext_oom(lw_strbuf_t *t, const lw_agg_t *agg, const lw_alert_oom_t *in);
 
 /* A NATIVE verdict (src/native.h) of a worker. */
 typedef struct lw_alert_native {
@@ -59,7 +59,7 @@ typedef struct lw_alert_native {
 
 /* The NATIVE line and the worker's largest Python sites, each said
  * "growing" (judged suspect or leaking) or "flat". */
-void lw_alerttext_native(lw_text_t *t, const lw_agg_t *agg, const lw_alert_native_t *in);
+void lw_alerttext_native(lw_strbuf_t *t, const lw_agg_t *agg, const lw_alert_native_t *in);
 
 /*
  * The LAST WORDS of a worker generation that ended (`d`, from
@@ -68,7 +68,7 @@ void lw_alerttext_native(lw_text_t *t, const lw_agg_t *agg, const lw_alert_nativ
  * Returns true when it wrote them; false, appending nothing, for a
  * generation with neither (a normal recycle stays silent).
  */
-bool lw_alerttext_last_words(lw_text_t *t, const lw_agg_t *agg, const lw_departure_t *d,
+bool lw_alerttext_last_words(lw_strbuf_t *t, const lw_agg_t *agg, const lw_departure_t *d,
                              lw_endcause_t cause, bool oom_warned);
 
 #endif

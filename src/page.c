@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "size.h"
-#include "text.h"
+#include "strbuf.h"
 
 #define CHART_W 360
 #define CHART_H 90
@@ -60,73 +60,73 @@ static const char *span(int64_t secs, char *buf, size_t len)
     return buf;
 }
 
-static void head(lw_text_t *t, const lw_page_input_t *in)
+static void head(lw_strbuf_t *t, const lw_page_input_t *in)
 {
     char a[32], b[32];
 
-    lw_text_put(t,
+    lw_strbuf_put(t,
                 "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                 "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
                 "<meta http-equiv=\"refresh\" content=\"%" PRIu32 "\">"
                 "<title>leakwatch</title><style>%s</style></head><body>\n",
                 in->refresh, style);
-    lw_text_put(t, "<h1>leakwatch</h1><p class=\"muted\">uWSGI ");
-    lw_text_put_html(t, in->version ? in->version : "?");
-    lw_text_put(t, " &middot; threshold %s &middot; sampling 1 in %s &middot; %" PRIu64
+    lw_strbuf_put(t, "<h1>leakwatch</h1><p class=\"muted\">uWSGI ");
+    lw_strbuf_put_html(t, in->version ? in->version : "?");
+    lw_strbuf_put(t, " &middot; threshold %s &middot; sampling 1 in %s &middot; %" PRIu64
                    " samples &middot; ",
                 lw_size_format(in->cfg->threshold, a, sizeof(a)),
                 lw_size_format(lw_config_sample_interval(in->cfg), b, sizeof(b)), in->samples);
-    lw_text_put(t, in->lost ? "<span class=\"lost\">%" PRIu64 " lost</span>" : "%" PRIu64 " lost",
+    lw_strbuf_put(t, in->lost ? "<span class=\"lost\">%" PRIu64 " lost</span>" : "%" PRIu64 " lost",
                 in->lost);
-    lw_text_put(t, " &middot; refreshes every %" PRIu32 " s</p>\n", in->refresh);
+    lw_strbuf_put(t, " &middot; refreshes every %" PRIu32 " s</p>\n", in->refresh);
 }
 
-static void worker_row(lw_text_t *t, const lw_page_input_t *in, const lw_report_worker_t *w)
+static void worker_row(lw_strbuf_t *t, const lw_page_input_t *in, const lw_report_worker_t *w)
 {
     char rss[32], tracked[32], rate[32], eta[32];
     double share = in->mem_limit && w->rss > 0 ? (double)w->rss / (double)in->mem_limit : 0;
 
-    lw_text_put(t,
+    lw_strbuf_put(t,
                 "<tr><td>%" PRIu32 "</td><td>%" PRId64 "</td><td>%" PRIu64 "</td><td>%s</td>",
                 w->id, w->pid, w->requests, w->rss > 0 ? bytes(w->rss, rss, sizeof(rss)) : "?");
     if (in->mem_limit && !in->limit_shared)
-        lw_text_put(t, "<td><span class=\"bar\" title=\"%.0f%% of the limit\"><i%s "
+        lw_strbuf_put(t, "<td><span class=\"bar\" title=\"%.0f%% of the limit\"><i%s "
                        "style=\"width:%.0f%%\"></i></span></td>",
                     share * 100, share > 0.8 ? " class=\"hot\"" : "",
                     share > 1 ? 100.0 : share * 100);
-    lw_text_put(t, "<td>%s</td><td>%s/min</td><td>%s</td></tr>\n",
+    lw_strbuf_put(t, "<td>%s</td><td>%s/min</td><td>%s</td></tr>\n",
                 bytes(w->tracked, tracked, sizeof(tracked)),
                 bytes(w->growth_rate, rate, sizeof(rate)),
                 w->oom_eta > 0 ? span(w->oom_eta, eta, sizeof(eta)) : "&mdash;");
 }
 
-static void workers(lw_text_t *t, const lw_page_input_t *in)
+static void workers(lw_strbuf_t *t, const lw_page_input_t *in)
 {
     char limit[32];
     bool bar = in->mem_limit && !in->limit_shared;
 
-    lw_text_put(t, "<h2>Workers</h2>");
+    lw_strbuf_put(t, "<h2>Workers</h2>");
     if (in->mem_limit)
-        lw_text_put(t, "<p class=\"muted\">memory limit %s %s</p>",
+        lw_strbuf_put(t, "<p class=\"muted\">memory limit %s %s</p>",
                     lw_size_format(in->mem_limit, limit, sizeof(limit)),
                     in->limit_shared ? "for all workers together (cgroup)" : "per worker");
     else
-        lw_text_put(t, "<p class=\"muted\">No memory limit known, so no time to it: set "
+        lw_strbuf_put(t, "<p class=\"muted\">No memory limit known, so no time to it: set "
                        "--leakwatch-memory-limit, --reload-on-rss or a cgroup limit.</p>");
     if (!in->nworkers) {
-        lw_text_put(t, "<p class=\"muted\" id=\"no-workers\">No worker is running.</p>\n");
+        lw_strbuf_put(t, "<p class=\"muted\" id=\"no-workers\">No worker is running.</p>\n");
         return;
     }
-    lw_text_put(t, "<table><tr><th>worker</th><th>pid</th><th>requests</th><th>RSS</th>%s"
+    lw_strbuf_put(t, "<table><tr><th>worker</th><th>pid</th><th>requests</th><th>RSS</th>%s"
                    "<th>Python tracked</th><th>growth</th><th>time to limit</th></tr>\n",
                 bar ? "<th>of limit</th>" : "");
     for (size_t i = 0; i < in->nworkers; i++)
         worker_row(t, in, &in->workers[i]);
-    lw_text_put(t, "</table>\n");
+    lw_strbuf_put(t, "</table>\n");
 }
 
 /* The live bytes of a site over time: an area under a line, low to high. */
-static void chart(lw_text_t *t, const lw_hist_point_t *p, size_t n, int64_t now)
+static void chart(lw_strbuf_t *t, const lw_sitehist_point_t *p, size_t n, int64_t now)
 {
     int64_t lo = p[0].value, hi = p[0].value, t0 = p[0].time;
     double width, height;
@@ -138,7 +138,7 @@ static void chart(lw_text_t *t, const lw_hist_point_t *p, size_t n, int64_t now)
     }
     width = (double)(now > t0 ? now - t0 : 1);
     height = (double)(hi > lo ? hi - lo : 1);
-    lw_text_put(t, "<svg class=\"chart\" viewBox=\"0 0 %d %d\" preserveAspectRatio=\"none\" "
+    lw_strbuf_put(t, "<svg class=\"chart\" viewBox=\"0 0 %d %d\" preserveAspectRatio=\"none\" "
                    "role=\"img\" aria-label=\"live bytes over time\"><polyline "
                    "fill=\"#dce8f8\" stroke=\"#3b7dd8\" stroke-width=\"2\" "
                    "vector-effect=\"non-scaling-stroke\" points=\"0,%d",
@@ -147,36 +147,36 @@ static void chart(lw_text_t *t, const lw_hist_point_t *p, size_t n, int64_t now)
         double x = (double)(p[i].time - t0) / width * CHART_W;
         double y = hi > lo ? CHART_H - 4 - (double)(p[i].value - lo) / height * (CHART_H - 8)
                            : CHART_H / 2.0; /* flat: a level line, not the floor */
-        lw_text_put(t, " %.1f,%.1f", x, y);
+        lw_strbuf_put(t, " %.1f,%.1f", x, y);
     }
-    lw_text_put(t, " %.1f,%d\"/></svg>", (double)(p[n - 1].time - t0) / width * CHART_W,
+    lw_strbuf_put(t, " %.1f,%d\"/></svg>", (double)(p[n - 1].time - t0) / width * CHART_W,
                 CHART_H);
-    lw_text_put(t, "<div class=\"axis\"><span>%s ago</span><span>%s &rarr; %s</span>"
+    lw_strbuf_put(t, "<div class=\"axis\"><span>%s ago</span><span>%s &rarr; %s</span>"
                    "<span>now</span></div>",
                 span(now - t0, a, sizeof(a)), bytes(lo, b, sizeof(b)), bytes(hi, c, sizeof(c)));
 }
 
-static void site_badge(lw_text_t *t, const lw_agg_site_t *s)
+static void site_badge(lw_strbuf_t *t, const lw_agg_site_t *s)
 {
     if (s->det && s->det->alerted_growth)
-        lw_text_put(t, "<span class=\"badge leak\">LEAK</span>");
+        lw_strbuf_put(t, "<span class=\"badge leak\">LEAK</span>");
     else if (s->det && s->verdict.kind != LW_VERDICT_NONE)
-        lw_text_put(t, "<span class=\"badge suspect\">suspect</span>");
+        lw_strbuf_put(t, "<span class=\"badge suspect\">suspect</span>");
     else
-        lw_text_put(t, "<span class=\"badge\">watched</span>");
+        lw_strbuf_put(t, "<span class=\"badge\">watched</span>");
 }
 
 /* file:line in function(), escaped. */
-static void site_name(lw_text_t *t, const char *file, const char *line, const char *func)
+static void site_name(lw_strbuf_t *t, const char *file, const char *line, const char *func)
 {
-    lw_text_put(t, "<code>");
-    lw_text_put_html(t, file);
-    lw_text_put(t, ":%s</code> in <code>", line);
-    lw_text_put_html(t, func);
-    lw_text_put(t, "()</code>");
+    lw_strbuf_put(t, "<code>");
+    lw_strbuf_put_html(t, file);
+    lw_strbuf_put(t, ":%s</code> in <code>", line);
+    lw_strbuf_put_html(t, func);
+    lw_strbuf_put(t, "()</code>");
 }
 
-static void site_endpoints(lw_text_t *t, const lw_page_input_t *in, const lw_agg_site_t *s)
+static void site_endpoints(lw_strbuf_t *t, const lw_page_input_t *in, const lw_agg_site_t *s)
 {
     char a[32];
     const char *sep = "<div class=\"muted\">endpoints: ";
@@ -184,70 +184,70 @@ static void site_endpoints(lw_text_t *t, const lw_page_input_t *in, const lw_agg
     for (int i = 0; i < LW_AGG_TOP_ENDPOINTS; i++) {
         if (s->top[i].bytes <= 0)
             continue;
-        lw_text_put(t, "%s<code>", sep);
-        lw_text_put_html(t, lw_agg_endpoint(in->agg, s->top[i].endpoint));
-        lw_text_put(t, "</code> %s", bytes(s->top[i].bytes, a, sizeof(a)));
+        lw_strbuf_put(t, "%s<code>", sep);
+        lw_strbuf_put_html(t, lw_agg_endpoint(in->agg, s->top[i].endpoint));
+        lw_strbuf_put(t, "</code> %s", bytes(s->top[i].bytes, a, sizeof(a)));
         sep = ", ";
     }
     if (*sep == ',')
-        lw_text_put(t, "</div>");
+        lw_strbuf_put(t, "</div>");
 }
 
 /* Workers' shares and the traceback; open for a site that is growing. */
-static void site_details(lw_text_t *t, const lw_page_input_t *in, uint32_t id,
+static void site_details(lw_strbuf_t *t, const lw_page_input_t *in, uint32_t id,
                          const lw_agg_site_t *s, bool growing)
 {
     char a[32];
 
-    lw_text_put(t, "<details%s><summary>traceback, most recent call first</summary>"
+    lw_strbuf_put(t, "<details%s><summary>traceback, most recent call first</summary>"
                    "<div class=\"muted\">workers:", growing ? " open" : "");
     for (size_t i = 0; i < in->nworkers; i++) {
         int64_t share = lw_agg_share(in->agg, id, in->workers[i].id);
         if (share)
-            lw_text_put(t, " %" PRIu32 ": %s", in->workers[i].id, bytes(share, a, sizeof(a)));
+            lw_strbuf_put(t, " %" PRIu32 ": %s", in->workers[i].id, bytes(share, a, sizeof(a)));
     }
-    lw_text_put(t, "</div><ol class=\"tb\">");
+    lw_strbuf_put(t, "</div><ol class=\"tb\">");
     for (uint32_t f = 0; f < s->nframes; f++) {
-        lw_text_put(t, "<li>");
+        lw_strbuf_put(t, "<li>");
         site_name(t, lw_agg_field(s, 4 + 3 * f), lw_agg_field(s, 5 + 3 * f),
                   lw_agg_field(s, 6 + 3 * f));
-        lw_text_put(t, "</li>");
+        lw_strbuf_put(t, "</li>");
     }
-    lw_text_put(t, "</ol></details>");
+    lw_strbuf_put(t, "</ol></details>");
 }
 
-static void site_card(lw_text_t *t, const lw_page_input_t *in, uint32_t id)
+static void site_card(lw_strbuf_t *t, const lw_page_input_t *in, uint32_t id)
 {
     const lw_agg_site_t *s = lw_agg_site(in->agg, id);
-    lw_hist_point_t pts[LW_HIST_FRAMES];
-    size_t n = in->hist ? lw_hist_series(in->hist, id, pts, LW_HIST_FRAMES) : 0;
+    lw_sitehist_point_t pts[LW_SITEHIST_FRAMES];
+    size_t n = in->hist ? lw_sitehist_series(in->hist, id, pts, LW_SITEHIST_FRAMES) : 0;
     bool growing = s->det && s->verdict.kind != LW_VERDICT_NONE;
     char line[16], live[32], growth[32];
 
     snprintf(line, sizeof(line), "%" PRId32, s->line);
-    lw_text_put(t, "<div class=\"site\"><h3>");
+    lw_strbuf_put(t, "<div class=\"site\"><h3>");
     site_badge(t, s);
     if (s->line < 0) { /* a pseudo-site: "<no Python frame>", "<CPython free lists>" */
-        lw_text_put(t, "<code>");
-        lw_text_put_html(t, lw_agg_field(s, 0));
-        lw_text_put(t, "</code>");
+        lw_strbuf_put(t, "<code>");
+        lw_strbuf_put_html(t, lw_agg_field(s, 0));
+        lw_strbuf_put(t, "</code>");
     } else {
         site_name(t, lw_agg_field(s, 0), line, lw_agg_field(s, 1));
     }
-    lw_text_put(t, "%s</h3><div>live %s", s->rollup ? " <span class=\"muted\">via libraries</span>" : "",
+    lw_strbuf_put(t, "%s</h3><div>live %s", s->rollup ? " <span class=\"muted\">via libraries</span>" : "",
                 bytes(s->live, live, sizeof(live)));
     if (growing)
-        lw_text_put(t, " &middot; grew %s over %" PRIu64 " requests (%.0f B/request)",
+        lw_strbuf_put(t, " &middot; grew %s over %" PRIu64 " requests (%.0f B/request)",
                     bytes(s->verdict.growth, growth, sizeof(growth)), s->verdict.requests,
                     s->verdict.per_request);
-    lw_text_put(t, "</div>");
+    lw_strbuf_put(t, "</div>");
     if (n)
         chart(t, pts, n, in->hist_now);
     else
-        lw_text_put(t, "<p class=\"muted\">no history yet</p>");
+        lw_strbuf_put(t, "<p class=\"muted\">no history yet</p>");
     site_endpoints(t, in, s);
     site_details(t, in, id, s, growing);
-    lw_text_put(t, "</div>\n");
+    lw_strbuf_put(t, "</div>\n");
 }
 
 size_t lw_page_pick_sites(const lw_agg_t *agg, uint32_t *out, size_t max)
@@ -269,32 +269,32 @@ size_t lw_page_pick_sites(const lw_agg_t *agg, uint32_t *out, size_t max)
     return n;
 }
 
-static void sites(lw_text_t *t, const lw_page_input_t *in)
+static void sites(lw_strbuf_t *t, const lw_page_input_t *in)
 {
     uint32_t ids[64];
     size_t n = lw_page_pick_sites(in->agg, ids, in->max_sites < 64 ? in->max_sites : 64);
 
-    lw_text_put(t, "<h2>Growing sites</h2>");
+    lw_strbuf_put(t, "<h2>Growing sites</h2>");
     if (!n) {
-        lw_text_put(t, "<p class=\"muted\" id=\"no-sites\">No site holds enough memory to be "
+        lw_strbuf_put(t, "<p class=\"muted\" id=\"no-sites\">No site holds enough memory to be "
                        "judged yet (a site is judged once it holds a quarter of the "
                        "threshold).</p>\n");
         return;
     }
-    lw_text_put(t, "<div class=\"sites\">\n");
+    lw_strbuf_put(t, "<div class=\"sites\">\n");
     for (size_t i = 0; i < n; i++)
         site_card(t, in, ids[i]);
-    lw_text_put(t, "</div>\n");
+    lw_strbuf_put(t, "</div>\n");
 }
 
-static void alerts(lw_text_t *t, const lw_page_input_t *in)
+static void alerts(lw_strbuf_t *t, const lw_page_input_t *in)
 {
-    lw_text_put(t, "<h2>Alerts</h2>");
+    lw_strbuf_put(t, "<h2>Alerts</h2>");
     if (!in->nalerts) {
-        lw_text_put(t, "<p class=\"muted\" id=\"no-alerts\">No alert since start.</p>\n");
+        lw_strbuf_put(t, "<p class=\"muted\" id=\"no-alerts\">No alert since start.</p>\n");
         return;
     }
-    lw_text_put(t, "<table><tr><th class=\"when\">time (UTC)</th><th class=\"when\">kind</th>"
+    lw_strbuf_put(t, "<table><tr><th class=\"when\">time (UTC)</th><th class=\"when\">kind</th>"
                    "<th class=\"text\">alert</th></tr>\n");
     for (size_t i = in->nalerts; i-- > 0;) {
         const lw_report_alert_t *a = &in->alerts[i];
@@ -303,24 +303,24 @@ static void alerts(lw_text_t *t, const lw_page_input_t *in)
         char stamp[32] = "?";
         if (gmtime_r(&when, &tm))
             strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
-        lw_text_put(t, "<tr><td class=\"when\">%s</td><td class=\"when\">", stamp);
-        lw_text_put_html(t, a->kind);
-        lw_text_put(t, "</td><td class=\"text\"><code>");
-        lw_text_put_html(t, a->text);
-        lw_text_put(t, "</code></td></tr>\n");
+        lw_strbuf_put(t, "<tr><td class=\"when\">%s</td><td class=\"when\">", stamp);
+        lw_strbuf_put_html(t, a->kind);
+        lw_strbuf_put(t, "</td><td class=\"text\"><code>");
+        lw_strbuf_put_html(t, a->text);
+        lw_strbuf_put(t, "</code></td></tr>\n");
     }
-    lw_text_put(t, "</table>\n");
+    lw_strbuf_put(t, "</table>\n");
 }
 
 char *lw_page_render(const lw_page_input_t *in, const lw_alloc_t *alloc, size_t *len)
 {
-    lw_text_t t;
+    lw_strbuf_t t;
 
-    lw_text_init(&t, alloc, 16384);
+    lw_strbuf_init(&t, alloc, 16384);
     head(&t, in);
     workers(&t, in);
     sites(&t, in);
     alerts(&t, in);
-    lw_text_put(&t, "</body></html>\n");
-    return lw_text_finish(&t, len);
+    lw_strbuf_put(&t, "</body></html>\n");
+    return lw_strbuf_finish(&t, len);
 }

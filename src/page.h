@@ -7,7 +7,7 @@
  * No external assets and no JavaScript: inline CSS and SVG, and a meta
  * refresh. Everything that comes from the app (file and function names,
  * request paths, alert text) is HTML-escaped. The size is bounded:
- * max_sites cards of bounded content, at most LW_HIST_FRAMES points per
+ * max_sites cards of bounded content, at most LW_SITEHIST_FRAMES points per
  * chart, the alert history the caller keeps.
  */
 #ifndef LW_PAGE_H
@@ -19,7 +19,7 @@
 
 #include "agg.h"
 #include "config.h"
-#include "hist.h"
+#include "sitehist.h"
 #include "report.h"
 
 typedef struct lw_page_input {
@@ -30,7 +30,7 @@ typedef struct lw_page_input {
     const lw_report_worker_t *workers;
     size_t nworkers;
     const lw_agg_t *agg;       /* may be NULL: no sites yet */
-    const lw_hist_t *hist;     /* may be NULL: no charts */
+    const lw_sitehist_t *hist;     /* may be NULL: no charts */
     int64_t hist_now;          /* now, in the history's clock (seconds) */
     const lw_report_alert_t *alerts; /* oldest first */
     size_t nalerts;

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "agg.h"
-#include "hist.h"
+#include "sitehist.h"
 
 #include "failing_alloc.h"
 
@@ -610,13 +610,13 @@ static void test_agg_never_evicts_a_held_site(void **state)
 }
 
 static uint32_t evicted_ids[8], nevicted;
-static lw_hist_t *charts;
+static lw_sitehist_t *charts;
 
 static void forget_chart(void *ctx, uint32_t id)
 {
     assert_ptr_equal(ctx, &charts);
     evicted_ids[nevicted++] = id;
-    lw_hist_forget(charts, id);
+    lw_sitehist_forget(charts, id);
 }
 
 /* One worker's share of a plain site climbs to a suspect verdict, then all
@@ -661,7 +661,7 @@ static void test_agg_reused_id_starts_clean(void **state)
 {
     lw_agg_cfg_t c = config();
     lw_agg_stats_t st;
-    lw_hist_point_t pts[4];
+    lw_sitehist_point_t pts[4];
     uint64_t req = 0;
 
     (void)state;
@@ -671,15 +671,15 @@ static void test_agg_reused_id_starts_clean(void **state)
     nevicted = 0;
     live_allocs = 0;
     nrecs = 0;
-    charts = lw_hist_new(&alloc, 1);
+    charts = lw_sitehist_new(&alloc, 1);
     lw_agg_t *agg = lw_agg_new(&c, &alloc);
     assert_non_null(agg);
     /* GIVEN a full table of sites that held bytes, endpoints, a verdict, a
      * release, a rollup link and a chart, and whose generations ended */
     leave_used_sites(agg, &req);
-    assert_true(lw_hist_begin(charts, 0));
+    assert_true(lw_sitehist_begin(charts, 0));
     for (uint32_t id = 1; id < 4; id++)
-        assert_int_equal(lw_hist_put(charts, id, 1000), 0);
+        assert_int_equal(lw_sitehist_put(charts, id, 1000), 0);
     /* WHEN new code defines three new sites */
     hello(21, 3);
     endpoint(1, "/new");
@@ -714,10 +714,10 @@ static void test_agg_reused_id_starts_clean(void **state)
         assert_false(s->rollup);
         assert_true(s->judged);
         assert_int_equal(s->nframes, 0);
-        assert_int_equal(lw_hist_series(charts, id, pts, 4), 0); /* no old chart */
+        assert_int_equal(lw_sitehist_series(charts, id, pts, 4), 0); /* no old chart */
     }
     lw_agg_free(agg);
-    lw_hist_free(charts);
+    lw_sitehist_free(charts);
     assert_int_equal(live_allocs, 0);
 }
 

@@ -41,7 +41,7 @@ static void test_alertlog_counts_by_kind(void **state)
     } expect[] = {{"LEAK", 3}, {"NATIVE", 1}, {"OOM", 2}, {"LAST WORDS", 1}};
     const char *raised[] = {LW_ALERT_LEAK, LW_ALERT_OOM,  LW_ALERT_LEAK, LW_ALERT_LAST_WORDS,
                             LW_ALERT_OOM,  LW_ALERT_LEAK, LW_ALERT_NATIVE, "OTHER"};
-    const lw_expo_kind_t *kinds;
+    const lw_alert_count_t *kinds;
     size_t n;
 
     (void)state;

@@ -79,19 +79,19 @@ static lw_agg_t *fleet(void)
     return agg;
 }
 
-static lw_text_t empty_text(void)
+static lw_strbuf_t empty_text(void)
 {
-    lw_text_t t;
+    lw_strbuf_t t;
 
-    lw_text_init(&t, &alloc, 0);
+    lw_strbuf_init(&t, &alloc, 0);
     return t;
 }
 
 /* Ends the text and checks it is `expected`, byte for byte. */
-static void assert_text(lw_text_t *t, const char *expected)
+static void assert_text(lw_strbuf_t *t, const char *expected)
 {
     size_t len;
-    char *got = lw_text_finish(t, &len);
+    char *got = lw_strbuf_finish(t, &len);
 
     assert_non_null(got);
     if (getenv("LW_SHOW_TEXT"))
@@ -104,7 +104,7 @@ static void assert_text(lw_text_t *t, const char *expected)
 static void test_alerttext_leak_line_with_endpoints_and_traceback(void **state)
 {
     lw_agg_t *agg = fleet();
-    lw_text_t t = empty_text();
+    lw_strbuf_t t = empty_text();
 
     (void)state;
     lw_alerttext_leak(&t, agg, &cfg, app_id);
@@ -153,12 +153,12 @@ static void test_alerttext_leak_forms(void **state)
 
     (void)state;
     for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
-        lw_text_t t = empty_text();
+        lw_strbuf_t t = empty_text();
         lw_alerttext_leak(&t, agg, &cfg, *forms[i].id);
         assert_text(&t, forms[i].text);
     }
     /* no such site: nothing */
-    lw_text_t t = empty_text();
+    lw_strbuf_t t = empty_text();
     lw_alerttext_leak(&t, agg, &cfg, 60);
     assert_text(&t, "");
     lw_agg_free(agg);
@@ -191,7 +191,7 @@ static void test_alerttext_leak_in_sites_that_could_not_be_tracked(void **state)
         total += lw_agg_judge(agg, req, alerts, 4);
     }
     assert_int_equal(alerts[0].site, 0);
-    lw_text_t t = empty_text();
+    lw_strbuf_t t = empty_text();
     lw_alerttext_leak(&t, agg, &small, 0);
     assert_text(&t, "[leakwatch] LEAK in sites leakwatch could not track (master site table "
                     "full): +136.7 KiB over 7 requests (19.5 KiB/req) on workers 1\n"
@@ -228,7 +228,7 @@ static void test_alerttext_oom_per_worker_and_for_all(void **state)
 
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        lw_text_t t = empty_text();
+        lw_strbuf_t t = empty_text();
         lw_alerttext_oom(&t, agg, &cases[i].in);
         assert_text(&t, cases[i].text);
     }
@@ -243,7 +243,7 @@ static void test_alerttext_native_with_the_workers_largest_sites(void **state)
     lw_alert_native_t w2 = {2, 202, -1, {true, false, 3 * MIB, 10, -1.0}};
 
     (void)state;
-    lw_text_t t = empty_text();
+    lw_strbuf_t t = empty_text();
     lw_alerttext_native(&t, agg, &w1);
     assert_text(&t, "[leakwatch] NATIVE worker 1 pid 101: rss +5.0 MiB over 2500 requests "
                     "(2.0 KiB/req) that no Python site explains (tracked 420.0 KiB)\n"
@@ -284,7 +284,7 @@ static void test_alerttext_last_words_say_suspects_or_the_oom_warning(void **sta
         {&held_none, LW_END_GONE, false, NULL},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        lw_text_t t = empty_text();
+        lw_strbuf_t t = empty_text();
         bool said = lw_alerttext_last_words(&t, agg, cases[i].d, cases[i].cause, cases[i].warned);
         assert_int_equal(said, cases[i].text != NULL);
         assert_text(&t, cases[i].text ? cases[i].text : "");
@@ -293,7 +293,7 @@ static void test_alerttext_last_words_say_suspects_or_the_oom_warning(void **sta
     hello(111, 2);
     feed(agg, 1);
     assert_int_equal(lw_agg_departures(agg, &d, 1), 1);
-    lw_text_t t = empty_text();
+    lw_strbuf_t t = empty_text();
     assert_true(lw_alerttext_last_words(&t, agg, &d, LW_END_GONE, false));
     assert_text(&t, "[leakwatch] LAST WORDS worker 1 pid 101, gone: a signal, a crash or a reload "
                     "(uWSGI's log says which): /srv/app.py:12 in handler() held 146.5 KiB");
@@ -315,13 +315,13 @@ static void test_alerttext_every_allocation_failure_fails_the_text(void **state)
     filler[sizeof(filler) - 1] = '\0';
     for (int fail_at = 0;; fail_at++) {
         int before = live_allocs;
-        lw_text_t t;
+        lw_strbuf_t t;
         allocs_left = fail_at;
-        lw_text_init(&t, &alloc, 0);
-        lw_text_put(&t, "%s", filler);
+        lw_strbuf_init(&t, &alloc, 0);
+        lw_strbuf_put(&t, "%s", filler);
         lw_alerttext_leak(&t, agg, &cfg, app_id);
         lw_alerttext_oom(&t, agg, &oom);
-        char *text = lw_text_finish(&t, &len);
+        char *text = lw_strbuf_finish(&t, &len);
         allocs_left = -1;
         if (text) {
             assert_true(fail_at > 1); /* the first buffer and a bigger one */

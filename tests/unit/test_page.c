@@ -56,10 +56,10 @@ static char *render(const lw_page_input_t *in, size_t *len)
 }
 
 /* Releases what a test made and checks nothing else is left. */
-static void release(char *html, lw_hist_t *hist, lw_agg_t *agg)
+static void release(char *html, lw_sitehist_t *hist, lw_agg_t *agg)
 {
     t_free(html);
-    lw_hist_free(hist);
+    lw_sitehist_free(hist);
     lw_agg_free(agg);
     assert_int_equal(live_allocs, 0);
 }
@@ -97,7 +97,7 @@ static void test_page_empty_state_says_so(void **state)
               "12\0handler\0"
 #define LEAK_ID find(agg, "/srv/<app>&co.py", 12, false)
 #define STEADY_ID find(agg, "/srv/steady.py", 40, false)
-static lw_agg_t *leaking(lw_hist_t **hist)
+static lw_agg_t *leaking(lw_sitehist_t **hist)
 {
     lw_agg_cfg_t c = {.nworkers = 2, .max_sites = 64, .local_sites = 128, .local_endpoints = 16,
                       .max_endpoints = 16, .detect = {T, 2, 1}};
@@ -106,7 +106,7 @@ static lw_agg_t *leaking(lw_hist_t **hist)
     size_t alerted = 0;
 
     assert_non_null(agg);
-    *hist = lw_hist_new(&alloc, 1);
+    *hist = lw_sitehist_new(&alloc, 1);
     assert_non_null(*hist);
     hello(101, 1);
     site(5, 12, 12, LEAKY, sizeof(LEAKY) - 1, 1);
@@ -120,9 +120,9 @@ static lw_agg_t *leaking(lw_hist_t **hist)
         delta(5, 2000, 1);
         feed(agg, 1);
         alerted = lw_agg_judge(agg, req, alerts, 4);
-        assert_true(lw_hist_begin(*hist, (int64_t)req));
-        assert_int_equal(lw_hist_put(*hist, LEAK_ID, lw_agg_site(agg, LEAK_ID)->live), 0);
-        assert_int_equal(lw_hist_put(*hist, STEADY_ID, lw_agg_site(agg, STEADY_ID)->live), 0);
+        assert_true(lw_sitehist_begin(*hist, (int64_t)req));
+        assert_int_equal(lw_sitehist_put(*hist, LEAK_ID, lw_agg_site(agg, LEAK_ID)->live), 0);
+        assert_int_equal(lw_sitehist_put(*hist, STEADY_ID, lw_agg_site(agg, STEADY_ID)->live), 0);
     }
     assert_int_equal(alerted, 1);
     return agg;
@@ -137,7 +137,7 @@ static void test_page_shows_the_leak_with_its_chart(void **state)
     static const lw_report_alert_t alerts[] = {
         {1764040000, "LEAK", "[leakwatch] LEAK /srv/<app>&co.py:12 in handler(): +200 KiB"},
     };
-    lw_hist_t *hist;
+    lw_sitehist_t *hist;
     lw_agg_t *agg = leaking(&hist);
     lw_page_input_t in = empty_input();
     size_t len;
@@ -183,10 +183,10 @@ static void test_page_shows_the_leak_with_its_chart(void **state)
 
 static void test_page_chart_points_follow_the_history(void **state)
 {
-    lw_hist_t *hist;
+    lw_sitehist_t *hist;
     lw_agg_t *agg = leaking(&hist);
-    lw_hist_point_t p[LW_HIST_FRAMES];
-    size_t n = lw_hist_series(hist, LEAK_ID, p, LW_HIST_FRAMES), len;
+    lw_sitehist_point_t p[LW_SITEHIST_FRAMES];
+    size_t n = lw_sitehist_series(hist, LEAK_ID, p, LW_SITEHIST_FRAMES), len;
     lw_page_input_t in = empty_input();
     char *html, *points, *end;
     size_t pairs = 0;
@@ -244,7 +244,7 @@ static void test_page_many_sites_are_bounded(void **state)
 
 static void test_page_pick_sites_puts_suspects_first_once(void **state)
 {
-    lw_hist_t *hist;
+    lw_sitehist_t *hist;
     lw_agg_t *agg = leaking(&hist);
     uint32_t ids[8];
 
@@ -287,7 +287,7 @@ static void test_page_leaves_ignored_sites_out(void **state)
 
 static void test_page_every_allocation_failure_is_clean(void **state)
 {
-    lw_hist_t *hist;
+    lw_sitehist_t *hist;
     lw_agg_t *agg = leaking(&hist);
     lw_page_input_t in = empty_input();
     int base = live_allocs;

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "expo.h"
+#include "prometheus.h"
 
 #include "failing_alloc.h"
 
@@ -39,12 +39,12 @@ static const lw_report_worker_t workers[] = {
     {.id = 1, .pid = 101, .requests = 10, .rss = 31457280, .tracked = 8010, .oom_eta = 95},
     {.id = 2, .pid = 102, .requests = 12, .rss = 30000000, .tracked = 0, .oom_eta = 0},
 };
-static const lw_expo_kind_t kinds[] = {{"LEAK", 3}, {"NATIVE", 0}, {"OOM", 1}};
+static const lw_alert_count_t kinds[] = {{"LEAK", 3}, {"NATIVE", 0}, {"OOM", 1}};
 
 static char *render(const lw_agg_t *agg, uint32_t top, size_t *len)
 {
-    lw_expo_input_t in = {workers, 2, agg, top, kinds, 3, 4242, 0};
-    return lw_expo_render(&in, &alloc, len);
+    lw_prometheus_input_t in = {workers, 2, agg, top, kinds, 3, 4242, 0};
+    return lw_prometheus_render(&in, &alloc, len);
 }
 
 static void test_expo_escape_quotes_backslashes_and_newlines(void **state)
@@ -52,9 +52,9 @@ static void test_expo_escape_quotes_backslashes_and_newlines(void **state)
     char out[64];
 
     (void)state;
-    assert_int_equal(lw_expo_escape("a\"b\\c\nd", out, sizeof(out)), 10);
+    assert_int_equal(lw_prometheus_escape("a\"b\\c\nd", out, sizeof(out)), 10);
     assert_string_equal(out, "a\\\"b\\\\c\\nd");
-    assert_int_equal(lw_expo_escape("plain.py", out, sizeof(out)), 8);
+    assert_int_equal(lw_prometheus_escape("plain.py", out, sizeof(out)), 8);
     assert_string_equal(out, "plain.py");
 }
 
@@ -64,9 +64,9 @@ static void test_expo_escape_cuts_between_escapes(void **state)
 
     (void)state;
     /* "ab" fits, the escape of the quote would end at the NUL's place: cut before it */
-    assert_int_equal(lw_expo_escape("ab\"cd", out, sizeof(out)), 4);
+    assert_int_equal(lw_prometheus_escape("ab\"cd", out, sizeof(out)), 4);
     assert_string_equal(out, "ab\\\"");
-    assert_int_equal(lw_expo_escape("abc\"d", out, sizeof(out)), 3);
+    assert_int_equal(lw_prometheus_escape("abc\"d", out, sizeof(out)), 3);
     assert_string_equal(out, "abc");
 }
 
@@ -108,7 +108,7 @@ static void test_expo_escape_cuts_between_characters(void **state)
         while (strlen(value) + width < sizeof(value))
             strcat(value, chars[c]);
         for (size_t outlen = 1; outlen <= sizeof(out); outlen++) {
-            size_t n = lw_expo_escape(value, out, outlen);
+            size_t n = lw_prometheus_escape(value, out, outlen);
             assert_int_equal(n, strlen(out));
             assert_true(utf8_valid(out, n));
             /* whole characters, as many as fit before the NUL */
@@ -116,7 +116,7 @@ static void test_expo_escape_cuts_between_characters(void **state)
         }
     }
     /* an escape right before a cut character stays whole */
-    assert_int_equal(lw_expo_escape("\"\xc3\xa9", out, 4), 2);
+    assert_int_equal(lw_prometheus_escape("\"\xc3\xa9", out, 4), 2);
     assert_string_equal(out, "\\\"");
 }
 

@@ -1,12 +1,12 @@
-#include "expo.h"
+#include "prometheus.h"
 
-#include "text.h"
+#include "strbuf.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
-#define LW_EXPO_LABEL_MAX 512 /* bytes of one escaped label value */
+#define LW_PROMETHEUS_LABEL_MAX 512 /* bytes of one escaped label value */
 
 /* UTF-8: a character's later bytes are 10xxxxxx; its first, if not ASCII, 11xxxxxx. */
 #define UTF8_TOP_BITS 0xC0
@@ -18,7 +18,7 @@ static int utf8_continuation(unsigned char c)
     return (c & UTF8_TOP_BITS) == UTF8_CONTINUATION;
 }
 
-size_t lw_expo_escape(const char *value, char *out, size_t outlen)
+size_t lw_prometheus_escape(const char *value, char *out, size_t outlen)
 {
     size_t at = 0;
     const char *p;
@@ -47,12 +47,12 @@ size_t lw_expo_escape(const char *value, char *out, size_t outlen)
     return at;
 }
 
-static void family(lw_text_t *t, const char *name, const char *type, const char *help)
+static void family(lw_strbuf_t *t, const char *name, const char *type, const char *help)
 {
-    lw_text_put(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    lw_strbuf_put(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void worker_families(lw_text_t *t, const lw_expo_input_t *in)
+static void worker_families(lw_strbuf_t *t, const lw_prometheus_input_t *in)
 {
     static const struct {
         const char *name, *help;
@@ -72,18 +72,18 @@ static void worker_families(lw_text_t *t, const lw_expo_input_t *in)
         for (size_t i = 0; i < in->nworkers; i++) {
             const lw_report_worker_t *w = &in->workers[i];
             int64_t v = *(const int64_t *)((const char *)w + gauges[g].offset);
-            lw_text_put(t, "%s{worker=\"%" PRIu32 "\"} %" PRId64 "\n", gauges[g].name, w->id, v);
+            lw_strbuf_put(t, "%s{worker=\"%" PRIu32 "\"} %" PRId64 "\n", gauges[g].name, w->id, v);
         }
     }
 }
 
-static void site_families(lw_text_t *t, const lw_expo_input_t *in)
+static void site_families(lw_strbuf_t *t, const lw_prometheus_input_t *in)
 {
     uint32_t ids[1024];
     size_t n = in->agg ? lw_agg_top_sites(in->agg, 0, false, ids,
                                           in->top_sites < 1024 ? in->top_sites : 1024)
                        : 0;
-    char file[LW_EXPO_LABEL_MAX], func[LW_EXPO_LABEL_MAX];
+    char file[LW_PROMETHEUS_LABEL_MAX], func[LW_PROMETHEUS_LABEL_MAX];
 
     for (int g = 0; g < 2; g++) {
         const char *name = g ? "leakwatch_site_growth_bytes" : "leakwatch_site_live_bytes";
@@ -92,11 +92,11 @@ static void site_families(lw_text_t *t, const lw_expo_input_t *in)
                  : "Live bytes at the allocation site, all workers (the largest sites).");
         for (size_t i = 0; i < n; i++) {
             const lw_agg_site_t *s = lw_agg_site(in->agg, ids[i]);
-            lw_expo_escape(lw_agg_field(s, 0), file, sizeof(file));
-            lw_expo_escape(lw_agg_field(s, 1), func, sizeof(func));
+            lw_prometheus_escape(lw_agg_field(s, 0), file, sizeof(file));
+            lw_prometheus_escape(lw_agg_field(s, 1), func, sizeof(func));
             /* via_libraries keeps the series of an application line apart from the
              * one summing what libraries allocate on its behalf (same file:line) */
-            lw_text_put(t,
+            lw_strbuf_put(t,
                 "%s{file=\"%s\",line=\"%" PRId32 "\",function=\"%s\",via_libraries=\"%s\"} %" PRId64
                 "\n",
                 name, file, s->line, func, s->rollup ? "true" : "false",
@@ -105,21 +105,21 @@ static void site_families(lw_text_t *t, const lw_expo_input_t *in)
     }
 }
 
-char *lw_expo_render(const lw_expo_input_t *in, const lw_alloc_t *alloc, size_t *len)
+char *lw_prometheus_render(const lw_prometheus_input_t *in, const lw_alloc_t *alloc, size_t *len)
 {
-    lw_text_t t;
+    lw_strbuf_t t;
 
-    lw_text_init(&t, alloc, 4096);
+    lw_strbuf_init(&t, alloc, 4096);
     site_families(&t, in);
     worker_families(&t, in);
     family(&t, "leakwatch_alerts_total", "counter", "Alerts raised since start, by kind.");
     for (size_t i = 0; i < in->nkinds; i++)
-        lw_text_put(&t, "leakwatch_alerts_total{kind=\"%s\"} %" PRIu64 "\n", in->kinds[i].kind,
+        lw_strbuf_put(&t, "leakwatch_alerts_total{kind=\"%s\"} %" PRIu64 "\n", in->kinds[i].kind,
             in->kinds[i].count);
     family(&t, "leakwatch_samples_total", "counter", "Allocations sampled, all workers.");
-    lw_text_put(&t, "leakwatch_samples_total %" PRIu64 "\n", in->samples);
+    lw_strbuf_put(&t, "leakwatch_samples_total %" PRIu64 "\n", in->samples);
     family(&t, "leakwatch_lost_total", "counter",
            "Samples that could not be recorded (must stay 0).");
-    lw_text_put(&t, "leakwatch_lost_total %" PRIu64 "\n", in->lost);
-    return lw_text_finish(&t, len);
+    lw_strbuf_put(&t, "leakwatch_lost_total %" PRIu64 "\n", in->lost);
+    return lw_strbuf_finish(&t, len);
 }

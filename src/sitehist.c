@@ -1,4 +1,4 @@
-#include "hist.h"
+#include "sitehist.h"
 
 #include <errno.h>
 
@@ -8,19 +8,19 @@ struct lw_hist {
     lw_alloc_t alloc;                 /* a copy: the caller's may go */
     int64_t spacing;
     uint32_t nframes;                 /* frames in use, the current one last */
-    int64_t time[LW_HIST_FRAMES];
+    int64_t time[LW_SITEHIST_FRAMES];
     struct column {
         bool used;
         uint64_t key;
         uint64_t written;             /* frame serial of its last value */
-    } col[LW_HIST_SERIES];
+    } col[LW_SITEHIST_SERIES];
     uint64_t serial;                  /* frames begun since creation */
-    int64_t value[LW_HIST_FRAMES][LW_HIST_SERIES];
+    int64_t value[LW_SITEHIST_FRAMES][LW_SITEHIST_SERIES];
 };
 
-lw_hist_t *lw_hist_new(const lw_alloc_t *alloc, int64_t spacing)
+lw_sitehist_t *lw_sitehist_new(const lw_alloc_t *alloc, int64_t spacing)
 {
-    lw_hist_t *h = alloc->calloc(1, sizeof(*h));
+    lw_sitehist_t *h = alloc->calloc(1, sizeof(*h));
 
     if (!h)
         return NULL;
@@ -29,49 +29,49 @@ lw_hist_t *lw_hist_new(const lw_alloc_t *alloc, int64_t spacing)
     return h;
 }
 
-void lw_hist_free(lw_hist_t *h)
+void lw_sitehist_free(lw_sitehist_t *h)
 {
     if (h)
         h->alloc.free(h);
 }
 
 /* Keeps frames 1, 3, 5, ...: the newest stays, the spacing doubles. */
-static void thin(lw_hist_t *h)
+static void thin(lw_sitehist_t *h)
 {
     uint32_t kept = 0;
 
     for (uint32_t f = 1; f < h->nframes; f += 2, kept++) {
         h->time[kept] = h->time[f];
-        for (uint32_t c = 0; c < LW_HIST_SERIES; c++)
+        for (uint32_t c = 0; c < LW_SITEHIST_SERIES; c++)
             h->value[kept][c] = h->value[f][c];
     }
     h->nframes = kept;
     h->spacing *= 2;
 }
 
-bool lw_hist_begin(lw_hist_t *h, int64_t now)
+bool lw_sitehist_begin(lw_sitehist_t *h, int64_t now)
 {
     if (h->nframes && now < h->time[h->nframes - 1] + h->spacing)
         return false;
-    if (h->nframes == LW_HIST_FRAMES)
+    if (h->nframes == LW_SITEHIST_FRAMES)
         thin(h);
     h->time[h->nframes] = now;
-    for (uint32_t c = 0; c < LW_HIST_SERIES; c++)
+    for (uint32_t c = 0; c < LW_SITEHIST_SERIES; c++)
         h->value[h->nframes][c] = ABSENT;
     h->nframes++;
     h->serial++;
     return true;
 }
 
-static int column_of(const lw_hist_t *h, uint64_t key)
+static int column_of(const lw_sitehist_t *h, uint64_t key)
 {
-    for (int c = 0; c < LW_HIST_SERIES; c++)
+    for (int c = 0; c < LW_SITEHIST_SERIES; c++)
         if (h->col[c].used && h->col[c].key == key)
             return c;
     return -1;
 }
 
-static void clear_column(lw_hist_t *h, int c)
+static void clear_column(lw_sitehist_t *h, int c)
 {
     for (uint32_t f = 0; f < h->nframes; f++)
         h->value[f][c] = ABSENT;
@@ -79,11 +79,11 @@ static void clear_column(lw_hist_t *h, int c)
 }
 
 /* A column for a new key: a free one, else the one written longest ago. */
-static int take_column(lw_hist_t *h, uint64_t key)
+static int take_column(lw_sitehist_t *h, uint64_t key)
 {
     int best = -1;
 
-    for (int c = 0; c < LW_HIST_SERIES; c++) {
+    for (int c = 0; c < LW_SITEHIST_SERIES; c++) {
         if (!h->col[c].used) {
             best = c;
             break;
@@ -99,7 +99,7 @@ static int take_column(lw_hist_t *h, uint64_t key)
     return best;
 }
 
-void lw_hist_forget(lw_hist_t *h, uint64_t key)
+void lw_sitehist_forget(lw_sitehist_t *h, uint64_t key)
 {
     int c = column_of(h, key);
 
@@ -107,7 +107,7 @@ void lw_hist_forget(lw_hist_t *h, uint64_t key)
         clear_column(h, c);
 }
 
-int lw_hist_put(lw_hist_t *h, uint64_t key, int64_t value)
+int lw_sitehist_put(lw_sitehist_t *h, uint64_t key, int64_t value)
 {
     int c;
 
@@ -123,7 +123,7 @@ int lw_hist_put(lw_hist_t *h, uint64_t key, int64_t value)
     return 0;
 }
 
-size_t lw_hist_series(const lw_hist_t *h, uint64_t key, lw_hist_point_t *out, size_t max)
+size_t lw_sitehist_series(const lw_sitehist_t *h, uint64_t key, lw_sitehist_point_t *out, size_t max)
 {
     int c = column_of(h, key);
     size_t n = 0;
@@ -132,11 +132,11 @@ size_t lw_hist_series(const lw_hist_t *h, uint64_t key, lw_hist_point_t *out, si
         return 0;
     for (uint32_t f = 0; f < h->nframes && n < max; f++)
         if (h->value[f][c] != ABSENT)
-            out[n++] = (lw_hist_point_t){h->time[f], h->value[f][c]};
+            out[n++] = (lw_sitehist_point_t){h->time[f], h->value[f][c]};
     return n;
 }
 
-int64_t lw_hist_spacing(const lw_hist_t *h)
+int64_t lw_sitehist_spacing(const lw_sitehist_t *h)
 {
     return h->spacing;
 }

@@ -1,10 +1,10 @@
-#include "text.h"
+#include "strbuf.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-static void grow(lw_text_t *t, size_t need)
+static void grow(lw_strbuf_t *t, size_t need)
 {
     size_t cap = t->cap ? t->cap : 4096;
     char *bigger;
@@ -24,13 +24,13 @@ static void grow(lw_text_t *t, size_t need)
     t->cap = cap;
 }
 
-void lw_text_init(lw_text_t *t, const lw_alloc_t *alloc, size_t cap)
+void lw_strbuf_init(lw_strbuf_t *t, const lw_alloc_t *alloc, size_t cap)
 {
-    *t = (lw_text_t){.alloc = alloc};
+    *t = (lw_strbuf_t){.alloc = alloc};
     grow(t, cap);
 }
 
-void lw_text_put(lw_text_t *t, const char *fmt, ...)
+void lw_strbuf_put(lw_strbuf_t *t, const char *fmt, ...)
 {
     va_list ap;
     int n;
@@ -53,16 +53,16 @@ void lw_text_put(lw_text_t *t, const char *fmt, ...)
     t->len += (size_t)n;
 }
 
-void lw_text_put_html(lw_text_t *t, const char *s)
+void lw_strbuf_put_html(lw_strbuf_t *t, const char *s)
 {
     while (*s) {
         size_t plain = strcspn(s, "&<>\"'");
         if (plain)
-            lw_text_put(t, "%.*s", (int)plain, s);
+            lw_strbuf_put(t, "%.*s", (int)plain, s);
         s += plain;
         if (!*s)
             break;
-        lw_text_put(t, "%s",
+        lw_strbuf_put(t, "%s",
                     *s == '&'   ? "&amp;"
                     : *s == '<' ? "&lt;"
                     : *s == '>' ? "&gt;"
@@ -72,12 +72,12 @@ void lw_text_put_html(lw_text_t *t, const char *s)
     }
 }
 
-char *lw_text_finish(lw_text_t *t, size_t *len)
+char *lw_strbuf_finish(lw_strbuf_t *t, size_t *len)
 {
     if (t->failed) {
         if (t->buf)
             t->alloc->free(t->buf);
-        *t = (lw_text_t){.alloc = t->alloc, .failed = 1};
+        *t = (lw_strbuf_t){.alloc = t->alloc, .failed = 1};
         return NULL;
     }
     *len = t->len;
