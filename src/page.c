@@ -13,6 +13,7 @@
 
 #define CHART_W 360
 #define CHART_H 90
+#define HOT_SHARE 0.8 /* a worker's bar turns red past this share of its limit */
 
 static const char style[] =
     "body{font:14px/1.4 system-ui,sans-serif;margin:0 auto;padding:12px 16px;max-width:1180px;"
@@ -92,7 +93,7 @@ static void worker_row(lw_strbuf_t *t, const lw_page_input_t *in, const lw_repor
     if (in->mem_limit && !in->limit_shared)
         lw_strbuf_put(t, "<td><span class=\"bar\" title=\"%.0f%% of the limit\"><i%s "
                        "style=\"width:%.0f%%\"></i></span></td>",
-                    share * 100, share > 0.8 ? " class=\"hot\"" : "",
+                    share * 100, share > HOT_SHARE ? " class=\"hot\"" : "",
                     share > 1 ? 100.0 : share * 100);
     lw_strbuf_put(t, "<td>%s</td><td>%s/min</td><td>%s</td></tr>\n",
                 bytes(w->tracked, tracked, sizeof(tracked)),
