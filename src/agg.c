@@ -605,6 +605,7 @@ static void feed_one(lw_agg_t *agg, uint32_t wid, struct worker *w, const lw_wir
 
 int lw_agg_feed(lw_agg_t *agg, uint32_t wid, const lw_record_t *recs, size_t n)
 {
+    const lw_record_t *next = recs;
     struct worker *w;
     lw_wire_msg_t msg;
     uint64_t malformed;
@@ -613,10 +614,8 @@ int lw_agg_feed(lw_agg_t *agg, uint32_t wid, const lw_record_t *recs, size_t n)
         return -EINVAL;
     w = &agg->workers[wid];
     malformed = w->reader.malformed;
-    for (size_t i = 0; i < n; i++) {
-        if (lw_wire_read(&w->reader, &recs[i], &msg))
-            feed_one(agg, wid, w, &msg);
-    }
+    while (lw_wire_read(&w->reader, &next, recs + n, &msg))
+        feed_one(agg, wid, w, &msg);
     agg->stats.malformed += w->reader.malformed - malformed;
     return 0;
 }

@@ -226,20 +226,15 @@ static bool take_header(lw_wire_reader_t *r, const lw_record_t *rec, lw_wire_msg
     return rec->u.site.text_len == 0 && deliver_text(r, msg);
 }
 
-bool lw_wire_read(lw_wire_reader_t *r, const lw_record_t *rec, lw_wire_msg_t *msg)
+/* One record; true when it completes a message. */
+static bool read_one(lw_wire_reader_t *r, const lw_record_t *rec, lw_wire_msg_t *msg)
 {
     if (rec->kind == LW_REC_TEXT)
         return take_text(r, rec, msg);
     drop_text(r);
     switch (rec->kind) {
     case LW_REC_DELTA:
-        msg->kind = LW_REC_DELTA;
-        msg->id = rec->id;
-        msg->u.delta.bytes = rec->u.delta.bytes;
-        msg->u.delta.count = rec->u.delta.count;
-        msg->u.delta.endpoint = rec->u.delta.endpoint;
-        msg->text = NULL;
-        msg->text_len = 0;
+        lw__wire_delta(rec, msg);
         return true;
     case LW_REC_HELLO:
         memset(msg, 0, sizeof(*msg));
@@ -256,6 +251,20 @@ bool lw_wire_read(lw_wire_reader_t *r, const lw_record_t *rec, lw_wire_msg_t *ms
         r->malformed++;
         return false;
     }
+}
+
+/* lw_wire_read() past its inline DELTA. */
+bool lw__wire_read(lw_wire_reader_t *r, const lw_record_t **next, const lw_record_t *end,
+                   lw_wire_msg_t *msg)
+{
+    for (const lw_record_t *rec = *next; rec < end; rec++) {
+        if (read_one(r, rec, msg)) {
+            *next = rec + 1;
+            return true;
+        }
+    }
+    *next = end;
+    return false;
 }
 
 /* Where field i starts; past len when the text has fewer fields. */

@@ -171,15 +171,49 @@ typedef struct lw_wire_reader {
 
 void lw_wire_reader_init(lw_wire_reader_t *r);
 
+/* The reader's own, for lw_wire_read below: every record but a DELTA outside
+ * a text, and the DELTA's message. */
+bool lw__wire_read(lw_wire_reader_t *r, const lw_record_t **next, const lw_record_t *end,
+                   lw_wire_msg_t *msg);
+
+static inline void lw__wire_delta(const lw_record_t *rec, lw_wire_msg_t *msg)
+{
+    msg->kind = LW_REC_DELTA;
+    msg->id = rec->id;
+    msg->u.delta.bytes = rec->u.delta.bytes;
+    msg->u.delta.count = rec->u.delta.count;
+    msg->u.delta.endpoint = rec->u.delta.endpoint;
+    msg->text = NULL;
+    msg->text_len = 0;
+}
+
 /*
- * Reads the producer's next record. Returns true when it completes a
- * message, written to *msg, whose text (a SITE's or ENDPOINT's, followed by a
- * '\0') lives in the reader until the next call; false when it completes
- * none: a text still arriving, or a malformed record (counted in
- * r->malformed). Records may come one at a time or in batches of any split:
+ * Reads the producer's records from *next up to end until one completes a
+ * message. Returns true with the message in *msg and *next just past that
+ * record; false, with *next at end, when the records complete none (a text
+ * still arriving, malformed records: counted in r->malformed). A SITE's or
+ * ENDPOINT's text, followed by a '\0', lives in the reader until the next
+ * call. Records may come in batches of any split, one at a time included:
  * the reader keeps nothing of them but its text.
+ *
+ * Inline for a DELTA outside a text, nearly every record a cycle reads (up
+ * to 640,000 a cycle in tests/bench/drain.c): a call per record made a drain
+ * cycle 3% more instructions than the decoding agg.c did by hand, and site
+ * definitions 16% more; inline, and a text's records read in one call, that
+ * is 1.6% and 2.5% (callgrind), within the bench's noise in time.
  */
-bool lw_wire_read(lw_wire_reader_t *r, const lw_record_t *rec, lw_wire_msg_t *msg);
+static inline bool lw_wire_read(lw_wire_reader_t *r, const lw_record_t **next,
+                                const lw_record_t *end, lw_wire_msg_t *msg)
+{
+    const lw_record_t *rec = *next;
+
+    if (rec < end && rec->kind == LW_REC_DELTA && !r->assembling) {
+        *next = rec + 1;
+        lw__wire_delta(rec, msg);
+        return true;
+    }
+    return lw__wire_read(r, next, end, msg);
+}
 
 /*
  * Field `i` of an identity text of `len` bytes (the layout above: 0 file,

@@ -29,15 +29,15 @@ typedef struct got {
 
 static got_t got[64];
 
-/* Reads n records; returns the messages, copied into got[]. */
+/* Reads n records as one batch; returns the messages, copied into got[]. */
 static size_t read_all(lw_wire_reader_t *r, const lw_record_t *in, size_t n)
 {
+    const lw_record_t *next = in;
     size_t m = 0;
     lw_wire_msg_t msg;
 
-    for (size_t i = 0; i < n; i++) {
-        if (!lw_wire_read(r, &in[i], &msg))
-            continue;
+    while (lw_wire_read(r, &next, in + n, &msg)) {
+        assert_true(next > in && next <= in + n);
         assert_true(m < sizeof(got) / sizeof(got[0]));
         got[m].msg = msg;
         if (msg.text) {
@@ -48,6 +48,7 @@ static size_t read_all(lw_wire_reader_t *r, const lw_record_t *in, size_t n)
         }
         m++;
     }
+    assert_ptr_equal(next, in + n);
     return m;
 }
 
@@ -214,7 +215,7 @@ static void test_wire_round_trips_text_of_every_length(void **state)
             }
             assert_int_equal(recs[n].kind, CANARY << 8 | CANARY); /* nothing written past */
             for (size_t k = 0; k + 1 < n; k++) /* the message comes with its last record */
-                assert_false(lw_wire_read(&r, &recs[k], &(lw_wire_msg_t){0}));
+                assert_int_equal(read_all(&r, &recs[k], 1), 0);
             assert_int_equal(read_all(&r, &recs[n - 1], 1), 1);
             assert_msg_equal(&got[0].msg, &m);
         }
@@ -566,7 +567,8 @@ static void test_wire_survives_random_records(void **state)
         rec.len = (uint16_t)(x >> 20) % 30;      /* often more than a record holds */
         if (rec.kind == LW_REC_SITE || rec.kind == LW_REC_ENDPOINT)
             rec.u.site.text_len = (x >> 40) % 4 ? (uint32_t)(x >> 32) % 80 : (uint32_t)(x >> 32);
-        if (lw_wire_read(&r, &rec, &msg)) {
+        const lw_record_t *next = &rec;
+        if (lw_wire_read(&r, &next, &rec + 1, &msg)) {
             messages++;
             assert_true(msg.kind >= LW_REC_HELLO && msg.kind <= LW_REC_DELTA &&
                         msg.kind != LW_REC_TEXT);
