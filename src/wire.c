@@ -82,7 +82,8 @@ int lw_wire_encode(lw_record_t *out, size_t max, const lw_wire_msg_t *msg)
             h->u.hello.pid = msg->u.hello.pid;
             h->u.hello.spawn = msg->u.hello.spawn;
             h->u.hello.spawned_us = msg->u.hello.spawned_us;
-        } else {
+        }
+        else {
             h->u.delta.bytes = msg->u.delta.bytes;
             h->u.delta.count = msg->u.delta.count;
             h->u.delta.endpoint = msg->u.delta.endpoint;
@@ -204,7 +205,8 @@ static bool take_text(lw_wire_reader_t *r, const lw_record_t *rec, lw_wire_msg_t
         return false;
     }
     /* a text that does not add up is not trusted, whatever follows */
-    if (rec->len == 0 || rec->len > LW_RECORD_TEXT || rec->len > r->head.u.site.text_len - r->have) {
+    if (rec->len == 0 || rec->len > LW_RECORD_TEXT ||
+        rec->len > r->head.u.site.text_len - r->have) {
         r->assembling = false;
         r->malformed++;
         return false;
