@@ -79,9 +79,7 @@ int lw_wire_encode(lw_record_t *out, size_t max, const lw_wire_msg_t *msg)
             return -ENOSPC;
         h = header(out, (uint16_t)msg->kind, msg->id);
         if (msg->kind == LW_REC_HELLO) {
-            h->u.hello.pid = msg->u.hello.pid;
-            h->u.hello.spawn = msg->u.hello.spawn;
-            h->u.hello.spawned_us = msg->u.hello.spawned_us;
+            h->u.hello = msg->u.hello;
         }
         else {
             h->u.delta.bytes = msg->u.delta.bytes;
@@ -242,9 +240,7 @@ static bool read_one(lw_wire_reader_t *r, const lw_record_t *rec, lw_wire_msg_t 
         memset(msg, 0, sizeof(*msg));
         msg->kind = LW_REC_HELLO;
         msg->id = rec->id;
-        msg->u.hello.pid = rec->u.hello.pid;
-        msg->u.hello.spawn = rec->u.hello.spawn;
-        msg->u.hello.spawned_us = rec->u.hello.spawned_us;
+        msg->u.hello = rec->u.hello;
         return true;
     case LW_REC_SITE:
     case LW_REC_ENDPOINT:

@@ -42,16 +42,19 @@ enum lw_record_kind {
 
 #define LW_RECORD_TEXT 24
 
+/* A new worker generation, as sent (in a record) and as read (in a message). */
+typedef struct lw_wire_hello {
+    int64_t pid;
+    uint64_t spawn;
+    uint64_t spawned_us;
+} lw_wire_hello_t;
+
 typedef struct lw_record {
     uint16_t kind;
     uint16_t len;      /* TEXT: bytes used in u.text */
     uint32_t id;       /* worker-local site or endpoint id */
     union {
-        struct {
-            int64_t pid;
-            uint64_t spawn;
-            uint64_t spawned_us;
-        } hello;
+        lw_wire_hello_t hello;
         struct {
             int32_t line;
             int32_t app_line;
@@ -100,11 +103,7 @@ typedef struct lw_wire_msg {
     enum lw_record_kind kind; /* HELLO, SITE, ENDPOINT or DELTA; never TEXT */
     uint32_t id;              /* SITE, ENDPOINT, DELTA: the worker-local id */
     union {
-        struct {
-            int64_t pid;
-            uint64_t spawn;
-            uint64_t spawned_us;
-        } hello;
+        lw_wire_hello_t hello;
         struct {
             int32_t line, app_line;
             uint32_t nframes;
