@@ -168,6 +168,7 @@ typedef struct lw_wire_reader {
     char text[LW_WIRE_TEXT_MAX + 1]; /* + its '\0' */
 } lw_wire_reader_t;
 
+/* A reader before its producer's first record (as zeroed memory is). */
 void lw_wire_reader_init(lw_wire_reader_t *r);
 
 /* The reader's own, for lw_wire_read below: every record but a DELTA outside
