@@ -44,11 +44,7 @@ struct worker {
     uint64_t spawn;
     uint32_t *site_map;      /* local site id -> global id + 1, 0 = unknown, or UNSTORED */
     uint32_t *endpoint_map;  /* local endpoint id -> global endpoint id */
-    /* a SITE or ENDPOINT whose TEXT records are still arriving */
-    lw_record_t pending;
-    char text[MAX_TEXT + 1]; /* + the '\0' finish_text puts after what it has */
-    uint32_t have;
-    bool assembling;
+    lw_wire_reader_t reader; /* its ring's messages (zeroed: ready) */
 };
 
 #define DEPARTURES 16
@@ -138,11 +134,7 @@ typedef struct identity {
 static identity_t identity(const char *text, uint32_t len, int32_t line, int32_t app_line,
                            bool rollup)
 {
-    uint32_t at = 0;
-
-    for (int field = 0; field < 4 && at < len; field++)
-        at += (uint32_t)strnlen(text + at, len - at) + 1;
-    return (identity_t){text, at > len ? len : at, line, app_line, rollup};
+    return (identity_t){text, lw_wire_identity_len(text, len), line, app_line, rollup};
 }
 
 static identity_t identity_of(const lw_agg_site_t *s)
@@ -227,16 +219,6 @@ void lw_agg_free(lw_agg_t *agg)
     agg->alloc.free(agg);
 }
 
-/* Field `i` of an identity text whose text[len] is '\0' (lw_agg_field). */
-static const char *field_of(const char *text, uint32_t len, uint32_t i)
-{
-    uint32_t at = 0;
-
-    for (uint32_t f = 0; f < i && at < len; f++)
-        at += (uint32_t)strnlen(text + at, len - at) + 1;
-    return at < len ? text + at : "";
-}
-
 /* Whether an ignore pattern matches `name`. */
 static bool matches(const lw_agg_t *agg, const char *name)
 {
@@ -253,8 +235,8 @@ static bool matches(const lw_agg_t *agg, const char *name)
  * file too. */
 static bool ignored_identity(const lw_agg_t *agg, const char *text, uint32_t len)
 {
-    return matches(agg, field_of(text, len, FIELD_FILE)) ||
-           matches(agg, field_of(text, len, FIELD_APP_FILE));
+    return matches(agg, lw_wire_field(text, len, FIELD_FILE)) ||
+           matches(agg, lw_wire_field(text, len, FIELD_APP_FILE));
 }
 
 static char *copy_text(lw_agg_t *agg, const char *text, uint32_t len)
@@ -575,7 +557,7 @@ static void map_local(lw_agg_t *agg, struct worker *w, uint32_t local, uint32_t 
 
 /* A new generation of worker `wid`: its previous share of everything goes,
  * and what its local ids held. */
-static void forget_worker(lw_agg_t *agg, uint32_t wid, const lw_record_t *hello)
+static void forget_worker(lw_agg_t *agg, uint32_t wid, const lw_wire_msg_t *hello)
 {
     struct worker *w = &agg->workers[wid];
 
@@ -602,27 +584,22 @@ static void forget_worker(lw_agg_t *agg, uint32_t wid, const lw_record_t *hello)
         unmap(agg, w->site_map[local]);
     memset(w->site_map, 0, agg->cfg.local_sites * sizeof(uint32_t));
     memset(w->endpoint_map, 0, agg->cfg.local_endpoints * sizeof(uint32_t));
-    w->assembling = false;
     w->pid = hello->u.hello.pid;
     w->spawn = hello->u.hello.spawn;
 }
 
-static void finish_text(lw_agg_t *agg, uint32_t wid, struct worker *w)
+static void finish_text(lw_agg_t *agg, uint32_t wid, struct worker *w, const lw_wire_msg_t *p)
 {
-    const lw_record_t *p = &w->pending;
-
-    w->assembling = false;
     if (p->kind == LW_REC_ENDPOINT) {
         if (p->id < agg->cfg.local_endpoints)
-            w->endpoint_map[p->id] = intern_endpoint(agg, w->text, w->have);
+            w->endpoint_map[p->id] = intern_endpoint(agg, p->text, p->text_len);
         return;
     }
     if (p->id >= agg->cfg.local_sites) {
         agg->stats.malformed++;
         return;
     }
-    w->text[w->have] = '\0';
-    uint32_t id = intern_site(agg, w->text, w->have, p->u.site.line, p->u.site.app_line,
+    uint32_t id = intern_site(agg, p->text, p->text_len, p->u.site.line, p->u.site.app_line,
                               p->u.site.nframes, false);
     map_local(agg, w, p->id, id); /* held from here: making its rollup cannot evict it */
     if (id == UNSTORED)
@@ -642,7 +619,7 @@ static void finish_text(lw_agg_t *agg, uint32_t wid, struct worker *w)
     }
 }
 
-static void feed_one(lw_agg_t *agg, uint32_t wid, struct worker *w, const lw_record_t *r)
+static void feed_one(lw_agg_t *agg, uint32_t wid, struct worker *w, const lw_wire_msg_t *r)
 {
     switch (r->kind) {
     case LW_REC_HELLO:
@@ -650,27 +627,7 @@ static void feed_one(lw_agg_t *agg, uint32_t wid, struct worker *w, const lw_rec
         return;
     case LW_REC_SITE:
     case LW_REC_ENDPOINT:
-        w->pending = *r;
-        w->have = 0;
-        w->assembling = true;
-        if (r->u.site.text_len > MAX_TEXT) {
-            w->assembling = false;
-            agg->stats.malformed++;
-        }
-        else if (r->u.site.text_len == 0) {
-            finish_text(agg, wid, w);
-        }
-        return;
-    case LW_REC_TEXT:
-        if (!w->assembling || r->len > LW_RECORD_TEXT ||
-            w->have + r->len > w->pending.u.site.text_len) {
-            agg->stats.malformed++;
-            return;
-        }
-        memcpy(w->text + w->have, r->u.text, r->len);
-        w->have += r->len;
-        if (w->have == w->pending.u.site.text_len)
-            finish_text(agg, wid, w);
+        finish_text(agg, wid, w, r);
         return;
     case LW_REC_DELTA: {
         uint32_t local = r->id, ep = r->u.delta.endpoint;
@@ -688,17 +645,25 @@ static void feed_one(lw_agg_t *agg, uint32_t wid, struct worker *w, const lw_rec
             apply(agg, wid, agg->sites[id].rollup_of, r->u.delta.bytes, gep);
         return;
     }
-    default:
-        agg->stats.malformed++;
+    default: /* the reader yields no other kind */
+        return;
     }
 }
 
 int lw_agg_feed(lw_agg_t *agg, uint32_t wid, const lw_record_t *recs, size_t n)
 {
+    const lw_record_t *next = recs;
+    struct worker *w;
+    lw_wire_msg_t msg;
+    uint64_t malformed;
+
     if (wid == 0 || wid > agg->cfg.nworkers)
         return -EINVAL;
-    for (size_t i = 0; i < n; i++)
-        feed_one(agg, wid, &agg->workers[wid], &recs[i]);
+    w = &agg->workers[wid];
+    malformed = w->reader.malformed;
+    while (lw_wire_read(&w->reader, &next, recs + n, &msg))
+        feed_one(agg, wid, w, &msg);
+    agg->stats.malformed += w->reader.malformed - malformed;
     return 0;
 }
 
@@ -761,7 +726,7 @@ const char *lw_agg_endpoint(const lw_agg_t *agg, uint32_t id)
 
 const char *lw_agg_field(const lw_agg_site_t *site, uint32_t i)
 {
-    return field_of(site->text, site->text_len, i);
+    return lw_wire_field(site->text, site->text_len, i);
 }
 
 int64_t lw_agg_share(const lw_agg_t *agg, uint32_t id, uint32_t wid)

@@ -48,7 +48,7 @@
 
 #include "alloc.h"
 #include "detect.h"
-#include "ring.h"
+#include "wire.h"
 
 #define LW_AGG_TOP_ENDPOINTS 4
 /* Site 0's line: a pseudo-site, negative like the workers' ("<no Python frame>" -1,

@@ -92,8 +92,9 @@ static void count_free(void *ptr)
 #define ROUTE "/srv/app/app/routes_%03u.py"
 #define FLASK "|/srv/app/.venv/lib/python3.11/site-packages/flask/app.py"
 
-/* Site i's identity as define_site() writes it: file, function, app file, app
- * function, then file|line|function per frame, innermost first; '|' is '\0'. */
+/* Site i's identity text as a worker's lw_wire_encode_site() lays it out: file,
+ * function, app file, app function, then file|line|function per frame,
+ * innermost first; '|' is '\0'. */
 static uint32_t identity(uint32_t i, char *t, int32_t *line, int32_t *app_line)
 {
     uint32_t mod = i / 50, k = i % NAPP, f = i % 50;
@@ -194,57 +195,49 @@ static void push(uint32_t w, const lw_record_t *recs, uint32_t n)
     pushed_records += n;
 }
 
+/* Pushes a message's records (wire.h's encoder) as one group. */
+static void push_msg(uint32_t w, const lw_wire_msg_t *m)
+{
+    static lw_record_t g[LW_WIRE_RECORDS(TEXT_MAX)];
+    int n = lw_wire_encode(g, sizeof(g) / sizeof(g[0]), m);
+
+    if (n < 0)
+        die("a message does not encode");
+    push(w, g, (uint32_t)n);
+}
+
 /* Pushes a DELTA for site i (local id i + 1: 0 is the worker's overflow site). */
 static void push_delta(uint32_t w, uint32_t i, int64_t bytes, uint32_t endpoint)
 {
-    lw_record_t r = {.kind = LW_REC_DELTA, .id = i + 1};
+    lw_wire_msg_t m = {.kind = LW_REC_DELTA, .id = i + 1,
+                       .u.delta = {bytes, bytes / unit * LW_COUNT_ONE, endpoint}};
 
-    r.u.delta.bytes = bytes;
-    r.u.delta.count = bytes / unit * LW_COUNT_ONE;
-    r.u.delta.endpoint = endpoint;
     expect[i] += bytes;
     expect[NSITES + i % NAPP] += rolls_up(i) ? bytes : 0;
     pushed_deltas++;
-    push(w, &r, 1);
-}
-
-/* Pushes a SITE or ENDPOINT record and its TEXT records, as one group. */
-static void push_text(uint32_t w, lw_record_t head, const char *text, uint32_t len)
-{
-    static lw_record_t g[TEXT_MAX / LW_RECORD_TEXT + 2];
-    uint32_t n = 1;
-
-    head.u.site.text_len = len;
-    g[0] = head;
-    for (uint32_t off = 0; off < len; off += LW_RECORD_TEXT, n++) {
-        memset(&g[n], 0, sizeof(g[n]));
-        g[n].kind = LW_REC_TEXT;
-        g[n].len = (uint16_t)(len - off < LW_RECORD_TEXT ? len - off : LW_RECORD_TEXT);
-        memcpy(g[n].u.text, text + off, g[n].len);
-    }
-    push(w, g, n);
+    push_msg(w, &m);
 }
 
 /* A worker's warm-up: HELLO, endpoints, every site with its first delta, then
  * half of the flat sites' samples freed again (which half differs by worker). */
 static void introduce(uint32_t w)
 {
-    lw_record_t hello = {.kind = LW_REC_HELLO, .u.hello = {10000 + w, 1, 1}};
     char text[TEXT_MAX];
 
     lw_shm_claim(shm, w, (int32_t)(10000 + w), 1);
     for (int r = 0; r < LW_WARMUP_DEFAULT; r++)
         lw_core_count_hooksafe(lw_shm_core(shm, w, 0));
-    push(w, &hello, 1);
+    push_msg(w, &(lw_wire_msg_t){.kind = LW_REC_HELLO, .u.hello = {10000 + w, 1, 1}});
     for (uint32_t e = 1; e <= NENDPOINTS; e++) {
         int len = snprintf(text, sizeof(text), "/api/v1/resource%u/<id>", e);
-        push_text(w, (lw_record_t){.kind = LW_REC_ENDPOINT, .id = e}, text, (uint32_t)len);
+        push_msg(w, &(lw_wire_msg_t){.kind = LW_REC_ENDPOINT, .id = e, .text = text,
+                                     .text_len = (uint32_t)len});
     }
     for (uint32_t i = 0; i < NSITES; i++) {
-        lw_record_t site = {.kind = LW_REC_SITE, .id = i + 1};
-        uint32_t len = identity(i, text, &site.u.site.line, &site.u.site.app_line);
+        lw_wire_msg_t site = {.kind = LW_REC_SITE, .id = i + 1, .text = text};
+        site.text_len = identity(i, text, &site.u.site.line, &site.u.site.app_line);
         site.u.site.nframes = rolls_up(i) ? 5 : 4;
-        push_text(w, site, text, len);
+        push_msg(w, &site);
         push_delta(w, i, (is_big(i) ? 5 : 1) * unit, 1 + i % NENDPOINTS);
         up[w][i] = !is_leak(i) && (w + i) % 2;
         if (!is_leak(i) && !up[w][i])

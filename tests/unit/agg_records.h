@@ -1,6 +1,7 @@
 /*
- * agg_records.h - builds the records a worker would push, for unit tests
- * that feed an aggregator (test_agg, test_expo, test_page, test_report).
+ * agg_records.h - the records a worker would push, made by the worker's own
+ * encoder (wire.h), for unit tests that feed an aggregator (test_agg,
+ * test_prometheus, test_page, test_report).
  */
 #ifndef LW_TEST_AGG_RECORDS_H
 #define LW_TEST_AGG_RECORDS_H
@@ -13,56 +14,47 @@
 static lw_record_t recs[256];
 static size_t nrecs;
 
-/* The next record, zeroed, of that kind and id. */
-static inline lw_record_t *next_record(uint16_t kind, uint32_t id)
+/* Appends a message's records. */
+static inline void put_msg(const lw_wire_msg_t *msg)
 {
-    lw_record_t *r = &recs[nrecs++];
-    memset(r, 0, sizeof(*r));
-    r->kind = kind;
-    r->id = id;
-    return r;
+    int n = lw_wire_encode(&recs[nrecs], sizeof(recs) / sizeof(recs[0]) - nrecs, msg);
+
+    assert_true(n > 0);
+    nrecs += (size_t)n;
 }
 
 static inline void hello(int64_t pid, uint64_t spawn)
 {
-    lw_record_t *r = next_record(LW_REC_HELLO, 0);
-    r->u.hello.pid = pid;
-    r->u.hello.spawn = spawn;
+    put_msg(&(lw_wire_msg_t){.kind = LW_REC_HELLO, .u.hello = {pid, spawn, 0}});
 }
 
+/* The TEXT records of `text` with no header before them: malformed input. */
 static inline void text_records(const char *text, size_t len)
 {
-    for (size_t off = 0; off < len; off += LW_RECORD_TEXT) {
-        lw_record_t *r = next_record(LW_REC_TEXT, 0);
-        r->len = (uint16_t)(len - off < LW_RECORD_TEXT ? len - off : LW_RECORD_TEXT);
-        memcpy(r->u.text, text + off, r->len);
-    }
+    size_t header = nrecs;
+
+    put_msg(&(lw_wire_msg_t){.kind = LW_REC_ENDPOINT, .text = text, .text_len = (uint32_t)len});
+    memmove(&recs[header], &recs[header + 1], (nrecs - header - 1) * sizeof(lw_record_t));
+    nrecs--;
 }
 
 /* fields: file, func, app file, app func, then frames (file, line, func) */
 static inline void site(uint32_t id, int line, int app_line, const char *text, size_t len,
                  uint32_t nframes)
 {
-    lw_record_t *r = next_record(LW_REC_SITE, id);
-    r->u.site.line = line;
-    r->u.site.app_line = app_line;
-    r->u.site.text_len = (uint32_t)len;
-    r->u.site.nframes = nframes;
-    text_records(text, len);
+    put_msg(&(lw_wire_msg_t){.kind = LW_REC_SITE, .id = id, .u.site = {line, app_line, nframes},
+                             .text = text, .text_len = (uint32_t)len});
 }
 
 static inline void endpoint(uint32_t id, const char *name)
 {
-    lw_record_t *r = next_record(LW_REC_ENDPOINT, id);
-    r->u.site.text_len = (uint32_t)strlen(name);
-    text_records(name, strlen(name));
+    put_msg(&(lw_wire_msg_t){.kind = LW_REC_ENDPOINT, .id = id, .text = name,
+                             .text_len = (uint32_t)strlen(name)});
 }
 
 static inline void delta(uint32_t id, int64_t bytes, uint32_t ep)
 {
-    lw_record_t *r = next_record(LW_REC_DELTA, id);
-    r->u.delta.bytes = bytes;
-    r->u.delta.endpoint = ep;
+    put_msg(&(lw_wire_msg_t){.kind = LW_REC_DELTA, .id = id, .u.delta = {bytes, 0, ep}});
 }
 
 static inline void feed(lw_agg_t *agg, uint32_t wid)
@@ -74,13 +66,13 @@ static inline void feed(lw_agg_t *agg, uint32_t wid)
 /* A site with no application frame and no traceback: file and function only. */
 static inline void named_site(uint32_t id, int line, const char *file, const char *func)
 {
-    char text[512];
-    size_t a = strlen(file) + 1, b = strlen(func) + 1;
+    const lw_wire_site_t s = {.id = id, .line = line, .app_line = line, .file = file,
+                              .func = func};
+    int n = lw_wire_encode_site(&recs[nrecs], sizeof(recs) / sizeof(recs[0]) - nrecs, &s);
 
-    memcpy(text, file, a);
-    memcpy(text + a, func, b);
-    text[a + b] = text[a + b + 1] = '\0';
-    site(id, line, line, text, a + b + 2, 0);
+    assert_true(n > 0);
+    assert_int_equal(recs[nrecs].u.site.text_len, strlen(file) + strlen(func) + 4); /* uncut */
+    nrecs += (size_t)n;
 }
 
 /* the id of the one site whose file and line match */

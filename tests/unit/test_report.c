@@ -38,27 +38,9 @@ static json_t *render(const lw_report_input_t *in)
 static void push_site(lw_agg_t *agg, uint32_t id, const char *text, size_t len, int line,
                       int64_t bytes)
 {
-    lw_record_t recs[64];
-    size_t n = 0;
-
-    memset(recs, 0, sizeof(recs));
-    recs[n].kind = LW_REC_SITE;
-    recs[n].id = id;
-    recs[n].u.site.line = line;
-    recs[n].u.site.app_line = line;
-    recs[n].u.site.text_len = (uint32_t)len;
-    recs[n].u.site.nframes = 1;
-    n++;
-    for (size_t off = 0; off < len; off += LW_RECORD_TEXT, n++) {
-        recs[n].kind = LW_REC_TEXT;
-        recs[n].len = (uint16_t)(len - off < LW_RECORD_TEXT ? len - off : LW_RECORD_TEXT);
-        memcpy(recs[n].u.text, text + off, recs[n].len);
-    }
-    recs[n].kind = LW_REC_DELTA;
-    recs[n].id = id;
-    recs[n].u.delta.bytes = bytes;
-    n++;
-    assert_int_equal(lw_agg_feed(agg, 1, recs, n), 0);
+    site(id, line, line, text, len, 1);
+    delta(id, bytes, 0);
+    feed(agg, 1);
 }
 
 static void test_report_empty_state_has_every_key(void **state)
@@ -92,14 +74,12 @@ static void test_report_sites_workers_alerts(void **state)
     static const char big[] = "/srv/big.py\0k\0\0\0/srv/big.py\0" "7\0k\0";
     lw_report_worker_t workers[1] = {{1, 4242, 10, 0, 5000, 60, 0}};
     lw_report_alert_t alerts[1] = {{1700000000, "LEAK", "[leakwatch] LEAK \"x\""}};
-    lw_record_t hello;
 
     (void)state;
     lw_config_init(&cfg);
     assert_non_null(agg);
-    memset(&hello, 0, sizeof(hello));
-    hello.kind = LW_REC_HELLO;
-    lw_agg_feed(agg, 1, &hello, 1);
+    hello(0, 0);
+    feed(agg, 1);
     push_site(agg, 1, odd, sizeof(odd) - 1, 3, 100);
     push_site(agg, 2, bad, sizeof(bad) - 1, 4, 50);
     push_site(agg, 3, big, sizeof(big) - 1, 7, 9000);
