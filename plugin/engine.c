@@ -13,6 +13,7 @@
 #include "../src/path.h"
 #include "../src/size.h"
 #include "../src/topn.h"
+#include "../src/wire.h"
 #include "engine.h"
 #include "freelists.h"
 #include "frames.h"
@@ -22,8 +23,6 @@
 #define AUTO_GC_MIN_REQUESTS 16
 #define ENDPOINTS_MAX  LW_ENGINE_ENDPOINTS
 #define LW_OVERFLOW_LINE (-3)  /* the line the overflow site is published with */
-#define SITE_TEXT_MAX  2048          /* identity text per site, traceback cut to fit */
-#define GROUP_MAX      (SITE_TEXT_MAX / LW_RECORD_TEXT + 2)
 #define SITES_LOGGED_MAX 16          /* lw_engine_log_sites' top, at most */
 #define FRAMES_LOGGED_MAX 8          /* traceback lines per site in the SITES log */
 
@@ -59,8 +58,7 @@ static struct {
     struct endpoint *endpoints;      /* [ENDPOINTS_MAX] */
     uint32_t *endpoint_index;        /* [2 * ENDPOINTS_MAX] name hash -> id, 0 = empty */
     uint32_t nendpoints;
-    lw_record_t group[GROUP_MAX];
-    char text[SITE_TEXT_MAX];
+    lw_record_t group[LW_WIRE_SITE_RECORDS]; /* a site's or an endpoint's records */
 } eng;
 
 static void *map_zeroed(size_t bytes)
@@ -145,81 +143,44 @@ static void apply_gc_policy(void)
 
 void lw_engine_publish_to(lw_ring_t *ring, int64_t pid, uint64_t spawn, uint64_t spawned_us)
 {
-    memset(&eng.hello, 0, sizeof(eng.hello));
-    eng.hello.kind = LW_REC_HELLO;
-    eng.hello.u.hello.pid = pid;
-    eng.hello.u.hello.spawn = spawn;
-    eng.hello.u.hello.spawned_us = spawned_us;
+    const lw_wire_msg_t hello = {.kind = LW_REC_HELLO, .u.hello = {pid, spawn, spawned_us}};
+
+    lw_wire_encode(&eng.hello, 1, &hello);
     eng.hello_sent = false;
     eng.ring = ring;
 }
 
-/* Appends `len` bytes of text as TEXT records after group[n]; returns the new n. */
-static uint32_t add_text(uint32_t n, const char *text, size_t len)
-{
-    for (size_t off = 0; off < len && n < GROUP_MAX; off += LW_RECORD_TEXT) {
-        lw_record_t *r = &eng.group[n++];
-        size_t chunk = len - off < LW_RECORD_TEXT ? len - off : LW_RECORD_TEXT;
-        memset(r, 0, sizeof(*r));
-        r->kind = LW_REC_TEXT;
-        r->len = (uint16_t)chunk;
-        memcpy(r->u.text, text + off, chunk);
-    }
-    return n;
-}
-
-/* Appends one '\0'-terminated field to eng.text at *at, if it fits. */
-static bool put_field(size_t *at, const char *s)
-{
-    size_t len = strlen(s) + 1;
-
-    if (*at + len > sizeof(eng.text))
-        return false;
-    memcpy(eng.text + *at, s, len);
-    *at += len;
-    return true;
-}
-
 /*
- * A site's identity, once per worker generation: file, function, the
- * application frame's file and function, then file/line/function per
- * traceback frame, '\0'-separated (lines of the site itself travel in the
- * record). Cut at SITE_TEXT_MAX, dropping outer frames first.
+ * A site's identity, once per worker generation (src/wire.h encodes it:
+ * file, function, the application frame's, then the traceback, cut to fit
+ * dropping outer frames first). Pseudo-sites have negative lines
+ * (LW_OVERFLOW_LINE, LW_SHELF_LINE, ...). Returns 0, or -1 when the ring
+ * cannot take it now.
  */
 static int define_site(uint32_t idx)
 {
     const lw_site_t *s = lw_sites_get(eng.sites, idx);
     int total;
     const lw_frame_t *frames = lw_hooks_traceback(idx, &total);
-    size_t at = 0;
-    uint32_t nframes = 0, n;
-    char line[16];
+    lw_wire_frame_t named[LW_FRAMES_MAX];
+    bool overflow = idx == LW_SITE_OVERFLOW;
+    lw_wire_site_t site = {
+        .id = idx,
+        .line = overflow ? LW_OVERFLOW_LINE : s->key.line,
+        .app_line = overflow ? LW_OVERFLOW_LINE : s->key.app_line,
+        .file = site_file(idx, &s->key),
+        .func = lw_frames_name(s->key.func),
+        .app_file = s->key.app_file ? lw_frames_name(s->key.app_file) : "",
+        .app_func = s->key.app_file ? lw_frames_name(s->key.app_func) : "",
+        .frames = named,
+    };
+    int n;
 
-    put_field(&at, site_file(idx, &s->key));
-    put_field(&at, lw_frames_name(s->key.func));
-    put_field(&at, s->key.app_file ? lw_frames_name(s->key.app_file) : "");
-    put_field(&at, s->key.app_file ? lw_frames_name(s->key.app_func) : "");
-    for (int f = 0; f < total; f++) {
-        const lw_frame_t *fr = &frames[f];
-        size_t mark = at;
-        snprintf(line, sizeof(line), "%d", fr->line);
-        if (!put_field(&at, lw_frames_name(fr->file)) || !put_field(&at, line) ||
-            !put_field(&at, lw_frames_name(fr->func))) {
-            at = mark;
-            break;
-        }
-        nframes++;
-    }
-    memset(&eng.group[0], 0, sizeof(eng.group[0]));
-    eng.group[0].kind = LW_REC_SITE;
-    eng.group[0].id = idx;
-    /* pseudo-sites have negative lines (LW_OVERFLOW_LINE, LW_SHELF_LINE, ...) */
-    eng.group[0].u.site.line = idx == LW_SITE_OVERFLOW ? LW_OVERFLOW_LINE : s->key.line;
-    eng.group[0].u.site.app_line = idx == LW_SITE_OVERFLOW ? LW_OVERFLOW_LINE : s->key.app_line;
-    eng.group[0].u.site.text_len = (uint32_t)at;
-    eng.group[0].u.site.nframes = nframes;
-    n = add_text(1, eng.text, at);
-    if (lw_ring_push(eng.ring, eng.group, n) < 0)
+    for (int f = 0; f < total && f < LW_FRAMES_MAX; f++)
+        named[site.nframes++] = (lw_wire_frame_t){lw_frames_name(frames[f].file), frames[f].line,
+                                                  lw_frames_name(frames[f].func)};
+    n = lw_wire_encode_site(eng.group, LW_WIRE_SITE_RECORDS, &site);
+    if (n < 0 || lw_ring_push(eng.ring, eng.group, (uint64_t)n) < 0)
         return -1;
     eng.info[idx].defined = true;
     return 0;
@@ -247,12 +208,10 @@ static uint32_t endpoint_id(const char *name)
         eng.endpoint_index[slot] = id;
     }
     if (!eng.endpoints[id].defined) {
-        size_t len = strlen(name);
-        memset(&eng.group[0], 0, sizeof(eng.group[0]));
-        eng.group[0].kind = LW_REC_ENDPOINT;
-        eng.group[0].id = id;
-        eng.group[0].u.site.text_len = (uint32_t)len;
-        if (lw_ring_push(eng.ring, eng.group, add_text(1, name, len)) < 0)
+        const lw_wire_msg_t def = {.kind = LW_REC_ENDPOINT, .id = id, .text = name,
+                                   .text_len = (uint32_t)strlen(name)};
+        int n = lw_wire_encode(eng.group, LW_WIRE_SITE_RECORDS, &def);
+        if (n < 0 || lw_ring_push(eng.ring, eng.group, (uint64_t)n) < 0)
             return 0;
         eng.endpoints[id].defined = true;
     }
@@ -262,16 +221,13 @@ static uint32_t endpoint_id(const char *name)
 /* Pushes one delta (and its site's identity first, once). -1: ring full. */
 static int publish_delta(const lw_site_delta_t *d, uint32_t endpoint)
 {
+    const lw_wire_msg_t delta = {.kind = LW_REC_DELTA, .id = d->site,
+                                 .u.delta = {d->bytes, d->count, endpoint}};
     lw_record_t rec;
 
     if (!eng.info[d->site].defined && define_site(d->site) < 0)
         return -1;
-    memset(&rec, 0, sizeof(rec));
-    rec.kind = LW_REC_DELTA;
-    rec.id = d->site;
-    rec.u.delta.bytes = d->bytes;
-    rec.u.delta.count = d->count;
-    rec.u.delta.endpoint = endpoint;
+    lw_wire_encode(&rec, 1, &delta);
     return lw_ring_push(eng.ring, &rec, 1);
 }
 
