@@ -210,7 +210,7 @@ static int lw_master_judge(void)
     for (size_t i = 0; i < n; i++) {
         lw_strbuf_t text;
         lw_strbuf_init(&text, &heap, 0);
-        lw_alerttext_leak(&text, agg, &agg_cfg, found[i].site);
+        lw_alerttext_leak(&text, agg, found[i].site);
         lw_master_raise(LW_ALERT_LEAK, &text);
     }
     return n == LW_ALERTS_MAX;

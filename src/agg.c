@@ -3,16 +3,25 @@
 
 #include <errno.h>
 #include <fnmatch.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
-#include "size.h"
+#include "topn.h"
 
 #define MAX_TEXT 4096
 /* Site 0's text: file, function, no application frame (the last '\0' implied). */
 #define OTHER_SITES "<other sites: master table full>\0?\0"
 /* The fields of a site's text that ignore patterns are matched against. */
+/*
+ * Fractions of the threshold T. A site gets detector state once it holds
+ * DETECT_FROM (T/4) and loses it below DETECT_UNTIL (T/8), so only sites
+ * big enough to matter carry it: at most tracked bytes / (T/8) of them. A
+ * worker's share that falls by RELEASE_MIN (T/8) to at most half its peak
+ * is a release, which a leak never does.
+ */
+#define DETECT_FROM(t) ((t) / 4)
+#define DETECT_UNTIL(t) ((t) / 8)
+#define RELEASE_MIN(t) ((t) / 8)
+
 #define FIELD_FILE 0
 #define FIELD_APP_FILE 2
 /* What intern_site returns, and a worker's site_map holds, for an ignored
@@ -494,7 +503,7 @@ static void apply(lw_agg_t *agg, uint32_t wid, uint32_t id, int64_t bytes, uint3
      * high, whatever the other workers' phases make of the sum. */
     if (*share > *peak)
         *peak = *share;
-    else if (*peak - *share >= agg->cfg.detect.threshold / 8 && 2 * *share <= *peak) {
+    else if (*peak - *share >= RELEASE_MIN(agg->cfg.detect.threshold) && 2 * *share <= *peak) {
         if (s->det)
             lw_detect_pin(s->det);
         s->releases = true;
@@ -675,14 +684,14 @@ static bool judge_site(lw_agg_t *agg, lw_agg_site_t *s, uint64_t requests)
     if (!s->judged)
         return false;
     /* Detector state only for sites big enough to matter, and dropped
-     * when a site shrinks back: at most tracked bytes / (T/8) of them. */
-    if (s->det && s->live < agg->cfg.detect.threshold / 8 && !s->det->alerted_growth) {
+     * when a site shrinks back. */
+    if (s->det && s->live < DETECT_UNTIL(agg->cfg.detect.threshold) && !s->det->alerted_growth) {
         if (s->releases && s->det->high > s->released_high)
             s->released_high = s->det->high; /* its peaks outlive it */
         agg->alloc.free(s->det);
         s->det = NULL;
     }
-    if (!s->det && s->live >= agg->cfg.detect.threshold / 4)
+    if (!s->det && s->live >= DETECT_FROM(agg->cfg.detect.threshold))
         fresh = (s->det = agg->alloc.calloc(1, sizeof(lw_detect_site_t))) != NULL;
     if (!s->det)
         return false;
@@ -712,6 +721,11 @@ size_t lw_agg_judge(lw_agg_t *agg, uint64_t requests, lw_alert_t *out, size_t ma
     memmove(agg->changed, agg->changed + i, (agg->nchanged - i) * sizeof(uint32_t));
     agg->nchanged -= i;
     return n;
+}
+
+const lw_agg_cfg_t *lw_agg_config(const lw_agg_t *agg)
+{
+    return &agg->cfg;
 }
 
 const lw_agg_site_t *lw_agg_site(const lw_agg_t *agg, uint32_t id)
@@ -754,30 +768,21 @@ static int64_t held(const lw_agg_t *agg, uint32_t id, uint32_t wid)
 size_t lw_agg_top_sites(const lw_agg_t *agg, uint32_t wid, bool suspects_only, uint32_t *out,
                         size_t max)
 {
-    size_t n = 0;
+    int64_t bytes[LW_AGG_TOP_MAX];
+    lw_topn_t top;
 
-    if (wid > agg->cfg.nworkers || max == 0)
+    if (wid > agg->cfg.nworkers)
         return 0;
+    lw_topn_init(&top, out, bytes, max < LW_AGG_TOP_MAX ? max : LW_AGG_TOP_MAX);
     for (uint32_t id = 0; id < agg->nsites; id++) {
         const lw_agg_site_t *s = &agg->sites[id];
-        int64_t bytes = held(agg, id, wid);
-        size_t at;
-        if (!s->judged || bytes <= 0 ||
+        int64_t b = held(agg, id, wid);
+        if (!s->judged || b <= 0 ||
             (suspects_only && (!s->det || s->verdict.kind == LW_VERDICT_NONE)))
             continue;
-        if (n < max)
-            at = n++;
-        else if (bytes > held(agg, out[n - 1], wid))
-            at = n - 1;
-        else
-            continue;
-        while (at > 0 && held(agg, out[at - 1], wid) < bytes) {
-            out[at] = out[at - 1];
-            at--;
-        }
-        out[at] = id;
+        lw_topn_offer(&top, id, b);
     }
-    return n;
+    return top.n;
 }
 
 uint32_t lw_agg_suspects(const lw_agg_t *agg)
@@ -787,89 +792,4 @@ uint32_t lw_agg_suspects(const lw_agg_t *agg)
     for (uint32_t i = 0; i < agg->nsites; i++)
         n += agg->sites[i].det && agg->sites[i].verdict.kind != LW_VERDICT_NONE;
     return n;
-}
-
-struct out {
-    char *buf;
-    size_t len, at;
-};
-
-static void emit(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void emit(struct out *o, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    if (o->at >= o->len)
-        return;
-    va_start(ap, fmt);
-    n = vsnprintf(o->buf + o->at, o->len - o->at, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        o->at = o->at + (size_t)n < o->len ? o->at + (size_t)n : o->len - 1;
-}
-
-/* The line after LEAK: what the site is the sum of, or where it is reached from. */
-static void describe_origin(const lw_agg_t *agg, uint32_t id, const lw_agg_site_t *s,
-                            struct out *o)
-{
-    if (id == 0) /* why, how many, and what makes room: there is no limit to raise */
-        emit(o, "[leakwatch]   not one line: the sum of %llu site definition%s that found all "
-                "%u sites of the master's table held (by running workers, by bytes, or for an "
-                "alert); a site's place is reused once no running worker holds it\n",
-             (unsigned long long)agg->stats.overflowed, agg->stats.overflowed == 1 ? "" : "s",
-             agg->cfg.max_sites - 1);
-    else if (s->rollup)
-        emit(o, "[leakwatch]   growing inside libraries called from this line\n");
-    else if (lw_agg_field(s, 2)[0] && s->app_line != s->line)
-        emit(o, "[leakwatch]   reached from the application at %s:%d in %s()\n",
-             lw_agg_field(s, 2), s->app_line, lw_agg_field(s, 3));
-}
-
-size_t lw_agg_describe(const lw_agg_t *agg, uint32_t id, char *buf, size_t len)
-{
-    const lw_agg_site_t *s = lw_agg_site(agg, id);
-    struct out o = {buf, len, 0};
-    char growth[32], rate[32];
-    const char *sep = "";
-
-    if (!s || len == 0)
-        return 0;
-    buf[0] = '\0';
-    lw_size_format((uint64_t)(s->verdict.growth > 0 ? s->verdict.growth : 0), growth,
-                   sizeof(growth));
-    lw_size_format((uint64_t)(s->verdict.per_request > 0 ? s->verdict.per_request : 0), rate,
-                   sizeof(rate));
-    if (id == 0)
-        emit(&o, "[leakwatch] LEAK in sites leakwatch could not track (master site table full)");
-    else
-        emit(&o, "[leakwatch] LEAK %s:%d in %s()", lw_agg_field(s, 0), s->line, lw_agg_field(s, 1));
-    emit(&o, ": +%s over %llu requests (%s/req) on workers ", growth,
-         (unsigned long long)s->verdict.requests, rate);
-    for (uint32_t w = 1; w <= agg->cfg.nworkers; w++) {
-        if (lw_agg_share(agg, id, w) > 0) {
-            emit(&o, "%s%u", sep, w);
-            sep = ",";
-        }
-    }
-    emit(&o, "\n");
-    describe_origin(agg, id, s, &o);
-    sep = "[leakwatch]   endpoints: ";
-    for (int i = 0; i < LW_AGG_TOP_ENDPOINTS; i++) {
-        char b[32];
-        if (s->top[i].bytes <= 0)
-            continue;
-        emit(&o, "%s%s (+%s)", sep, lw_agg_endpoint(agg, s->top[i].endpoint),
-             lw_size_format((uint64_t)s->top[i].bytes, b, sizeof(b)));
-        sep = ", ";
-    }
-    if (sep[0] != '[')
-        emit(&o, "\n");
-    if (s->nframes)
-        emit(&o, "[leakwatch]   traceback, most recent call first:\n");
-    for (uint32_t f = 0; f < s->nframes; f++)
-        emit(&o, "[leakwatch]     %s:%s in %s()\n", lw_agg_field(s, 4 + 3 * f),
-             lw_agg_field(s, 5 + 3 * f), lw_agg_field(s, 6 + 3 * f));
-    return o.at;
 }

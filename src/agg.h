@@ -51,6 +51,7 @@
 #include "wire.h"
 
 #define LW_AGG_TOP_ENDPOINTS 4
+#define LW_AGG_TOP_MAX 1024 /* sites lw_agg_top_sites returns at most */
 /* Site 0's line: a pseudo-site, negative like the workers' ("<no Python frame>" -1,
  * free lists -2, their own overflow -3), so renderers name it without a line. */
 #define LW_AGG_OTHER_LINE (-4)
@@ -122,6 +123,9 @@ int lw_agg_feed(lw_agg_t *agg, uint32_t wid, const lw_record_t *recs, size_t n);
  */
 size_t lw_agg_judge(lw_agg_t *agg, uint64_t requests, lw_alert_t *out, size_t max);
 
+/* The settings `agg` was made with. */
+const lw_agg_cfg_t *lw_agg_config(const lw_agg_t *agg);
+
 /* The site `id`, or NULL. Valid until the next lw_agg_feed: a site may then
  * be evicted and its id name another one (see cfg.evicted). */
 const lw_agg_site_t *lw_agg_site(const lw_agg_t *agg, uint32_t id);
@@ -151,8 +155,8 @@ void lw_agg_stats(const lw_agg_t *agg, lw_agg_stats_t *out);
 /*
  * The judged sites holding the most bytes in worker `wid` (all workers when
  * wid is 0), site 0 included when it holds any, largest first; only those
- * judged suspect or leaking when suspects_only; up to max ids into out.
- * Returns the count.
+ * judged suspect or leaking when suspects_only; up to max ids into out
+ * (LW_AGG_TOP_MAX at most). Returns the count.
  */
 size_t lw_agg_top_sites(const lw_agg_t *agg, uint32_t wid, bool suspects_only, uint32_t *out,
                         size_t max);
@@ -172,13 +176,5 @@ size_t lw_agg_departures(lw_agg_t *agg, lw_departure_t *out, size_t max);
 /* Sites (site 0 included) whose last verdict was suspect or leak. O(sites). */
 uint32_t lw_agg_suspects(const lw_agg_t *agg);
 
-/*
- * Writes the alert for site `id` as log lines into buf, each starting with
- * "[leakwatch]" and ending in '\n': the LEAK line, where it is reached
- * from, the endpoints, the workers, the traceback. For site 0 the LEAK line
- * names no line: it says the growth is the sum of sites leakwatch could not
- * track, and the next line why and how many. Returns bytes written.
- */
-size_t lw_agg_describe(const lw_agg_t *agg, uint32_t id, char *buf, size_t len);
 
 #endif

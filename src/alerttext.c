@@ -91,8 +91,9 @@ static void put_traceback(lw_strbuf_t *t, const lw_agg_site_t *s)
     }
 }
 
-void lw_alerttext_leak(lw_strbuf_t *t, const lw_agg_t *agg, const lw_agg_cfg_t *cfg, uint32_t id)
+void lw_alerttext_leak(lw_strbuf_t *t, const lw_agg_t *agg, uint32_t id)
 {
+    const lw_agg_cfg_t *cfg = lw_agg_config(agg);
     const lw_agg_site_t *s = lw_agg_site(agg, id);
     const char *sep = "";
 

@@ -30,10 +30,9 @@
  * The LEAK alert of site `id` (0: the sites the master's full table could
  * not track): the LEAK line with the workers holding it, where it is
  * reached from (or what site 0 is the sum of), its endpoints, its
- * traceback. `cfg` is the configuration `agg` was made with (its workers
- * and table size). Appends nothing when there is no site `id`.
+ * traceback. Appends nothing when there is no site `id`.
  */
-void lw_alerttext_leak(lw_strbuf_t *t, const lw_agg_t *agg, const lw_agg_cfg_t *cfg, uint32_t id);
+void lw_alerttext_leak(lw_strbuf_t *t, const lw_agg_t *agg, uint32_t id);
 
 /* An OOM warning, as oomwatch judged it. */
 typedef struct lw_alert_oom {

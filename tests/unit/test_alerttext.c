@@ -107,7 +107,7 @@ static void test_alerttext_leak_line_with_endpoints_and_traceback(void **state)
     lw_strbuf_t t = empty_text();
 
     (void)state;
-    lw_alerttext_leak(&t, agg, &cfg, app_id);
+    lw_alerttext_leak(&t, agg, app_id);
     assert_text(&t, "[leakwatch] LEAK /srv/app.py:12 in handler(): +123.0 KiB over 63 requests "
                     "(2.0 KiB/req) on workers 1,3\n"
                     "[leakwatch]   endpoints: other (+1000 B), /orders/{id} (+97.7 KiB), "
@@ -154,12 +154,12 @@ static void test_alerttext_leak_forms(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
         lw_strbuf_t t = empty_text();
-        lw_alerttext_leak(&t, agg, &cfg, *forms[i].id);
+        lw_alerttext_leak(&t, agg, *forms[i].id);
         assert_text(&t, forms[i].text);
     }
     /* no such site: nothing */
     lw_strbuf_t t = empty_text();
-    lw_alerttext_leak(&t, agg, &cfg, 60);
+    lw_alerttext_leak(&t, agg, 60);
     assert_text(&t, "");
     lw_agg_free(agg);
     assert_int_equal(live_allocs, 0);
@@ -192,7 +192,7 @@ static void test_alerttext_leak_in_sites_that_could_not_be_tracked(void **state)
     }
     assert_int_equal(alerts[0].site, 0);
     lw_strbuf_t t = empty_text();
-    lw_alerttext_leak(&t, agg, &small, 0);
+    lw_alerttext_leak(&t, agg, 0);
     assert_text(&t, "[leakwatch] LEAK in sites leakwatch could not track (master site table "
                     "full): +136.7 KiB over 7 requests (19.5 KiB/req) on workers 1\n"
                     "[leakwatch]   not one line: the sum of 3 site definitions that found all "
@@ -319,7 +319,7 @@ static void test_alerttext_every_allocation_failure_fails_the_text(void **state)
         allocs_left = fail_at;
         lw_strbuf_init(&t, &alloc, 0);
         lw_strbuf_put(&t, "%s", filler);
-        lw_alerttext_leak(&t, agg, &cfg, app_id);
+        lw_alerttext_leak(&t, agg, app_id);
         lw_alerttext_oom(&t, agg, &oom);
         char *text = lw_strbuf_finish(&t, &len);
         allocs_left = -1;
