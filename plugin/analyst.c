@@ -83,14 +83,6 @@ static lw_record_t drain_buf[LW_DRAIN_BATCH];
 /* What the listeners render: pointers to the above, set once they exist. */
 static lw_view_t view;
 
-int64_t lw_mono_seconds(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec;
-}
-
 /* Site `id` is evicted, its id about to name another site: the chart kept
  * under that id is the old site's (view_lock held: inside lw_agg_feed). */
 static void lw_master_forget_chart(void *ctx, uint32_t id)

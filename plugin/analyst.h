@@ -14,6 +14,7 @@
 #include "../src/memlimit.h"
 #include "../src/shm.h"
 #include "metrics.h"
+#include "view.h"
 
 /*
  * In the master (master_cycle), once: creates the view and starts the
@@ -23,27 +24,11 @@
 int lw_analyst_start(const lw_config_t *cfg, lw_shm_t *shm, const lw_limit_t *limit,
                      lw_metrics_t *metrics);
 
-/* What a listener can ask for. */
-typedef enum lw_render {
-    LW_RENDER_REPORT,      /* the JSON report */
-    LW_RENDER_PAGE,        /* the HTML page */
-    LW_RENDER_PROMETHEUS,  /* the /metrics exposition */
-} lw_render_t;
-
-typedef struct lw_rendered {
-    char *text;            /* len bytes, NUL-terminated */
-    size_t len;
-    lw_render_t what;
-} lw_rendered_t;
-
 /* Renders from the current view (takes the view lock for it). Returns 0;
  * -ENOMEM when memory runs out (nothing to release then). */
 int lw_analyst_render(lw_render_t what, lw_rendered_t *out);
 
 /* Releases what lw_analyst_render gave. */
 void lw_analyst_release(lw_rendered_t *doc);
-
-/* Seconds on a clock that never goes back (the page's history, connection deadlines). */
-int64_t lw_mono_seconds(void);
 
 #endif

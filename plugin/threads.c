@@ -91,6 +91,14 @@ void lw_held_release(enum lw_held_slot slot, int is_socket)
     pthread_mutex_unlock(&held_lock);
 }
 
+int64_t lw_mono_seconds(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec;
+}
+
 ssize_t lw_read_text(const char *path, char *buf, size_t len)
 {
     size_t have = 0;

@@ -16,6 +16,7 @@
 
 #include <pthread.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* Who holds a descriptor: one slot per master thread. */
@@ -43,5 +44,8 @@ void lw_held_release(enum lw_held_slot slot, int is_socket);
  * runs before any thread). Returns the bytes read, or -1.
  */
 ssize_t lw_read_text(const char *path, char *buf, size_t len);
+
+/* Seconds on a clock that never goes back (the page's history, connection deadlines). */
+int64_t lw_mono_seconds(void);
 
 #endif

@@ -8,6 +8,7 @@
 #include "../src/prometheus.h"
 #include "../src/page.h"
 #include "../src/report.h"
+#include "threads.h"
 #include "view.h"
 
 #define LW_PAGE_SITES 12       /* site cards on the page (/ on --leakwatch-http) */

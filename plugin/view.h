@@ -10,7 +10,23 @@
 #include "../src/alertlog.h"
 #include "../src/sitehist.h"
 #include "../src/oomwatch.h"
-#include "analyst.h"
+#include "../src/memlimit.h"
+#include "../src/shm.h"
+#include "metrics.h"
+
+/* What a listener can ask for. */
+typedef enum lw_render {
+    LW_RENDER_REPORT,      /* the JSON report */
+    LW_RENDER_PAGE,        /* the HTML page */
+    LW_RENDER_PROMETHEUS,  /* the /metrics exposition */
+} lw_render_t;
+
+typedef struct lw_rendered {
+    char *text;            /* len bytes, NUL-terminated */
+    size_t len;
+    lw_render_t what;
+} lw_rendered_t;
+
 
 typedef struct lw_view {
     const lw_config_t *cfg;
