@@ -23,7 +23,7 @@
 #include "config.h"
 #include "shm.h"
 
-/* As in plugin/leakwatch.c. */
+/* As in plugin/analyst.c and plugin/plugin.c. */
 #define RING_RECORDS 8192
 #define DRAIN_BATCH 512
 #define DRAIN_MAX 65536

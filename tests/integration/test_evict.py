@@ -18,7 +18,7 @@ APP = "drill_sites.py"     # with NEW_CODE_PER_PID=1
 GENERATIONS = 9
 SITES_PER_GENERATION = 14000
 SAMPLED = 0.8              # of a burst's lines, sampled at least once (measured: 0.86)
-MASTER_SITES = 65536       # LW_MAX_SITES in plugin/leakwatch.c
+MASTER_SITES = 65536       # LW_MAX_SITES in plugin/analyst.c
 MAX_REQUESTS = 120         # a generation's requests: the burst, then requests that flush it
 LEAK = re.compile(r"^\[leakwatch\] LEAK (.+):(-?\d+) in (.+)\(\): ")
 LOST = re.compile(r"^leakwatch_lost_total (\d+)$", re.M)

@@ -19,7 +19,7 @@ import zlib
 from harness import (APPS, ROOT, UwsgiTestCase, free_port, http_get, leak_line, run_uwsgi,
                      wait_until, PLUGIN)
 
-LABEL_BYTES = 511  # a label value keeps at most this much (src/expo.c, with its NUL: 512)
+LABEL_BYTES = 511  # a label value keeps at most this much (src/prometheus.c, with its NUL: 512)
 SITE = re.compile(r'^leakwatch_site_live_bytes\{file="([^"]*)",line="(\d+)",function="([^"]*)",'
                   r'via_libraries="(true|false)"\} (\d+)$', re.M)
 
