@@ -1,4 +1,4 @@
-/* expo: the Prometheus text exposition: escaping of label values, HELP and
+/* prometheus: the Prometheus text exposition: escaping of label values, HELP and
  * TYPE for every family, bounded site series, every allocation failure. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -47,7 +47,7 @@ static char *render(const lw_agg_t *agg, uint32_t top, size_t *len)
     return lw_prometheus_render(&in, &alloc, len);
 }
 
-static void test_expo_escape_quotes_backslashes_and_newlines(void **state)
+static void test_prometheus_escape_quotes_backslashes_and_newlines(void **state)
 {
     char out[64];
 
@@ -58,7 +58,7 @@ static void test_expo_escape_quotes_backslashes_and_newlines(void **state)
     assert_string_equal(out, "plain.py");
 }
 
-static void test_expo_escape_cuts_between_escapes(void **state)
+static void test_prometheus_escape_cuts_between_escapes(void **state)
 {
     char out[5];
 
@@ -95,7 +95,7 @@ static int utf8_valid(const char *s, size_t len)
     return 1;
 }
 
-static void test_expo_escape_cuts_between_characters(void **state)
+static void test_prometheus_escape_cuts_between_characters(void **state)
 {
     /* 2-, 3- and 4-byte characters, each cut at every byte of the last one that fits */
     static const char *const chars[] = {"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80"};
@@ -141,7 +141,7 @@ static lw_agg_t *long_names_agg(const char *file, const char *func)
     return agg;
 }
 
-static void test_expo_long_non_ascii_labels_stay_utf8(void **state)
+static void test_prometheus_long_non_ascii_labels_stay_utf8(void **state)
 {
     char file[1024] = "/srv/", func[600] = "";
     size_t len;
@@ -167,7 +167,7 @@ static void test_expo_long_non_ascii_labels_stay_utf8(void **state)
     assert_int_equal(live_allocs, 0);
 }
 
-static void test_expo_every_family_has_help_and_type(void **state)
+static void test_prometheus_every_family_has_help_and_type(void **state)
 {
     static const char *const families[] = {
         "leakwatch_site_live_bytes gauge",   "leakwatch_site_growth_bytes gauge",
@@ -198,7 +198,7 @@ static void test_expo_every_family_has_help_and_type(void **state)
     assert_int_equal(live_allocs, 0);
 }
 
-static void test_expo_site_labels_are_escaped(void **state)
+static void test_prometheus_site_labels_are_escaped(void **state)
 {
     lw_agg_t *agg = hostile_agg();
     size_t len;
@@ -219,7 +219,7 @@ static void test_expo_site_labels_are_escaped(void **state)
     assert_int_equal(live_allocs, 0);
 }
 
-static void test_expo_site_series_are_bounded(void **state)
+static void test_prometheus_site_series_are_bounded(void **state)
 {
     lw_agg_t *agg = hostile_agg();
     size_t len, n = 0;
@@ -235,7 +235,7 @@ static void test_expo_site_series_are_bounded(void **state)
     assert_int_equal(live_allocs, 0);
 }
 
-static void test_expo_leaves_ignored_sites_out(void **state)
+static void test_prometheus_leaves_ignored_sites_out(void **state)
 {
     lw_agg_cfg_t c = {.nworkers = 1, .max_sites = 16, .local_sites = 16, .local_endpoints = 4,
                       .max_endpoints = 4, .detect = {100000, 2, 1}, .ignore = ignored_files,
@@ -259,7 +259,7 @@ static void test_expo_leaves_ignored_sites_out(void **state)
     assert_int_equal(live_allocs, 0);
 }
 
-static void test_expo_every_allocation_failure_is_clean(void **state)
+static void test_prometheus_every_allocation_failure_is_clean(void **state)
 {
     lw_agg_t *agg = hostile_agg();
     int base = live_allocs;
@@ -284,15 +284,15 @@ static void test_expo_every_allocation_failure_is_clean(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_expo_escape_quotes_backslashes_and_newlines),
-        cmocka_unit_test(test_expo_escape_cuts_between_escapes),
-        cmocka_unit_test(test_expo_escape_cuts_between_characters),
-        cmocka_unit_test(test_expo_long_non_ascii_labels_stay_utf8),
-        cmocka_unit_test(test_expo_every_family_has_help_and_type),
-        cmocka_unit_test(test_expo_site_labels_are_escaped),
-        cmocka_unit_test(test_expo_site_series_are_bounded),
-        cmocka_unit_test(test_expo_every_allocation_failure_is_clean),
-        cmocka_unit_test(test_expo_leaves_ignored_sites_out),
+        cmocka_unit_test(test_prometheus_escape_quotes_backslashes_and_newlines),
+        cmocka_unit_test(test_prometheus_escape_cuts_between_escapes),
+        cmocka_unit_test(test_prometheus_escape_cuts_between_characters),
+        cmocka_unit_test(test_prometheus_long_non_ascii_labels_stay_utf8),
+        cmocka_unit_test(test_prometheus_every_family_has_help_and_type),
+        cmocka_unit_test(test_prometheus_site_labels_are_escaped),
+        cmocka_unit_test(test_prometheus_site_series_are_bounded),
+        cmocka_unit_test(test_prometheus_every_allocation_failure_is_clean),
+        cmocka_unit_test(test_prometheus_leaves_ignored_sites_out),
     };
     return cmocka_run_group_tests_name("expo", tests, NULL, NULL);
 }

@@ -1,4 +1,4 @@
-/* hist: frames on a clock, columns per key, thinning that keeps the whole
+/* sitehist: frames on a clock, columns per key, thinning that keeps the whole
  * run, eviction of the column written longest ago, forgetting a key,
  * allocation failure. */
 #include <stdarg.h>
@@ -20,7 +20,7 @@ static lw_sitehist_t *fresh(int64_t spacing)
     return h;
 }
 
-static void test_hist_frames_follow_the_spacing(void **state)
+static void test_sitehist_frames_follow_the_spacing(void **state)
 {
     lw_sitehist_t *h = fresh(5);
     lw_sitehist_point_t p[8];
@@ -45,7 +45,7 @@ static void test_hist_frames_follow_the_spacing(void **state)
     assert_int_equal(live_allocs, 0);
 }
 
-static void test_hist_frames_without_a_value_are_absent(void **state)
+static void test_sitehist_frames_without_a_value_are_absent(void **state)
 {
     lw_sitehist_t *h = fresh(1);
     lw_sitehist_point_t p[8];
@@ -64,7 +64,7 @@ static void test_hist_frames_without_a_value_are_absent(void **state)
     lw_sitehist_free(h);
 }
 
-static void test_hist_full_table_thins_and_keeps_the_whole_run(void **state)
+static void test_sitehist_full_table_thins_and_keeps_the_whole_run(void **state)
 {
     lw_sitehist_t *h = fresh(1);
     lw_sitehist_point_t p[LW_SITEHIST_FRAMES];
@@ -90,7 +90,7 @@ static void test_hist_full_table_thins_and_keeps_the_whole_run(void **state)
     lw_sitehist_free(h);
 }
 
-static void test_hist_new_key_takes_the_column_written_longest_ago(void **state)
+static void test_sitehist_new_key_takes_the_column_written_longest_ago(void **state)
 {
     lw_sitehist_t *h = fresh(1);
     lw_sitehist_point_t p[8];
@@ -113,7 +113,7 @@ static void test_hist_new_key_takes_the_column_written_longest_ago(void **state)
     lw_sitehist_free(h);
 }
 
-static void test_hist_forget_drops_the_key_and_frees_its_column(void **state)
+static void test_sitehist_forget_drops_the_key_and_frees_its_column(void **state)
 {
     lw_sitehist_t *h = fresh(1);
     lw_sitehist_point_t p[8];
@@ -142,7 +142,7 @@ static void test_hist_forget_drops_the_key_and_frees_its_column(void **state)
     lw_sitehist_free(h);
 }
 
-static void test_hist_allocation_failure_is_clean(void **state)
+static void test_sitehist_allocation_failure_is_clean(void **state)
 {
     (void)state;
     allocs_left = 0;
@@ -155,12 +155,12 @@ static void test_hist_allocation_failure_is_clean(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hist_frames_follow_the_spacing),
-        cmocka_unit_test(test_hist_frames_without_a_value_are_absent),
-        cmocka_unit_test(test_hist_full_table_thins_and_keeps_the_whole_run),
-        cmocka_unit_test(test_hist_new_key_takes_the_column_written_longest_ago),
-        cmocka_unit_test(test_hist_forget_drops_the_key_and_frees_its_column),
-        cmocka_unit_test(test_hist_allocation_failure_is_clean),
+        cmocka_unit_test(test_sitehist_frames_follow_the_spacing),
+        cmocka_unit_test(test_sitehist_frames_without_a_value_are_absent),
+        cmocka_unit_test(test_sitehist_full_table_thins_and_keeps_the_whole_run),
+        cmocka_unit_test(test_sitehist_new_key_takes_the_column_written_longest_ago),
+        cmocka_unit_test(test_sitehist_forget_drops_the_key_and_frees_its_column),
+        cmocka_unit_test(test_sitehist_allocation_failure_is_clean),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
