@@ -40,11 +40,10 @@ from concurrent.futures import ThreadPoolExecutor
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
-from harness import Server  # noqa: E402
+from harness import PYTHON, Server  # noqa: E402
 import paths  # noqa: E402
 
 APPS = os.path.join(HERE, "apps")
-PYTHON = "/usr/bin/python3"
 ALERT = re.compile(r"^\[leakwatch\] (LEAK|NATIVE|OOM) (.*)$")
 LEAK_SITE = re.compile(r"^(.+):(-?\d+) in ")
 UNITS = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}

@@ -8,7 +8,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import ROOT, UWSGI, run_uwsgi
+from harness import PYTHON, ROOT, UWSGI, run_uwsgi
 
 
 class BuildPluginTest(unittest.TestCase):
@@ -24,7 +24,7 @@ class BuildPluginTest(unittest.TestCase):
             else:
                 shutil.copy(src, tmp)
         # WHEN uWSGI's own plugin builder runs there
-        env = dict(os.environ, PYTHON="/usr/bin/python3")
+        env = dict(os.environ, PYTHON=PYTHON)
         proc = subprocess.run([UWSGI, "--build-plugin", "."], cwd=tmp, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                               timeout=300)

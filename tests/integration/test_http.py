@@ -17,7 +17,7 @@ import urllib.parse
 import zlib
 
 from harness import (APPS, ROOT, UwsgiTestCase, free_port, http_get, leak_line, run_uwsgi,
-                     wait_until, PLUGIN)
+                     wait_until, PLUGIN, PYTHON_PLUGIN)
 
 LABEL_BYTES = 511  # a label value keeps at most this much (src/prometheus.c, with its NUL: 512)
 SITE = re.compile(r'^leakwatch_site_live_bytes\{file="([^"]*)",line="(\d+)",function="([^"]*)",'
@@ -169,7 +169,7 @@ class HttpTest(UwsgiTestCase):
         self.assertIn(b"# TYPE leakwatch_lost_total counter", body)
 
     def test_a_bad_address_stops_uwsgi(self):
-        rc, out = run_uwsgi(["--plugin", "python3", "--plugin", PLUGIN, "--leakwatch-http",
+        rc, out = run_uwsgi(PYTHON_PLUGIN + ["--plugin", PLUGIN, "--leakwatch-http",
                              "localhost:99999", "--http-socket", "127.0.0.1:0"])
         self.assertNotEqual(rc, 0)
         lines = [l for l in out.splitlines() if l.startswith("[leakwatch] --leakwatch-http")]

@@ -5,7 +5,7 @@ import signal
 import unittest
 from concurrent.futures import ThreadPoolExecutor
 
-from harness import PLUGIN, ROOT, UwsgiTestCase, run_uwsgi, wait_until
+from harness import PLUGIN, PYTHON_PLUGIN, ROOT, UwsgiTestCase, run_uwsgi, wait_until
 
 OPTIONS = ["leakwatch-threshold", "leakwatch-sample-rate", "leakwatch-frames",
            "leakwatch-gc", "leakwatch-warmup", "leakwatch-memory-limit",
@@ -70,7 +70,7 @@ class RefusalTest(UwsgiTestCase):
     ]
 
     def assert_refused(self, args, expect):
-        rc, out = run_uwsgi(["--plugin", "python3", "--plugin", PLUGIN,
+        rc, out = run_uwsgi(PYTHON_PLUGIN + ["--plugin", PLUGIN,
                              "--http-socket", "127.0.0.1:0", "--master",
                              "--processes", "2",
                              "--wsgi-file", os.path.join(ROOT, "tests/integration/apps/hello.py")]

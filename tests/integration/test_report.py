@@ -5,8 +5,8 @@ import stat
 import tempfile
 import unittest
 
-from harness import (APPS, PLUGIN, UwsgiTestCase, free_port, leak_line, read_document, run_uwsgi,
-                     wait_until)
+from harness import (APPS, PLUGIN, PYTHON_PLUGIN, UwsgiTestCase, free_port, leak_line,
+                     read_document, run_uwsgi, wait_until)
 
 
 class ReportTest(UwsgiTestCase):
@@ -62,7 +62,7 @@ class ReportTest(UwsgiTestCase):
             taken.bind(("127.0.0.1", 0))
             taken.listen(1)
             port = taken.getsockname()[1]
-            rc, out = run_uwsgi(["--plugin", "python3", "--plugin", PLUGIN, "--master",
+            rc, out = run_uwsgi(PYTHON_PLUGIN + ["--plugin", PLUGIN, "--master",
                                  "--http-socket", "127.0.0.1:0",
                                  "--wsgi-file", os.path.join(APPS, "hello.py"),
                                  "--leakwatch-report", f"127.0.0.1:{port}"])

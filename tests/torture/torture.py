@@ -35,7 +35,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
-from harness import PLUGIN, ROOT, UWSGI, Server, sanitizer_reports, wait_until  # noqa: E402
+from harness import PLUGIN, PYTHON, ROOT, UWSGI, Server, sanitizer_reports, wait_until  # noqa: E402
 
 APP = os.path.join(HERE, "app.py")
 # CPython 3.11 has no test_contextvars: contextvars is tested by test_context
@@ -54,7 +54,7 @@ ARGS = ["--enable-threads",
         # --http-timeout does not apply and the socket timeout is what counts
         "--socket-timeout", str(TIMEOUT),
         # tests that start a Python child run sys.executable (uwsgi-core here)
-        "--py-sys-executable", "/usr/bin/python3"]
+        "--py-sys-executable", PYTHON]
 JOURNAL = "torture-journal.txt"  # app.py writes it in uWSGI's working directory
 PASSING = {"pass", "xfail", "skip"}
 # the log around a death: its first lines (faulthandler's Python stacks, then
