@@ -52,7 +52,7 @@ EVAL_DEPS    := python3-flask
 .SECONDARY: $(UNIT_OBJS) $(PLUGIN_OBJS)
 
 .PHONY: all deps unit-deps test-deps test unit integration demo bench eval valgrind format \
-        clean help test-sanitize torture torture-deps
+        clean help test-sanitize torture torture-deps matrix
 
 all: $(PLUGIN)
 
@@ -67,6 +67,7 @@ help:
 	@echo "make test-sanitize  unit tests under ASan, UBSan, TSan; real uWSGI with the plugin under them"
 	@echo "make fuzz       libFuzzer on every parser of outside input (FUZZ_SECONDS=60 each)"
 	@echo "make torture    CPython's regression tests in a uWSGI worker: without leakwatch, exact, defaults"
+	@echo "make matrix     build and test in Debian 13 and unstable trees: each Python, Debian's and a monolithic uWSGI"
 	@echo "make format     clang-format the C sources"
 
 # $(call install_missing,PACKAGES): apt-get installs those not installed yet.
@@ -161,12 +162,23 @@ demo: $(PLUGIN)
 	$(call install_missing,$(DEMO_DEPS))
 	@$(PYTHON) examples/demo.py
 
+# The version matrix (tests/matrix/matrix.py, as root): Debian 13 and
+# unstable trees made by debootstrap under build/matrix/, the plugin built
+# and tested in each against that tree's Pythons and uWSGI builds.
+# MATRIX_LEGS picks legs (matrix.py --list); MATRIX_PLAN=ci runs what fits CI.
+MATRIX_LEGS ?=
+MATRIX_PLAN ?= full
+matrix:
+	$(call install_missing,debootstrap)
+	@tests/matrix/matrix.py --plan $(MATRIX_PLAN) $(MATRIX_LEGS)
+
 format:
 	$(call install_missing,clang-format)
 	clang-format -i $(CORE_SRCS) $(PLUGIN_SRCS) $(HEADERS) $(UNIT_SRCS)
 
+# --one-file-system: never into what a killed `make matrix` left mounted in its trees
 clean:
-	rm -rf $(BUILD) $(PLUGIN) .uwsgi_plugins_builder
+	rm -rf --one-file-system $(BUILD) $(PLUGIN) .uwsgi_plugins_builder
 
 # The plugin built with sanitizers, to run real uWSGI under them
 # (make test-sanitize): build/plugin-asan/ (AddressSanitizer and UBSan) and
