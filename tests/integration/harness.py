@@ -25,7 +25,16 @@ PRELOAD = os.environ.get("LEAKWATCH_PRELOAD", "").strip()
 SANITIZER_REPORT = re.compile(r"ERROR: AddressSanitizer|runtime error:|"
                               r"WARNING: ThreadSanitizer|ERROR: LeakSanitizer")
 APPS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "apps")
-UWSGI = shutil.which("uwsgi") or "/usr/bin/uwsgi"
+# The uWSGI to run, the plugin that gives it Python and the interpreter that
+# plugin embeds, for the version matrix (tests/matrix/):
+# LEAKWATCH_PY_PLUGIN=python313 loads a python plugin built for another
+# interpreter (LEAKWATCH_PYTHON=/usr/bin/python3.13); set but empty, uWSGI
+# has Python compiled in (a monolithic build, as pip makes it) and no python
+# plugin is loaded.
+UWSGI = os.environ.get("LEAKWATCH_UWSGI") or shutil.which("uwsgi") or "/usr/bin/uwsgi"
+PY_PLUGIN = os.environ.get("LEAKWATCH_PY_PLUGIN", "python3")
+PYTHON_PLUGIN = ["--plugin", PY_PLUGIN] if PY_PLUGIN else []
+PYTHON = os.environ.get("LEAKWATCH_PYTHON") or "/usr/bin/python3"
 
 STATUS_HEAD = re.compile(r"^\[leakwatch\] STATUS (\d+) workers, (\d+) requests, (\d+) respawns$")
 STATUS_WORKER = re.compile(

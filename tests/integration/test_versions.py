@@ -1,0 +1,141 @@
+"""The plugin runs only inside the CPython it was built for, and elsewhere
+stays off with one line while uWSGI serves: it links no libpython and
+every CPython symbol is a weak reference (plugin/pyversion.h)."""
+import glob
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+from harness import PLUGIN, PY_PLUGIN, PYTHON, ROOT, UWSGI, Server, UwsgiTestCase
+
+OFF = re.compile(r"^\[leakwatch\] off, uWSGI serves without it: (.*)$", re.M)
+
+
+def python_minor(python):
+    out = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                         stdout=subprocess.PIPE, text=True, check=True).stdout
+    return out.strip()
+
+
+def other_pythons(minor):
+    """Pythons on this machine, of another minor version than `minor`, whose
+    headers are installed (Debian's python3.X-dev): the matrix's unstable
+    tree has three."""
+    found = []
+    for path in sorted(glob.glob("/usr/bin/python3.[0-9]*")):
+        m = re.fullmatch(r"/usr/bin/python(3\.\d+)", path)
+        if m and m[1] != minor and (3, 11) <= tuple(map(int, m[1].split("."))) < (3, 16) \
+                and os.path.exists(f"/usr/include/python{m[1]}/Python.h"):
+            found.append(path)
+    return found
+
+
+def copy_sources(tmp):
+    for item in ("plugin", "src", "uwsgiplugin.py", "Makefile"):
+        src = os.path.join(ROOT, item)
+        if os.path.isdir(src):
+            shutil.copytree(src, os.path.join(tmp, item))
+        else:
+            shutil.copy(src, tmp)
+
+
+class PluginOrder(Server):
+    """leakwatch named before the python plugin."""
+
+    def __init__(self, app, plugin=PLUGIN, first=True, **kwargs):
+        super().__init__(app, **kwargs)
+        self.plugin, self.first = plugin, first
+
+    def command(self):
+        cmd = super().command()
+        python = ["--plugin", PY_PLUGIN] if PY_PLUGIN else []
+        rest = cmd[1 + len(python) + 2:]  # uwsgi, python plugin, --plugin PLUGIN
+        leakwatch = ["--plugin", self.plugin]
+        return [cmd[0]] + (leakwatch + python if self.first else python + leakwatch) + rest
+
+
+class LinkTest(unittest.TestCase):
+
+    def test_every_python_symbol_is_weak_and_no_libpython_is_needed(self):
+        # GIVEN the built plugin
+        undefined = subprocess.run(["nm", "-D", "--undefined-only", PLUGIN],
+                                   stdout=subprocess.PIPE, text=True, check=True).stdout
+        needed = subprocess.run(["objdump", "-p", PLUGIN], stdout=subprocess.PIPE, text=True,
+                                check=True).stdout
+        # WHEN its references to CPython are listed
+        python = [line.split() for line in undefined.splitlines()
+                  if re.search(r"\s_?Py", line)]
+        # THEN there are some, every one weak, and no libpython is linked
+        self.assertGreater(len(python), 10)
+        self.assertEqual([s for kind, s in python if kind not in ("w", "v")], [])
+        self.assertNotIn("libpython", needed)
+
+    def test_free_threaded_headers_refuse_the_build_in_one_line(self):
+        # GIVEN the headers of a free-threaded build (Py_GIL_DISABLED defined)
+        cflags = subprocess.run([PYTHON, os.path.join(ROOT, "uwsgiplugin.py"), "--cflags"],
+                                stdout=subprocess.PIPE, text=True, check=True).stdout.split()
+        uwsgi_cflags = subprocess.run([UWSGI, "--cflags"], stdout=subprocess.PIPE,
+                                      text=True, check=True).stdout.split()
+        for source in ("plugin/frames.c", "plugin/hooks.c"):
+            with self.subTest(source=source):
+                # WHEN a plugin source compiles against them
+                proc = subprocess.run(
+                    ["cc"] + uwsgi_cflags + ["-isystem", os.path.join(ROOT, "build")] + cflags
+                    + ["-DPy_GIL_DISABLED=1", "-c", os.path.join(ROOT, source), "-o", os.devnull],
+                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                # THEN it stops, with one error that says why
+                errors = [l for l in proc.stdout.splitlines() if "error:" in l]
+                self.assertNotEqual(proc.returncode, 0)
+                self.assertEqual(len(errors), 1, proc.stdout)
+                self.assertIn("free-threaded CPython (Py_GIL_DISABLED) is not supported",
+                              errors[0])
+
+
+class RefusalAtStartTest(UwsgiTestCase):
+
+    def assert_off_and_serving(self, server, because):
+        status, _ = server.get("/")
+        self.assertEqual(status, 200)
+        said = OFF.findall(server.log())
+        self.assertEqual(len(said), 1, server.log())
+        self.assertIn(because, said[0])
+        self.assertFalse([l for l in server.leakwatch_lines() if "] enabled:" in l])
+
+    @unittest.skipIf(PY_PLUGIN == "", "a monolithic uWSGI has Python before any plugin")
+    def test_loaded_before_the_python_plugin_it_stays_off(self):
+        # GIVEN leakwatch named before the python plugin (no CPython loaded yet)
+        server = self.server(cls=PluginOrder, summary=0)
+        # WHEN uWSGI starts and serves THEN leakwatch says so once and stays off
+        self.assert_off_and_serving(server, "load leakwatch after uWSGI's python plugin")
+
+    def test_built_for_another_minor_version_it_stays_off(self):
+        # GIVEN a plugin built for another CPython minor version than uWSGI runs
+        running = python_minor(PYTHON)
+        others = other_pythons(running)
+        if not others:
+            self.skipTest(f"no CPython but {running} with headers here; make matrix's "
+                          "unstable legs have 3.13, 3.14 and 3.15")
+        other = others[0]
+        tmp = tempfile.mkdtemp(prefix="leakwatch-other-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        copy_sources(tmp)
+        env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+        proc = subprocess.run(["make", "-C", tmp, f"PYTHON={other}", f"UWSGI={UWSGI}",
+                               "leakwatch_plugin.so"], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, timeout=600)
+        self.assertEqual(proc.returncode, 0, proc.stdout)
+        built_for = python_minor(other)
+        # WHEN uWSGI loads it, in its right place after the python plugin
+        server = self.server(cls=PluginOrder, plugin=os.path.join(tmp, "leakwatch_plugin.so"),
+                             first=False, summary=0)
+        # THEN leakwatch names both versions in one line, stays off, and uWSGI serves
+        self.assert_off_and_serving(
+            server, f"built for CPython {built_for}, this process runs CPython {running}")
+
+
+if __name__ == "__main__":
+    unittest.main()
