@@ -22,7 +22,12 @@ HEADERS      := $(wildcard src/*.h plugin/*.h)
 WARN         := -std=c11 -Wall -Wextra -Wstrict-prototypes -Werror
 # Recursive on purpose: expanded only once `deps` has installed the tools.
 UWSGI_CFLAGS  = $(shell $(UWSGI) --cflags)
-PY_CFLAGS     = $(shell $(PYTHON) uwsgiplugin.py --cflags)
+# A Python the plugin cannot be built for (free-threaded, not 3.11-3.15) stops
+# the build with one line, as uWSGI's builder does (uwsgiplugin.py).
+# Found once, when first needed (after `deps`).
+PY_REFUSAL    = $(shell $(PYTHON) uwsgiplugin.py --refusal)
+PY_CFLAGS     = $(eval PY_CFLAGS := $(if $(PY_REFUSAL),$(error $(PY_REFUSAL)))$(shell \
+                  $(PYTHON) uwsgiplugin.py --cflags))$(PY_CFLAGS)
 
 ifeq ($(SANITIZER),)
 UNIT_DIR     := $(BUILD)/unit

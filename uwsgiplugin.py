@@ -4,6 +4,7 @@
 #                                             under $PYTHON (as for uWSGI's
 #                                             own python plugin)
 #   python3.13 uwsgiplugin.py --cflags         what `make` compiles with
+#   python3.13 uwsgiplugin.py --refusal        why it cannot be built for it
 #   python3 uwsgiplugin.py --python-of UWSGI   the Python that uWSGI binary
 #                                             runs (make's default PYTHON)
 #
@@ -20,6 +21,17 @@ import sys
 import sysconfig
 
 NAME = 'leakwatch'
+
+
+def refusal():
+    """Why the plugin cannot be built for the Python running this file, or None."""
+    if sysconfig.get_config_var('Py_GIL_DISABLED'):
+        return ('leakwatch: %s is a free-threaded CPython (Py_GIL_DISABLED), which leakwatch '
+                'does not support; build it for a default (GIL) CPython' % sys.executable)
+    if not (3, 11) <= sys.version_info[:2] <= (3, 15):
+        return 'leakwatch: %s is CPython %d.%d; CPython 3.11 to 3.15 are supported' % (
+            sys.executable, sys.version_info[0], sys.version_info[1])
+    return None
 
 def python_cflags():
     paths = sysconfig.get_paths()
@@ -45,6 +57,9 @@ def _sources(folder):
     return sorted(os.path.join(folder, f[:-2])
                   for f in os.listdir(os.path.join(_here(), folder)) if f.endswith('.c'))
 
+
+if __name__ != '__main__' and refusal():  # uWSGI's builder: stop it, in one line
+    sys.exit(refusal())
 
 CFLAGS = python_cflags() + ['-std=c11', '-Wall', '-Wextra', '-Werror', '-fvisibility=hidden']
 LDFLAGS = []
@@ -87,7 +102,9 @@ def python_of(uwsgi):
 if __name__ == '__main__':
     if sys.argv[1:] == ['--cflags']:
         print(' '.join(python_cflags()))
+    elif sys.argv[1:] == ['--refusal']:
+        print(refusal() or '')
     elif len(sys.argv) == 3 and sys.argv[1] == '--python-of':
         print(python_of(sys.argv[2]))
     else:
-        sys.exit('usage: uwsgiplugin.py --cflags | --python-of UWSGI')
+        sys.exit('usage: uwsgiplugin.py --cflags | --refusal | --python-of UWSGI')

@@ -52,7 +52,7 @@ static const lw_ptrmap_t *ptrs;
  * half-destroyed and later deallocated again through its type (issue 14: a
  * Counter chain killed the worker). The originals no longer are any type's
  * tp_dealloc, so they never enter it; each hook does, under CPython's rule,
- * with the hook as the guarded deallocator (LW_PY_TRASHCAN_BEGIN, per
+ * with the hook as the guarded deallocator (LW_PY_TRASHCAN, per
  * version in pyinternals.h).
  *
  * Shelved objects are exact types only: subclasses never reach a free
@@ -85,13 +85,13 @@ static inline void shelve_and_dealloc(PyObject *op, PyTypeObject *exact, bool is
     orig(op);
 }
 
-/* A hooked death, inside the trashcan when CPython's rule says so (see above). */
-static inline void dealloc_hooked(PyObject *op, destructor hook, PyTypeObject *exact,
+/* A hooked death, inside the trashcan when CPython's rule says so (see above).
+ * Inlined into each hook, where is_dict and exact are constants: out of
+ * line it cost a JSON request 1.6% more instructions (make bench). */
+__attribute__((always_inline)) static inline void dealloc_hooked(PyObject *op, destructor hook, PyTypeObject *exact,
                                   bool is_dict, destructor orig)
 {
-    LW_PY_TRASHCAN_BEGIN(op, hook);
-    shelve_and_dealloc(op, exact, is_dict, orig);
-    LW_PY_TRASHCAN_END;
+    LW_PY_TRASHCAN(op, hook, shelve_and_dealloc(op, exact, is_dict, orig));
 }
 
 static void list_dealloc_hook(PyObject *op)

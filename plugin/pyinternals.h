@@ -262,6 +262,9 @@ static inline lw_py_frame_t *lw_py_frame_outer(lw_py_frame_t *f)
 
 #if PY_VERSION_HEX < 0x030D0000
 /*
+ * LW_PY_TRASHCAN(op, dealloc, body): runs body (op's death, by dealloc,
+ * op's tp_dealloc) inside the trashcan when CPython would.
+ *
  * 3.11 and 3.12: CPython's Py_TRASHCAN_BEGIN costs two calls out of line per
  * container death (_PyTrash_cond, _PyTrash_begin: about 30 instructions,
  * 3.5% of a JSON request's); below LW_PY_TRASH_FAST_DEPTH nested deaths
@@ -272,59 +275,59 @@ static inline lw_py_frame_t *lw_py_frame_outer(lw_py_frame_t *f)
  * (_PyTrash_cond): a subclass's deallocator has entered it already.
  */
 #define LW_PY_TRASH_FAST_DEPTH 40
-#define LW_PY_TRASHCAN_BEGIN(op, dealloc) \
+#define LW_PY_TRASHCAN(op, dealloc, ...) \
     do { \
-        PyThreadState *lw_ts_ = NULL; \
-        bool lw_deep_ = false; \
-        if (Py_TYPE(op)->tp_dealloc == (destructor)(dealloc)) { \
-            lw_ts_ = LW_PY_TSTATE(); \
-            if (LW_PY_TRASH_NESTING(lw_ts_) >= LW_PY_TRASH_FAST_DEPTH) { \
-                lw_deep_ = true; \
-                PyObject_GC_UnTrack(op); \
-                if (_PyTrash_begin(lw_ts_, (PyObject *)(op))) \
-                    break; \
-            } \
-            else { \
-                LW_PY_TRASH_NESTING(lw_ts_)++; \
-            } \
-        }
-#define LW_PY_TRASHCAN_END \
-        if (lw_ts_) { \
-            if (lw_deep_ || LW_PY_TRASH_LATER(lw_ts_)) /* parked deaths: the outermost */ \
-                _PyTrash_end(lw_ts_); \
-            else \
-                LW_PY_TRASH_NESTING(lw_ts_)--; \
+        PyThreadState *lw_ts_; \
+        if (Py_TYPE(op)->tp_dealloc != (destructor)(dealloc)) { \
+            __VA_ARGS__; \
+            break; \
         } \
+        lw_ts_ = LW_PY_TSTATE(); \
+        if (LW_PY_TRASH_NESTING(lw_ts_) >= LW_PY_TRASH_FAST_DEPTH) { \
+            PyObject_GC_UnTrack(op); \
+            if (_PyTrash_begin(lw_ts_, (PyObject *)(op))) \
+                break; \
+            __VA_ARGS__; \
+            _PyTrash_end(lw_ts_); \
+            break; \
+        } \
+        LW_PY_TRASH_NESTING(lw_ts_)++; \
+        __VA_ARGS__; \
+        if (LW_PY_TRASH_LATER(lw_ts_)) /* parked deaths wait for the outermost */ \
+            _PyTrash_end(lw_ts_); \
+        else \
+            LW_PY_TRASH_NESTING(lw_ts_)--; \
     } while (0)
 #elif PY_VERSION_HEX < 0x030E0000
 /*
  * 3.13: CPython's Py_TRASHCAN_BEGIN, but untracking before parking (the
  * deallocators untrack before entering; the hook enters first).
  */
-#define LW_PY_TRASHCAN_BEGIN(op, dealloc) \
+#define LW_PY_TRASHCAN(op, dealloc, ...) \
     do { \
-        PyThreadState *lw_ts_ = NULL; \
-        if (Py_TYPE(op)->tp_dealloc == (destructor)(dealloc)) { \
-            lw_ts_ = PyThreadState_Get(); \
-            if (lw_ts_->c_recursion_remaining <= Py_TRASHCAN_HEADROOM) { \
-                PyObject_GC_UnTrack(op); \
-                _PyTrash_thread_deposit_object(lw_ts_, (PyObject *)(op)); \
-                break; \
-            } \
-            lw_ts_->c_recursion_remaining--; \
-        }
-#define LW_PY_TRASHCAN_END \
-        if (lw_ts_) { \
-            lw_ts_->c_recursion_remaining++; \
-            if (lw_ts_->delete_later && \
-                lw_ts_->c_recursion_remaining > Py_TRASHCAN_HEADROOM * 2) \
-                _PyTrash_thread_destroy_chain(lw_ts_); \
+        PyThreadState *lw_ts_; \
+        if (Py_TYPE(op)->tp_dealloc != (destructor)(dealloc)) { \
+            __VA_ARGS__; \
+            break; \
         } \
+        lw_ts_ = PyThreadState_Get(); \
+        if (lw_ts_->c_recursion_remaining <= Py_TRASHCAN_HEADROOM) { \
+            PyObject_GC_UnTrack(op); \
+            _PyTrash_thread_deposit_object(lw_ts_, (PyObject *)(op)); \
+            break; \
+        } \
+        lw_ts_->c_recursion_remaining--; \
+        __VA_ARGS__; \
+        lw_ts_->c_recursion_remaining++; \
+        if (lw_ts_->delete_later && lw_ts_->c_recursion_remaining > Py_TRASHCAN_HEADROOM * 2) \
+            _PyTrash_thread_destroy_chain(lw_ts_); \
     } while (0)
 #else
 /* 3.14 on: _Py_Dealloc() has done it (see above). */
-#define LW_PY_TRASHCAN_BEGIN(op, dealloc) do {
-#define LW_PY_TRASHCAN_END } while (0)
+#define LW_PY_TRASHCAN(op, dealloc, ...) \
+    do { \
+        __VA_ARGS__; \
+    } while (0)
 #endif
 
 #endif

@@ -6,7 +6,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import unittest
 
@@ -74,25 +73,38 @@ class LinkTest(unittest.TestCase):
         self.assertEqual([s for kind, s in python if kind not in ("w", "v")], [])
         self.assertNotIn("libpython", needed)
 
-    def test_free_threaded_headers_refuse_the_build_in_one_line(self):
-        # GIVEN the headers of a free-threaded build (Py_GIL_DISABLED defined)
-        cflags = subprocess.run([PYTHON, os.path.join(ROOT, "uwsgiplugin.py"), "--cflags"],
-                                stdout=subprocess.PIPE, text=True, check=True).stdout.split()
-        uwsgi_cflags = subprocess.run([UWSGI, "--cflags"], stdout=subprocess.PIPE,
-                                      text=True, check=True).stdout.split()
-        for source in ("plugin/frames.c", "plugin/hooks.c"):
-            with self.subTest(source=source):
-                # WHEN a plugin source compiles against them
-                proc = subprocess.run(
-                    ["cc"] + uwsgi_cflags + ["-isystem", os.path.join(ROOT, "build")] + cflags
-                    + ["-DPy_GIL_DISABLED=1", "-c", os.path.join(ROOT, source), "-o", os.devnull],
-                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-                # THEN it stops, with one error that says why
-                errors = [l for l in proc.stdout.splitlines() if "error:" in l]
-                self.assertNotEqual(proc.returncode, 0)
-                self.assertEqual(len(errors), 1, proc.stdout)
-                self.assertIn("free-threaded CPython (Py_GIL_DISABLED) is not supported",
-                              errors[0])
+    def test_a_free_threaded_python_refuses_the_build_in_one_line(self):
+        # GIVEN a Python whose build says Py_GIL_DISABLED (CPython's own
+        # sysconfig override, _PYTHON_SYSCONFIGDATA_NAME, over this one's data;
+        # Debian packages no free-threaded CPython) and a copy of the sources
+        real = subprocess.run([PYTHON, "-c", "import sysconfig; "
+                               "print(sysconfig._get_sysconfigdata_name())"],
+                              stdout=subprocess.PIPE, text=True, check=True).stdout.strip()
+        tmp = tempfile.mkdtemp(prefix="leakwatch-ft-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        with open(os.path.join(tmp, "_sysconfigdata_leakwatch_ft.py"), "w") as f:
+            f.write(f"build_time_vars = dict(__import__({real!r}).build_time_vars, "
+                    "Py_GIL_DISABLED=1)\n")
+        src = os.path.join(tmp, "src")
+        os.mkdir(src)
+        copy_sources(src)
+        env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+        env.update(_PYTHON_SYSCONFIGDATA_NAME="_sysconfigdata_leakwatch_ft", PYTHONPATH=tmp,
+                   PYTHON=PYTHON)
+        routes = {"make": ["make", "-C", src, f"PYTHON={PYTHON}", f"UWSGI={UWSGI}",
+                           "leakwatch_plugin.so"],
+                  "uwsgi --build-plugin": [UWSGI, "--build-plugin", src]}
+        for route, cmd in routes.items():
+            with self.subTest(route=route):
+                # WHEN the plugin is built for it
+                proc = subprocess.run(cmd, cwd=tmp, env=env, stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, text=True, timeout=300)
+                # THEN the build stops, with one line that says why, and nothing built
+                said = [l for l in proc.stdout.splitlines() if "leakwatch:" in l]
+                self.assertNotEqual(proc.returncode, 0, proc.stdout)
+                self.assertEqual(len(said), 1, proc.stdout)
+                self.assertIn("free-threaded CPython (Py_GIL_DISABLED)", said[0])
+                self.assertFalse(glob.glob(os.path.join(tmp, "**", "*.so"), recursive=True))
 
 
 class RefusalAtStartTest(UwsgiTestCase):

@@ -113,6 +113,7 @@ static void test_detect_every_case_gets_its_verdict(void **state)
     }
     closedir(dir);
     assert_int_equal(wrong, 0);
+    assert_int_equal(cases, leaks + clean);
     assert_true(leaks >= 5);
     assert_true(clean >= 5);
 }
