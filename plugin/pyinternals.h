@@ -260,10 +260,20 @@ static inline lw_py_frame_t *lw_py_frame_outer(lw_py_frame_t *f)
     return lw_py_frame_complete(f->previous);
 }
 
-#if PY_VERSION_HEX < 0x030D0000
 /*
  * LW_PY_TRASHCAN(op, dealloc, body): runs body (op's death, by dealloc,
- * op's tp_dealloc) inside the trashcan when CPython would.
+ * op's tp_dealloc) inside the trashcan when CPython would. Only the
+ * object's own type's tp_dealloc enters it (3.11, 3.12: _PyTrash_cond; 3.13:
+ * the macro's test): a subclass's deallocator has entered it already.
+ */
+#define LW_PY_TRASH_SUBCLASS(op, dealloc, ...) \
+    if (Py_TYPE(op)->tp_dealloc != (destructor)(dealloc)) { \
+        __VA_ARGS__; \
+        break; \
+    }
+
+#if PY_VERSION_HEX < 0x030D0000
+/*
  *
  * 3.11 and 3.12: CPython's Py_TRASHCAN_BEGIN costs two calls out of line per
  * container death (_PyTrash_cond, _PyTrash_begin: about 30 instructions,
@@ -271,17 +281,13 @@ static inline lw_py_frame_t *lw_py_frame_outer(lw_py_frame_t *f)
  * _PyTrash_begin() only counts, so the count is kept inline. Deeper, CPython
  * decides, after untracking as the deallocators do: a parked object is
  * chained through its GC head, and `dealloc` (the object's tp_dealloc) runs
- * again later. Only the object's own type's tp_dealloc enters
- * (_PyTrash_cond): a subclass's deallocator has entered it already.
+ * again later.
  */
 #define LW_PY_TRASH_FAST_DEPTH 40
 #define LW_PY_TRASHCAN(op, dealloc, ...) \
     do { \
         PyThreadState *lw_ts_; \
-        if (Py_TYPE(op)->tp_dealloc != (destructor)(dealloc)) { \
-            __VA_ARGS__; \
-            break; \
-        } \
+        LW_PY_TRASH_SUBCLASS(op, dealloc, __VA_ARGS__); \
         lw_ts_ = LW_PY_TSTATE(); \
         if (LW_PY_TRASH_NESTING(lw_ts_) >= LW_PY_TRASH_FAST_DEPTH) { \
             PyObject_GC_UnTrack(op); \
@@ -306,10 +312,7 @@ static inline lw_py_frame_t *lw_py_frame_outer(lw_py_frame_t *f)
 #define LW_PY_TRASHCAN(op, dealloc, ...) \
     do { \
         PyThreadState *lw_ts_; \
-        if (Py_TYPE(op)->tp_dealloc != (destructor)(dealloc)) { \
-            __VA_ARGS__; \
-            break; \
-        } \
+        LW_PY_TRASH_SUBCLASS(op, dealloc, __VA_ARGS__); \
         lw_ts_ = PyThreadState_Get(); \
         if (lw_ts_->c_recursion_remaining <= Py_TRASHCAN_HEADROOM) { \
             PyObject_GC_UnTrack(op); \
