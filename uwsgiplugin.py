@@ -68,32 +68,35 @@ GCC_LIST = _sources('plugin') + _sources('src')
 
 
 def _libpython(path):
-    """The libpython3.X a binary or shared object needs, as '3.X', or None."""
+    """The libpython3.X a binary or shared object loads: ('3.X', its file), or None."""
     try:
         out = subprocess.run(['ldd', path], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                              text=True).stdout
     except OSError:
         return None
-    m = re.search(r'libpython(3\.\d+)', out)
-    return m.group(1) if m else None
+    m = re.search(r'libpython(3\.\d+)\S*\s*=>\s*(\S+)', out)
+    return (m.group(1), m.group(2)) if m else None
 
 
 def python_of(uwsgi):
     """The interpreter a uWSGI binary embeds: its own libpython (a monolithic
-    build, as pip makes), else its python3 plugin's; the python3.X beside the
-    binary first (a virtualenv), then on PATH."""
+    build, as pip makes), else its python3 plugin's. Looked for beside that
+    libpython (its installation's bin/), then beside the binary (a
+    virtualenv), then on PATH."""
     binary = shutil.which(uwsgi) or uwsgi
-    version = _libpython(binary)
-    if not version:
+    lib = _libpython(binary)
+    if not lib:
         cflags = subprocess.run([binary, '--cflags'], stdout=subprocess.PIPE,
                                 stderr=subprocess.DEVNULL, text=True).stdout
         m = re.search(r'-DUWSGI_PLUGIN_DIR=\\?"([^"\\]+)', cflags)
         plugin = os.path.join(m.group(1) if m else '/usr/lib/uwsgi/plugins', 'python3_plugin.so')
-        version = _libpython(plugin) if os.path.exists(plugin) else None
-    beside = os.path.dirname(os.path.realpath(binary))
-    for name in (['python' + version] if version else []) + ['python3']:
-        for candidate in (os.path.join(os.path.dirname(binary), name), os.path.join(beside, name),
-                          shutil.which(name)):
+        lib = _libpython(plugin) if os.path.exists(plugin) else None
+    names = (['python' + lib[0]] if lib else []) + ['python3']
+    dirs = [os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(lib[1]))), 'bin')
+            ] if lib else []
+    dirs += [os.path.dirname(binary), os.path.dirname(os.path.realpath(binary))]
+    for name in names:
+        for candidate in [os.path.join(d, name) for d in dirs] + [shutil.which(name)]:
             if candidate and os.access(candidate, os.X_OK):
                 return candidate
     return '/usr/bin/python3'

@@ -59,6 +59,21 @@ class PluginOrder(Server):
 
 class LinkTest(unittest.TestCase):
 
+    @unittest.skipIf(PY_PLUGIN not in ("python3", ""),
+                     f"uWSGI's python3 plugin is not the one under test ({PY_PLUGIN})")
+    def test_make_builds_for_the_python_uwsgi_embeds(self):
+        # GIVEN the uWSGI under test (its python3 plugin, or Python compiled in)
+        # WHEN make asks which Python it embeds
+        found = subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "uwsgiplugin.py"),
+                                "--python-of", UWSGI], stdout=subprocess.PIPE, text=True,
+                               check=True).stdout.strip()
+        # THEN it is that interpreter's version, with headers the build can use
+        self.assertEqual(python_minor(found), python_minor(PYTHON))
+        cflags = subprocess.run([found, os.path.join(ROOT, "uwsgiplugin.py"), "--cflags"],
+                                stdout=subprocess.PIPE, text=True, check=True).stdout.split()
+        self.assertTrue(any(os.path.exists(os.path.join(f[2:], "Python.h")) for f in cflags),
+                        cflags)
+
     def test_every_python_symbol_is_weak_and_no_libpython_is_needed(self):
         # GIVEN the built plugin
         undefined = subprocess.run(["nm", "-D", "--undefined-only", PLUGIN],
