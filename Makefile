@@ -1,9 +1,13 @@
 # leakwatch - see README.md. `make help` lists the targets.
 
 CC           ?= cc
-PYTHON       := /usr/bin/python3
-PYTHON_CONFIG := /usr/bin/python3-config
-UWSGI        := uwsgi
+UWSGI        ?= uwsgi
+# Scripts (tests, bench, eval, demo) run on Debian's python3, not the first on PATH.
+HOST_PYTHON  := /usr/bin/python3
+# The Python the plugin is built for: the one $(UWSGI) embeds (its python3
+# plugin's, or a monolithic binary's own), found once, when first needed;
+# `make PYTHON=python3.13` names another.
+PYTHON       ?= $(eval PYTHON := $(shell $(HOST_PYTHON) uwsgiplugin.py --python-of $(UWSGI)))$(PYTHON)
 BUILD        := build
 SANITIZER    ?=
 V            ?=
@@ -18,8 +22,12 @@ HEADERS      := $(wildcard src/*.h plugin/*.h)
 WARN         := -std=c11 -Wall -Wextra -Wstrict-prototypes -Werror
 # Recursive on purpose: expanded only once `deps` has installed the tools.
 UWSGI_CFLAGS  = $(shell $(UWSGI) --cflags)
-PY_CFLAGS     = $(shell $(PYTHON_CONFIG) --includes)
-PY_LDFLAGS    = $(shell $(PYTHON_CONFIG) --ldflags --embed)
+# A Python the plugin cannot be built for (free-threaded, not 3.11-3.15) stops
+# the build with one line, as uWSGI's builder does (uwsgiplugin.py).
+# Found once, when first needed (after `deps`).
+PY_REFUSAL    = $(shell $(PYTHON) uwsgiplugin.py --refusal)
+PY_CFLAGS     = $(eval PY_CFLAGS := $(if $(PY_REFUSAL),$(error $(PY_REFUSAL)))$(shell \
+                  $(PYTHON) uwsgiplugin.py --cflags))$(PY_CFLAGS)
 
 ifeq ($(SANITIZER),)
 UNIT_DIR     := $(BUILD)/unit
@@ -112,7 +120,7 @@ $(BUILD)/plugin/%.o: %.c $(HEADERS) $(BUILD)/uwsgi.h | deps
 
 $(PLUGIN): $(PLUGIN_OBJS)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -shared -o $@ $^ $(PY_LDFLAGS) -ljansson -lm
+	$(Q)$(CC) -shared -o $@ $^ -ljansson -lm
 
 $(UNIT_DIR)/%.o: src/%.c $(HEADERS) | deps
 	@mkdir -p $(dir $@)
@@ -124,23 +132,23 @@ $(UNIT_DIR)/test_%: tests/unit/test_%.c $(UNIT_OBJS) $(HEADERS) $(wildcard tests
 	$(Q)$(CC) $(WARN) -g -O1 $(SAN_FLAGS) -Isrc $< $(UNIT_OBJS) -o $@ -lcmocka -ljansson -lm
 
 unit: $(UNIT_BINS)
-	@$(PYTHON) tests/run.py --unit $(UNIT_BINS)
+	@$(HOST_PYTHON) tests/run.py --unit $(UNIT_BINS)
 
 integration: $(PLUGIN) | test-deps
-	@$(PYTHON) tests/run.py --integration
+	@$(HOST_PYTHON) tests/run.py --integration
 
 test: $(PLUGIN) $(UNIT_BINS) | test-deps
-	@$(PYTHON) tests/run.py --unit $(UNIT_BINS) --integration
+	@$(HOST_PYTHON) tests/run.py --unit $(UNIT_BINS) --integration
 
 # Each module of TORTURE_MODULES (default: all of tests/torture/torture.py's
 # list) in a fresh uWSGI per configuration; results and logs in build/torture/.
 TORTURE_MODULES ?=
 torture: $(PLUGIN) | torture-deps
-	@$(PYTHON) tests/torture/torture.py $(if $(TORTURE_MODULES),--modules $(TORTURE_MODULES))
+	@$(HOST_PYTHON) tests/torture/torture.py $(if $(TORTURE_MODULES),--modules $(TORTURE_MODULES))
 
 valgrind: $(UNIT_BINS)
 	$(call install_missing,valgrind)
-	@$(PYTHON) tests/run.py --valgrind --unit $(UNIT_BINS)
+	@$(HOST_PYTHON) tests/run.py --valgrind --unit $(UNIT_BINS)
 
 # The master's drain + judge per cycle, timed in one process (tests/bench/drain.c).
 $(BUILD)/bench/drain: tests/bench/drain.c $(CORE_SRCS) $(HEADERS) plugin/engine.h | deps
@@ -150,17 +158,17 @@ $(BUILD)/bench/drain: tests/bench/drain.c $(CORE_SRCS) $(HEADERS) plugin/engine.
 
 bench: $(PLUGIN) $(BUILD)/bench/drain
 	$(call install_missing,$(BENCH_DEPS))
-	@$(PYTHON) tests/bench/bench.py
-	@$(PYTHON) tests/bench/instructions.py
+	@$(HOST_PYTHON) tests/bench/bench.py
+	@$(HOST_PYTHON) tests/bench/instructions.py
 	@$(BUILD)/bench/drain
 
 eval: $(PLUGIN)
 	$(call install_missing,$(EVAL_DEPS))
-	@$(PYTHON) tests/eval/eval.py
+	@$(HOST_PYTHON) tests/eval/eval.py
 
 demo: $(PLUGIN)
 	$(call install_missing,$(DEMO_DEPS))
-	@$(PYTHON) examples/demo.py
+	@$(HOST_PYTHON) examples/demo.py
 
 # The version matrix (tests/matrix/matrix.py, as root): Debian 13 and
 # unstable trees made by debootstrap under build/matrix/, the plugin built
@@ -194,7 +202,7 @@ $(BUILD)/plugin-$(1)/%.o: %.c $(HEADERS) $(BUILD)/uwsgi.h | deps
 
 $(BUILD)/plugin-$(1)/$(PLUGIN): $(patsubst %.c,$(BUILD)/plugin-$(1)/%.o,$(CORE_SRCS) $(PLUGIN_SRCS))
 	@$(if $(Q),echo "  LD      $$@")
-	$(Q)$(CC) -shared $(2) -o $$@ $$^ $$(PY_LDFLAGS) -ljansson -lm
+	$(Q)$(CC) -shared $(2) -o $$@ $$^ $-ljansson -lm
 endef
 $(eval $(call sanitized_plugin,asan,-fsanitize=address$(comma)undefined -fno-sanitize-recover=undefined))
 $(eval $(call sanitized_plugin,tsan,-fsanitize=thread))
@@ -215,10 +223,10 @@ test-sanitize: $(BUILD)/plugin-asan/$(PLUGIN) $(BUILD)/plugin-tsan/$(PLUGIN) | t
 	$(Q)$(MAKE) --no-print-directory unit SANITIZER=thread
 	@echo "integration tests, plugin with AddressSanitizer and UBSan:"
 	@LEAKWATCH_PLUGIN=$(abspath $(BUILD)/plugin-asan/$(PLUGIN)) \
-	  LEAKWATCH_PRELOAD="$(SAN_PRELOAD_ASAN)" $(PYTHON) tests/run.py --integration
+	  LEAKWATCH_PRELOAD="$(SAN_PRELOAD_ASAN)" $(HOST_PYTHON) tests/run.py --integration
 	@echo "threaded integration tests, plugin with ThreadSanitizer:"
 	@LEAKWATCH_PLUGIN=$(abspath $(BUILD)/plugin-tsan/$(PLUGIN)) \
-	  LEAKWATCH_PRELOAD="$(SAN_PRELOAD_TSAN)" $(PYTHON) tests/run.py --integration \
+	  LEAKWATCH_PRELOAD="$(SAN_PRELOAD_TSAN)" $(HOST_PYTHON) tests/run.py --integration \
 	  --only $(TSAN_TESTS)
 
 # libFuzzer targets for every parser of outside input (tests/fuzz/).

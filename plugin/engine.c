@@ -7,7 +7,7 @@
  * All of it runs with the GIL held (the after-request hook takes it), so
  * it is ordered with the allocator hooks.
  */
-#include <Python.h>
+#include "pyversion.h" /* <Python.h>, every symbol weak */
 #include <uwsgi.h>
 
 #include "../src/path.h"

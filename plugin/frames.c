@@ -1,11 +1,9 @@
 /*
- * frames.c - reading CPython 3.11's frame chain from inside allocator hooks,
- * and the names of the code it runs. Why internals and not the public API,
- * and why names and not code objects: see frames.h.
+ * frames.c - reading CPython's frame chain from inside allocator hooks
+ * (through pyinternals.h), and the names of the code it runs. Why internals
+ * and not the public API, and why names and not code objects: see frames.h.
  */
-#define Py_BUILD_CORE 1
-#include <Python.h>
-#include "internal/pycore_frame.h"
+#include "pyinternals.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -14,10 +12,6 @@
 
 #include "../src/strtab.h"
 #include "frames.h"
-
-#if PY_VERSION_HEX < 0x030B0000 || PY_VERSION_HEX >= 0x030C0000
-#error "frames.c reads CPython 3.11's frame layout"
-#endif
 
 #define MAX_PREFIXES 8
 #define PREFIX_MAX 512
@@ -215,31 +209,9 @@ static const struct code_names *names_of_hooksafe(PyCodeObject *code)
     return e;
 }
 
-/* 3.11's frame chain: the thread's current frame, skipping incomplete ones. */
-static _PyInterpreterFrame *skip_incomplete(_PyInterpreterFrame *f)
-{
-    while (f && _PyFrame_IsIncomplete(f))
-        f = f->previous;
-    return f;
-}
-
-static _PyInterpreterFrame *current_frame(void)
-{
-    PyThreadState *ts = _PyThreadState_UncheckedGet();
-
-    if (!ts || !ts->cframe)
-        return NULL;
-    return skip_incomplete(ts->cframe->current_frame);
-}
-
-static int frame_line(_PyInterpreterFrame *f)
-{
-    return PyCode_Addr2Line(f->f_code, _PyInterpreterFrame_LASTI(f) * (int)sizeof(_Py_CODEUNIT));
-}
-
 int lw_frames_site_hooksafe(lw_site_key_t *key)
 {
-    _PyInterpreterFrame *f = current_frame();
+    lw_py_frame_t *f = lw_py_frame_innermost();
     const struct code_names *leaf, *e;
 
     memset(key, 0, sizeof(*key));
@@ -247,21 +219,21 @@ int lw_frames_site_hooksafe(lw_site_key_t *key)
         key->line = -1; /* "no Python frame": allocations from C with no caller */
         return -ENOENT;
     }
-    if (!(leaf = names_of_hooksafe(f->f_code)))
+    if (!(leaf = names_of_hooksafe(lw_py_frame_code(f))))
         return -ENOSPC;
     key->file = leaf->file;
     key->func = leaf->func;
-    key->line = frame_line(f);
+    key->line = lw_py_frame_line(f);
     e = leaf;
     for (int depth = 0; e && depth < APP_SEARCH_DEPTH; depth++) {
         if (e->is_app) {
             key->app_file = e->file;
             key->app_func = e->func;
-            key->app_line = depth == 0 ? key->line : frame_line(f);
+            key->app_line = depth == 0 ? key->line : lw_py_frame_line(f);
             break;
         }
-        f = skip_incomplete(f->previous);
-        e = f ? names_of_hooksafe(f->f_code) : NULL;
+        f = lw_py_frame_outer(f);
+        e = f ? names_of_hooksafe(lw_py_frame_code(f)) : NULL;
     }
     return 0;
 }
@@ -271,13 +243,12 @@ int lw_frames_traceback_hooksafe(lw_frame_t *out, int max)
     const struct code_names *e;
     int n = 0;
 
-    for (_PyInterpreterFrame *f = current_frame(); f && n < max;
-         f = skip_incomplete(f->previous)) {
-        if (!(e = names_of_hooksafe(f->f_code)))
+    for (lw_py_frame_t *f = lw_py_frame_innermost(); f && n < max; f = lw_py_frame_outer(f)) {
+        if (!(e = names_of_hooksafe(lw_py_frame_code(f))))
             break;
         out[n].file = e->file;
         out[n].func = e->func;
-        out[n].line = frame_line(f);
+        out[n].line = lw_py_frame_line(f);
         n++;
     }
     return n;

@@ -3,7 +3,7 @@
  * (see hooks.h). Nothing here calls Python, takes a lock or allocates from
  * Python's heap: the tables are mmap'd, and they grow by mmap.
  */
-#include <Python.h>
+#include "pyversion.h" /* <Python.h>, every symbol weak */
 
 #include <errno.h>
 #include <sys/mman.h>

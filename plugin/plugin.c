@@ -4,7 +4,8 @@
  *
  *   on_load      (master, at dlopen)      defaults
  *   options      (master, while parsing)  lw_config_set(); bad value: exit(1)
- *   init         (master, before fork)    check, shared memory (src/shm.c), the
+ *   init         (master, before fork)    check the options and the Python
+ *                                         (pyversion.h), shared memory (src/shm.c), the
  *                                         after-request hook, fork handlers
  *                                         (threads.h), metrics (metrics.h), the
  *                                         memory limit (limits.h), listeners (listen.h)
@@ -18,7 +19,7 @@
  * This file only translates: what is a leak, an OOM warning, why a worker
  * ended, is src/'s, reached through the analyst and the engine.
  */
-#include <Python.h>
+#include "pyversion.h" /* <Python.h>, every symbol weak */
 #include <uwsgi.h>
 
 #include "../src/config.h"
@@ -143,6 +144,10 @@ static int lw_init(void)
     if (lw_config_check(&cfg, err, sizeof(err)) < 0) {
         uwsgi_log("[leakwatch] %s\n", err);
         exit(1);
+    }
+    if (lw_py_refusal(err, sizeof(err))) { /* nothing set up: every hook below is off */
+        uwsgi_log("[leakwatch] off, uWSGI serves without it: %s\n", err);
+        return 0;
     }
     if (size == 0) {
         uwsgi_log("[leakwatch] %u workers x %u cores is beyond leakwatch's limits "

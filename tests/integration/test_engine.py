@@ -12,6 +12,7 @@ SITES_HEAD = re.compile(r"^\[leakwatch\] SITES worker (\d+) pid (\d+) after (\d+
                         r".* (\d+) samples, (\d+) lost")
 SITE_LINE = re.compile(r"^\[leakwatch\]   (.+):(-?\d+) in (.+)\(\): .* live \((-?\d+) bytes\)")
 FROM_APP = re.compile(r"^\[leakwatch\]     from the application at (.+):(\d+) in (.+)\(\)$")
+LIST_FREELIST = 80  # lists CPython's free list keeps (PyList_MAXFREELIST, 3.11 to 3.15)
 
 
 def site_reports(server):
@@ -78,10 +79,10 @@ class EngineTest(UwsgiTestCase):
         return wait_until(ready, 90, "SITES lines covering every request")
 
     def donor_bytes(self, path, marker):
-        """Exact mode, 200 requests to `path` of free_lists.py: per worker, the
+        """Exact mode, 400 requests to `path` of free_lists.py: per worker, the
         bytes at the line marked `marker`, and the free lists' site."""
         server = self.server("free_lists.py", args=["--leakwatch-sample-rate", "exact"])
-        send(server, 199, concurrency=2, path=path)
+        send(server, 399, concurrency=2, path=path)
         reps = self.wait_reports_until_stable(server)
         app = os.path.join(APPS, "free_lists.py")
         with open(app) as f:
@@ -98,18 +99,21 @@ class EngineTest(UwsgiTestCase):
         # GIVEN exact mode and an app whose scratch list dies at one line
         # while a new list is kept per request at another (CPython hands the
         # dead list's block out again without calling the allocator)
-        # WHEN 200 requests are served
+        # WHEN 400 requests are served
         for wid, (rep, at_donor, shelf) in self.donor_bytes("/", "# DONOR-LINE").items():
             # THEN the donor line holds nothing per request, and the revived
-            # lists are counted at the free lists' own site, not lost
+            # lists are counted at the free lists' own site, not lost: all
+            # but those the free list held when the hooks went in (at most
+            # its capacity, 80 lists in CPython 3.11 to 3.15; about 20 seen
+            # on 3.11, 22 on 3.15)
             self.assertLessEqual(at_donor, 1024, rep["sites"])
             self.assertEqual(len(shelf), 1, rep["sites"])
-            self.assertGreaterEqual(shelf[0]["bytes"], (rep["requests"] - 20) * 56)
+            self.assertGreaterEqual(shelf[0]["bytes"], (rep["requests"] - LIST_FREELIST) * 56)
 
     def test_key_tables_revived_from_free_lists_do_not_charge_their_first_line(self):
         # GIVEN a small dict that dies at one line per request while another
         # line keeps a new small dict: its key table is the dead one's
-        # WHEN 200 requests are served
+        # WHEN 400 requests are served
         for wid, (rep, at_donor, shelf) in self.donor_bytes("/keys", "# DONOR-KEYS-LINE").items():
             # THEN the donor line holds nothing per request (without the key
             # tables' shelf it held one table, about 100 bytes, per request)
@@ -120,7 +124,7 @@ class EngineTest(UwsgiTestCase):
         # GIVEN a dict that outgrows its first key table at one line (the
         # table goes to the free list, the dict lives on) in odd requests,
         # and a new small dict kept in even requests
-        # WHEN 200 requests are served
+        # WHEN 400 requests are served
         for wid, (rep, at_donor, shelf) in self.donor_bytes("/resize",
                                                            "# DONOR-RESIZE-LINE").items():
             # THEN the growing line holds nothing between requests

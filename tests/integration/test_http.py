@@ -120,11 +120,19 @@ class HttpTest(UwsgiTestCase):
         server, port = self.leaking_server()
         for _ in range(50):
             server.get("/")
-        status, body = http_get(port, "/report.json")
-        self.assertEqual(status, 200)
-        doc = json.loads(body)
+
+        def both_served():  # sequential requests may all go to one worker
+            server.get("/")
+            return all(n > 0 for _pid, n in server.worker_requests().values())
+        wait_until(both_served, 60, "both workers to serve a request")
+
+        def report():  # every worker, once the master has read its ring (4 times a second)
+            status, body = http_get(port, "/report.json")
+            self.assertEqual(status, 200)
+            doc = json.loads(body)
+            return doc if len(doc["workers"]) == 2 else None
+        doc = wait_until(report, 30, "both workers in /report.json")
         self.assertEqual(set(doc), {"version", "settings", "workers", "sites", "alerts"})
-        self.assertEqual(len(doc["workers"]), 2)
 
     def test_bad_requests_get_short_answers(self):
         server, port = self.leaking_server()

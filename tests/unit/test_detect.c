@@ -75,7 +75,7 @@ static void test_detect_every_case_gets_its_verdict(void **state)
 {
     DIR *dir = opendir(data_dir());
     struct dirent *e;
-    int leaks = 0, clean = 0, wrong = 0;
+    int cases = 0, leaks = 0, clean = 0, wrong = 0;
 
     (void)state;
     assert_non_null(dir);
@@ -109,9 +109,11 @@ static void test_detect_every_case_gets_its_verdict(void **state)
                       (long long)o.first_alert_growth, (long long)o.max_growth,
                       problem ? " -- WRONG: " : "", problem ? problem : "");
         wrong += problem != NULL;
+        cases++;
     }
     closedir(dir);
     assert_int_equal(wrong, 0);
+    assert_int_equal(cases, leaks + clean);
     assert_true(leaks >= 5);
     assert_true(clean >= 5);
 }
