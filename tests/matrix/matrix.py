@@ -320,8 +320,7 @@ def make_vars(leg):
     uWSGI: none where the Makefile finds them itself (Debian's python3
     plugin, a monolithic uWSGI's own libpython)."""
     if leg.built_plugin:
-        python = f"/usr/bin/{leg.python}"
-        return [f"PYTHON={python}", f"PYTHON_CONFIG={python}-config"]
+        return [f"PYTHON=/usr/bin/{leg.python}"]
     return [f"UWSGI={MONOLITHIC}"] if leg.monolithic else []
 
 
