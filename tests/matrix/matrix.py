@@ -57,12 +57,12 @@ PACKAGES = ["uwsgi-core", "uwsgi-dev", "uwsgi-plugin-python3", "uwsgi-src", "pyt
             "libjansson-dev", "gcc", "make", "pkg-config", "libcmocka-dev",
             "prometheus", "chromium", "fonts-liberation", "wrk", "python3-flask",
             "binutils", "procps", "ca-certificates"]
-# The monolithic build: `apt-get source` needs dpkg-dev; uWSGI's default
-# profile compiles its gzip transformation (zlib) and, where found, PCRE
-# routing and TLS, as pip's build does on a machine that has them.
 # CPython's test suite for the tree's python3, whichever it is (make test's
 # torture-deps): named once python3 is in.
 PYTHON3_TESTSUITE = "libpython3.X-testsuite"
+# The monolithic build: `apt-get source` needs dpkg-dev; uWSGI's default
+# profile compiles its gzip transformation (zlib) and, where found, PCRE
+# routing and TLS, as pip's build does on a machine that has them.
 MONOLITHIC_PACKAGES = ["dpkg-dev", "zlib1g-dev", "libpcre2-dev", "libssl-dev"]
 
 
@@ -71,7 +71,7 @@ class Leg:
     name: str
     suite: str
     python: str        # the interpreter, as /usr/bin/<python>
-    plugin: str        # uWSGI's python plugin: Debian's "python3", one built here, "" (compiled in)
+    plugin: str        # uWSGI's python plugin: Debian's python3, one built here, "" (none)
     what: str
 
     @property
@@ -86,8 +86,10 @@ class Leg:
 LEGS = [
     Leg("trixie", "trixie", "python3", "python3", "Debian 13: python3, uWSGI, python3 plugin"),
     Leg("sid", "sid", "python3", "python3", "unstable: python3, uWSGI, python3 plugin"),
-    Leg("sid-3.13", "sid", "python3.13", "python313", "unstable: python3.13, plugin from uwsgi-src"),
-    Leg("sid-3.15", "sid", "python3.15", "python315", "unstable: python3.15, plugin from uwsgi-src"),
+    Leg("sid-3.13", "sid", "python3.13", "python313",
+        "unstable: python3.13, plugin from uwsgi-src"),
+    Leg("sid-3.15", "sid", "python3.15", "python315",
+        "unstable: python3.15, plugin from uwsgi-src"),
     Leg("monolithic", "trixie", "python3.13", "", "Debian 13: python3.13 in a monolithic uWSGI"),
 ]
 
@@ -106,10 +108,10 @@ CI_EVAL = ["leak_class_list.py", "leak_contextvars.py", "leak_dynamic_classes.py
            "leak_exception.py", "leak_native.py", "ok_cycles.py"]
 # The monolithic leg's leak: the tests that run uWSGI with the plugin and a
 # leaking app (no test that needs a plugin a monolithic uWSGI does not ship).
-MONOLITHIC_TESTS = ["test_plugin.LoadingTest", "test_plugin.RefusalTest",
-                    "test_detection.DetectionTest.test_a_leak_is_announced_at_its_line",
-                    "test_detection.DetectionTest.test_a_logger_per_request_is_named_at_the_application_line",
-                    "test_native"]
+MONOLITHIC_TESTS = ["test_plugin.LoadingTest", "test_plugin.RefusalTest", "test_native"] + [
+    "test_detection.DetectionTest." + t for t in (
+        "test_a_leak_is_announced_at_its_line",
+        "test_a_logger_per_request_is_named_at_the_application_line")]
 
 
 class Interrupted(Exception):
@@ -344,8 +346,9 @@ def setup_script(leg):
         # as Debian's uwsgi-plugin-python3 builds its own (debian/rules)
         lines += [f"rm -rf {WORK}/{leg.plugin} && mkdir -p {WORK}/{leg.plugin}",
                   f"cd {WORK}/{leg.plugin}",
-                  f"PYTHON={python} uwsgi --build-plugin '/usr/src/uwsgi/plugins/python {leg.plugin}'"
-                  " > build.log 2>&1 || { tail -40 build.log; exit 1; }",
+                  f"PYTHON={python} uwsgi --build-plugin "
+                  f"'/usr/src/uwsgi/plugins/python {leg.plugin}' > build.log 2>&1"
+                  " || { tail -40 build.log; exit 1; }",
                   f"cp {leg.plugin}_plugin.so /usr/lib/uwsgi/plugins/"]
     if leg.monolithic:
         lines += [f"if ! test -x {MONOLITHIC}; then",
@@ -358,10 +361,10 @@ def setup_script(leg):
                   "fi"]
     uwsgi = MONOLITHIC if leg.monolithic else "uwsgi"
     plugin = f"--plugin {leg.plugin} " if leg.plugin else ""
-    lines += ["cd /tmp && printf 'import sys\\nprint(\"python\", sys.version.split()[0])\\n' > v.py",
+    debian = "" if leg.monolithic else " $(dpkg-query -W -f '(${Version})' uwsgi-core)"
+    lines += ["cd /tmp && echo 'import sys; print(\"python\", sys.version.split()[0])' > v.py",
               f"{python} -c 'import sys; print(\"interpreter\", sys.version.split()[0])'",
-              f"echo uwsgi $({uwsgi} --version)" + ("" if leg.monolithic else
-                                                      " $(dpkg-query -W -f '(${Version})' uwsgi-core)"),
+              f"echo uwsgi $({uwsgi} --version){debian}",
               # what the uWSGI runs: the plugin's interpreter must be the leg's
               f"{uwsgi} {plugin}--pyrun /tmp/v.py 2>&1 | grep '^python ' | tail -1"]
     return "\n".join(lines)
