@@ -132,11 +132,16 @@ def run(cmd, out, **kw):
     out.flush()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, **kw)
-    for line in proc.stdout:
-        text = line.decode(errors="replace")
-        out.write(text)
-        sys.stdout.write(text)
-        sys.stdout.flush()  # CI's log shows a leg as it goes
+    try:
+        for line in proc.stdout:
+            text = line.decode(errors="replace")
+            out.write(text)
+            sys.stdout.write(text)
+            sys.stdout.flush()  # CI's log shows a leg as it goes
+    except BaseException:  # interrupted: debootstrap or chroot goes too
+        proc.kill()
+        proc.wait()
+        raise
     out.flush()
     return proc.wait()
 
