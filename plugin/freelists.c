@@ -122,7 +122,8 @@ static bool shelve_while_watched(const void *keys)
  * PyDict_MAXFREELIST lookups otherwise cost a small request 0.3%. */
 void lw_freelists_after_request(void)
 {
-    lw_py_keys_shelf_walk(shelve_while_watched);
+    if (lw_hooks_watched_live() > 0)
+        lw_py_keys_shelf_walk(shelve_while_watched);
 }
 
 /* In the worker only, after fork: the types' slots are copy-on-write. */

@@ -27,7 +27,6 @@
 
 #include "pyversion.h" /* every CPython symbol is a weak reference */
 
-
 #define LW_PY_PRAGMA(x) _Pragma(#x)
 #define LW_PY_WEAK(sym) LW_PY_PRAGMA(weak sym) /* a branch's own private functions */
 
