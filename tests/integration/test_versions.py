@@ -9,6 +9,9 @@ import subprocess
 import tempfile
 import unittest
 
+from unittest import mock
+
+import harness
 from harness import PLUGIN, PY_PLUGIN, PYTHON, ROOT, UWSGI, Server, UwsgiTestCase
 
 OFF = re.compile(r"^\[leakwatch\] off, uWSGI serves without it: (.*)$", re.M)
@@ -138,6 +141,22 @@ class RefusalAtStartTest(UwsgiTestCase):
         server = self.server(cls=PluginOrder, summary=0)
         # WHEN uWSGI starts and serves THEN leakwatch says so once and stays off
         self.assert_off_and_serving(server, "load leakwatch after uWSGI's python plugin")
+
+    def test_in_a_free_threaded_cpython_it_stays_off(self):
+        # GIVEN a process that looks free-threaded to leakwatch: a preloaded
+        # library exports the function only free-threaded libpythons export
+        # (Debian packages no free-threaded CPython to run a real one)
+        tmp = tempfile.mkdtemp(prefix="leakwatch-ftrun-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        source, shim = os.path.join(tmp, "ft.c"), os.path.join(tmp, "libft.so")
+        with open(source, "w") as f:
+            f.write("void _Py_MergeZeroLocalRefcount(void *op) { (void)op; }\n")
+        subprocess.run(["cc", "-shared", "-fPIC", "-o", shim, source], check=True)
+        # WHEN uWSGI starts with leakwatch and serves
+        with mock.patch.object(harness, "PRELOAD", (harness.PRELOAD + " " + shim).strip()):
+            server = self.server(summary=0)
+        # THEN leakwatch says so once, stays off, and uWSGI serves
+        self.assert_off_and_serving(server, "free-threaded CPython")
 
     def test_built_for_another_minor_version_it_stays_off(self):
         # GIVEN a plugin built for another CPython minor version than uWSGI runs
