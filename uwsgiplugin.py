@@ -58,8 +58,10 @@ def _sources(folder):
                   for f in os.listdir(os.path.join(_here(), folder)) if f.endswith('.c'))
 
 
-if __name__ != '__main__' and refusal():  # uWSGI's builder: stop it, in one line
-    sys.exit(refusal())
+if __name__ != '__main__':  # uWSGI's builder: stop it, in one line
+    _REFUSAL = refusal()
+    if _REFUSAL:
+        sys.exit(_REFUSAL)
 
 CFLAGS = python_cflags() + ['-std=c11', '-Wall', '-Wextra', '-Werror', '-fvisibility=hidden']
 LDFLAGS = []

@@ -43,9 +43,10 @@ static const lw_ptrmap_t *ptrs;
  * revived within the same request keeps charging its first line.
  *
  * The trashcan. Deallocating nested containers recurses; CPython bounds
- * the depth with the trashcan, which each container's deallocator enters
- * only when it is the object's own type's tp_dealloc
- * (Py_TRASHCAN_BEGIN(op, list_dealloc)). A subclass instance's death runs
+ * the depth with the trashcan, which (to 3.13; from 3.14 _Py_Dealloc does it
+ * for every deallocator) each container's deallocator enters only when it is
+ * the object's own type's tp_dealloc (Py_TRASHCAN_BEGIN(op, list_dealloc)).
+ * A subclass instance's death runs
  * its type's deallocator first (subtype_dealloc, the C OrderedDict's
  * odict_dealloc), which enters the trashcan itself and then calls the
  * base's; the base must not enter it a second time, or the object is parked

@@ -55,7 +55,7 @@ LW_PY_WEAK(_PyThreadState_UncheckedGet)
 LW_PY_WEAK(_PyTrash_begin)
 LW_PY_WEAK(_PyTrash_end)
 
-#define LW_PY_TSTATE() _PyThreadState_GET()
+#define LW_PY_TSTATE() _PyThreadState_GET() /* the trashcan's, inline */
 #define LW_PY_TSTATE_UNCHECKED() _PyThreadState_UncheckedGet()
 #define LW_PY_FRAME_HEAD(ts) ((ts)->cframe ? (ts)->cframe->current_frame : NULL)
 #define LW_PY_FRAME_CODE(f) ((f)->f_code)
@@ -92,7 +92,7 @@ LW_PY_WEAK(_PyTrash_begin)
 LW_PY_WEAK(_PyTrash_end)
 LW_PY_WEAK(PyUnstable_InterpreterFrame_GetLine)
 
-#define LW_PY_TSTATE() _PyThreadState_UncheckedGet()
+#define LW_PY_TSTATE() _PyThreadState_UncheckedGet() /* the trashcan's */
 #define LW_PY_TSTATE_UNCHECKED() _PyThreadState_UncheckedGet()
 #define LW_PY_FRAME_HEAD(ts) ((ts)->cframe ? (ts)->cframe->current_frame : NULL)
 #define LW_PY_FRAME_CODE(f) ((f)->f_code)
@@ -132,7 +132,6 @@ LW_PY_WEAK(PyUnstable_InterpreterFrame_GetLine)
 LW_PY_WEAK(_PyTrash_thread_deposit_object)
 LW_PY_WEAK(_PyTrash_thread_destroy_chain)
 
-#define LW_PY_TSTATE() PyThreadState_GetUnchecked()
 #define LW_PY_TSTATE_UNCHECKED() PyThreadState_GetUnchecked()
 #define LW_PY_FRAME_HEAD(ts) ((ts)->current_frame)
 #define LW_PY_FRAME_CODE(f) _PyFrame_GetCode(f)
@@ -167,7 +166,6 @@ LW_PY_WEAK(_PyTrash_thread_destroy_chain)
 LW_PY_WEAK(PyThreadState_GetUnchecked)
 LW_PY_WEAK(PyUnstable_InterpreterFrame_GetLine)
 
-#define LW_PY_TSTATE() PyThreadState_GetUnchecked()
 #define LW_PY_TSTATE_UNCHECKED() PyThreadState_GetUnchecked()
 #define LW_PY_FRAME_HEAD(ts) ((ts)->current_frame)
 #define LW_PY_FRAME_CODE(f) _PyFrame_GetCode(f)
