@@ -10,11 +10,10 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "../src/codefile.h"
 #include "../src/strtab.h"
 #include "frames.h"
 
-#define MAX_PREFIXES 8
-#define PREFIX_MAX 512
 #define APP_SEARCH_DEPTH 64 /* frames searched for the application's */
 #define NAMES_CAPACITY 32768            /* distinct file and function names */
 #define NAMES_ARENA (4u << 20)          /* their text; pages are touched as used */
@@ -22,9 +21,7 @@
 #define CODE_CACHE 4096                 /* code object -> names, direct mapped */
 
 /* Written once in lw_frames_init (post_fork, before any hook runs). */
-static char prefixes[MAX_PREFIXES][PREFIX_MAX];
-static size_t prefix_len[MAX_PREFIXES];
-static int nprefixes;
+static lw_codefile_t library_dirs;
 
 /* The rest is written under the GIL by the hooks and the code-death hook. */
 static lw_strtab_t names;
@@ -39,19 +36,6 @@ static struct code_names {
 } *codes;
 
 static destructor code_dealloc_orig;
-
-static void add_prefix(const char *path)
-{
-    size_t len = strlen(path);
-
-    if (nprefixes >= MAX_PREFIXES || len == 0 || len + 2 > PREFIX_MAX)
-        return;
-    memcpy(prefixes[nprefixes], path, len);
-    if (path[len - 1] != '/')
-        prefixes[nprefixes][len++] = '/';
-    prefixes[nprefixes][len] = '\0';
-    prefix_len[nprefixes++] = len;
-}
 
 static size_t slot_of(const void *code)
 {
@@ -84,7 +68,7 @@ static int learn_library_paths(void)
         PyObject *v = PyDict_GetItemString(paths, keys[i]);
         const char *s = v && PyUnicode_Check(v) ? PyUnicode_AsUTF8(v) : NULL;
         if (s)
-            add_prefix(s);
+            lw_codefile_add_prefix(&library_dirs, s);
     }
     Py_XDECREF(paths);
     Py_XDECREF(mod);
@@ -112,19 +96,6 @@ int lw_frames_init(void)
     code_dealloc_orig = PyCode_Type.tp_dealloc;
     PyCode_Type.tp_dealloc = code_dealloc_hook;
     return learn_library_paths();
-}
-
-static bool is_library_path(const char *s, size_t n)
-{
-    if (n >= 8 && !memcmp(s, "<frozen ", 8))
-        return true;
-    if (memmem(s, n, "/site-packages/", 15) || memmem(s, n, "/dist-packages/", 15))
-        return true;
-    for (int i = 0; i < nprefixes; i++) {
-        if (n >= prefix_len[i] && !memcmp(s, prefixes[i], prefix_len[i]))
-            return true;
-    }
-    return false;
 }
 
 /* Appends code point ch as UTF-8 if it fits in NAME_MAX_BYTES. */
@@ -200,7 +171,8 @@ static const struct code_names *names_of_hooksafe(PyCodeObject *code)
         return NULL;
     if (file_class[file] == FILE_UNKNOWN) {
         const char *text = lw_strtab_text(&names, file);
-        file_class[file] = is_library_path(text, strlen(text)) ? FILE_LIBRARY : FILE_APP;
+        file_class[file] =
+            lw_codefile_is_library(&library_dirs, text, strlen(text)) ? FILE_LIBRARY : FILE_APP;
     }
     e->code = (PyObject *)code;
     e->file = file;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fnmatch.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "topn.h"
@@ -23,6 +24,7 @@
 #define RELEASE_MIN(t) ((t) / 8)
 
 #define FIELD_FILE 0
+#define FIELD_FUNC 1
 #define FIELD_APP_FILE 2
 /* What intern_site returns, and a worker's site_map holds, for an ignored
  * identity that found no room: nothing is stored, its deltas are dropped
@@ -64,7 +66,8 @@ struct worker {
  *  - no local id of a running worker generation maps to it (`maps`: a SITE
  *    record adds one; a local id mapped anew, or the end of its generation
  *    at the next HELLO, takes it away): that worker sends more deltas;
- *  - no library site rolls up to it (`leaves`, dropped as a leaf goes);
+ *  - no site rolls up to it or is summed in it (`leaves`, dropped as
+ *    such a site goes);
  *  - no worker holds a byte of it;
  *  - it has no detector state: a site keeps one while it holds T/8 or more,
  *    and for good once alerted (the report and LAST WORDS name it).
@@ -87,7 +90,7 @@ struct worker {
  */
 struct refs {
     uint32_t maps;     /* local ids of running generations mapped to the site */
-    uint32_t leaves;   /* library sites whose rollup_of is the site */
+    uint32_t leaves;   /* sites whose rollup_of, function_of or file_of is the site */
     bool queued;       /* in the spare queue */
 };
 
@@ -103,6 +106,9 @@ struct lw_agg {
                                 shifts compare these, not texts and hashes */
     uint32_t *changed;       /* [max_sites] ids whose site has `changed` set */
     uint32_t nchanged;
+    uint32_t *pending;       /* [max_sites] ids whose site has `pending` set: LEAK
+                                verdicts not yet announced or quieted, oldest first */
+    uint32_t npending;
     struct refs *refs;       /* [max_sites] what holds each site */
     uint32_t *spare;         /* [max_sites] ring of offered ids, oldest first */
     uint32_t spare_head, nspare;
@@ -132,23 +138,24 @@ static int need_share(lw_agg_t *agg, uint32_t wid, uint32_t id)
 }
 
 /* What makes two sites one: the first four fields of the text (file,
- * function, app file, app function), the lines, and being a rollup. */
+ * function, app file, app function), the lines, being a rollup, the kind. */
 typedef struct identity {
     const char *text;
     uint32_t len;            /* of those four fields */
     int32_t line, app_line;
     bool rollup;
+    uint8_t kind;
 } identity_t;
 
 static identity_t identity(const char *text, uint32_t len, int32_t line, int32_t app_line,
-                           bool rollup)
+                           bool rollup, uint8_t kind)
 {
-    return (identity_t){text, lw_wire_identity_len(text, len), line, app_line, rollup};
+    return (identity_t){text, lw_wire_identity_len(text, len), line, app_line, rollup, kind};
 }
 
 static identity_t identity_of(const lw_agg_site_t *s)
 {
-    return identity(s->text, s->text_len, s->line, s->app_line, s->rollup);
+    return identity(s->text, s->text_len, s->line, s->app_line, s->rollup, s->kind);
 }
 
 /* The index slot where the identity's probe starts. */
@@ -161,6 +168,7 @@ static uint32_t home_slot(const lw_agg_t *agg, const identity_t *k)
     h ^= (uint64_t)(uint32_t)k->line * UINT64_C(0x9E3779B97F4A7C15);
     h ^= (uint64_t)(uint32_t)k->app_line * UINT64_C(0xC2B2AE3D27D4EB4F);
     h ^= k->rollup ? UINT64_C(0x165667B19E3779F9) : 0;
+    h ^= (uint64_t)k->kind * UINT64_C(0x27D4EB2F165667C5);
     return (uint32_t)(h % (2 * (uint64_t)agg->cfg.max_sites));
 }
 
@@ -175,6 +183,7 @@ static uint32_t find_slot(const lw_agg_t *agg, const identity_t *k, uint32_t hom
         const lw_agg_site_t *s = &agg->sites[id];
         if (id == 0 || (agg->home[id] == home && s->line == k->line &&
                         s->app_line == k->app_line && s->rollup == k->rollup &&
+                        s->kind == k->kind &&
                         identity_of(s).len == k->len && !memcmp(s->text, k->text, k->len)))
             return i;
     }
@@ -221,6 +230,7 @@ void lw_agg_free(lw_agg_t *agg)
     agg->alloc.free(agg->endpoints);
     agg->alloc.free(agg->spare);
     agg->alloc.free(agg->refs);
+    agg->alloc.free(agg->pending);
     agg->alloc.free(agg->changed);
     agg->alloc.free(agg->home);
     agg->alloc.free(agg->index);
@@ -269,6 +279,7 @@ static int make_other_sites(lw_agg_t *agg)
     s->text_len = sizeof(OTHER_SITES);
     s->line = s->app_line = LW_AGG_OTHER_LINE;
     s->judged = true;
+    s->low = INT64_MAX;
     return 0;
 }
 
@@ -287,13 +298,15 @@ lw_agg_t *lw_agg_new(const lw_agg_cfg_t *cfg, const lw_alloc_t *alloc)
     agg->index = alloc->calloc(2 * (size_t)cfg->max_sites, sizeof(uint32_t));
     agg->home = alloc->calloc(cfg->max_sites, sizeof(uint32_t));
     agg->changed = alloc->calloc(cfg->max_sites, sizeof(uint32_t));
+    agg->pending = alloc->calloc(cfg->max_sites, sizeof(uint32_t));
     agg->refs = alloc->calloc(cfg->max_sites, sizeof(struct refs));
     agg->spare = alloc->calloc(cfg->max_sites, sizeof(uint32_t));
     agg->endpoints = alloc->calloc(cfg->max_endpoints, sizeof(char *));
     agg->workers = alloc->calloc(cfg->nworkers + 1, sizeof(struct worker));
     agg->npages = (cfg->max_sites + SHARE_PAGE - 1) / SHARE_PAGE;
     agg->shares = alloc->calloc((size_t)(cfg->nworkers + 1) * agg->npages, sizeof(share_t *));
-    if (!agg->sites || !agg->index || !agg->home || !agg->changed || !agg->refs || !agg->spare ||
+    if (!agg->sites || !agg->index || !agg->home || !agg->changed || !agg->pending ||
+        !agg->refs || !agg->spare ||
         !agg->endpoints || !agg->workers || !agg->shares)
         goto fail;
     for (uint32_t w = 1; w <= cfg->nworkers; w++) {
@@ -364,14 +377,21 @@ static uint32_t free_id(lw_agg_t *agg)
     return 0;
 }
 
-/* Gives up site `id`'s place: index entry, text, shares, rollup link; the
+/* One site fewer links to `up` (0: none). */
+static void unlink_up(lw_agg_t *agg, uint32_t up)
+{
+    if (up && --agg->refs[up].leaves == 0)
+        offer(agg, up);
+}
+
+/* Gives up site `id`'s place: index entry, text, shares, links up; the
  * caller is told. The id stays in the changed list if it was there, so the
  * next site there is judged once even if it does not change: a site with
  * no detector and no bytes is then only looked at. */
 static void evict(lw_agg_t *agg, uint32_t id)
 {
     lw_agg_site_t *s = &agg->sites[id];
-    uint32_t rollup = s->rollup_of;
+    uint32_t up[] = {s->rollup_of, s->function_of, s->file_of};
     bool listed = s->changed;
 
     unindex(agg, id);
@@ -386,33 +406,38 @@ static void evict(lw_agg_t *agg, uint32_t id)
     agg->stats.evicted++;
     if (agg->cfg.evicted)
         agg->cfg.evicted(agg->cfg.evicted_ctx, id);
-    if (rollup && --agg->refs[rollup].leaves == 0)
-        offer(agg, rollup);
+    for (size_t i = 0; i < sizeof(up) / sizeof(up[0]); i++)
+        unlink_up(agg, up[i]);
 }
 
 /* Finds or adds a site (text[len] is '\0' unless it is a rollup); 0 (other
  * sites) when no id is free or memory is short, UNSTORED then for an
- * ignored identity. Whether a site is ignored is decided here, once. */
+ * ignored identity. Whether a site is ignored is decided here, once.
+ * *fresh says whether it was added. A sum that finds no room is no
+ * overflow: its lines are still judged. */
 static uint32_t intern_site(lw_agg_t *agg, const char *text, uint32_t len, int32_t line,
-                            int32_t app_line, uint32_t nframes, bool rollup)
+                            int32_t app_line, uint32_t nframes, bool rollup, uint8_t kind,
+                            bool *fresh)
 {
-    identity_t k = identity(text, len, line, app_line, rollup);
+    identity_t k = identity(text, len, line, app_line, rollup, kind);
     uint32_t home = home_slot(agg, &k), id = agg->index[find_slot(agg, &k, home)];
     bool ignored;
     char *copy;
 
+    *fresh = false;
     if (id)
         return id;
-    /* a rollup's file is its leaf's application file, which did not match */
-    ignored = !rollup && ignored_identity(agg, text, len);
+    /* a rollup's or sum's file is its leaf's application file, which did not match */
+    ignored = !rollup && kind == LW_AGG_LINE && ignored_identity(agg, text, len);
     id = free_id(agg);
     copy = id ? copy_text(agg, text, len) : NULL;
     if (!copy) {
         if (ignored)
             return UNSTORED;
-        agg->stats.overflowed++;
+        agg->stats.overflowed += kind == LW_AGG_LINE;
         return 0;
     }
+    *fresh = true;
     if (id == agg->nsites) {
         agg->nsites++;
     } else {
@@ -425,6 +450,8 @@ static uint32_t intern_site(lw_agg_t *agg, const char *text, uint32_t len, int32
     agg->sites[id].app_line = app_line;
     agg->sites[id].nframes = nframes;
     agg->sites[id].rollup = rollup;
+    agg->sites[id].kind = kind;
+    agg->sites[id].low = INT64_MAX;
     agg->sites[id].ignored = ignored;
     agg->sites[id].judged = !ignored;
     agg->home[id] = home;
@@ -433,7 +460,7 @@ static uint32_t intern_site(lw_agg_t *agg, const char *text, uint32_t len, int32
 }
 
 /* A rollup's identity: the app frame as the site, the leaf's traceback kept. */
-static uint32_t intern_rollup(lw_agg_t *agg, const lw_agg_site_t *leaf)
+static uint32_t intern_rollup(lw_agg_t *agg, const lw_agg_site_t *leaf, bool *fresh)
 {
     char text[MAX_TEXT];
     const char *app_file = lw_agg_field(leaf, 2), *app_func = lw_agg_field(leaf, 3);
@@ -448,7 +475,53 @@ static uint32_t intern_rollup(lw_agg_t *agg, const lw_agg_site_t *leaf)
     text[a + b + 1] = '\0';
     memcpy(text + a + b + 2, leaf->text + leaf->text_len - rest, rest);
     return intern_site(agg, text, (uint32_t)(a + b + 2 + rest), leaf->app_line, leaf->app_line,
-                       rest ? leaf->nframes : 0, true);
+                       rest ? leaf->nframes : 0, true, LW_AGG_LINE, fresh);
+}
+
+/* The sum of a function (func given) or of a file (func ""): 0 if no room. */
+static uint32_t intern_sum(lw_agg_t *agg, const char *file, const char *func, uint8_t kind)
+{
+    char text[MAX_TEXT];
+    size_t a = strlen(file) + 1, b = strlen(func) + 1;
+    bool fresh;
+
+    if (a + b + 2 > sizeof(text))
+        return 0;
+    memcpy(text, file, a);
+    memcpy(text + a, func, b);
+    text[a + b] = text[a + b + 1] = '\0';
+    return intern_site(agg, text, (uint32_t)(a + b + 2), 0, 0, 0, false, kind, &fresh);
+}
+
+/* Site `id` links up to `up` (0: nothing). */
+static uint32_t link_up(lw_agg_t *agg, uint32_t up)
+{
+    if (up)
+        agg->refs[up].leaves++;
+    return up;
+}
+
+/*
+ * A new line-level site (a judged line, or an application line library
+ * sites roll up to) is summed in its function and its file: made here if
+ * need be, each held by the link before the next is made (making one can
+ * evict only what nothing holds). Pseudo-sites (no line) are summed in
+ * nothing. Linked once, when the site is new, so a sum has every byte of
+ * its lines from the start.
+ */
+static void link_sums(lw_agg_t *agg, uint32_t id)
+{
+    lw_agg_site_t *s = &agg->sites[id];
+    const char *file = lw_agg_field(s, FIELD_FILE);
+    uint32_t f;
+
+    if (id == 0 || s->line < 0 || !s->judged || s->kind != LW_AGG_LINE)
+        return;
+    f = s->function_of = link_up(agg, intern_sum(agg, file, lw_agg_field(s, FIELD_FUNC),
+                                                 LW_AGG_FUNCTION));
+    if (f && !agg->sites[f].file_of)
+        agg->sites[f].file_of = link_up(agg, intern_sum(agg, file, "", LW_AGG_FILE));
+    s->file_of = link_up(agg, f ? agg->sites[f].file_of : intern_sum(agg, file, "", LW_AGG_FILE));
 }
 
 static uint32_t intern_endpoint(lw_agg_t *agg, const char *name, uint32_t len)
@@ -585,6 +658,8 @@ static void forget_worker(lw_agg_t *agg, uint32_t wid, const lw_wire_msg_t *hell
             continue;
         s->live -= share;
         sh->bytes = 0;
+        if (s->low != INT64_MAX)
+            s->low -= share;
         if (s->det)
             lw_detect_shift(s->det, -share);
         mark_changed(agg, id);
@@ -608,8 +683,9 @@ static void finish_text(lw_agg_t *agg, uint32_t wid, struct worker *w, const lw_
         agg->stats.malformed++;
         return;
     }
+    bool fresh, rollup_fresh = false;
     uint32_t id = intern_site(agg, p->text, p->text_len, p->u.site.line, p->u.site.app_line,
-                              p->u.site.nframes, false);
+                              p->u.site.nframes, false, LW_AGG_LINE, &fresh);
     map_local(agg, w, p->id, id); /* held from here: making its rollup cannot evict it */
     if (id == UNSTORED)
         return;
@@ -617,12 +693,19 @@ static void finish_text(lw_agg_t *agg, uint32_t wid, struct worker *w, const lw_
     const char *app_file = lw_agg_field(s, FIELD_APP_FILE);
     if (id && !s->ignored && app_file[0] && s->rollup_of == 0 &&
         (strcmp(app_file, lw_agg_field(s, FIELD_FILE)) || s->app_line != s->line)) {
-        s->rollup_of = intern_rollup(agg, s);
+        s->rollup_of = link_up(agg, intern_rollup(agg, s, &rollup_fresh));
         s->judged = s->rollup_of == 0; /* judged through its rollup */
-        if (s->rollup_of)
-            agg->refs[s->rollup_of].leaves++;
     }
-    if (need_share(agg, wid, id) < 0 || need_share(agg, wid, s->rollup_of) < 0) {
+    if (rollup_fresh)
+        link_sums(agg, s->rollup_of);
+    if (fresh && s->rollup_of) { /* a library line feeds its application line's sums */
+        s->function_of = link_up(agg, agg->sites[s->rollup_of].function_of);
+        s->file_of = link_up(agg, agg->sites[s->rollup_of].file_of);
+    } else if (fresh) {
+        link_sums(agg, id);
+    }
+    if (need_share(agg, wid, id) < 0 || need_share(agg, wid, s->rollup_of) < 0 ||
+        need_share(agg, wid, s->function_of) < 0 || need_share(agg, wid, s->file_of) < 0) {
         agg->stats.overflowed += !s->ignored;
         map_local(agg, w, p->id, s->ignored ? UNSTORED : 0);
     }
@@ -649,9 +732,14 @@ static void feed_one(lw_agg_t *agg, uint32_t wid, struct worker *w, const lw_wir
             return; /* an ignored site that found no room */
         uint32_t id = w->site_map[local] - 1;
         uint32_t gep = ep < agg->cfg.local_endpoints ? w->endpoint_map[ep] : 0;
+        const lw_agg_site_t *s = &agg->sites[id];
         apply(agg, wid, id, r->u.delta.bytes, gep);
-        if (agg->sites[id].rollup_of)
-            apply(agg, wid, agg->sites[id].rollup_of, r->u.delta.bytes, gep);
+        if (s->rollup_of)
+            apply(agg, wid, s->rollup_of, r->u.delta.bytes, gep);
+        if (s->function_of)
+            apply(agg, wid, s->function_of, r->u.delta.bytes, gep);
+        if (s->file_of)
+            apply(agg, wid, s->file_of, r->u.delta.bytes, gep);
         return;
     }
     default: /* the reader yields no other kind */
@@ -683,6 +771,8 @@ static bool judge_site(lw_agg_t *agg, lw_agg_site_t *s, uint64_t requests)
 
     if (!s->judged)
         return false;
+    if (s->live < s->low)
+        s->low = s->live;
     /* Detector state only for sites big enough to matter, and dropped
      * when a site shrinks back. */
     if (s->det && s->live < DETECT_UNTIL(agg->cfg.detect.threshold) && !s->det->alerted_growth) {
@@ -701,26 +791,161 @@ static bool judge_site(lw_agg_t *agg, lw_agg_site_t *s, uint64_t requests)
     return s->verdict.kind == LW_VERDICT_LEAK;
 }
 
-size_t lw_agg_judge(lw_agg_t *agg, uint64_t requests, lw_alert_t *out, size_t max)
+/* Whether an announcement of site `s` would repeat one already made: a
+ * line or function it sums, or a sum it is part of, was announced. */
+static bool said_already(const lw_agg_t *agg, const lw_agg_site_t *s)
+{
+    return s->below_announced || (s->function_of && agg->sites[s->function_of].announced) ||
+           (s->file_of && agg->sites[s->file_of].announced);
+}
+
+static void announce(lw_agg_t *agg, lw_agg_site_t *s)
+{
+    s->announced = true;
+    if (s->function_of)
+        agg->sites[s->function_of].below_announced = true;
+    if (s->file_of)
+        agg->sites[s->file_of].below_announced = true;
+}
+
+/* Bytes site `s` grew since first judged; 0 before. */
+static int64_t growth_of(const lw_agg_site_t *s)
+{
+    return s->low == INT64_MAX || s->live < s->low ? 0 : s->live - s->low;
+}
+
+/* The function of file sum `id` that holds DOMINANT of its growth, else 0.
+ * O(sites), per alert. */
+#define DOMINANT(part, whole) (8 * (part) >= 7 * (whole))
+static uint32_t dominant_function(const lw_agg_t *agg, uint32_t id)
+{
+    int64_t whole = growth_of(&agg->sites[id]), best = 0;
+    uint32_t found = 0;
+
+    for (uint32_t i = 1; i < agg->nsites && whole > 0; i++) {
+        const lw_agg_site_t *s = &agg->sites[i];
+        if (s->kind == LW_AGG_FUNCTION && s->file_of == id && growth_of(s) > best) {
+            best = growth_of(s);
+            found = i;
+        }
+    }
+    return whole > 0 && DOMINANT(best, whole) ? found : 0;
+}
+
+/*
+ * The line of function sum `id` that holds DOMINANT of its growth, else 0.
+ * A line may be two sites, what it allocates itself and what libraries
+ * allocate for it (a generated constructor, a logger): their growth counts
+ * together, and the larger names it. The first DOMINANT_LINES lines that
+ * grew are weighed (a dominant line is found among them: the others'
+ * growth counts against it all the same). O(sites), per alert.
+ */
+#define DOMINANT_LINES 32
+static uint32_t dominant_line(const lw_agg_t *agg, uint32_t id)
+{
+    struct line_growth {
+        int32_t line;
+        int64_t grown, best;
+        uint32_t id;
+    } by[DOMINANT_LINES];
+    int64_t whole = growth_of(&agg->sites[id]);
+    uint32_t n = 0, top = 0;
+
+    for (uint32_t i = 1; i < agg->nsites && whole > 0; i++) {
+        const lw_agg_site_t *s = &agg->sites[i];
+        int64_t g = growth_of(s);
+        uint32_t k = 0;
+        if (s->kind != LW_AGG_LINE || !s->judged || s->function_of != id || g <= 0)
+            continue;
+        while (k < n && by[k].line != s->line)
+            k++;
+        if (k == n) {
+            if (n == DOMINANT_LINES)
+                continue;
+            by[n++] = (struct line_growth){s->line, 0, 0, 0};
+        }
+        by[k].grown += g;
+        if (g > by[k].best) {
+            by[k].best = g;
+            by[k].id = i;
+        }
+        if (by[k].grown > by[top].grown)
+            top = k;
+    }
+    return n && DOMINANT(by[top].grown, whole) ? by[top].id : 0;
+}
+
+/*
+ * The name a sum's alert goes under: a file's function, or a function's
+ * (or that function's) line, that holds nearly all of its growth is the
+ * leak, and said as such. A sum sees a leak's growth from its first bytes
+ * (it holds other bytes, so it is judged from the start) while a line is
+ * judged once it holds T/4, so a leak at one line often crosses in its
+ * sums first.
+ */
+static uint32_t narrowest(const lw_agg_t *agg, uint32_t id)
+{
+    uint32_t part;
+
+    if (agg->sites[id].kind == LW_AGG_FILE && (part = dominant_function(agg, id)))
+        id = part;
+    if (agg->sites[id].kind == LW_AGG_FUNCTION && (part = dominant_line(agg, id)))
+        id = part;
+    return id;
+}
+
+/*
+ * Takes the pending LEAK verdicts, lines first, then functions, then
+ * files (agg.h, Sums): each is announced into out, or quieted when it
+ * would say again what an announcement said. Stops when out is full; the
+ * rest stays pending, in order.
+ */
+static size_t announce_pending(lw_agg_t *agg, lw_alert_t *out, size_t max)
 {
     size_t n = 0;
-    uint32_t i;
 
-    for (i = 0; i < agg->nchanged && n < max; i++) {
+    for (uint8_t kind = LW_AGG_LINE; kind <= LW_AGG_FILE; kind++) {
+        uint32_t kept = 0;
+        for (uint32_t i = 0; i < agg->npending; i++) {
+            uint32_t id = agg->pending[i];
+            lw_agg_site_t *s = &agg->sites[id];
+            if (s->kind != kind || (n == max && !said_already(agg, s))) {
+                agg->pending[kept++] = id;
+                continue;
+            }
+            s->pending = false;
+            if (said_already(agg, s))
+                continue; /* its detector remembers the alert: it speaks again at doublings */
+            uint32_t named = narrowest(agg, id);
+            lw_agg_site_t *ns = &agg->sites[named];
+            if (named != id && ns->det) /* its own verdict comes at a doubling of this */
+                lw_detect_alerted(ns->det, ns->verdict.growth > agg->cfg.detect.threshold
+                                               ? ns->verdict.growth
+                                               : agg->cfg.detect.threshold);
+            announce(agg, ns);
+            out[n].site = named;
+            out[n].verdict = ns->verdict;
+            n++;
+        }
+        agg->npending = kept;
+    }
+    return n;
+}
+
+size_t lw_agg_judge(lw_agg_t *agg, uint64_t requests, lw_alert_t *out, size_t max)
+{
+    for (uint32_t i = 0; i < agg->nchanged; i++) {
         uint32_t id = agg->changed[i];
         lw_agg_site_t *s = &agg->sites[id];
         s->changed = false;
-        if (judge_site(agg, s, requests)) {
-            out[n].site = id;
-            out[n].verdict = s->verdict;
-            n++;
+        if (judge_site(agg, s, requests) && !s->pending) {
+            s->pending = true;
+            agg->pending[agg->npending++] = id;
         }
         offer(agg, id); /* its detector or its last bytes may just have gone */
     }
-    /* out is full: the sites not judged yet wait for the next call */
-    memmove(agg->changed, agg->changed + i, (agg->nchanged - i) * sizeof(uint32_t));
-    agg->nchanged -= i;
-    return n;
+    agg->nchanged = 0;
+    return announce_pending(agg, out, max);
 }
 
 const lw_agg_cfg_t *lw_agg_config(const lw_agg_t *agg)
@@ -765,6 +990,12 @@ static int64_t held(const lw_agg_t *agg, uint32_t id, uint32_t wid)
     return wid ? lw_agg_share(agg, id, wid) : agg->sites[id].live;
 }
 
+/* Judged, and a line or an announced sum: what lists show. */
+static bool listed(const lw_agg_site_t *s)
+{
+    return s->judged && (s->kind == LW_AGG_LINE || s->announced);
+}
+
 size_t lw_agg_top_sites(const lw_agg_t *agg, uint32_t wid, bool suspects_only, uint32_t *out,
                         size_t max)
 {
@@ -777,7 +1008,7 @@ size_t lw_agg_top_sites(const lw_agg_t *agg, uint32_t wid, bool suspects_only, u
     for (uint32_t id = 0; id < agg->nsites; id++) {
         const lw_agg_site_t *s = &agg->sites[id];
         int64_t b = held(agg, id, wid);
-        if (!s->judged || b <= 0 ||
+        if (!listed(s) || b <= 0 ||
             (suspects_only && (!s->det || s->verdict.kind == LW_VERDICT_NONE)))
             continue;
         lw_topn_offer(&top, id, b);
@@ -790,6 +1021,35 @@ uint32_t lw_agg_suspects(const lw_agg_t *agg)
     uint32_t n = 0;
 
     for (uint32_t i = 0; i < agg->nsites; i++)
-        n += agg->sites[i].det && agg->sites[i].verdict.kind != LW_VERDICT_NONE;
+        n += listed(&agg->sites[i]) && agg->sites[i].det &&
+             agg->sites[i].verdict.kind != LW_VERDICT_NONE;
     return n;
+}
+
+const char *lw_agg_kind_name(uint8_t kind)
+{
+    return kind == LW_AGG_FUNCTION ? "function" : kind == LW_AGG_FILE ? "file" : "line";
+}
+
+size_t lw_agg_lines_of(const lw_agg_t *agg, uint32_t id, uint32_t *out, int64_t *grown,
+                       size_t max, uint32_t *nlines, int64_t *total)
+{
+    lw_topn_t top;
+
+    *nlines = 0;
+    *total = 0;
+    if (id >= agg->nsites)
+        return 0;
+    lw_topn_init(&top, out, grown, max);
+    for (uint32_t i = 0; i < agg->nsites; i++) {
+        const lw_agg_site_t *s = &agg->sites[i];
+        int64_t g = s->low == INT64_MAX ? 0 : s->live - s->low;
+        if (s->kind != LW_AGG_LINE || !s->judged || g <= 0 ||
+            (i != id && s->function_of != id && s->file_of != id))
+            continue;
+        (*nlines)++;
+        *total += g;
+        lw_topn_offer(&top, i, g);
+    }
+    return top.n;
 }

@@ -11,6 +11,23 @@
  * application causes it. Such library sites are not judged on their own,
  * so one leak makes one alert.
  *
+ * Sums. A leak's bytes often spread over lines (an exception chain pins
+ * frames and locals over several; a registry keeps a key, a tuple and a
+ * child object, each made at its own line), so no single line reaches the
+ * threshold while their total is far past it. Every line-level site (a
+ * judged line, or an application line that library sites roll up to)
+ * therefore also feeds the sum of its function and the sum of its file
+ * (the application frame's, where there is one), and those are judged with
+ * the same detector. One leak makes one alert: a sum or line is announced
+ * under its own name only when no site it sums and no sum it is part of
+ * was announced before; otherwise its LEAK verdict is kept quiet (the
+ * alert already made says it, and grows again at doublings of its own).
+ * Within one judgement the lines are announced first, then the functions,
+ * then the files, so a leak at one line is named by that line, and a leak
+ * spread over lines by the narrowest sum that holds it. A sum is listed
+ * (lw_agg_top_sites) only once announced; its lines, with how much each
+ * grew since judging began, come from lw_agg_lines_of.
+ *
  * Memory: bounded by max_sites and by the workers' own bounds. The heavy
  * part, a site's detector state, exists only while the site holds at least
  * T/8 (created at T/4): sites that stay flat and small cost their identity
@@ -75,6 +92,13 @@ typedef struct lw_agg_cfg {
     uint32_t nignore;
 } lw_agg_cfg_t;
 
+/* What a site is: a line, or the sum of a function's or a file's lines. */
+enum lw_agg_kind {
+    LW_AGG_LINE = 0,
+    LW_AGG_FUNCTION,
+    LW_AGG_FILE,
+};
+
 typedef struct lw_agg_site {
     char *text;                /* identity: file, func, app file, app func, frames */
     uint32_t text_len;
@@ -94,6 +118,15 @@ typedef struct lw_agg_site {
     bool releases;             /* a worker has released half its share before */
     int64_t released_high;     /* the detector's high when it was dropped */
     uint32_t rollup_of;        /* for a library site: its rollup's id, else 0 */
+    uint8_t kind;              /* enum lw_agg_kind; a sum's text is file, function ("" for
+                                  a file), "", "" and its lines 0 */
+    bool announced;            /* alerted under its own name */
+    bool below_announced;      /* a line or function it sums was announced */
+    bool pending;              /* a LEAK verdict waiting in lw_agg_judge's queue */
+    uint32_t function_of;      /* the function sum its bytes also feed, else 0 */
+    uint32_t file_of;          /* the file sum its bytes also feed, else 0 */
+    int64_t low;               /* its lowest live bytes since first judged (INT64_MAX
+                                  before): a line's growth in a sum's alert */
 } lw_agg_site_t;
 
 typedef struct lw_alert {
@@ -117,9 +150,11 @@ int lw_agg_feed(lw_agg_t *agg, uint32_t wid, const lw_record_t *recs, size_t n);
 
 /*
  * Judges the sites that changed since the last call, at `requests` (all
- * workers' requests so far). Writes up to max alerts (LW_VERDICT_LEAK);
- * when out fills, the sites not yet judged stay queued for the next call,
- * so calling until it returns less than max loses no alert.
+ * workers' requests so far). Writes up to max alerts (LW_VERDICT_LEAK),
+ * lines before functions before files, leaving out those that would say
+ * again what an announcement said (Sums, above); when out fills, the rest
+ * stay pending for the next call, so calling until it returns less than
+ * max loses no alert.
  */
 size_t lw_agg_judge(lw_agg_t *agg, uint64_t requests, lw_alert_t *out, size_t max);
 
@@ -153,13 +188,26 @@ typedef struct lw_agg_stats {
 void lw_agg_stats(const lw_agg_t *agg, lw_agg_stats_t *out);
 
 /*
- * The judged sites holding the most bytes in worker `wid` (all workers when
+ * The judged sites (lines, and sums once announced) holding the most bytes in worker `wid` (all workers when
  * wid is 0), site 0 included when it holds any, largest first; only those
  * judged suspect or leaking when suspects_only; up to max ids into out
  * (LW_AGG_TOP_MAX at most). Returns the count.
  */
 size_t lw_agg_top_sites(const lw_agg_t *agg, uint32_t wid, bool suspects_only, uint32_t *out,
                         size_t max);
+
+/* What a site of kind `kind` is called: "line", "function", "file". */
+const char *lw_agg_kind_name(uint8_t kind);
+
+/*
+ * The lines whose bytes feed sum `id` (a function's or file's; for a line:
+ * itself), those that grew most since judging began first: up to max ids
+ * into out, their growth into grown. *nlines gets how many lines grew in
+ * all, *total their summed growth. Returns the count written. O(sites):
+ * for alerts and the report, not per delta.
+ */
+size_t lw_agg_lines_of(const lw_agg_t *agg, uint32_t id, uint32_t *out, int64_t *grown,
+                       size_t max, uint32_t *nlines, int64_t *total);
 
 /* A worker generation that ended (its successor said HELLO), and what it held. */
 typedef struct lw_departure {

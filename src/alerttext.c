@@ -7,6 +7,7 @@ enum { FIELD_FILE, FIELD_FUNC, FIELD_APP_FILE, FIELD_APP_FUNC, FIELD_FRAMES };
 /* ...then, from FIELD_FRAMES on, these for each frame of the traceback. */
 enum { FRAME_FILE, FRAME_LINE, FRAME_FUNC, FRAME_FIELDS };
 
+#define SUM_LINES 5 /* lines a sum's LEAK alert lists */
 #define SIZE_TEXT 32 /* room for any lw_size_format result ("1023.9 PiB"), as before */
 #define SECONDS_PER_MINUTE 60
 
@@ -35,11 +36,40 @@ static size_text_t size_of_rate(double per_request)
     return size_of_u((uint64_t)(per_request > 0 ? per_request : 0));
 }
 
-/* "file:line in function()" of a site. */
+/* "file:line in function()" of a line; "function f() in file" and "file
+ * f" of a sum. */
 static void put_site(lw_strbuf_t *t, const lw_agg_site_t *s)
 {
-    lw_strbuf_put(t, "%s:%d in %s()", lw_agg_field(s, FIELD_FILE), s->line,
-                lw_agg_field(s, FIELD_FUNC));
+    if (s->kind == LW_AGG_FUNCTION)
+        lw_strbuf_put(t, "function %s() in %s", lw_agg_field(s, FIELD_FUNC),
+                      lw_agg_field(s, FIELD_FILE));
+    else if (s->kind == LW_AGG_FILE)
+        lw_strbuf_put(t, "file %s", lw_agg_field(s, FIELD_FILE));
+    else
+        lw_strbuf_put(t, "%s:%d in %s()", lw_agg_field(s, FIELD_FILE), s->line,
+                      lw_agg_field(s, FIELD_FUNC));
+}
+
+/* A sum's lines, those that grew most first, with their shares of the growth. */
+static void put_lines(lw_strbuf_t *t, const lw_agg_t *agg, uint32_t id)
+{
+    uint32_t ids[SUM_LINES], nlines;
+    int64_t grown[SUM_LINES], total;
+    size_t n = lw_agg_lines_of(agg, id, ids, grown, SUM_LINES, &nlines, &total);
+
+    lw_strbuf_put(t, "[leakwatch]   grew at %u site%s", nlines, nlines == 1 ? "" : "s");
+    for (size_t i = 0; i < n; i++) {
+        const lw_agg_site_t *l = lw_agg_site(agg, ids[i]);
+        lw_strbuf_put(t, "%s", i ? ", " : ": ");
+        put_site(t, l);
+        if (l->rollup) /* beside the line's own bytes, listed apart */
+            lw_strbuf_put(t, " via libraries");
+        lw_strbuf_put(t, " +%s (%d%%)", size_of(grown[i]).s,
+                      (int)(100.0 * (double)grown[i] / (double)total + 0.5));
+    }
+    if (nlines > n)
+        lw_strbuf_put(t, ", and %u more", nlines - (uint32_t)n);
+    lw_strbuf_put(t, "\n");
 }
 
 /* The line after LEAK: what the site is the sum of, or where it is reached from. */
@@ -57,6 +87,8 @@ static void put_origin(lw_strbuf_t *t, const lw_agg_t *agg, const lw_agg_cfg_t *
                     (unsigned long long)st.overflowed, st.overflowed == 1 ? "" : "s",
                     cfg->max_sites - 1);
     }
+    else if (s->kind != LW_AGG_LINE)
+        put_lines(t, agg, id);
     else if (s->rollup)
         lw_strbuf_put(t, "[leakwatch]   growing inside libraries called from this line\n");
     else if (lw_agg_field(s, FIELD_APP_FILE)[0] && s->app_line != s->line)
@@ -91,6 +123,16 @@ static void put_traceback(lw_strbuf_t *t, const lw_agg_site_t *s)
     }
 }
 
+/* A sum's line that grew most (the sum itself if none did: no traceback). */
+static const lw_agg_site_t *top_line(const lw_agg_t *agg, uint32_t id)
+{
+    uint32_t top, nlines;
+    int64_t grown, total;
+
+    return lw_agg_lines_of(agg, id, &top, &grown, 1, &nlines, &total) ? lw_agg_site(agg, top)
+                                                                       : lw_agg_site(agg, id);
+}
+
 void lw_alerttext_leak(lw_strbuf_t *t, const lw_agg_t *agg, uint32_t id)
 {
     const lw_agg_cfg_t *cfg = lw_agg_config(agg);
@@ -118,7 +160,7 @@ void lw_alerttext_leak(lw_strbuf_t *t, const lw_agg_t *agg, uint32_t id)
     lw_strbuf_put(t, "\n");
     put_origin(t, agg, cfg, id, s);
     put_endpoints(t, agg, s);
-    put_traceback(t, s);
+    put_traceback(t, s->kind == LW_AGG_LINE ? s : top_line(agg, id));
 }
 
 void lw_alerttext_oom(lw_strbuf_t *t, const lw_agg_t *agg, const lw_alert_oom_t *in)

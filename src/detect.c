@@ -123,6 +123,12 @@ void lw_detect_pin(lw_detect_site_t *s)
     lw_detect_pin_at(s, s->high);
 }
 
+void lw_detect_alerted(lw_detect_site_t *s, int64_t growth)
+{
+    if (growth > s->alerted_growth)
+        s->alerted_growth = growth;
+}
+
 /*
  * Keeps the history bounded and even: points at least `spacing` requests
  * apart, the newest point always last. When full, the spacing doubles and

@@ -76,6 +76,10 @@ void lw_detect_pin(lw_detect_site_t *s);
  * (a detector recreated for a site that released before). */
 void lw_detect_pin_at(lw_detect_site_t *s, int64_t high);
 
+/* Says the site was announced at `growth` (by a sum it dominates): it
+ * speaks again only once grown to twice that. */
+void lw_detect_alerted(lw_detect_site_t *s, int64_t growth);
+
 /*
  * Feeds one observation (requests must not go backwards; equal requests
  * replace the last point) and judges. Pure: same inputs, same verdicts.

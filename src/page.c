@@ -14,6 +14,7 @@
 #define CHART_W 360
 #define CHART_H 90
 #define HOT_SHARE 0.8 /* a worker's bar turns red past this share of its limit */
+#define PAGE_SUM_LINES 5 /* lines a sum's card lists */
 
 static const char style[] =
     "body{font:14px/1.4 system-ui,sans-serif;margin:0 auto;padding:12px 16px;max-width:1180px;"
@@ -217,6 +218,25 @@ static void site_details(lw_strbuf_t *t, const lw_page_input_t *in, uint32_t id,
     lw_strbuf_put(t, "</ol></details>");
 }
 
+/* A sum's lines that grew most, with what each grew. */
+static void sum_lines(lw_strbuf_t *t, const lw_agg_t *agg, uint32_t id)
+{
+    uint32_t ids[PAGE_SUM_LINES], nlines;
+    int64_t grown[PAGE_SUM_LINES], total;
+    size_t n = lw_agg_lines_of(agg, id, ids, grown, PAGE_SUM_LINES, &nlines, &total);
+    char line[16], size[32];
+
+    lw_strbuf_put(t, "<div>grew at %u line%s:</div><ul>", nlines, nlines == 1 ? "" : "s");
+    for (size_t i = 0; i < n; i++) {
+        const lw_agg_site_t *l = lw_agg_site(agg, ids[i]);
+        snprintf(line, sizeof(line), "%" PRId32, l->line);
+        lw_strbuf_put(t, "<li>");
+        site_name(t, lw_agg_field(l, 0), line, lw_agg_field(l, 1));
+        lw_strbuf_put(t, " +%s</li>", bytes(grown[i], size, sizeof(size)));
+    }
+    lw_strbuf_put(t, "</ul>");
+}
+
 static void site_card(lw_strbuf_t *t, const lw_page_input_t *in, uint32_t id)
 {
     const lw_agg_site_t *s = lw_agg_site(in->agg, id);
@@ -228,7 +248,15 @@ static void site_card(lw_strbuf_t *t, const lw_page_input_t *in, uint32_t id)
     snprintf(line, sizeof(line), "%" PRId32, s->line);
     lw_strbuf_put(t, "<div class=\"site\"><h3>");
     site_badge(t, s);
-    if (s->line < 0) { /* a pseudo-site: "<no Python frame>", "<CPython free lists>" */
+    if (s->kind != LW_AGG_LINE) { /* a sum: what it sums, its lines below */
+        lw_strbuf_put(t, "%s <code>", lw_agg_kind_name(s->kind));
+        lw_strbuf_put_html(t, lw_agg_field(s, s->kind == LW_AGG_FILE ? 0 : 1));
+        lw_strbuf_put(t, s->kind == LW_AGG_FILE ? "</code>" : "()</code> in <code>");
+        if (s->kind == LW_AGG_FUNCTION) {
+            lw_strbuf_put_html(t, lw_agg_field(s, 0));
+            lw_strbuf_put(t, "</code>");
+        }
+    } else if (s->line < 0) { /* a pseudo-site: "<no Python frame>", "<CPython free lists>" */
         lw_strbuf_put(t, "<code>");
         lw_strbuf_put_html(t, lw_agg_field(s, 0));
         lw_strbuf_put(t, "</code>");
@@ -242,6 +270,8 @@ static void site_card(lw_strbuf_t *t, const lw_page_input_t *in, uint32_t id)
                     bytes(s->verdict.growth, growth, sizeof(growth)), s->verdict.requests,
                     s->verdict.per_request);
     lw_strbuf_put(t, "</div>");
+    if (s->kind != LW_AGG_LINE)
+        sum_lines(t, in->agg, id);
     if (n)
         chart(t, pts, n, in->hist_now);
     else

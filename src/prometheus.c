@@ -95,11 +95,13 @@ static void site_families(lw_strbuf_t *t, const lw_prometheus_input_t *in)
             lw_prometheus_escape(lw_agg_field(s, 0), file, sizeof(file));
             lw_prometheus_escape(lw_agg_field(s, 1), func, sizeof(func));
             /* via_libraries keeps the series of an application line apart from the
-             * one summing what libraries allocate on its behalf (same file:line) */
+             * one summing what libraries allocate on its behalf (same file:line);
+             * kind, those of a function's or a file's sum (line 0) once announced */
             lw_strbuf_put(t,
-                "%s{file=\"%s\",line=\"%" PRId32 "\",function=\"%s\",via_libraries=\"%s\"} %" PRId64
-                "\n",
+                "%s{file=\"%s\",line=\"%" PRId32 "\",function=\"%s\",via_libraries=\"%s\","
+                "kind=\"%s\"} %" PRId64 "\n",
                 name, file, s->line, func, s->rollup ? "true" : "false",
+                lw_agg_kind_name(s->kind),
                 g ? (s->det ? s->verdict.growth : 0) : s->live);
         }
     }

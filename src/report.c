@@ -75,6 +75,29 @@ static json_t *child(json_t *o, const char *key, json_t *container)
     return json_object_set_new(o, key, container) == 0 ? container : NULL;
 }
 
+/* A sum's "lines": those that grew most, with the bytes each grew. 0, or -1. */
+static int sum_lines(json_t *o, const lw_agg_t *agg, uint32_t id)
+{
+    uint32_t ids[LW_REPORT_SUM_LINES], nlines;
+    int64_t grown[LW_REPORT_SUM_LINES], total;
+    size_t n = lw_agg_lines_of(agg, id, ids, grown, LW_REPORT_SUM_LINES, &nlines, &total);
+    json_t *arr = child(o, "lines", json_array());
+
+    if (!arr || json_object_set_new(o, "lines_grown", json_integer(nlines)) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const lw_agg_site_t *l = lw_agg_site(agg, ids[i]);
+        json_t *e = triple("file", lw_agg_field(l, 0), "line", l->line, "function",
+                           lw_agg_field(l, 1));
+        if (!e || json_object_set_new(e, "grown_bytes", json_integer(grown[i])) < 0 ||
+            json_array_append_new(arr, e) < 0) {
+            json_decref(e);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* One site. On failure NULL, and everything built so far is released with o. */
 static json_t *site_json(const lw_report_input_t *in, uint32_t id)
 {
@@ -90,12 +113,15 @@ static json_t *site_json(const lw_report_input_t *in, uint32_t id)
     bad = bad || json_object_set_new(o, "file", str(lw_agg_field(s, 0))) < 0 ||
           json_object_set_new(o, "line", json_integer(s->line)) < 0 ||
           json_object_set_new(o, "function", str(lw_agg_field(s, 1))) < 0 ||
+          json_object_set_new(o, "kind", str(lw_agg_kind_name(s->kind))) < 0 ||
           json_object_set_new(o, "via_libraries", json_boolean(s->rollup)) < 0 ||
           json_object_set_new(o, "live_bytes", json_integer(s->live)) < 0 ||
           json_object_set_new(o, "growth_bytes", json_integer(s->det ? s->verdict.growth : 0)) < 0 ||
           json_object_set_new(o, "suspect",
                               json_boolean(s->det && s->verdict.kind != LW_VERDICT_NONE)) < 0 ||
           json_object_set_new(o, "alerted", json_boolean(s->det && s->det->alerted_growth)) < 0;
+    if (!bad && s->kind != LW_AGG_LINE)
+        bad = sum_lines(o, agg, id);
     for (uint32_t f = 0; !bad && f < s->nframes; f++)
         bad = json_array_append_new(tb, triple("file", lw_agg_field(s, 4 + 3 * f), "line",
                                                atoi(lw_agg_field(s, 5 + 3 * f)), "function",

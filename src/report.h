@@ -16,6 +16,7 @@
 #include "config.h"
 
 #define LW_REPORT_SITES_MAX 100  /* the largest sites, by live bytes */
+#define LW_REPORT_SUM_LINES 10   /* lines a sum lists, most grown first */
 
 typedef struct lw_report_worker {
     uint32_t id;

@@ -29,6 +29,7 @@
 #define DRAIN_MAX 65536
 #define ALERTS_MAX 16
 #define MAX_SITES 65536
+#define SUM_LINES 5 /* lines a sum's alert lists (src/alerttext.c) */
 #define MAX_ENDPOINTS 4096
 
 #define NWORKERS 64
@@ -175,11 +176,20 @@ static void master_judge(void)
     do {
         n = lw_agg_judge(agg, requests, alerts, ALERTS_MAX);
         for (size_t i = 0; i < n; i++) {
-            uint32_t at = decode(lw_agg_site(agg, alerts[i].site));
-            if (at == NONE)
-                stray_alerts++;
-            else
-                alerted[at]++;
+            uint32_t ids[SUM_LINES] = {alerts[i].site}, nlines;
+            int64_t grown[SUM_LINES], total;
+            size_t named = 1;
+            /* a function's or file's sum names the lines that grew, most first */
+            if (lw_agg_site(agg, ids[0])->kind != LW_AGG_LINE)
+                named = lw_agg_lines_of(agg, alerts[i].site, ids, grown, SUM_LINES, &nlines,
+                                        &total);
+            for (size_t k = 0; k < named; k++) {
+                uint32_t at = decode(lw_agg_site(agg, ids[k]));
+                if (at == NONE)
+                    stray_alerts++;
+                else if (k == 0 || leaky[at]) /* a listed flat line is named, not flagged */
+                    alerted[at]++;
+            }
         }
     } while (n == ALERTS_MAX);
 }
@@ -309,12 +319,28 @@ static void check(void)
     if (st.malformed || st.overflowed || st.deltas != pushed_deltas || stray_alerts ||
         drained_records != pushed_records)
         die("records malformed or lost, sites overflowed, or alerts on unknown sites");
-    if (st.sites != 1 + NSITES + nrollups || st.endpoints != 1 + NENDPOINTS)
+    static int64_t summed[MAX_SITES];
+    uint32_t nsums = 0;
+    memset(summed, 0, sizeof(summed));
+    for (uint32_t id = 1; id < st.sites; id++) { /* a sum holds what its leaves do */
+        const lw_agg_site_t *s = lw_agg_site(agg, id);
+        nsums += s->kind != LW_AGG_LINE;
+        if (s->kind == LW_AGG_LINE && !s->rollup) {
+            summed[s->function_of] += s->live;
+            summed[s->file_of] += s->live;
+        }
+    }
+    if (st.sites != 1 + NSITES + nrollups + nsums || st.endpoints != 1 + NENDPOINTS)
         die("unexpected number of sites or endpoints");
     for (uint32_t id = 1; id < st.sites; id++) {
         const lw_agg_site_t *s = lw_agg_site(agg, id);
         uint32_t at = decode(s);
         int64_t sum = 0;
+        if (s->kind != LW_AGG_LINE) {
+            if (s->live != summed[id])
+                die("a sum's live bytes are not those of its lines");
+            continue;
+        }
         for (uint32_t w = 1; w <= NWORKERS; w++)
             sum += lw_agg_share(agg, id, w);
         if (at == NONE || seen[at] || s->live != expect[at] || sum != s->live)

@@ -25,8 +25,8 @@ class EvalRunnerTest(unittest.TestCase):
         self.assertEqual(rc, 0, out)
         rows = {l.split()[0]: l for l in out.splitlines()
                 if l.startswith(("leak_memo_dict.py", "ok_pool.py"))}
-        self.assertRegex(rows["leak_memo_dict.py"], r" LEAK +yes +\d+ .* ok$", out)
-        self.assertRegex(rows["ok_pool.py"], r" quiet +- +20000 .* ok$", out)
+        self.assertRegex(rows["leak_memo_dict.py"], r" LEAK +yes +\w+ +\d+ .* ok$", out)
+        self.assertRegex(rows["ok_pool.py"], r" quiet +- +- +20000 .* ok$", out)
         self.assertIn("0 missed or misplaced", out)
 
     def test_a_false_alarm_fails_the_run(self):

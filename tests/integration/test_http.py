@@ -21,7 +21,7 @@ from harness import (APPS, ROOT, UwsgiTestCase, free_port, http_get, leak_line, 
 
 LABEL_BYTES = 511  # a label value keeps at most this much (src/prometheus.c, with its NUL: 512)
 SITE = re.compile(r'^leakwatch_site_live_bytes\{file="([^"]*)",line="(\d+)",function="([^"]*)",'
-                  r'via_libraries="(true|false)"\} (\d+)$', re.M)
+                  r'via_libraries="(true|false)",kind="(?:line|function|file)"\} (\d+)$', re.M)
 
 
 def raw(port, data, timeout=10):

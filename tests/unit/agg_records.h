@@ -81,7 +81,8 @@ static inline uint32_t find(lw_agg_t *agg, const char *file, int line, bool roll
     uint32_t found = 0;
     for (uint32_t i = 1; lw_agg_site(agg, i); i++) {
         const lw_agg_site_t *s = lw_agg_site(agg, i);
-        if (!strcmp(lw_agg_field(s, 0), file) && s->line == line && s->rollup == rollup) {
+        if (!strcmp(lw_agg_field(s, 0), file) && s->line == line && s->rollup == rollup &&
+            s->kind == LW_AGG_LINE) {
             assert_int_equal(found, 0);
             found = i;
         }

@@ -219,11 +219,15 @@ static void test_agg_full_table_folds_into_other_sites(void **state)
         delta(i, 10, 0);
     }
     feed(agg, 1);
+    /* site 0, /f0.py's line and its function's sum; its file's sum finds no
+     * room, which is no overflow (its line is still judged) */
     lw_agg_stats_t st;
     lw_agg_stats(agg, &st);
     assert_int_equal(st.sites, 3);
-    assert_int_equal(st.overflowed, 3);
-    assert_int_equal(lw_agg_site(agg, 0)->live, 30);
+    assert_int_equal(lw_agg_site(agg, 2)->kind, LW_AGG_FUNCTION);
+    assert_int_equal(lw_agg_site(agg, 1)->file_of, 0);
+    assert_int_equal(st.overflowed, 4);
+    assert_int_equal(lw_agg_site(agg, 0)->live, 40);
     lw_agg_free(agg);
 }
 
@@ -253,6 +257,127 @@ static void test_agg_judges_and_describes_a_leak(void **state)
     assert_non_null(strstr(text, "[leakwatch]     /srv/app.py:12 in handler()\n"));
     assert_leakwatch_lines(text);
     lw_agg_free(agg);
+}
+
+/*
+ * Sums. Lines of /srv/sum.py, each growing by `rate` bytes a request
+ * (T = 100000), beside a flat one: the first alert names what `named`
+ * says, as a line, a function or a file, and no other alert follows while
+ * they keep growing (one leak, one alert; its doubling speaks again under
+ * the same name).
+ */
+typedef struct spread_line {
+    int line;
+    const char *func;
+    int64_t rate;
+} spread_line_t;
+
+typedef struct spread_case {
+    spread_line_t lines[4];
+    uint32_t nlines;
+    uint8_t kind;          /* of the site announced */
+    const char *named;     /* how its LEAK line starts */
+    const char *grew;      /* a sum's line of lines, or NULL */
+} spread_case_t;
+
+static const spread_case_t one_line = {
+    {{12, "handler", 1500}}, 1, LW_AGG_LINE,
+    "[leakwatch] LEAK /srv/sum.py:12 in handler(): +", NULL};
+static const spread_case_t lines_of_one_function = {
+    {{12, "handler", 500}, {13, "handler", 400}, {14, "handler", 600}}, 3, LW_AGG_FUNCTION,
+    "[leakwatch] LEAK function handler() in /srv/sum.py: +",
+    "[leakwatch]   grew at 3 sites: /srv/sum.py:14 in handler() +"};
+static const spread_case_t functions_of_one_file = {
+    {{12, "handler", 500}, {30, "lookup", 500}, {44, "render", 500}}, 3, LW_AGG_FILE,
+    "[leakwatch] LEAK file /srv/sum.py: +", "[leakwatch]   grew at 3 sites: /srv/sum.py:"};
+
+static void test_agg_announces_the_narrowest_site_that_holds_a_leak(void **state)
+{
+    const spread_case_t *c = *state;
+    lw_agg_t *agg = fresh();
+    lw_alert_t alerts[4];
+    uint32_t announced = 0, nalerts = 0;
+    uint64_t req;
+    char text[4096];
+
+    (void)state;
+    hello(101, 1);
+    for (uint32_t i = 0; i < c->nlines; i++)
+        named_site(i + 1, c->lines[i].line, "/srv/sum.py", c->lines[i].func);
+    named_site(9, 90, "/srv/sum.py", "setup");
+    delta(9, 50000, 0); /* flat: summed, never growing */
+    feed(agg, 1);
+    for (req = 1; req <= 1000; req++) {
+        for (uint32_t i = 0; i < c->nlines; i++)
+            delta(i + 1, c->lines[i].rate, 0);
+        feed(agg, 1);
+        size_t n = lw_agg_judge(agg, req, alerts, 4);
+        for (size_t k = 0; k < n; k++) {
+            if (!announced) {
+                announced = alerts[k].site;
+                describe(agg, announced, text, sizeof(text));
+            }
+            assert_int_equal(alerts[k].site, announced);
+            nalerts++;
+        }
+    }
+    assert_int_not_equal(announced, 0);
+    assert_true(nalerts >= 2); /* its growth doubled at least once */
+    assert_int_equal(lw_agg_site(agg, announced)->kind, c->kind);
+    assert_true(!strncmp(text, c->named, strlen(c->named)));
+    if (c->grew)
+        assert_non_null(strstr(text, c->grew));
+    assert_null(strstr(text, ":90 in setup()")); /* the flat line is not said to grow */
+    assert_leakwatch_lines(text);
+    /* each line's growth is what it was fed since judging began */
+    uint32_t ids[4], nlines;
+    int64_t grown[4], total;
+    size_t n = lw_agg_lines_of(agg, announced, ids, grown, 4, &nlines, &total);
+    assert_int_equal(n, c->nlines);
+    assert_int_equal(nlines, c->nlines);
+    int64_t sum = 0;
+    for (uint32_t i = 0; i < c->nlines; i++)
+        sum += c->lines[i].rate * (int64_t)(req - 2); /* from the first judgement's point */
+    assert_int_equal(total, sum);
+    assert_true(grown[0] >= grown[n - 1]);
+    lw_agg_free(agg);
+    assert_int_equal(live_allocs, 0);
+}
+
+/* A line is two sites when libraries allocate for it too (a generated
+ * constructor): together they are the leak, and the line is named. */
+static void test_agg_a_line_and_what_libraries_allocate_for_it_are_one_leak(void **state)
+{
+    static const char gen[] = "<string>\0__init__\0/srv/sum.py\0handler\0";
+    lw_agg_t *agg = fresh();
+    lw_alert_t alerts[4];
+    uint32_t announced = 0;
+    char text[4096];
+
+    (void)state;
+    hello(101, 1);
+    named_site(1, 12, "/srv/sum.py", "handler");
+    site(2, 2, 12, gen, sizeof(gen) - 1, 0);
+    named_site(3, 20, "/srv/sum.py", "handler");
+    delta(3, 50000, 0); /* flat */
+    feed(agg, 1);
+    for (uint64_t req = 1; req <= 1000 && !announced; req++) {
+        delta(1, 400, 0);
+        delta(2, 600, 0);
+        feed(agg, 1);
+        if (lw_agg_judge(agg, req, alerts, 4))
+            announced = alerts[0].site;
+    }
+    /* neither site holds 7/8 of the function's growth; the line does */
+    const lw_agg_site_t *s = lw_agg_site(agg, announced);
+    assert_non_null(s);
+    assert_int_equal(s->kind, LW_AGG_LINE);
+    assert_int_equal(s->line, 12);
+    assert_true(s->rollup); /* the larger of the two */
+    describe(agg, announced, text, sizeof(text));
+    assert_true(!strncmp(text, "[leakwatch] LEAK /srv/sum.py:12 in handler(): +", 47));
+    lw_agg_free(agg);
+    assert_int_equal(live_allocs, 0);
 }
 
 static void test_agg_flat_small_sites_carry_no_detector(void **state)
@@ -324,13 +449,19 @@ static void test_agg_per_worker_sawtooths_are_not_a_leak(void **state)
     lw_agg_free(agg);
 }
 
-/* Defines local site `local` as line 1 of "/srv/gen/s<n>.py", no application frame. */
+/* Defines local site `local` as line n of GEN_FILE, no application frame.
+ * All such lines are summed in one function and one file: two more sites. */
+#define GEN_FILE "/srv/gen.py"
+#define GEN_SUMS 2
 static void numbered_site(uint32_t local, uint32_t n)
 {
-    char file[32];
+    named_site(local, (int)n, GEN_FILE, "f");
+}
 
-    snprintf(file, sizeof(file), "/srv/gen/s%u.py", n);
-    named_site(local, 1, file, "f");
+/* The id of numbered_site's line n. */
+static uint32_t numbered(lw_agg_t *agg, uint32_t n)
+{
+    return find(agg, GEN_FILE, (int)n, false);
 }
 
 /* Worker wid's local site grows 2000 bytes a request (T = 100000) until an
@@ -359,7 +490,7 @@ static void test_agg_full_table_reuses_the_ids_no_worker_holds(void **state)
     (void)state;
     /* GIVEN a table filled by one generation's sites, all back to 0 bytes */
     hello(1, 1);
-    for (uint32_t n = 1; n < FULL; n++) {
+    for (uint32_t n = 1; n < FULL - GEN_SUMS; n++) {
         numbered_site(n, n);
         delta(n, 1000, 0);
         delta(n, -1000, 0);
@@ -371,7 +502,7 @@ static void test_agg_full_table_reuses_the_ids_no_worker_holds(void **state)
     numbered_site(1, 100);
     feed(agg, 1);
     /* THEN the new site gets an id of its own, and its growth an alert */
-    uint32_t id = find(agg, "/srv/gen/s100.py", 1, false);
+    uint32_t id = numbered(agg, 100);
     assert_true(grow_until_alert(agg, 1, 1, &req, &alert));
     assert_int_equal(alert.site, id);
     lw_agg_stats(agg, &st);
@@ -383,14 +514,15 @@ static void test_agg_full_table_reuses_the_ids_no_worker_holds(void **state)
 
 static void test_agg_full_table_in_use_alerts_through_other_sites(void **state)
 {
-    lw_agg_t *agg = small_table(4);
+    lw_agg_t *agg = small_table(4 + GEN_SUMS);
     lw_alert_t alert;
     lw_agg_stats_t st;
     uint64_t req = 0;
     char text[4096];
 
     (void)state;
-    /* GIVEN a table whose every site is held by a running worker */
+    /* GIVEN a table whose every site is held by a running worker (three
+     * lines, and their function's and file's sums) */
     hello(1, 1);
     for (uint32_t n = 1; n < 4; n++) {
         numbered_site(n, n);
@@ -408,7 +540,7 @@ static void test_agg_full_table_in_use_alerts_through_other_sites(void **state)
     assert_true(!strncmp(text, "[leakwatch] LEAK ", 17));
     assert_non_null(strstr(text, "could not track"));
     assert_non_null(strstr(text, "1 site definition "));
-    assert_non_null(strstr(text, "3 sites"));
+    assert_non_null(strstr(text, "5 sites"));
     assert_leakwatch_lines(text);
     lw_agg_free(agg);
     assert_int_equal(live_allocs, 0);
@@ -445,7 +577,7 @@ static uint32_t hold_by_mapping(lw_agg_t *agg)
     delta(1, 500, 0);
     delta(1, -500, 0);
     feed(agg, 1);
-    return find(agg, "/srv/gen/s1.py", 1, false);
+    return numbered(agg, 1);
 }
 
 static uint32_t hold_by_bytes(lw_agg_t *agg)
@@ -455,7 +587,7 @@ static uint32_t hold_by_bytes(lw_agg_t *agg)
     delta(1, 500, 0);
     numbered_site(1, 2);
     feed(agg, 1);
-    return find(agg, "/srv/gen/s1.py", 1, false);
+    return numbered(agg, 1);
 }
 
 static uint32_t hold_by_bytes_that_cancel(lw_agg_t *agg)
@@ -467,7 +599,7 @@ static uint32_t hold_by_bytes_that_cancel(lw_agg_t *agg)
         numbered_site(1, 2);
         feed(agg, w);
     }
-    return find(agg, "/srv/gen/s1.py", 1, false);
+    return numbered(agg, 1);
 }
 
 static uint32_t hold_by_alert(lw_agg_t *agg)
@@ -483,7 +615,7 @@ static uint32_t hold_by_alert(lw_agg_t *agg)
     hello(2, 2); /* the generation that leaked ends: the site holds nothing */
     feed(agg, 1);
     lw_agg_judge(agg, ++req, &alert, 1);
-    return find(agg, "/srv/gen/s1.py", 1, false);
+    return numbered(agg, 1);
 }
 
 static uint32_t hold_by_library_site(lw_agg_t *agg)
@@ -507,7 +639,7 @@ static uint32_t hold_by_detector(lw_agg_t *agg)
     lw_agg_judge(agg, 1, &alert, 1);
     hello(2, 2); /* gone to 0 and unmapped, but not judged since: the detector is still there */
     feed(agg, 1);
-    return find(agg, "/srv/gen/s1.py", 1, false);
+    return numbered(agg, 1);
 }
 
 static const held_case_t held_by_mapping = {hold_by_mapping, true};
@@ -580,11 +712,8 @@ static void test_agg_reuses_a_freed_site(void **state)
     lw_agg_stats(agg, &st);
     assert_int_equal(st.overflowed, 0);
     assert_int_equal(st.evicted, c->nfree);
-    for (uint32_t n = 0; n < c->nfree; n++) {
-        char file[32];
-        snprintf(file, sizeof(file), "/srv/gen/s%u.py", 100 + n);
-        taken |= find(agg, file, 1, false) == id;
-    }
+    for (uint32_t n = 0; n < c->nfree; n++)
+        taken |= numbered(agg, 100 + n) == id;
     assert_true(taken);
     lw_agg_free(agg);
     assert_int_equal(live_allocs, 0);
@@ -680,7 +809,9 @@ static void test_agg_reused_id_starts_clean(void **state)
     uint64_t req = 0;
 
     (void)state;
-    c.max_sites = 4; /* 0, the app line, the library line, its rollup */
+    /* 0, the app line, the library line, its rollup, the sums of their
+     * function and file (the app line and the rollup share both) */
+    c.max_sites = 6;
     c.evicted = forget_chart;
     c.evicted_ctx = &charts;
     nevicted = 0;
@@ -693,9 +824,9 @@ static void test_agg_reused_id_starts_clean(void **state)
      * release, a rollup link and a chart, and whose generations ended */
     leave_used_sites(agg, &req);
     assert_true(lw_sitehist_begin(charts, 0));
-    for (uint32_t id = 1; id < 4; id++)
+    for (uint32_t id = 1; id < 6; id++)
         assert_int_equal(lw_sitehist_put(charts, id, 1000), 0);
-    /* WHEN new code defines three new sites */
+    /* WHEN new code defines three new sites (five with their sums) */
     hello(21, 3);
     endpoint(1, "/new");
     for (uint32_t n = 1; n <= 3; n++) {
@@ -703,18 +834,20 @@ static void test_agg_reused_id_starts_clean(void **state)
         delta(n, 100, 1);
     }
     feed(agg, 1);
-    /* THEN each takes an old id (the rollup's once its library site went)
-     * and starts with nothing of the old site's */
+    /* THEN each takes an old id (the rollup's once its library site went,
+     * the sums' once nothing they summed was left) and starts with nothing
+     * of the old site's */
     lw_agg_stats(agg, &st);
-    assert_int_equal(st.evicted, 3);
+    assert_int_equal(st.evicted, 5);
     assert_int_equal(st.overflowed, 0);
-    assert_int_equal(nevicted, 3);
+    assert_int_equal(nevicted, 5);
     for (uint32_t n = 1; n <= 3; n++) {
-        char file[32];
-        snprintf(file, sizeof(file), "/srv/gen/s%u.py", n);
-        uint32_t id = find(agg, file, 1, false);
+        uint32_t id = numbered(agg, n);
         const lw_agg_site_t *s = lw_agg_site(agg, id);
-        assert_true(id == evicted_ids[0] || id == evicted_ids[1] || id == evicted_ids[2]);
+        bool was_evicted = false;
+        for (uint32_t k = 0; k < nevicted; k++)
+            was_evicted |= evicted_ids[k] == id;
+        assert_true(was_evicted);
         assert_int_equal(s->live, 100);
         assert_int_equal(lw_agg_share(agg, id, 1), 100);
         assert_int_equal(lw_agg_share(agg, id, 2), 0);
@@ -738,24 +871,25 @@ static void test_agg_reused_id_starts_clean(void **state)
 
 /* Looks an identity up as a new worker generation would, by defining it:
  * true when that found the site `file` (line 1) at `want` and made none. */
-static bool defined_at(lw_agg_t *agg, uint32_t local, const char *file, uint32_t want)
+static bool defined_at(lw_agg_t *agg, uint32_t local, uint32_t n, uint32_t want)
 {
     lw_agg_stats_t before, after;
     const lw_agg_site_t *s;
 
     lw_agg_stats(agg, &before);
-    named_site(local, 1, file, "f");
+    numbered_site(local, n);
     delta(local, 1, 0);
     feed(agg, 2);
     lw_agg_stats(agg, &after);
     s = lw_agg_site(agg, want);
     return after.sites == before.sites && after.evicted == before.evicted &&
-           after.overflowed == before.overflowed && s && !strcmp(lw_agg_field(s, 0), file);
+           after.overflowed == before.overflowed && s && s->line == (int32_t)n;
 }
 
 static void test_agg_index_finds_every_site_after_churn(void **state)
 {
-    lw_agg_t *agg = small_table(FULL); /* 7 sites over 16 index slots: clusters wrap */
+    /* 7 lines and their 2 sums over 18 index slots: clusters wrap */
+    lw_agg_t *agg = small_table(FULL + GEN_SUMS);
     lw_alert_t alert;
     enum { WINDOW = 6, STEP = 2, GENERATIONS = 300 };
 
@@ -775,11 +909,9 @@ static void test_agg_index_finds_every_site_after_churn(void **state)
         hello(5000 + g, g + 1);
         feed(agg, 2);
         for (uint32_t k = 0; k < WINDOW; k++) {
-            char file[32];
-            snprintf(file, sizeof(file), "/srv/gen/s%u.py", g * STEP + k);
-            ids[k] = find(agg, file, 1, false);
+            ids[k] = numbered(agg, g * STEP + k);
             assert_int_equal(lw_agg_site(agg, ids[k])->live, 10 + k);
-            assert_true(defined_at(agg, k + 1, file, ids[k]));
+            assert_true(defined_at(agg, k + 1, g * STEP + k, ids[k]));
         }
         hello(6000 + g, g + 1); /* worker 2 lets go again */
         feed(agg, 2);
@@ -931,7 +1063,7 @@ static void test_agg_ignores_the_sites_a_pattern_matches(void **state)
 static void test_agg_an_ignored_site_without_room_stays_out_of_site_0(void **state)
 {
     static const char *const patterns[] = {"/srv/app.py"};
-    lw_agg_t *agg = ignoring(patterns, 1, 4);
+    lw_agg_t *agg = ignoring(patterns, 1, 4 + GEN_SUMS);
     lw_agg_stats_t st;
     lw_alert_t alert;
     uint64_t req = 0;
@@ -959,7 +1091,7 @@ static void test_agg_an_ignored_site_without_room_stays_out_of_site_0(void **sta
     numbered_site(4, 100);
     delta(4, 500, 0);
     feed(agg, 1);
-    assert_int_equal(lw_agg_site(agg, find(agg, "/srv/gen/s100.py", 1, false))->live, 500);
+    assert_int_equal(lw_agg_site(agg, numbered(agg, 100))->live, 500);
     lw_agg_free(agg);
     assert_int_equal(live_allocs, 0);
 }
@@ -1012,6 +1144,8 @@ static void test_agg_ignoring_under_every_allocation_failure_is_clean(void **sta
 #define FREED(name, c) {name, test_agg_reuses_a_freed_site, NULL, NULL, (void *)&(c)}
 #define ROLLUP(name, c) {name, test_agg_library_sites_roll_up_to_the_app_line, NULL, NULL, \
                            (void *)&(c)}
+#define SPREAD(name, c) {name, test_agg_announces_the_narrowest_site_that_holds_a_leak, NULL, \
+                           NULL, (void *)&(c)}
 #define IGNORE(name, c) {name, test_agg_ignores_the_sites_a_pattern_matches, NULL, NULL, (void *)&(c)}
 
 int main(void)
@@ -1024,6 +1158,12 @@ int main(void)
         cmocka_unit_test(test_agg_malformed_records_are_counted_not_trusted),
         cmocka_unit_test(test_agg_full_table_folds_into_other_sites),
         cmocka_unit_test(test_agg_judges_and_describes_a_leak),
+        SPREAD("test_agg_a_leak_at_one_line_is_named_by_its_line", one_line),
+        cmocka_unit_test(test_agg_a_line_and_what_libraries_allocate_for_it_are_one_leak),
+        SPREAD("test_agg_a_leak_over_lines_of_a_function_is_named_by_the_function",
+               lines_of_one_function),
+        SPREAD("test_agg_a_leak_over_functions_of_a_file_is_named_by_the_file",
+               functions_of_one_file),
         cmocka_unit_test(test_agg_flat_small_sites_carry_no_detector),
         cmocka_unit_test(test_agg_per_worker_sawtooths_are_not_a_leak),
         cmocka_unit_test(test_agg_full_table_reuses_the_ids_no_worker_holds),

@@ -180,7 +180,8 @@ static void test_alerttext_leak_in_sites_that_could_not_be_tracked(void **state)
     agg = lw_agg_new(&small, &alloc);
     assert_non_null(agg);
     hello(1, 1);
-    for (uint32_t i = 0; i < 5; i++) { /* sites 1 and 2 take the table; 3 and 4 overflow */
+    for (uint32_t i = 0; i < 5; i++) { /* /f0.py's line and its function's sum take the
+                                          table (its file's sum finds no room); 4 overflow */
         int n = snprintf(text, sizeof(text), "/f%u.py%cf%c%c", i, 0, 0, 0);
         site(i, 1, 0, text, (size_t)n + 1, 0);
     }
@@ -195,7 +196,7 @@ static void test_alerttext_leak_in_sites_that_could_not_be_tracked(void **state)
     lw_alerttext_leak(&t, agg, 0);
     assert_text(&t, "[leakwatch] LEAK in sites leakwatch could not track (master site table "
                     "full): +136.7 KiB over 7 requests (19.5 KiB/req) on workers 1\n"
-                    "[leakwatch]   not one line: the sum of 3 site definitions that found all "
+                    "[leakwatch]   not one line: the sum of 4 site definitions that found all "
                     "2 sites of the master's table held (by running workers, by bytes, or for "
                     "an alert); a site's place is reused once no running worker holds it\n"
                     "[leakwatch]   endpoints: other (+175.8 KiB)\n");

@@ -211,7 +211,7 @@ static void test_page_chart_points_follow_the_history(void **state)
 
 static void test_page_many_sites_are_bounded(void **state)
 {
-    lw_agg_cfg_t c = {.nworkers = 1, .max_sites = 1024, .local_sites = 1024,
+    lw_agg_cfg_t c = {.nworkers = 1, .max_sites = 2048, .local_sites = 1024, /* 600 lines, sums */
                       .local_endpoints = 16, .max_endpoints = 16, .detect = {T, 2, 1}};
     lw_agg_t *agg = lw_agg_new(&c, &alloc);
     lw_page_input_t in = empty_input();

@@ -207,7 +207,8 @@ static void test_prometheus_site_labels_are_escaped(void **state)
     (void)state;
     assert_non_null(text);
     assert_non_null(strstr(text, "leakwatch_site_live_bytes{file=\"/srv/we\\\"ird\\\\dir/a\\nb.py\","
-                                 "line=\"7\",function=\"handler\",via_libraries=\"false\"} 5000\n"));
+                                 "line=\"7\",function=\"handler\",via_libraries=\"false\",kind=\"line\"} "
+                                 "5000\n"));
     /* every line is a comment or "name{labels} value" or "name value": no raw newline in a label */
     for (char *l = text; *l; l = strchr(l, '\n') + 1) {
         size_t n = strcspn(l, "\n");

@@ -141,7 +141,7 @@ static void test_report_per_worker_bytes_follow_worker_ids(void **state)
 static void test_report_caps_the_number_of_sites(void **state)
 {
     lw_config_t cfg;
-    lw_agg_cfg_t acfg = {.nworkers = 1, .max_sites = 300, .local_sites = 300,
+    lw_agg_cfg_t acfg = {.nworkers = 1, .max_sites = 800, .local_sites = 300, /* 250 lines and their sums */
                          .local_endpoints = 4, .max_endpoints = 4, .detect = {1 << 20, 2, 1}};
     lw_agg_t *agg = lw_agg_new(&acfg, &alloc);
     char text[64];
@@ -158,6 +158,51 @@ static void test_report_caps_the_number_of_sites(void **state)
     assert_int_equal(json_array_size(sites), LW_REPORT_SITES_MAX);
     assert_int_equal(json_integer_value(json_object_get(json_array_get(sites, 0), "live_bytes")),
                      1249);
+    json_decref(doc);
+    lw_agg_free(agg);
+}
+
+/* An announced sum is reported as such, with the lines that grew. */
+static void test_report_an_announced_sum_lists_its_lines(void **state)
+{
+    lw_config_t cfg;
+    lw_agg_cfg_t acfg = {.nworkers = 1, .max_sites = 16, .local_sites = 16,
+                         .local_endpoints = 4, .max_endpoints = 4, .detect = {100000, 2, 1}};
+    lw_agg_t *agg = lw_agg_new(&acfg, &alloc);
+    lw_alert_t alert;
+    bool announced = false;
+
+    (void)state;
+    lw_config_init(&cfg);
+    hello(1, 1);
+    named_site(1, 12, "/srv/sum.py", "handler");
+    named_site(2, 13, "/srv/sum.py", "handler");
+    feed(agg, 1);
+    for (uint64_t req = 1; req <= 1000 && !announced; req++) {
+        delta(1, 600, 0);
+        delta(2, 500, 0);
+        feed(agg, 1);
+        announced = lw_agg_judge(agg, req, &alert, 1) == 1;
+    }
+    assert_true(announced);
+    lw_report_input_t in = {"v", &cfg, NULL, 0, agg, NULL, 0};
+    json_t *doc = render(&in);
+    json_t *sites = json_object_get(doc, "sites"), *sum = NULL;
+    for (size_t i = 0; i < json_array_size(sites); i++) {
+        json_t *o = json_array_get(sites, i);
+        if (!strcmp(json_string_value(json_object_get(o, "kind")), "function"))
+            sum = o;
+        else
+            assert_string_equal(json_string_value(json_object_get(o, "kind")), "line");
+    }
+    assert_non_null(sum); /* announced: listed beside its lines */
+    assert_string_equal(json_string_value(json_object_get(sum, "function")), "handler");
+    assert_int_equal(json_integer_value(json_object_get(sum, "lines_grown")), 2);
+    json_t *lines = json_object_get(sum, "lines");
+    assert_int_equal(json_array_size(lines), 2);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(lines, 0), "line")), 12);
+    assert_true(json_integer_value(json_object_get(json_array_get(lines, 0), "grown_bytes")) >
+                json_integer_value(json_object_get(json_array_get(lines, 1), "grown_bytes")));
     json_decref(doc);
     lw_agg_free(agg);
 }
@@ -249,6 +294,7 @@ int main(void)
         cmocka_unit_test(test_report_sites_workers_alerts),
         cmocka_unit_test(test_report_per_worker_bytes_follow_worker_ids),
         cmocka_unit_test(test_report_caps_the_number_of_sites),
+        cmocka_unit_test(test_report_an_announced_sum_lists_its_lines),
         cmocka_unit_test(test_report_leaves_ignored_sites_out),
         cmocka_unit_test(test_report_every_allocation_failure_is_clean),
     };
