@@ -1043,7 +1043,7 @@ size_t lw_agg_lines_of(const lw_agg_t *agg, uint32_t id, uint32_t *out, int64_t 
     lw_topn_init(&top, out, grown, max);
     for (uint32_t i = 0; i < agg->nsites; i++) {
         const lw_agg_site_t *s = &agg->sites[i];
-        int64_t g = s->low == INT64_MAX ? 0 : s->live - s->low;
+        int64_t g = growth_of(s);
         if (s->kind != LW_AGG_LINE || !s->judged || g <= 0 ||
             (i != id && s->function_of != id && s->file_of != id))
             continue;
