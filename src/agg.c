@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "topn.h"
@@ -94,6 +95,14 @@ struct refs {
     bool queued;       /* in the spare queue */
 };
 
+/* One source line of a sum: its sites (its own bytes, what libraries
+ * allocate for it, each traceback that reaches it) together. */
+struct line_sum {
+    int32_t line;
+    uint32_t id;       /* the site that grew most: the line's name and traceback */
+    int64_t grown, via, best;
+};
+
 struct lw_agg {
     lw_departure_t departures[DEPARTURES];  /* a ring; the oldest are overwritten */
     uint32_t ndepartures;
@@ -109,6 +118,7 @@ struct lw_agg {
     uint32_t *pending;       /* [max_sites] ids whose site has `pending` set: LEAK
                                 verdicts not yet announced or quieted, oldest first */
     uint32_t npending;
+    struct line_sum *lines;  /* [max_sites] scratch: a sum's lines merged (merge_lines) */
     struct refs *refs;       /* [max_sites] what holds each site */
     uint32_t *spare;         /* [max_sites] ring of offered ids, oldest first */
     uint32_t spare_head, nspare;
@@ -231,6 +241,7 @@ void lw_agg_free(lw_agg_t *agg)
     agg->alloc.free(agg->spare);
     agg->alloc.free(agg->refs);
     agg->alloc.free(agg->pending);
+    agg->alloc.free(agg->lines);
     agg->alloc.free(agg->changed);
     agg->alloc.free(agg->home);
     agg->alloc.free(agg->index);
@@ -299,6 +310,7 @@ lw_agg_t *lw_agg_new(const lw_agg_cfg_t *cfg, const lw_alloc_t *alloc)
     agg->home = alloc->calloc(cfg->max_sites, sizeof(uint32_t));
     agg->changed = alloc->calloc(cfg->max_sites, sizeof(uint32_t));
     agg->pending = alloc->calloc(cfg->max_sites, sizeof(uint32_t));
+    agg->lines = alloc->calloc(cfg->max_sites, sizeof(struct line_sum));
     agg->refs = alloc->calloc(cfg->max_sites, sizeof(struct refs));
     agg->spare = alloc->calloc(cfg->max_sites, sizeof(uint32_t));
     agg->endpoints = alloc->calloc(cfg->max_endpoints, sizeof(char *));
@@ -306,7 +318,7 @@ lw_agg_t *lw_agg_new(const lw_agg_cfg_t *cfg, const lw_alloc_t *alloc)
     agg->npages = (cfg->max_sites + SHARE_PAGE - 1) / SHARE_PAGE;
     agg->shares = alloc->calloc((size_t)(cfg->nworkers + 1) * agg->npages, sizeof(share_t *));
     if (!agg->sites || !agg->index || !agg->home || !agg->changed || !agg->pending ||
-        !agg->refs || !agg->spare ||
+        !agg->lines || !agg->refs || !agg->spare ||
         !agg->endpoints || !agg->workers || !agg->shares)
         goto fail;
     for (uint32_t w = 1; w <= cfg->nworkers; w++) {
@@ -832,47 +844,63 @@ static uint32_t dominant_function(const lw_agg_t *agg, uint32_t id)
     return whole > 0 && DOMINANT(best, whole) ? found : 0;
 }
 
-/*
- * The line of function sum `id` that holds DOMINANT of its growth, else 0.
- * A line may be two sites, what it allocates itself and what libraries
- * allocate for it (a generated constructor, a logger): their growth counts
- * together, and the larger names it. The first DOMINANT_LINES lines that
- * grew are weighed (a dominant line is found among them: the others'
- * growth counts against it all the same). O(sites), per alert.
- */
-#define DOMINANT_LINES 32
-static uint32_t dominant_line(const lw_agg_t *agg, uint32_t id)
+static int by_line(const void *a, const void *b)
 {
-    struct line_growth {
-        int32_t line;
-        int64_t grown, best;
-        uint32_t id;
-    } by[DOMINANT_LINES];
-    int64_t whole = growth_of(&agg->sites[id]);
-    uint32_t n = 0, top = 0;
+    const struct line_sum *x = a, *y = b;
 
-    for (uint32_t i = 1; i < agg->nsites && whole > 0; i++) {
+    return (x->line > y->line) - (x->line < y->line);
+}
+
+/*
+ * The lines whose bytes feed sum `id` (for a line: itself) and grew since
+ * judged, into agg->lines, one entry per source line: within one function
+ * or file a line number is one line, so its sites count together (what it
+ * allocates itself, what libraries allocate for it, each traceback that
+ * reaches it), and the site that grew most names it. Returns how many;
+ * *total gets their summed growth. O(sites + lines log lines), per alert
+ * and report: never per delta.
+ */
+static uint32_t merge_lines(const lw_agg_t *agg, uint32_t id, int64_t *total)
+{
+    struct line_sum *l = agg->lines;
+    uint32_t n = 0, k = 0;
+
+    *total = 0;
+    for (uint32_t i = 1; i < agg->nsites; i++) {
         const lw_agg_site_t *s = &agg->sites[i];
         int64_t g = growth_of(s);
-        uint32_t k = 0;
-        if (s->kind != LW_AGG_LINE || !s->judged || s->function_of != id || g <= 0)
+        if (s->kind != LW_AGG_LINE || !s->judged || g <= 0 ||
+            (i != id && s->function_of != id && s->file_of != id))
             continue;
-        while (k < n && by[k].line != s->line)
-            k++;
-        if (k == n) {
-            if (n == DOMINANT_LINES)
-                continue;
-            by[n++] = (struct line_growth){s->line, 0, 0, 0};
-        }
-        by[k].grown += g;
-        if (g > by[k].best) {
-            by[k].best = g;
-            by[k].id = i;
-        }
-        if (by[k].grown > by[top].grown)
-            top = k;
+        l[n++] = (struct line_sum){s->line, i, g, s->rollup ? g : 0, g};
+        *total += g;
     }
-    return n && DOMINANT(by[top].grown, whole) ? by[top].id : 0;
+    qsort(l, n, sizeof(*l), by_line);
+    for (uint32_t i = 0; i < n; i++) {
+        if (k && l[k - 1].line == l[i].line) {
+            l[k - 1].grown += l[i].grown;
+            l[k - 1].via += l[i].via;
+            if (l[i].best > l[k - 1].best) {
+                l[k - 1].best = l[i].best;
+                l[k - 1].id = l[i].id;
+            }
+        } else
+            l[k++] = l[i];
+    }
+    return k;
+}
+
+/* The line of function sum `id` that holds DOMINANT of its growth (its
+ * sites together, merge_lines), else 0. O(sites), per alert. */
+static uint32_t dominant_line(const lw_agg_t *agg, uint32_t id)
+{
+    int64_t whole = growth_of(&agg->sites[id]), total;
+    uint32_t n = whole > 0 ? merge_lines(agg, id, &total) : 0, top = 0;
+
+    for (uint32_t i = 1; i < n; i++)
+        if (agg->lines[i].grown > agg->lines[top].grown)
+            top = i;
+    return n && DOMINANT(agg->lines[top].grown, whole) ? agg->lines[top].id : 0;
 }
 
 /*
@@ -1031,25 +1059,24 @@ const char *lw_agg_kind_name(uint8_t kind)
     return kind == LW_AGG_FUNCTION ? "function" : kind == LW_AGG_FILE ? "file" : "line";
 }
 
-size_t lw_agg_lines_of(const lw_agg_t *agg, uint32_t id, uint32_t *out, int64_t *grown,
-                       size_t max, uint32_t *nlines, int64_t *total)
+size_t lw_agg_lines_of(const lw_agg_t *agg, uint32_t id, lw_agg_line_t *out, size_t max,
+                       uint32_t *nlines, int64_t *total)
 {
+    uint32_t idx[LW_AGG_LINES_MAX];
+    int64_t grown[LW_AGG_LINES_MAX];
     lw_topn_t top;
 
     *nlines = 0;
     *total = 0;
     if (id >= agg->nsites)
         return 0;
-    lw_topn_init(&top, out, grown, max);
-    for (uint32_t i = 0; i < agg->nsites; i++) {
-        const lw_agg_site_t *s = &agg->sites[i];
-        int64_t g = growth_of(s);
-        if (s->kind != LW_AGG_LINE || !s->judged || g <= 0 ||
-            (i != id && s->function_of != id && s->file_of != id))
-            continue;
-        (*nlines)++;
-        *total += g;
-        lw_topn_offer(&top, i, g);
+    *nlines = merge_lines(agg, id, total);
+    lw_topn_init(&top, idx, grown, max < LW_AGG_LINES_MAX ? max : LW_AGG_LINES_MAX);
+    for (uint32_t i = 0; i < *nlines; i++)
+        lw_topn_offer(&top, i, agg->lines[i].grown);
+    for (size_t i = 0; i < top.n; i++) {
+        const struct line_sum *l = &agg->lines[idx[i]];
+        out[i] = (lw_agg_line_t){l->id, l->grown, l->via};
     }
     return top.n;
 }

@@ -199,15 +199,25 @@ size_t lw_agg_top_sites(const lw_agg_t *agg, uint32_t wid, bool suspects_only, u
 /* What a site of kind `kind` is called: "line", "function", "file". */
 const char *lw_agg_kind_name(uint8_t kind);
 
+/* A source line of a sum, its sites together: what it allocates itself,
+ * what libraries allocate for it, each traceback that reaches it. */
+typedef struct lw_agg_line {
+    uint32_t id;      /* its site that grew most: the name and traceback */
+    int64_t grown;    /* bytes its sites grew since judging began */
+    int64_t via;      /* of which libraries allocated for it (rollup sites) */
+} lw_agg_line_t;
+
+#define LW_AGG_LINES_MAX 16
+
 /*
  * The lines whose bytes feed sum `id` (a function's or file's; for a line:
- * itself), those that grew most since judging began first: up to max ids
- * into out, their growth into grown. *nlines gets how many lines grew in
+ * itself), those that grew most since judging began first: up to max (at
+ * most LW_AGG_LINES_MAX) into out. *nlines gets how many lines grew in
  * all, *total their summed growth. Returns the count written. O(sites):
  * for alerts and the report, not per delta.
  */
-size_t lw_agg_lines_of(const lw_agg_t *agg, uint32_t id, uint32_t *out, int64_t *grown,
-                       size_t max, uint32_t *nlines, int64_t *total);
+size_t lw_agg_lines_of(const lw_agg_t *agg, uint32_t id, lw_agg_line_t *out, size_t max,
+                       uint32_t *nlines, int64_t *total);
 
 /* A worker generation that ended (its successor said HELLO), and what it held. */
 typedef struct lw_departure {

@@ -50,22 +50,32 @@ static void put_site(lw_strbuf_t *t, const lw_agg_site_t *s)
                       lw_agg_field(s, FIELD_FUNC));
 }
 
-/* A sum's lines, those that grew most first, with their shares of the growth. */
+/* part of whole in whole percent, rounded */
+static int percent(int64_t part, int64_t whole)
+{
+    return whole > 0 ? (int)(100.0 * (double)part / (double)whole + 0.5) : 0;
+}
+
+/* A sum's lines, those that grew most first, with their shares of the
+ * growth and, where libraries allocated part of it, how much. */
 static void put_lines(lw_strbuf_t *t, const lw_agg_t *agg, uint32_t id)
 {
-    uint32_t ids[SUM_LINES], nlines;
-    int64_t grown[SUM_LINES], total;
-    size_t n = lw_agg_lines_of(agg, id, ids, grown, SUM_LINES, &nlines, &total);
+    lw_agg_line_t lines[SUM_LINES];
+    uint32_t nlines;
+    int64_t total;
+    size_t n = lw_agg_lines_of(agg, id, lines, SUM_LINES, &nlines, &total);
 
-    lw_strbuf_put(t, "[leakwatch]   grew at %u site%s", nlines, nlines == 1 ? "" : "s");
+    lw_strbuf_put(t, "[leakwatch]   grew at %u line%s", nlines, nlines == 1 ? "" : "s");
     for (size_t i = 0; i < n; i++) {
-        const lw_agg_site_t *l = lw_agg_site(agg, ids[i]);
+        const lw_agg_line_t *l = &lines[i];
         lw_strbuf_put(t, "%s", i ? ", " : ": ");
-        put_site(t, l);
-        if (l->rollup) /* beside the line's own bytes, listed apart */
+        put_site(t, lw_agg_site(agg, l->id));
+        if (l->via == l->grown)
             lw_strbuf_put(t, " via libraries");
-        lw_strbuf_put(t, " +%s (%d%%)", size_of(grown[i]).s,
-                      (int)(100.0 * (double)grown[i] / (double)total + 0.5));
+        lw_strbuf_put(t, " +%s (%d%%", size_of(l->grown).s, percent(l->grown, total));
+        if (l->via > 0 && l->via < l->grown)
+            lw_strbuf_put(t, "; %d%% via libraries", percent(l->via, l->grown));
+        lw_strbuf_put(t, ")");
     }
     if (nlines > n)
         lw_strbuf_put(t, ", and %u more", nlines - (uint32_t)n);
@@ -126,11 +136,12 @@ static void put_traceback(lw_strbuf_t *t, const lw_agg_site_t *s)
 /* A sum's line that grew most (the sum itself if none did: no traceback). */
 static const lw_agg_site_t *top_line(const lw_agg_t *agg, uint32_t id)
 {
-    uint32_t top, nlines;
-    int64_t grown, total;
+    lw_agg_line_t top;
+    uint32_t nlines;
+    int64_t total;
 
-    return lw_agg_lines_of(agg, id, &top, &grown, 1, &nlines, &total) ? lw_agg_site(agg, top)
-                                                                       : lw_agg_site(agg, id);
+    return lw_agg_lines_of(agg, id, &top, 1, &nlines, &total) ? lw_agg_site(agg, top.id)
+                                                               : lw_agg_site(agg, id);
 }
 
 void lw_alerttext_leak(lw_strbuf_t *t, const lw_agg_t *agg, uint32_t id)

@@ -221,18 +221,22 @@ static void site_details(lw_strbuf_t *t, const lw_page_input_t *in, uint32_t id,
 /* A sum's lines that grew most, with what each grew. */
 static void sum_lines(lw_strbuf_t *t, const lw_agg_t *agg, uint32_t id)
 {
-    uint32_t ids[PAGE_SUM_LINES], nlines;
-    int64_t grown[PAGE_SUM_LINES], total;
-    size_t n = lw_agg_lines_of(agg, id, ids, grown, PAGE_SUM_LINES, &nlines, &total);
+    lw_agg_line_t lines[PAGE_SUM_LINES];
+    uint32_t nlines;
+    int64_t total;
+    size_t n = lw_agg_lines_of(agg, id, lines, PAGE_SUM_LINES, &nlines, &total);
     char line[16], size[32];
 
     lw_strbuf_put(t, "<div>grew at %u line%s:</div><ul>", nlines, nlines == 1 ? "" : "s");
     for (size_t i = 0; i < n; i++) {
-        const lw_agg_site_t *l = lw_agg_site(agg, ids[i]);
+        const lw_agg_site_t *l = lw_agg_site(agg, lines[i].id);
         snprintf(line, sizeof(line), "%" PRId32, l->line);
         lw_strbuf_put(t, "<li>");
         site_name(t, lw_agg_field(l, 0), line, lw_agg_field(l, 1));
-        lw_strbuf_put(t, " +%s</li>", bytes(grown[i], size, sizeof(size)));
+        lw_strbuf_put(t, " +%s", bytes(lines[i].grown, size, sizeof(size)));
+        if (lines[i].via > 0)
+            lw_strbuf_put(t, " (%s via libraries)", bytes(lines[i].via, size, sizeof(size)));
+        lw_strbuf_put(t, "</li>");
     }
     lw_strbuf_put(t, "</ul>");
 }

@@ -78,18 +78,20 @@ static json_t *child(json_t *o, const char *key, json_t *container)
 /* A sum's "lines": those that grew most, with the bytes each grew. 0, or -1. */
 static int sum_lines(json_t *o, const lw_agg_t *agg, uint32_t id)
 {
-    uint32_t ids[LW_REPORT_SUM_LINES], nlines;
-    int64_t grown[LW_REPORT_SUM_LINES], total;
-    size_t n = lw_agg_lines_of(agg, id, ids, grown, LW_REPORT_SUM_LINES, &nlines, &total);
+    lw_agg_line_t lines[LW_REPORT_SUM_LINES];
+    uint32_t nlines;
+    int64_t total;
+    size_t n = lw_agg_lines_of(agg, id, lines, LW_REPORT_SUM_LINES, &nlines, &total);
     json_t *arr = child(o, "lines", json_array());
 
     if (!arr || json_object_set_new(o, "lines_grown", json_integer(nlines)) < 0)
         return -1;
     for (size_t i = 0; i < n; i++) {
-        const lw_agg_site_t *l = lw_agg_site(agg, ids[i]);
+        const lw_agg_site_t *l = lw_agg_site(agg, lines[i].id);
         json_t *e = triple("file", lw_agg_field(l, 0), "line", l->line, "function",
                            lw_agg_field(l, 1));
-        if (!e || json_object_set_new(e, "grown_bytes", json_integer(grown[i])) < 0 ||
+        if (!e || json_object_set_new(e, "grown_bytes", json_integer(lines[i].grown)) < 0 ||
+            json_object_set_new(e, "via_libraries_bytes", json_integer(lines[i].via)) < 0 ||
             json_array_append_new(arr, e) < 0) {
             json_decref(e);
             return -1;

@@ -176,15 +176,15 @@ static void master_judge(void)
     do {
         n = lw_agg_judge(agg, requests, alerts, ALERTS_MAX);
         for (size_t i = 0; i < n; i++) {
-            uint32_t ids[SUM_LINES] = {alerts[i].site}, nlines;
-            int64_t grown[SUM_LINES], total;
+            lw_agg_line_t lines[SUM_LINES] = {{.id = alerts[i].site}};
+            uint32_t nlines;
+            int64_t total;
             size_t named = 1;
             /* a function's or file's sum names the lines that grew, most first */
-            if (lw_agg_site(agg, ids[0])->kind != LW_AGG_LINE)
-                named = lw_agg_lines_of(agg, alerts[i].site, ids, grown, SUM_LINES, &nlines,
-                                        &total);
+            if (lw_agg_site(agg, lines[0].id)->kind != LW_AGG_LINE)
+                named = lw_agg_lines_of(agg, alerts[i].site, lines, SUM_LINES, &nlines, &total);
             for (size_t k = 0; k < named; k++) {
-                uint32_t at = decode(lw_agg_site(agg, ids[k]));
+                uint32_t at = decode(lw_agg_site(agg, lines[k].id));
                 if (at == NONE)
                     stray_alerts++;
                 else if (k == 0 || leaky[at]) /* a listed flat line is named, not flagged */

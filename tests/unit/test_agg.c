@@ -286,10 +286,10 @@ static const spread_case_t one_line = {
 static const spread_case_t lines_of_one_function = {
     {{12, "handler", 500}, {13, "handler", 400}, {14, "handler", 600}}, 3, LW_AGG_FUNCTION,
     "[leakwatch] LEAK function handler() in /srv/sum.py: +",
-    "[leakwatch]   grew at 3 sites: /srv/sum.py:14 in handler() +"};
+    "[leakwatch]   grew at 3 lines: /srv/sum.py:14 in handler() +"};
 static const spread_case_t functions_of_one_file = {
     {{12, "handler", 500}, {30, "lookup", 500}, {44, "render", 500}}, 3, LW_AGG_FILE,
-    "[leakwatch] LEAK file /srv/sum.py: +", "[leakwatch]   grew at 3 sites: /srv/sum.py:"};
+    "[leakwatch] LEAK file /srv/sum.py: +", "[leakwatch]   grew at 3 lines: /srv/sum.py:"};
 
 static void test_agg_announces_the_narrowest_site_that_holds_a_leak(void **state)
 {
@@ -330,16 +330,17 @@ static void test_agg_announces_the_narrowest_site_that_holds_a_leak(void **state
     assert_null(strstr(text, ":90 in setup()")); /* the flat line is not said to grow */
     assert_leakwatch_lines(text);
     /* each line's growth is what it was fed since judging began */
-    uint32_t ids[4], nlines;
-    int64_t grown[4], total;
-    size_t n = lw_agg_lines_of(agg, announced, ids, grown, 4, &nlines, &total);
+    lw_agg_line_t lines[4];
+    uint32_t nlines;
+    int64_t total;
+    size_t n = lw_agg_lines_of(agg, announced, lines, 4, &nlines, &total);
     assert_int_equal(n, c->nlines);
     assert_int_equal(nlines, c->nlines);
     int64_t sum = 0;
     for (uint32_t i = 0; i < c->nlines; i++)
         sum += c->lines[i].rate * (int64_t)(req - 2); /* from the first judgement's point */
     assert_int_equal(total, sum);
-    assert_true(grown[0] >= grown[n - 1]);
+    assert_true(lines[0].grown >= lines[n - 1].grown);
     lw_agg_free(agg);
     assert_int_equal(live_allocs, 0);
 }
@@ -376,6 +377,15 @@ static void test_agg_a_line_and_what_libraries_allocate_for_it_are_one_leak(void
     assert_true(s->rollup); /* the larger of the two */
     describe(agg, announced, text, sizeof(text));
     assert_true(!strncmp(text, "[leakwatch] LEAK /srv/sum.py:12 in handler(): +", 47));
+    /* the function's lines list it once, its two sites together */
+    lw_agg_line_t lines[4];
+    uint32_t nlines;
+    int64_t total;
+    assert_int_equal(lw_agg_lines_of(agg, s->function_of, lines, 4, &nlines, &total), 1);
+    assert_int_equal(nlines, 1);
+    assert_int_equal(lines[0].id, announced);
+    assert_int_equal(lines[0].grown, total);
+    assert_true(lines[0].via * 10 >= total * 6 - 1 && lines[0].via < total); /* 600 of 1000 */
     lw_agg_free(agg);
     assert_int_equal(live_allocs, 0);
 }
