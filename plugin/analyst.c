@@ -242,29 +242,44 @@ static void lw_master_oom(uint32_t wid, int64_t pid, const lw_oom_t *o)
     lw_master_raise(LW_ALERT_OOM, &text);
 }
 
-/* Native growth: RSS that the worker's Python sites do not explain (native.h). */
-static void lw_master_native(uint32_t wid, int64_t pid, int64_t rss)
+/* Native growth: RSS that the worker's Python sites do not explain
+ * (native.h), each worker read when its look is due. Returns the soonest
+ * next look, in uwsgi_micros() time. */
+static uint64_t lw_master_native(void)
 {
-    lw_worker_slot_t *slot = lw_shm_worker(shm, wid);
     lw_detect_cfg_t dcfg = agg_cfg.detect;
-    lw_native_reading_t r = {
-        .pid = pid,
-        .requests = lw_slot_requests(wid),
-        .rss = rss,
-        .tracked = atomic_load_explicit(&slot->tracked, memory_order_relaxed),
-    };
-    lw_native_verdict_t v = lw_native_look(&natives[wid], &dcfg, &r);
-    lw_alert_native_t in = {wid, pid, r.tracked, v};
-    lw_strbuf_t text;
+    uint64_t now = uwsgi_micros(), soonest = UINT64_MAX;
 
-    if (!v.leak)
-        return;
-    lw_strbuf_init(&text, &heap, 0);
-    lw_alerttext_native(&text, agg, &in);
-    lw_master_raise(LW_ALERT_NATIVE, &text);
+    for (uint32_t wid = 1; wid <= shm->nworkers; wid++) {
+        lw_worker_slot_t *slot = lw_shm_worker(shm, wid);
+        int64_t pid = uwsgi.workers[wid].pid, rss;
+        uint64_t requests = lw_slot_requests(wid);
+        if (pid <= 0 || !lw_native_due(&natives[wid], now, pid, requests, cfg->warmup) ||
+            (rss = lw_rss_of(pid)) < 0)
+            goto next;
+        lw_native_reading_t r = {
+            .pid = pid,
+            .requests = requests,
+            .rss = rss,
+            .tracked = atomic_load_explicit(&slot->tracked, memory_order_relaxed),
+            .now_us = now,
+        };
+        lw_native_verdict_t v = lw_native_look(&natives[wid], &dcfg, &r);
+        if (v.leak) {
+            lw_alert_native_t in = {wid, pid, r.tracked, v};
+            lw_strbuf_t text;
+            lw_strbuf_init(&text, &heap, 0);
+            lw_alerttext_native(&text, agg, &in);
+            lw_master_raise(LW_ALERT_NATIVE, &text);
+        }
+    next: /* a look not taken (no pid, no /proc entry) waits for the next cycle */
+        if (lw_native_next_us(&natives[wid]) > now && lw_native_next_us(&natives[wid]) < soonest)
+            soonest = lw_native_next_us(&natives[wid]);
+    }
+    return soonest;
 }
 
-/* Once a second: each worker's RSS, its native growth, how far the limit is. */
+/* Once a second: each worker's RSS and how far the limit is. */
 static void lw_master_project(void)
 {
     lw_oom_t o;
@@ -275,7 +290,6 @@ static void lw_master_project(void)
         if (pid <= 0 || (rss = lw_rss_of(pid)) < 0)
             continue;
         o = lw_oomwatch_look(oom, wid, pid, (uint64_t)rss);
-        lw_master_native(wid, pid, rss);
         if (o.warn)
             lw_master_oom(wid, pid, &o);
     }
@@ -389,6 +403,18 @@ static void lw_master_update_metrics(void)
     metrics->alerts = (int64_t)lw_alertlog_total(alerts);
 }
 
+/* Sleeps `most`, or until `due` (uwsgi_micros() time) if that is sooner. */
+static void lw_analyst_sleep(const struct timespec *most, uint64_t due)
+{
+    uint64_t now = uwsgi_micros();
+    uint64_t most_us = (uint64_t)most->tv_sec * 1000000 + (uint64_t)most->tv_nsec / 1000;
+    struct timespec t = *most;
+
+    if (due < now + most_us)
+        t = (struct timespec){0, due > now ? (long)(due - now) * 1000 : 0};
+    nanosleep(&t, NULL);
+}
+
 static void *lw_analyst(void *arg)
 {
     struct timespec idle = {0, LW_ANALYST_NS}, busy = {0, LW_ANALYST_BUSY_NS};
@@ -408,12 +434,14 @@ static void *lw_analyst(void *arg)
         lw_master_record_history();
         if (lw_tick_due(&metrics_tick, uwsgi_micros()))
             lw_master_update_metrics();
+        uint64_t native_due = lw_master_native();
         pthread_mutex_unlock(&view_lock);
         lw_master_say(); /* unlocked: a slow log holds up this thread only */
         /* while deltas flow, look often: each look is a point of the series;
-         * a full batch of alerts: judge the rest at once */
+         * a full batch of alerts: judge the rest at once; a worker whose
+         * RSS grows fast is read when due (native.h) */
         if (!more)
-            nanosleep(read ? &busy : &idle, NULL);
+            lw_analyst_sleep(read ? &busy : &idle, native_due);
     }
     return NULL;
 }

@@ -21,7 +21,47 @@ static void new_generation(lw_native_t *n, int64_t pid)
 {
     n->pid = pid;
     n->tracked_high = 0;
+    n->last_us = 0; /* no rate across generations */
     lw_detect_reset(&n->det);
+}
+
+/*
+ * Schedules the next look: when RSS will have grown T/LW_NATIVE_LOOKS_PER_T
+ * at the rate since the last look. Flat or falling: twice the last wait, so
+ * a worker that stops growing is soon read once a second again; a new
+ * generation (no rate yet) starts at LW_NATIVE_FIRST_US.
+ */
+static void schedule(lw_native_t *n, const lw_detect_cfg_t *cfg, const lw_native_reading_t *r)
+{
+    int64_t grew = r->rss - n->last_rss;
+    double wait = LW_NATIVE_FIRST_US;
+
+    if (n->last_us && r->now_us > n->last_us) {
+        double since = (double)(r->now_us - n->last_us);
+        wait = grew > 0 ? since * ((double)cfg->threshold / LW_NATIVE_LOOKS_PER_T) / (double)grew
+                        : 2 * (double)(n->next_us - n->last_us);
+    }
+    wait = wait < LW_NATIVE_FASTEST_US ? LW_NATIVE_FASTEST_US
+           : wait > LW_NATIVE_SLOWEST_US ? LW_NATIVE_SLOWEST_US : wait;
+    n->last_us = r->now_us;
+    n->last_rss = r->rss;
+    n->next_us = r->now_us + (uint64_t)wait;
+}
+
+bool lw_native_due(lw_native_t *n, uint64_t now_us, int64_t pid, uint64_t requests,
+                   uint64_t warmup)
+{
+    if (pid != n->seen_pid || requests < n->seen_requests) {
+        n->seen_pid = pid;
+        n->seen_requests = requests;
+    }
+    return requests - n->seen_requests >= warmup &&
+           (pid != n->pid || now_us >= n->next_us || now_us < n->last_us);
+}
+
+uint64_t lw_native_next_us(const lw_native_t *n)
+{
+    return n->next_us;
 }
 
 lw_native_verdict_t lw_native_look(lw_native_t *n, const lw_detect_cfg_t *cfg,
@@ -32,6 +72,7 @@ lw_native_verdict_t lw_native_look(lw_native_t *n, const lw_detect_cfg_t *cfg,
 
     if (r->pid != n->pid)
         new_generation(n, r->pid);
+    schedule(n, cfg, r);
     if (n->det.started && n->det.base.requests > r->requests) /* the count went back */
         lw_detect_reset(&n->det);
     if (r->tracked > n->tracked_high)

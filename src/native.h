@@ -4,9 +4,20 @@
  * NATIVE growth is the part of a worker's RSS that its tracked Python
  * bytes do not explain (C extensions, buffers malloc'd by libraries),
  * judged with the same shape rules as a Python site (src/detect.c), so
- * allocator retention that plateaus stays quiet. The caller looks once a
- * second per worker with readings it already has: the generation's pid,
- * the slot's requests, the worker's RSS from /proc and its tracked bytes.
+ * allocator retention that plateaus stays quiet. The caller looks at a
+ * worker when lw_native_due says so, with the generation's pid, the slot's
+ * requests, the worker's RSS from /proc and its tracked bytes.
+ *
+ * When to look. Read once a second, a worker leaking natively at full
+ * speed grew 350 MiB before its first two looks (issue 17): the bytes
+ * leaked before the alert grew with the request rate. So the looks follow
+ * the growth: each look schedules the next for when RSS will have grown
+ * about T/LW_NATIVE_LOOKS_PER_T at the rate just seen, between
+ * LW_NATIVE_FASTEST_US and LW_NATIVE_SLOWEST_US; RSS that stays flat is
+ * read less and less often, down to once a second as before. The detector then has its points (and
+ * its confirmation) within a bounded growth whatever the rate, at the cost
+ * of a read of /proc/PID/statm (a few microseconds) per look, in the
+ * master, only while a worker's RSS grows fast.
  *
  * "Explained" is measured against the most Python memory the generation
  * has held, not the current amount: allocators keep what a collection
@@ -38,14 +49,25 @@ typedef struct lw_native {
     uint64_t ref_requests;   /* det.base.requests when tracked_ref was taken */
     int64_t tracked_ref;     /* tracked_high at the series' base; 0 = not taken */
     int64_t tracked_high;    /* the generation's most tracked Python bytes */
+    uint64_t last_us;        /* the last look: when, and its RSS */
+    int64_t last_rss;
+    uint64_t next_us;        /* when the next look is due */
+    int64_t seen_pid;        /* the generation lw_native_due last saw, */
+    uint64_t seen_requests;  /* and the slot's requests when it first did */
 } lw_native_t;
 
-/* What the caller reads of a worker, once a second. */
+#define LW_NATIVE_LOOKS_PER_T 16       /* looks while RSS grows by a threshold */
+#define LW_NATIVE_FASTEST_US 1000      /* looks never come closer than this */
+#define LW_NATIVE_SLOWEST_US 1000000   /* nor further apart */
+#define LW_NATIVE_FIRST_US 1000        /* a new generation's second look */
+
+/* What the caller reads of a worker at a look. */
 typedef struct lw_native_reading {
     int64_t pid;             /* the worker's pid: a new one starts a new generation */
     uint64_t requests;       /* the slot's requests, all cores, cumulative over its life */
     int64_t rss;             /* bytes resident (/proc/PID/statm) */
     int64_t tracked;         /* bytes of Python the worker's sites hold (its slot's) */
+    uint64_t now_us;         /* when it was read (any clock that moves forward) */
 } lw_native_reading_t;
 
 typedef struct lw_native_verdict {
@@ -65,5 +87,19 @@ typedef struct lw_native_verdict {
  */
 lw_native_verdict_t lw_native_look(lw_native_t *n, const lw_detect_cfg_t *cfg,
                                    const lw_native_reading_t *r);
+
+/*
+ * Whether a look at worker generation `pid` is due at now_us, its slot
+ * having served `requests` (cumulative): never before the generation
+ * served `warmup` requests, counted from when this first saw its pid (what
+ * a worker's first requests make resident, imports and caches, is no
+ * leak: Python sites wait for the same count); then at once for the first
+ * look, and when the clock went back.
+ */
+bool lw_native_due(lw_native_t *n, uint64_t now_us, int64_t pid, uint64_t requests,
+                   uint64_t warmup);
+
+/* When the next look is due (0: at once). */
+uint64_t lw_native_next_us(const lw_native_t *n);
 
 #endif

@@ -1,7 +1,10 @@
 """Native growth is told apart: a C-level leak gets NATIVE, a one-time burst
 of native allocations that then stays flat does not, nor does a Python leak."""
+import re
+import threading
 import time
 import unittest
+from concurrent.futures import ThreadPoolExecutor
 
 from harness import UwsgiTestCase, wait_until
 
@@ -15,7 +18,7 @@ class NativeTest(UwsgiTestCase):
     def test_a_native_leak_is_announced(self):
         # GIVEN an app that leaks 64 KiB of C malloc per request
         server = self.server("leak_native.py", summary=0)
-        # WHEN it runs for a while (RSS is read once a second)
+        # WHEN it runs for a while
         def announced():
             for _ in range(40):
                 server.get("/")
@@ -26,11 +29,37 @@ class NativeTest(UwsgiTestCase):
                                    r"over \d+ requests .* that no Python site explains")
         self.assertFalse(any(l.startswith("[leakwatch] LEAK") for l in server.log().splitlines()))
 
+    def test_a_native_leak_served_flat_out_is_announced_by_4T(self):
+        # GIVEN the native leak (64 KiB a request) and a 1 MiB threshold
+        server = self.server("leak_native.py", summary=0, args=["--leakwatch-threshold", "1M"])
+        # WHEN 4 clients send requests as fast as they can, never pausing
+        # for the analyst, until the NATIVE line (read once a second, RSS
+        # grew some 30 MiB a worker before the first two looks)
+        stop, sent = threading.Event(), [0]
+        def client():
+            while not stop.is_set() and not native(server) and sent[0] < 20000:
+                self.assertEqual(server.get("/")[0], 200)
+                sent[0] += 1
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda _: client(), range(4)))
+        found = native(server)
+        self.assertTrue(found, f"no NATIVE line after {sent[0]} requests")
+        # THEN the worker it names had leaked at most 4T since its warm-up,
+        # by its request count and by its RSS
+        m = re.search(r"rss \+([\d.]+) (KiB|MiB|GiB) over (\d+) requests", found[0])
+        rss = float(m[1]) * {"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}[m[2]]
+        self.assertLessEqual(int(m[3]) * 65536, 4 << 20, found[0])
+        self.assertLessEqual(rss, 4 << 20, found[0])
+        self.assertGreaterEqual(rss, 1 << 20, found[0])
+
     def test_a_burst_then_flat_is_not_native(self):
-        # GIVEN an app that grows RSS by ~40 MB in its first 20 requests per worker, then stays flat
-        server = self.server("burst.py", summary=0)
-        # WHEN traffic keeps coming for 8 s (RSS is read once a second: 8 looks
-        # after the burst; a workload's length, not a timing assertion)
+        # GIVEN an app that grows RSS by ~80 MB a worker in one request after
+        # its warm-up, then stays flat (a ramp of that size over many requests
+        # is a leak until it stops: native growth is announced by 4T)
+        server = self.server("burst.py", summary=0,
+                             args=["--env", "BURST_AFTER=30", "--env", "BURST_REQUESTS=1"])
+        # WHEN traffic keeps coming for 8 s (a workload's length, not a
+        # timing assertion: RSS is read at least once a second)
         end = time.monotonic() + 8
         while time.monotonic() < end:
             server.get("/")

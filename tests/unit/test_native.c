@@ -25,7 +25,8 @@ typedef lw_native_reading_t (*series_fn)(int i);
 
 static lw_native_reading_t at(int i, int64_t rss, int64_t tracked)
 {
-    return (lw_native_reading_t){PID, (uint64_t)i * REQUESTS_PER_LOOK, rss, tracked};
+    return (lw_native_reading_t){PID, (uint64_t)i * REQUESTS_PER_LOOK, rss, tracked,
+                                 (uint64_t)i * 1000000}; /* a second apart */
 }
 
 static lw_native_reading_t flat(int i)
@@ -213,6 +214,101 @@ static void test_native_python_growth_of_a_quarter_explains_it(void **state)
     }
 }
 
+/*
+ * The analyst's loop over one worker leaking `leak` bytes a request at
+ * `rate` requests a second from t = 0 (RSS 80 MiB, Python flat): it wakes
+ * every IDLE_US, or sooner when a look is due (analyst.c), and looks when
+ * lw_native_due says so. Returns the growth since the first look at the
+ * first NATIVE verdict (-1: none within `seconds`); *looks gets the looks.
+ */
+#define IDLE_US 20000
+static int64_t leaked_at_alert(double rate, int64_t leak, double seconds, int *looks)
+{
+    lw_native_t n;
+    uint64_t now = 0, end = (uint64_t)(seconds * 1e6);
+    int64_t first_rss = -1;
+
+    memset(&n, 0, sizeof(n));
+    *looks = 0;
+    while (now < end) {
+        if (lw_native_due(&n, now, PID, (uint64_t)(rate * (double)now / 1e6), 0)) {
+            uint64_t requests = (uint64_t)(rate * (double)now / 1e6);
+            lw_native_reading_t r = {PID, requests, 80 * MIB + (int64_t)requests * leak,
+                                     20 * MIB, now};
+            (*looks)++;
+            if (first_rss < 0)
+                first_rss = r.rss;
+            if (lw_native_look(&n, &cfg, &r).leak)
+                return r.rss - first_rss;
+        }
+        uint64_t due = lw_native_next_us(&n);
+        now = due > now && due < now + IDLE_US ? due : now + IDLE_US;
+    }
+    return -1;
+}
+
+static void test_native_a_leak_is_announced_by_4T_at_any_request_rate(void **state)
+{
+    (void)state;
+    /* 64 KiB a request, from a trickle to more than a worker serves */
+    static const double rates[] = {1, 10, 100, 1000, 5000, 20000};
+    for (size_t i = 0; i < sizeof(rates) / sizeof(rates[0]); i++) {
+        int looks;
+        int64_t leaked = leaked_at_alert(rates[i], 64 * KIB, 3600, &looks);
+        print_message("%6.0f req/s: NATIVE after %.2fT of growth, %d looks\n", rates[i],
+                      (double)leaked / (double)T, looks);
+        assert_true(leaked >= T);
+        assert_true(leaked <= 4 * T);
+    }
+}
+
+static void test_native_flat_rss_is_read_once_a_second(void **state)
+{
+    lw_native_t n;
+    uint64_t now = 0;
+
+    (void)state;
+    memset(&n, 0, sizeof(n));
+    /* the first looks come soon (no rate known yet), then further apart */
+    for (int i = 0; i < 20; i++) {
+        lw_native_reading_t r = {PID, (uint64_t)i, 80 * MIB, 20 * MIB, now};
+        assert_true(lw_native_due(&n, now, PID, (uint64_t)i, 0));
+        lw_native_look(&n, &cfg, &r);
+        assert_false(lw_native_due(&n, now + LW_NATIVE_FASTEST_US - 1, PID, (uint64_t)i, 0));
+        assert_true(lw_native_next_us(&n) - now <= LW_NATIVE_SLOWEST_US);
+        now = lw_native_next_us(&n);
+    }
+    lw_native_reading_t r = {PID, 20, 80 * MIB, 20 * MIB, now};
+    lw_native_look(&n, &cfg, &r);
+    assert_int_equal(lw_native_next_us(&n) - now, LW_NATIVE_SLOWEST_US);
+    /* a clock that went back: due at once rather than in the far future */
+    assert_true(lw_native_due(&n, now - 1, PID, 20, 0));
+    /* RSS that grows T at once: the next look comes at the fastest */
+    r = (lw_native_reading_t){PID, 21, 80 * MIB + T, 20 * MIB, now + 1000};
+    lw_native_look(&n, &cfg, &r);
+    assert_int_equal(lw_native_next_us(&n) - r.now_us, LW_NATIVE_FASTEST_US);
+}
+
+static void test_native_a_generation_is_looked_at_after_its_warmup(void **state)
+{
+    lw_native_t n;
+
+    (void)state;
+    memset(&n, 0, sizeof(n));
+    /* the first generation: its slot's first 20 requests are its warm-up */
+    assert_false(lw_native_due(&n, 0, PID, 0, 20));
+    assert_false(lw_native_due(&n, 5000, PID, 19, 20));
+    assert_true(lw_native_due(&n, 6000, PID, 20, 20));
+    lw_native_reading_t r = {PID, 20, 80 * MIB, 20 * MIB, 6000};
+    lw_native_look(&n, &cfg, &r);
+    assert_false(lw_native_due(&n, 6001, PID, 21, 20)); /* looked at just now */
+    /* its successor, first seen with the slot at 500 requests, waits for 520,
+     * though its own first look is due at once from then on */
+    assert_false(lw_native_due(&n, 9000000, PID + 1, 500, 20));
+    assert_false(lw_native_due(&n, 9000001, PID + 1, 519, 20));
+    assert_true(lw_native_due(&n, 9000002, PID + 1, 520, 20));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -220,6 +316,9 @@ int main(void)
         cmocka_unit_test(test_native_a_count_that_goes_back_starts_again),
         cmocka_unit_test(test_native_a_new_generation_starts_its_own_series),
         cmocka_unit_test(test_native_python_growth_of_a_quarter_explains_it),
+        cmocka_unit_test(test_native_a_leak_is_announced_by_4T_at_any_request_rate),
+        cmocka_unit_test(test_native_flat_rss_is_read_once_a_second),
+        cmocka_unit_test(test_native_a_generation_is_looked_at_after_its_warmup),
     };
     return cmocka_run_group_tests_name("native", tests, NULL, NULL);
 }

@@ -1,4 +1,4 @@
-# EVAL {"expect": "native", "threshold": "4M", "rate": 65536, "paths": ["/thumbnail?img={n}"]}
+# EVAL {"expect": "native", "threshold": "4M", "rate": 65536, "full_speed": true, "paths": ["/thumbnail?img={n}"]}
 """A native leak: a C buffer from libc malloc (through ctypes) is filled
 and never freed, as a C extension that forgets a free would. Python's
 allocator never sees it; only the worker's RSS does."""
