@@ -32,6 +32,7 @@
  * (site 0, where other sites without room go, is judged). Never an id,
  * nor an id + 1: max_sites <= UINT32_MAX / 2. */
 #define UNSTORED UINT32_MAX
+#define NO_ENDPOINT UINT32_MAX /* apply: credit no endpoint (a sum's bytes) */
 
 /*
  * Each worker's bytes at each site, and their high since the worker last
@@ -119,6 +120,11 @@ struct lw_agg {
                                 verdicts not yet announced or quieted, oldest first */
     uint32_t npending;
     struct line_sum *lines;  /* [max_sites] scratch: a sum's lines merged (merge_lines) */
+    int64_t *ep_bytes;       /* [max_endpoints] scratch: a sum's endpoints (endpoints_of) */
+    int64_t *held;           /* [max_sites] bytes for sums held back in a feed (hold) */
+    uint32_t *holding;       /* [max_sites] the sums with bytes held back, */
+    uint32_t nholding;       /* marked by held_mark */
+    uint8_t *held_mark;
     struct refs *refs;       /* [max_sites] what holds each site */
     uint32_t *spare;         /* [max_sites] ring of offered ids, oldest first */
     uint32_t spare_head, nspare;
@@ -242,6 +248,10 @@ void lw_agg_free(lw_agg_t *agg)
     agg->alloc.free(agg->refs);
     agg->alloc.free(agg->pending);
     agg->alloc.free(agg->lines);
+    agg->alloc.free(agg->ep_bytes);
+    agg->alloc.free(agg->held);
+    agg->alloc.free(agg->holding);
+    agg->alloc.free(agg->held_mark);
     agg->alloc.free(agg->changed);
     agg->alloc.free(agg->home);
     agg->alloc.free(agg->index);
@@ -311,6 +321,10 @@ lw_agg_t *lw_agg_new(const lw_agg_cfg_t *cfg, const lw_alloc_t *alloc)
     agg->changed = alloc->calloc(cfg->max_sites, sizeof(uint32_t));
     agg->pending = alloc->calloc(cfg->max_sites, sizeof(uint32_t));
     agg->lines = alloc->calloc(cfg->max_sites, sizeof(struct line_sum));
+    agg->ep_bytes = alloc->calloc(cfg->max_endpoints, sizeof(int64_t));
+    agg->held = alloc->calloc(cfg->max_sites, sizeof(int64_t));
+    agg->holding = alloc->calloc(cfg->max_sites, sizeof(uint32_t));
+    agg->held_mark = alloc->calloc(cfg->max_sites, 1);
     agg->refs = alloc->calloc(cfg->max_sites, sizeof(struct refs));
     agg->spare = alloc->calloc(cfg->max_sites, sizeof(uint32_t));
     agg->endpoints = alloc->calloc(cfg->max_endpoints, sizeof(char *));
@@ -318,7 +332,8 @@ lw_agg_t *lw_agg_new(const lw_agg_cfg_t *cfg, const lw_alloc_t *alloc)
     agg->npages = (cfg->max_sites + SHARE_PAGE - 1) / SHARE_PAGE;
     agg->shares = alloc->calloc((size_t)(cfg->nworkers + 1) * agg->npages, sizeof(share_t *));
     if (!agg->sites || !agg->index || !agg->home || !agg->changed || !agg->pending ||
-        !agg->lines || !agg->refs || !agg->spare ||
+        !agg->lines || !agg->ep_bytes || !agg->held || !agg->holding || !agg->held_mark ||
+        !agg->refs || !agg->spare ||
         !agg->endpoints || !agg->workers || !agg->shares)
         goto fail;
     for (uint32_t w = 1; w <= cfg->nworkers; w++) {
@@ -594,9 +609,37 @@ static void apply(lw_agg_t *agg, uint32_t wid, uint32_t id, int64_t bytes, uint3
         s->releases = true;
         *peak = *share;
     }
-    if (bytes > 0)
+    if (bytes > 0 && endpoint != NO_ENDPOINT)
         credit_endpoint(s, endpoint, bytes);
     mark_changed(agg, id);
+}
+
+/*
+ * A sum's bytes are held back while a feed reads deltas and applied once
+ * per sum at its end (or before any other record): many lines of one
+ * function or file change in one batch, and a sum then costs one update
+ * per batch instead of one per delta (make bench: the drain). Its
+ * endpoints are not counted: lw_agg_endpoints_of sums its lines'.
+ */
+static void hold(lw_agg_t *agg, uint32_t id, int64_t bytes)
+{
+    if (!agg->held_mark[id]) {
+        agg->held_mark[id] = 1;
+        agg->holding[agg->nholding++] = id;
+    }
+    agg->held[id] += bytes;
+}
+
+static void release_held(lw_agg_t *agg, uint32_t wid)
+{
+    for (uint32_t i = 0; i < agg->nholding; i++) {
+        uint32_t id = agg->holding[i];
+        if (agg->held[id])
+            apply(agg, wid, id, agg->held[id], NO_ENDPOINT);
+        agg->held[id] = 0;
+        agg->held_mark[id] = 0;
+    }
+    agg->nholding = 0;
 }
 
 /* Notes what the ending generation of `wid` held among the suspect sites. */
@@ -725,6 +768,8 @@ static void finish_text(lw_agg_t *agg, uint32_t wid, struct worker *w, const lw_
 
 static void feed_one(lw_agg_t *agg, uint32_t wid, struct worker *w, const lw_wire_msg_t *r)
 {
+    if (r->kind != LW_REC_DELTA && agg->nholding)
+        release_held(agg, wid); /* what follows may map, evict or forget */
     switch (r->kind) {
     case LW_REC_HELLO:
         forget_worker(agg, wid, r);
@@ -749,9 +794,9 @@ static void feed_one(lw_agg_t *agg, uint32_t wid, struct worker *w, const lw_wir
         if (s->rollup_of)
             apply(agg, wid, s->rollup_of, r->u.delta.bytes, gep);
         if (s->function_of)
-            apply(agg, wid, s->function_of, r->u.delta.bytes, gep);
+            hold(agg, s->function_of, r->u.delta.bytes);
         if (s->file_of)
-            apply(agg, wid, s->file_of, r->u.delta.bytes, gep);
+            hold(agg, s->file_of, r->u.delta.bytes);
         return;
     }
     default: /* the reader yields no other kind */
@@ -772,6 +817,7 @@ int lw_agg_feed(lw_agg_t *agg, uint32_t wid, const lw_record_t *recs, size_t n)
     malformed = w->reader.malformed;
     while (lw_wire_read(&w->reader, &next, recs + n, &msg))
         feed_one(agg, wid, w, &msg);
+    release_held(agg, wid);
     agg->stats.malformed += w->reader.malformed - malformed;
     return 0;
 }
@@ -1077,6 +1123,36 @@ size_t lw_agg_lines_of(const lw_agg_t *agg, uint32_t id, lw_agg_line_t *out, siz
     for (size_t i = 0; i < top.n; i++) {
         const struct line_sum *l = &agg->lines[idx[i]];
         out[i] = (lw_agg_line_t){l->id, l->grown, l->via};
+    }
+    return top.n;
+}
+
+size_t lw_agg_endpoints_of(const lw_agg_t *agg, uint32_t id, uint32_t *endpoints, int64_t *bytes)
+{
+    lw_topn_t top;
+    const lw_agg_site_t *s = id < agg->nsites ? &agg->sites[id] : NULL;
+
+    lw_topn_init(&top, endpoints, bytes, LW_AGG_TOP_ENDPOINTS);
+    if (!s)
+        return 0;
+    if (s->kind == LW_AGG_LINE) {
+        for (int i = 0; i < LW_AGG_TOP_ENDPOINTS; i++)
+            if (s->top[i].bytes > 0)
+                lw_topn_offer(&top, s->top[i].endpoint, s->top[i].bytes);
+        return top.n;
+    }
+    for (uint32_t i = 1; i < agg->nsites; i++) { /* the lines merge_lines weighs */
+        const lw_agg_site_t *l = &agg->sites[i];
+        if (l->kind != LW_AGG_LINE || !l->judged || (l->function_of != id && l->file_of != id))
+            continue;
+        for (int k = 0; k < LW_AGG_TOP_ENDPOINTS; k++)
+            if (l->top[k].bytes > 0 && l->top[k].endpoint < agg->nendpoints)
+                agg->ep_bytes[l->top[k].endpoint] += l->top[k].bytes;
+    }
+    for (uint32_t e = 0; e < agg->nendpoints; e++) {
+        if (agg->ep_bytes[e] > 0)
+            lw_topn_offer(&top, e, agg->ep_bytes[e]);
+        agg->ep_bytes[e] = 0;
     }
     return top.n;
 }

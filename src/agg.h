@@ -219,6 +219,15 @@ typedef struct lw_agg_line {
 size_t lw_agg_lines_of(const lw_agg_t *agg, uint32_t id, lw_agg_line_t *out, size_t max,
                        uint32_t *nlines, int64_t *total);
 
+/*
+ * The endpoints whose requests allocated most of site `id`'s bytes, most
+ * first: up to LW_AGG_TOP_ENDPOINTS endpoint ids (lw_agg_endpoint names
+ * them) and their bytes. A line counts its own; a sum adds up its lines'
+ * (the lines lw_agg_lines_of weighs), O(sites + endpoints). Returns how
+ * many.
+ */
+size_t lw_agg_endpoints_of(const lw_agg_t *agg, uint32_t id, uint32_t *endpoints, int64_t *bytes);
+
 /* A worker generation that ended (its successor said HELLO), and what it held. */
 typedef struct lw_departure {
     uint32_t wid;

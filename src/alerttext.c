@@ -107,18 +107,16 @@ static void put_origin(lw_strbuf_t *t, const lw_agg_t *agg, const lw_agg_cfg_t *
                     lw_agg_field(s, FIELD_APP_FUNC));
 }
 
-static void put_endpoints(lw_strbuf_t *t, const lw_agg_t *agg, const lw_agg_site_t *s)
+static void put_endpoints(lw_strbuf_t *t, const lw_agg_t *agg, uint32_t id)
 {
-    const char *sep = "[leakwatch]   endpoints: ";
+    uint32_t eps[LW_AGG_TOP_ENDPOINTS];
+    int64_t bytes[LW_AGG_TOP_ENDPOINTS];
+    size_t n = lw_agg_endpoints_of(agg, id, eps, bytes);
 
-    for (int i = 0; i < LW_AGG_TOP_ENDPOINTS; i++) {
-        if (s->top[i].bytes <= 0)
-            continue;
-        lw_strbuf_put(t, "%s%s (+%s)", sep, lw_agg_endpoint(agg, s->top[i].endpoint),
-                    size_of(s->top[i].bytes).s);
-        sep = ", ";
-    }
-    if (sep[0] != '[')
+    for (size_t i = 0; i < n; i++)
+        lw_strbuf_put(t, "%s%s (+%s)", i ? ", " : "[leakwatch]   endpoints: ",
+                      lw_agg_endpoint(agg, eps[i]), size_of(bytes[i]).s);
+    if (n)
         lw_strbuf_put(t, "\n");
 }
 
@@ -170,7 +168,7 @@ void lw_alerttext_leak(lw_strbuf_t *t, const lw_agg_t *agg, uint32_t id)
     }
     lw_strbuf_put(t, "\n");
     put_origin(t, agg, cfg, id, s);
-    put_endpoints(t, agg, s);
+    put_endpoints(t, agg, id);
     put_traceback(t, s->kind == LW_AGG_LINE ? s : top_line(agg, id));
 }
 

@@ -178,20 +178,19 @@ static void site_name(lw_strbuf_t *t, const char *file, const char *line, const 
     lw_strbuf_put(t, "()</code>");
 }
 
-static void site_endpoints(lw_strbuf_t *t, const lw_page_input_t *in, const lw_agg_site_t *s)
+static void site_endpoints(lw_strbuf_t *t, const lw_page_input_t *in, uint32_t id)
 {
+    uint32_t eps[LW_AGG_TOP_ENDPOINTS];
+    int64_t grown[LW_AGG_TOP_ENDPOINTS];
+    size_t n = lw_agg_endpoints_of(in->agg, id, eps, grown);
     char a[32];
-    const char *sep = "<div class=\"muted\">endpoints: ";
 
-    for (int i = 0; i < LW_AGG_TOP_ENDPOINTS; i++) {
-        if (s->top[i].bytes <= 0)
-            continue;
-        lw_strbuf_put(t, "%s<code>", sep);
-        lw_strbuf_put_html(t, lw_agg_endpoint(in->agg, s->top[i].endpoint));
-        lw_strbuf_put(t, "</code> %s", bytes(s->top[i].bytes, a, sizeof(a)));
-        sep = ", ";
+    for (size_t i = 0; i < n; i++) {
+        lw_strbuf_put(t, "%s<code>", i ? ", " : "<div class=\"muted\">endpoints: ");
+        lw_strbuf_put_html(t, lw_agg_endpoint(in->agg, eps[i]));
+        lw_strbuf_put(t, "</code> %s", bytes(grown[i], a, sizeof(a)));
     }
-    if (*sep == ',')
+    if (n)
         lw_strbuf_put(t, "</div>");
 }
 
@@ -280,7 +279,7 @@ static void site_card(lw_strbuf_t *t, const lw_page_input_t *in, uint32_t id)
         chart(t, pts, n, in->hist_now);
     else
         lw_strbuf_put(t, "<p class=\"muted\">no history yet</p>");
-    site_endpoints(t, in, s);
+    site_endpoints(t, in, id);
     site_details(t, in, id, s, growing);
     lw_strbuf_put(t, "</div>\n");
 }

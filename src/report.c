@@ -136,12 +136,12 @@ static json_t *site_json(const lw_report_input_t *in, uint32_t id)
         if (bytes)
             bad = json_object_set_new(pw, key, json_integer(bytes)) < 0;
     }
-    for (int i = 0; !bad && i < LW_AGG_TOP_ENDPOINTS; i++) {
-        if (s->top[i].bytes > 0)
-            bad = json_array_append_new(eps, triple("endpoint",
-                                                    lw_agg_endpoint(agg, s->top[i].endpoint),
-                                                    "bytes", s->top[i].bytes, NULL, NULL)) < 0;
-    }
+    uint32_t ep[LW_AGG_TOP_ENDPOINTS];
+    int64_t ep_bytes[LW_AGG_TOP_ENDPOINTS];
+    size_t nep = lw_agg_endpoints_of(agg, id, ep, ep_bytes);
+    for (size_t i = 0; !bad && i < nep; i++)
+        bad = json_array_append_new(eps, triple("endpoint", lw_agg_endpoint(agg, ep[i]), "bytes",
+                                                ep_bytes[i], NULL, NULL)) < 0;
     if (bad) {
         json_decref(o);
         return NULL;

@@ -302,6 +302,8 @@ static void test_agg_announces_the_narrowest_site_that_holds_a_leak(void **state
 
     (void)state;
     hello(101, 1);
+    endpoint(1, "/a");
+    endpoint(2, "/b");
     for (uint32_t i = 0; i < c->nlines; i++)
         named_site(i + 1, c->lines[i].line, "/srv/sum.py", c->lines[i].func);
     named_site(9, 90, "/srv/sum.py", "setup");
@@ -309,7 +311,7 @@ static void test_agg_announces_the_narrowest_site_that_holds_a_leak(void **state
     feed(agg, 1);
     for (req = 1; req <= 1000; req++) {
         for (uint32_t i = 0; i < c->nlines; i++)
-            delta(i + 1, c->lines[i].rate, 0);
+            delta(i + 1, c->lines[i].rate, 1 + i % 2); /* lines alternate endpoints */
         feed(agg, 1);
         size_t n = lw_agg_judge(agg, req, alerts, 4);
         for (size_t k = 0; k < n; k++) {
@@ -328,6 +330,21 @@ static void test_agg_announces_the_narrowest_site_that_holds_a_leak(void **state
     if (c->grew)
         assert_non_null(strstr(text, c->grew));
     assert_null(strstr(text, ":90 in setup()")); /* the flat line is not said to grow */
+    /* its endpoints are its lines' together (a file's: the flat line's too) */
+    int64_t want[3] = {c->kind == LW_AGG_FILE ? 50000 : 0, 0, 0};
+    for (uint32_t i = 0; i < c->nlines; i++)
+        want[1 + i % 2] += c->lines[i].rate * 1000;
+    uint32_t eps[LW_AGG_TOP_ENDPOINTS];
+    int64_t eb[LW_AGG_TOP_ENDPOINTS];
+    size_t ne = lw_agg_endpoints_of(agg, announced, eps, eb);
+    assert_int_equal(ne, (want[0] > 0) + (want[1] > 0) + (want[2] > 0));
+    for (size_t k = 0; k < ne; k++) {
+        assert_int_equal(eb[k], want[!strcmp(lw_agg_endpoint(agg, eps[k]), "/a")   ? 1
+                                     : !strcmp(lw_agg_endpoint(agg, eps[k]), "/b") ? 2
+                                                                                   : 0]);
+        assert_true(k == 0 || eb[k] <= eb[k - 1]);
+    }
+    assert_non_null(strstr(text, "[leakwatch]   endpoints: "));
     assert_leakwatch_lines(text);
     /* each line's growth is what it was fed since judging began */
     lw_agg_line_t lines[4];

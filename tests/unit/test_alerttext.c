@@ -110,8 +110,8 @@ static void test_alerttext_leak_line_with_endpoints_and_traceback(void **state)
     lw_alerttext_leak(&t, agg, app_id);
     assert_text(&t, "[leakwatch] LEAK /srv/app.py:12 in handler(): +123.0 KiB over 63 requests "
                     "(2.0 KiB/req) on workers 1,3\n"
-                    "[leakwatch]   endpoints: other (+1000 B), /orders/{id} (+97.7 KiB), "
-                    "/cart (+48.8 KiB)\n"
+                    "[leakwatch]   endpoints: /orders/{id} (+97.7 KiB), /cart (+48.8 KiB), "
+                    "other (+1000 B)\n"
                     "[leakwatch]   traceback, most recent call first:\n"
                     "[leakwatch]     /srv/app.py:12 in handler()\n");
     lw_agg_free(agg);
