@@ -165,6 +165,7 @@ bench: $(PLUGIN) $(BUILD)/bench/drain
 eval: $(PLUGIN)
 	$(call install_missing,$(EVAL_DEPS))
 	@$(HOST_PYTHON) tests/eval/eval.py
+	@$(HOST_PYTHON) tests/eval/fill.py
 
 demo: $(PLUGIN)
 	$(call install_missing,$(DEMO_DEPS))

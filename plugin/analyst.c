@@ -195,10 +195,11 @@ static int lw_master_judge(void)
         requests += view.requests; /* cumulative over respawns: never goes back */
         live += view.pid == uwsgi.workers[wid].pid;
     }
+    lw_agg_look(agg, requests, uwsgi_micros());
     /* Warm-up: lazy initialisation in the first requests is not growth. */
-    if (live == 0 || requests < cfg->warmup * live)
+    if (!lw_workclock_warm(lw_agg_clock(agg), requests, live, cfg->warmup))
         return 0;
-    n = lw_agg_judge(agg, requests, found, LW_ALERTS_MAX);
+    n = lw_agg_judge_now(agg, found, LW_ALERTS_MAX);
     for (size_t i = 0; i < n; i++) {
         lw_strbuf_t text;
         lw_strbuf_init(&text, &heap, 0);

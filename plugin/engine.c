@@ -2,10 +2,12 @@
  * engine.c - the worker's step after each request: the gc policy, and
  * publishing what changed per site (what the hooks recorded, hooks.h) into
  * the worker's ring for the master, with each site's identity and each
- * endpoint's name the first time. Also the SITES debug log.
+ * endpoint's name the first time; between requests, what moved is
+ * published from the hooks every BETWEEN_US (after_sample). Also the SITES
+ * debug log.
  *
- * All of it runs with the GIL held (the after-request hook takes it), so
- * it is ordered with the allocator hooks.
+ * All of it runs with the GIL held (the after-request hook takes it; the
+ * hooks run under it), so it is ordered with the allocator hooks.
  */
 #include "pyversion.h" /* <Python.h>, every symbol weak */
 #include <uwsgi.h>
@@ -25,6 +27,8 @@
 #define LW_OVERFLOW_LINE (-3)  /* the line the overflow site is published with */
 #define SITES_LOGGED_MAX 16          /* lw_engine_log_sites' top, at most */
 #define FRAMES_LOGGED_MAX 8          /* traceback lines per site in the SITES log */
+#define BETWEEN_US 100000            /* between requests, publish at most this often */
+#define BETWEEN_ENDPOINT "<no request>"
 
 extern struct uwsgi_server uwsgi;
 
@@ -40,6 +44,8 @@ struct endpoint {
     char name[LW_ENDPOINT_MAX];
     bool defined;
 };
+
+static void after_sample(void);
 
 /* Worker-local engine state, written under the GIL (after-request). */
 static struct {
@@ -59,6 +65,7 @@ static struct {
     uint32_t *endpoint_index;        /* [2 * ENDPOINTS_MAX] name hash -> id, 0 = empty */
     uint32_t nendpoints;
     lw_record_t group[LW_WIRE_SITE_RECORDS]; /* a site's or an endpoint's records */
+    uint64_t published_us;           /* the last publication, CLOCK_MONOTONIC_COARSE */
 } eng;
 
 static void *map_zeroed(size_t bytes)
@@ -108,6 +115,7 @@ int lw_engine_start(const lw_config_t *cfg, uint64_t seed)
     eng.sites = lw_hooks_sites();
     lw_freelists_start();
     eng.running = 1;
+    lw_hooks_after_sample(after_sample);
     return 0;
 }
 
@@ -244,31 +252,30 @@ static void detach(void)
               uwsgi.mywid);
 }
 
-size_t lw_engine_after_request(const char *path, size_t path_len)
+static uint64_t coarse_us(void)
 {
-    char endpoint[LW_ENDPOINT_MAX];
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/*
+ * Publishes the sites that changed, attributed to `endpoint` (guard set).
+ * What the ring cannot take now stays dirty and goes next time. Returns
+ * the number of site deltas published.
+ */
+static size_t publish(const char *endpoint)
+{
     size_t n, total = 0;
-    uint32_t ep = 0;
+    uint32_t ep;
     bool full = false;
 
-    if (!eng.running)
-        return 0;
-    if (!lw_hooks_reached()) {
-        detach();
-        return 0;
-    }
-    lw_hooks_guard(true);
-    eng.requests++;
-    lw_freelists_after_request();
-    apply_gc_policy();
     if (eng.ring && !eng.hello_sent)
         eng.hello_sent = lw_ring_push(eng.ring, &eng.hello, 1) == 0;
-    if (!eng.ring || !eng.hello_sent || lw_ring_space(eng.ring) == 0) {
-        /* no master to tell yet, or it is behind: keep coalescing in the table */
-        lw_hooks_guard(false);
-        return 0;
-    }
-    lw_path_fold(path, path_len, endpoint, sizeof(endpoint));
+    if (!eng.ring || !eng.hello_sent || lw_ring_space(eng.ring) == 0)
+        return 0; /* no master to tell yet, or it is behind: keep coalescing in the table */
+    eng.published_us = coarse_us();
     ep = endpoint_id(endpoint);
     /* Until the ring takes them, deltas stay in the site table, coalescing. */
     while (!full && (n = lw_sites_drain(eng.sites, eng.deltas, DELTA_BATCH)) > 0) {
@@ -281,13 +288,66 @@ size_t lw_engine_after_request(const char *path, size_t path_len)
             }
             if (eng.deltas[i].bytes > 0) {
                 si->grown_bytes += eng.deltas[i].bytes;
-                memcpy(si->endpoint, endpoint, sizeof(endpoint));
+                snprintf(si->endpoint, sizeof(si->endpoint), "%s", endpoint);
             }
             total++;
         }
     }
+    return total;
+}
+
+size_t lw_engine_after_request(const char *path, size_t path_len)
+{
+    char endpoint[LW_ENDPOINT_MAX];
+    size_t total;
+
+    if (!eng.running)
+        return 0;
+    if (!lw_hooks_reached()) {
+        detach();
+        return 0;
+    }
+    lw_hooks_guard(true);
+    eng.requests++;
+    lw_freelists_after_request();
+    apply_gc_policy();
+    lw_path_fold(path, path_len, endpoint, sizeof(endpoint));
+    total = publish(endpoint);
     lw_hooks_guard(false);
     return total;
+}
+
+/* No request of this process is running: its allocations are no request's. */
+static bool between_requests(void)
+{
+    if (uwsgi.mywid <= 0 || !uwsgi.workers)
+        return true;
+    for (int c = 0; c < uwsgi.cores; c++)
+        if (uwsgi.workers[uwsgi.mywid].cores[c].in_request)
+            return false;
+    return true;
+}
+
+/*
+ * After a sampled allocation (hooks.h; guard set, GIL held): memory that
+ * moves between requests (a thread of an idle or quiet worker) is
+ * published every BETWEEN_US, under BETWEEN_ENDPOINT, so the master's
+ * series has points without requests (src/workclock.h). During a request
+ * its after-request step publishes. Costs a coarse clock read per sample.
+ */
+static void after_sample(void)
+{
+    uint64_t now;
+
+    if (!eng.running || !eng.ring || (now = coarse_us()) - eng.published_us < BETWEEN_US ||
+        !between_requests())
+        return; /* publish() says HELLO first: a worker may not have served a request yet */
+    publish(BETWEEN_ENDPOINT);
+}
+
+void lw_engine_stop_publishing(void)
+{
+    eng.ring = NULL;
 }
 
 void lw_engine_stats(lw_engine_stats_t *out)

@@ -1,6 +1,7 @@
 /*
  * engine.h - the worker side: starts the hooks (hooks.h, freelists.h) and,
- * after each request, publishes what changed per site to the master.
+ * after each request (and between requests, from the hooks, at most every
+ * 100 ms), publishes what changed per site to the master.
  *
  * All engine state lives in the worker process and is guarded by the GIL:
  * the hooks are installed on the MEM and OBJ domains, which CPython only
@@ -49,6 +50,10 @@ void lw_engine_publish_to(lw_ring_t *ring, int64_t pid, uint64_t spawn, uint64_t
  * Returns the number of site deltas published.
  */
 size_t lw_engine_after_request(const char *path, size_t path_len);
+
+/* In a child the app forked: the ring is the worker's, never this
+ * process's; nothing more is published (an atfork handler: a store). */
+void lw_engine_stop_publishing(void);
 
 /* Logs this worker's largest sites (debug surface; GIL held). */
 void lw_engine_log_sites(uint32_t wid, int top);

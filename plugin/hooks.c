@@ -47,6 +47,7 @@ static struct {
     int *nframes;                    /* [LW_HOOKS_SITES] */
     uint64_t samples, lost;
     int64_t tracked;                 /* sum of live estimates */
+    void (*after_sample)(void);      /* lw_hooks_after_sample */
 } eng;
 
 static void *map_zeroed(size_t bytes)
@@ -158,6 +159,8 @@ static void record_hooksafe(struct chain *c, void *ptr, size_t size)
             admit_hooksafe(value);
             eng.samples++;
         }
+        if (eng.after_sample)
+            eng.after_sample();
     }
     tls.guard = 0;
 }
@@ -319,6 +322,11 @@ int lw_hooks_start(const lw_config_t *cfg, uint64_t seed)
 bool lw_hooks_reached(void)
 {
     return domain_reached(PYMEM_DOMAIN_MEM, &eng.mem) && domain_reached(PYMEM_DOMAIN_OBJ, &eng.obj);
+}
+
+void lw_hooks_after_sample(void (*fn)(void))
+{
+    eng.after_sample = fn;
 }
 
 void lw_hooks_guard(bool on)

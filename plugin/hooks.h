@@ -53,6 +53,12 @@ bool lw_hooks_reached(void);
 /* Sets or clears this thread's guard: leakwatch's own work is not sampled. */
 void lw_hooks_guard(bool on);
 
+/*
+ * Called after each sampled allocation is recorded, guard set, GIL held
+ * (NULL: nothing). The engine publishes from it between requests.
+ */
+void lw_hooks_after_sample(void (*fn)(void));
+
 /* The site table, for the engine to drain (GIL held). */
 lw_sites_t *lw_hooks_sites(void);
 

@@ -194,6 +194,7 @@ static void lw_forked_by_the_app(void)
         forked_from_wid = my_wid;
     my_wid = 0;
     engine_on = 0;
+    lw_engine_stop_publishing(); /* its hooks, still on, publish between requests */
 }
 
 /* Said once, by the child, at its first request. */

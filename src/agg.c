@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "topn.h"
+#include "workclock.h"
 
 #define MAX_TEXT 4096
 /* Site 0's text: file, function, no application frame (the last '\0' implied). */
@@ -134,6 +135,8 @@ struct lw_agg {
     share_t **shares;        /* [(nworkers + 1) * npages] pages, NULL until used */
     uint32_t npages;
     lw_agg_stats_t stats;
+    lw_workclock_t clock;    /* the axis sites are judged on (workclock.h) */
+    bool fed;                /* records arrived since the last judgement */
 };
 
 static share_t *share_of(const lw_agg_t *agg, uint32_t wid, uint32_t id)
@@ -818,12 +821,13 @@ int lw_agg_feed(lw_agg_t *agg, uint32_t wid, const lw_record_t *recs, size_t n)
     while (lw_wire_read(&w->reader, &next, recs + n, &msg))
         feed_one(agg, wid, w, &msg);
     release_held(agg, wid);
+    agg->fed |= n > 0;
     agg->stats.malformed += w->reader.malformed - malformed;
     return 0;
 }
 
 /* Feeds a changed site's total to its detector; true when that makes an alert. */
-static bool judge_site(lw_agg_t *agg, lw_agg_site_t *s, uint64_t requests)
+static bool judge_site(lw_agg_t *agg, lw_agg_site_t *s, uint64_t work)
 {
     bool fresh = false;
 
@@ -843,7 +847,12 @@ static bool judge_site(lw_agg_t *agg, lw_agg_site_t *s, uint64_t requests)
         fresh = (s->det = agg->alloc.calloc(1, sizeof(lw_detect_site_t))) != NULL;
     if (!s->det)
         return false;
-    s->verdict = lw_detect_update(s->det, &agg->cfg.detect, requests, s->live);
+    s->verdict = lw_detect_update(s->det, &agg->cfg.detect, work, s->live);
+    /* its span, on the work axis, said in requests and seconds */
+    lw_workclock_span(&agg->clock, work - s->verdict.requests, &s->verdict.requests,
+                      &s->verdict_seconds);
+    s->verdict.per_request =
+        s->verdict.requests ? (double)s->verdict.growth / (double)s->verdict.requests : 0.0;
     if (fresh && s->releases) /* a site that released must beat its old peaks */
         lw_detect_pin_at(s->det, s->released_high);
     return s->verdict.kind == LW_VERDICT_LEAK;
@@ -1008,11 +1017,32 @@ static size_t announce_pending(lw_agg_t *agg, lw_alert_t *out, size_t max)
 
 size_t lw_agg_judge(lw_agg_t *agg, uint64_t requests, lw_alert_t *out, size_t max)
 {
+    lw_agg_look(agg, requests, 0);
+    return lw_agg_judge_now(agg, out, max);
+}
+
+uint64_t lw_agg_look(lw_agg_t *agg, uint64_t requests, uint64_t now_us)
+{
+    bool fed = agg->fed;
+
+    agg->fed = false;
+    return lw_workclock_look(&agg->clock, now_us, requests, fed);
+}
+
+const lw_workclock_t *lw_agg_clock(const lw_agg_t *agg)
+{
+    return &agg->clock;
+}
+
+size_t lw_agg_judge_now(lw_agg_t *agg, lw_alert_t *out, size_t max)
+{
+    uint64_t work = agg->clock.npts ? agg->clock.pts[agg->clock.npts - 1].x : 0;
+
     for (uint32_t i = 0; i < agg->nchanged; i++) {
         uint32_t id = agg->changed[i];
         lw_agg_site_t *s = &agg->sites[id];
         s->changed = false;
-        if (judge_site(agg, s, requests) && !s->pending) {
+        if (judge_site(agg, s, work) && !s->pending) {
             s->pending = true;
             agg->pending[agg->npending++] = id;
         }

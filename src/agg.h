@@ -65,6 +65,7 @@
 
 #include "alloc.h"
 #include "detect.h"
+#include "workclock.h"
 #include "wire.h"
 
 #define LW_AGG_TOP_ENDPOINTS 4
@@ -127,6 +128,8 @@ typedef struct lw_agg_site {
     uint32_t file_of;          /* the file sum its bytes also feed, else 0 */
     int64_t low;               /* its lowest live bytes since first judged (INT64_MAX
                                   before): a line's growth in a sum's alert */
+    double verdict_seconds;    /* seconds of activity the verdict's growth took
+                                  (its requests: verdict.requests) */
 } lw_agg_site_t;
 
 typedef struct lw_alert {
@@ -157,6 +160,22 @@ int lw_agg_feed(lw_agg_t *agg, uint32_t wid, const lw_record_t *recs, size_t n);
  * max loses no alert.
  */
 size_t lw_agg_judge(lw_agg_t *agg, uint64_t requests, lw_alert_t *out, size_t max);
+
+/*
+ * Judging against time as well. lw_agg_look takes the requests served so
+ * far at now_us (microseconds, any clock that moves forward) and advances
+ * the axis sites are judged on: requests plus tenths of a second of
+ * activity (workclock.h), so growth between requests (a thread of a quiet
+ * worker) has an axis too. lw_agg_judge_now then judges as lw_agg_judge
+ * does, at the last look; a verdict's span is still said in requests
+ * (verdict.requests, per_request) and in seconds (verdict_seconds).
+ * lw_agg_judge is a look at time 0 and a judgement: requests alone.
+ */
+uint64_t lw_agg_look(lw_agg_t *agg, uint64_t requests, uint64_t now_us);
+size_t lw_agg_judge_now(lw_agg_t *agg, lw_alert_t *out, size_t max);
+
+/* The axis, for lw_workclock_warm. */
+const lw_workclock_t *lw_agg_clock(const lw_agg_t *agg);
 
 /* The settings `agg` was made with. */
 const lw_agg_cfg_t *lw_agg_config(const lw_agg_t *agg);

@@ -157,9 +157,16 @@ void lw_alerttext_leak(lw_strbuf_t *t, const lw_agg_t *agg, uint32_t id)
         lw_strbuf_put(t, "[leakwatch] LEAK ");
         put_site(t, s);
     }
-    lw_strbuf_put(t, ": +%s over %llu requests (%s/req) on workers ", size_of(s->verdict.growth).s,
-                (unsigned long long)s->verdict.requests,
-                size_of_rate(s->verdict.per_request).s);
+    if (s->verdict_seconds * 10 > (double)s->verdict.requests) /* time drove it, not requests */
+        lw_strbuf_put(t, ": +%s over %.*f s and %llu request%s (%s/s) on workers ",
+                      size_of(s->verdict.growth).s, s->verdict_seconds < 10 ? 1 : 0,
+                      s->verdict_seconds, (unsigned long long)s->verdict.requests,
+                      s->verdict.requests == 1 ? "" : "s",
+                      size_of_rate((double)s->verdict.growth / s->verdict_seconds).s);
+    else
+        lw_strbuf_put(t, ": +%s over %llu requests (%s/req) on workers ",
+                      size_of(s->verdict.growth).s, (unsigned long long)s->verdict.requests,
+                      size_of_rate(s->verdict.per_request).s);
     for (uint32_t w = 1; w <= cfg->nworkers; w++) {
         if (lw_agg_share(agg, id, w) > 0) {
             lw_strbuf_put(t, "%s%u", sep, w);

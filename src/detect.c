@@ -74,6 +74,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "points.h"
+
 /* Growth with two standard deviations of sampling noise taken off: that of
  * the bytes grown, and that of the bytes that came and went (churn). */
 static int64_t surely(const lw_detect_cfg_t *cfg, int64_t growth, int64_t churn)
@@ -129,28 +131,14 @@ void lw_detect_alerted(lw_detect_site_t *s, int64_t growth)
         s->alerted_growth = growth;
 }
 
-/*
- * Keeps the history bounded and even: points at least `spacing` requests
- * apart, the newest point always last. When full, the spacing doubles and
- * the history is thinned to it, so it covers base..now at any age.
- */
+/* Keeps the history bounded and even (points.h): it covers base..now at any age. */
 static void add_point(lw_detect_site_t *s, lw_point_t p)
 {
-    if (s->npts >= 2 && p.requests - s->pts[s->npts - 2].requests < s->spacing) {
-        s->pts[s->npts - 1] = p; /* too close to the one before: move the tail */
-        return;
-    }
-    while (s->npts == LW_DETECT_POINTS) { /* ends: the spacing outgrows every gap */
-        uint32_t n = 1;
-        s->spacing *= 2;
-        for (uint32_t i = 1; i < s->npts - 1; i++) {
-            if (s->pts[i].requests - s->pts[n - 1].requests >= s->spacing)
-                s->pts[n++] = s->pts[i];
-        }
-        s->pts[n++] = s->pts[s->npts - 1];
-        s->npts = n;
-    }
-    s->pts[s->npts++] = p;
+    lw_points_t h = {s->pts, sizeof(s->pts[0]), LW_DETECT_POINTS, s->npts, s->spacing};
+
+    lw_points_add(&h, &p);
+    s->npts = h.n;
+    s->spacing = h.spacing;
 }
 
 /* Bytes at the last point at or before `requests`. */
