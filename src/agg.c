@@ -1034,6 +1034,11 @@ const lw_workclock_t *lw_agg_clock(const lw_agg_t *agg)
     return &agg->clock;
 }
 
+bool lw_agg_over_time(const lw_agg_site_t *s)
+{
+    return s->verdict_seconds * (1e6 / LW_WORKCLOCK_TICK_US) > (double)s->verdict.requests;
+}
+
 size_t lw_agg_judge_now(lw_agg_t *agg, lw_alert_t *out, size_t max)
 {
     uint64_t work = agg->clock.npts ? agg->clock.pts[agg->clock.npts - 1].x : 0;

@@ -177,6 +177,11 @@ size_t lw_agg_judge_now(lw_agg_t *agg, lw_alert_t *out, size_t max);
 /* The axis, for lw_workclock_warm. */
 const lw_workclock_t *lw_agg_clock(const lw_agg_t *agg);
 
+/* Whether site s's verdict grew over more tenths of a second of activity
+ * than requests (a thread's growth, a quiet worker's): it is then said
+ * over seconds (per second), not over requests (per request). */
+bool lw_agg_over_time(const lw_agg_site_t *s);
+
 /* The settings `agg` was made with. */
 const lw_agg_cfg_t *lw_agg_config(const lw_agg_t *agg);
 

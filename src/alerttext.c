@@ -157,7 +157,7 @@ void lw_alerttext_leak(lw_strbuf_t *t, const lw_agg_t *agg, uint32_t id)
         lw_strbuf_put(t, "[leakwatch] LEAK ");
         put_site(t, s);
     }
-    if (s->verdict_seconds * 10 > (double)s->verdict.requests) /* time drove it, not requests */
+    if (lw_agg_over_time(s)) /* time drove it, not requests */
         lw_strbuf_put(t, ": +%s over %.*f s and %llu request%s (%s/s) on workers ",
                       size_of(s->verdict.growth).s, s->verdict_seconds < 10 ? 1 : 0,
                       s->verdict_seconds, (unsigned long long)s->verdict.requests,

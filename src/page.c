@@ -268,10 +268,14 @@ static void site_card(lw_strbuf_t *t, const lw_page_input_t *in, uint32_t id)
     }
     lw_strbuf_put(t, "%s</h3><div>live %s", s->rollup ? " <span class=\"muted\">via libraries</span>" : "",
                 bytes(s->live, live, sizeof(live)));
-    if (growing)
+    if (growing && lw_agg_over_time(s))
+        lw_strbuf_put(t, " &middot; grew %s over %.1f s and %" PRIu64 " requests (%.0f B/s)",
+                      bytes(s->verdict.growth, growth, sizeof(growth)), s->verdict_seconds,
+                      s->verdict.requests, (double)s->verdict.growth / s->verdict_seconds);
+    else if (growing)
         lw_strbuf_put(t, " &middot; grew %s over %" PRIu64 " requests (%.0f B/request)",
-                    bytes(s->verdict.growth, growth, sizeof(growth)), s->verdict.requests,
-                    s->verdict.per_request);
+                      bytes(s->verdict.growth, growth, sizeof(growth)), s->verdict.requests,
+                      s->verdict.per_request);
     lw_strbuf_put(t, "</div>");
     if (s->kind != LW_AGG_LINE)
         sum_lines(t, in->agg, id);

@@ -119,6 +119,10 @@ static json_t *site_json(const lw_report_input_t *in, uint32_t id)
           json_object_set_new(o, "via_libraries", json_boolean(s->rollup)) < 0 ||
           json_object_set_new(o, "live_bytes", json_integer(s->live)) < 0 ||
           json_object_set_new(o, "growth_bytes", json_integer(s->det ? s->verdict.growth : 0)) < 0 ||
+          json_object_set_new(o, "growth_requests",
+                              json_integer(s->det ? (json_int_t)s->verdict.requests : 0)) < 0 ||
+          json_object_set_new(o, "growth_seconds",
+                              json_real(s->det ? s->verdict_seconds : 0.0)) < 0 ||
           json_object_set_new(o, "suspect",
                               json_boolean(s->det && s->verdict.kind != LW_VERDICT_NONE)) < 0 ||
           json_object_set_new(o, "alerted", json_boolean(s->det && s->det->alerted_growth)) < 0;

@@ -407,6 +407,47 @@ static void test_agg_a_line_and_what_libraries_allocate_for_it_are_one_leak(void
     assert_int_equal(live_allocs, 0);
 }
 
+/* A site that grows with time while requests are few (a thread of a quiet
+ * worker): judged on requests plus tenths of a second of activity, its
+ * alert says seconds; the same growth per request is said per request. */
+static void test_agg_growth_between_requests_is_judged_and_said_over_time(void **state)
+{
+    for (int timed = 0; timed <= 1; timed++) {
+        lw_agg_t *agg = fresh(); /* T = 100000 */
+        lw_alert_t alerts[4];
+        uint32_t announced = 0;
+        char text[4096];
+
+        (void)state;
+        hello(101, 1);
+        named_site(1, 13, "/srv/jobs.py", "scheduler");
+        feed(agg, 1);
+        /* 2,000 bytes every 100 ms; a request a second (timed), or one a step */
+        for (uint64_t k = 1; k <= 2000 && !announced; k++) {
+            delta(1, 2000, 0);
+            feed(agg, 1);
+            lw_agg_look(agg, timed ? k / 10 : k, timed ? k * 100000 : 0);
+            if (lw_agg_judge_now(agg, alerts, 4))
+                announced = alerts[0].site;
+        }
+        assert_int_not_equal(announced, 0);
+        const lw_agg_site_t *s = lw_agg_site(agg, announced);
+        assert_int_equal(lw_agg_over_time(s), timed);
+        assert_true(s->verdict.growth <= 2 * 100000);
+        describe(agg, announced, text, sizeof(text));
+        if (timed) { /* ~10 steps a second: growth over seconds, ~20 KB/s */
+            assert_true(s->verdict_seconds > 0.5 && s->verdict.requests < 10 * s->verdict_seconds);
+            assert_non_null(strstr(text, " s and "));
+            assert_non_null(strstr(text, "/s) on workers 1\n"));
+        } else {
+            assert_true(s->verdict_seconds == 0.0);
+            assert_non_null(strstr(text, "/req) on workers 1\n"));
+        }
+        lw_agg_free(agg);
+        assert_int_equal(live_allocs, 0);
+    }
+}
+
 static void test_agg_flat_small_sites_carry_no_detector(void **state)
 {
     lw_agg_t *agg = fresh();
@@ -1191,6 +1232,7 @@ int main(void)
                lines_of_one_function),
         SPREAD("test_agg_a_leak_over_functions_of_a_file_is_named_by_the_file",
                functions_of_one_file),
+        cmocka_unit_test(test_agg_growth_between_requests_is_judged_and_said_over_time),
         cmocka_unit_test(test_agg_flat_small_sites_carry_no_detector),
         cmocka_unit_test(test_agg_per_worker_sawtooths_are_not_a_leak),
         cmocka_unit_test(test_agg_full_table_reuses_the_ids_no_worker_holds),

@@ -181,6 +181,38 @@ static void test_page_shows_the_leak_with_its_chart(void **state)
     release(html, hist, agg);
 }
 
+static void test_page_growth_between_requests_is_said_over_time(void **state)
+{
+    lw_agg_cfg_t c = {.nworkers = 2, .max_sites = 64, .local_sites = 128, .local_endpoints = 16,
+                      .max_endpoints = 16, .detect = {T, 2, 1}};
+    lw_agg_t *agg = lw_agg_new(&c, &alloc);
+    lw_sitehist_t *hist = lw_sitehist_new(&alloc, 1);
+    lw_page_input_t in = empty_input();
+    lw_alert_t alerts[4];
+    size_t len, alerted = 0;
+    char *html;
+
+    (void)state;
+    assert_non_null(agg);
+    hello(101, 1);
+    named_site(1, 13, "/srv/jobs.py", "scheduler");
+    feed(agg, 1);
+    /* a thread's 2,000 bytes every 100 ms, a request a second */
+    for (uint64_t k = 1; k <= 4000 && !alerted; k++) {
+        delta(1, 2000, 0);
+        feed(agg, 1);
+        lw_agg_look(agg, k / 10, k * 100000);
+        alerted = lw_agg_judge_now(agg, alerts, 4);
+    }
+    assert_int_equal(alerted, 1);
+    in.agg = agg;
+    html = render(&in, &len);
+    assert_non_null(strstr(html, " s and "));
+    assert_non_null(strstr(html, " B/s)"));
+    assert_null(strstr(html, "B/request)"));
+    release(html, hist, agg);
+}
+
 static void test_page_chart_points_follow_the_history(void **state)
 {
     lw_sitehist_t *hist;
@@ -315,6 +347,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_page_empty_state_says_so),
         cmocka_unit_test(test_page_shows_the_leak_with_its_chart),
+        cmocka_unit_test(test_page_growth_between_requests_is_said_over_time),
         cmocka_unit_test(test_page_chart_points_follow_the_history),
         cmocka_unit_test(test_page_many_sites_are_bounded),
         cmocka_unit_test(test_page_pick_sites_puts_suspects_first_once),

@@ -94,6 +94,10 @@ static void test_report_sites_workers_alerts(void **state)
     assert_string_equal(json_string_value(json_object_get(s1, "file")),
                         "/srv/a \"quoted\" \\ dir\n/x.py");
     assert_int_equal(json_integer_value(json_object_get(s1, "live_bytes")), 100);
+    /* no detector yet: its growth, over requests and seconds, is 0 */
+    assert_true(json_is_integer(json_object_get(s1, "growth_requests")));
+    assert_true(json_is_real(json_object_get(s1, "growth_seconds")));
+    assert_int_equal(json_integer_value(json_object_get(s1, "growth_requests")), 0);
     assert_int_equal(json_integer_value(json_object_get(json_object_get(s1, "per_worker_bytes"),
                                                         "1")), 100);
     json_t *tb = json_object_get(s1, "traceback");
