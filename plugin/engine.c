@@ -261,7 +261,8 @@ static uint64_t coarse_us(void)
 }
 
 /*
- * Publishes the sites that changed, attributed to `endpoint` (guard set).
+ * Publishes the sites that changed, attributed to `endpoint` (a buffer of
+ * LW_ENDPOINT_MAX bytes, copied whole per grown site; guard set).
  * What the ring cannot take now stays dirty and goes next time. Returns
  * the number of site deltas published.
  */
@@ -288,7 +289,7 @@ static size_t publish(const char *endpoint)
             }
             if (eng.deltas[i].bytes > 0) {
                 si->grown_bytes += eng.deltas[i].bytes;
-                snprintf(si->endpoint, sizeof(si->endpoint), "%s", endpoint);
+                memcpy(si->endpoint, endpoint, sizeof(si->endpoint));
             }
             total++;
         }
@@ -337,12 +338,13 @@ static bool between_requests(void)
  */
 static void after_sample(void)
 {
+    static const char between[LW_ENDPOINT_MAX] = BETWEEN_ENDPOINT;
     uint64_t now;
 
     if (!eng.running || !eng.ring || (now = coarse_us()) - eng.published_us < BETWEEN_US ||
         !between_requests())
         return; /* publish() says HELLO first: a worker may not have served a request yet */
-    publish(BETWEEN_ENDPOINT);
+    publish(between);
 }
 
 void lw_engine_stop_publishing(void)
