@@ -121,4 +121,27 @@ static inline uint64_t grow_ignored_and_kept(lw_agg_t *agg, int64_t threshold)
     return 0;
 }
 
+/*
+ * A thread's leak: a site (/srv/jobs.py:13 in scheduler()) growing 2,000
+ * bytes every 100 ms, fed to agg step by step until announced, at most
+ * `limit` steps: with `timed`, time passes and a request comes a second;
+ * else a request a step and no time. Returns the announced site (0: none).
+ */
+static inline uint32_t thread_leak(lw_agg_t *agg, bool timed, uint64_t limit)
+{
+    lw_alert_t alerts[4];
+
+    hello(101, 1);
+    named_site(1, 13, "/srv/jobs.py", "scheduler");
+    feed(agg, 1);
+    for (uint64_t k = 1; k <= limit; k++) {
+        delta(1, 2000, 0);
+        feed(agg, 1);
+        lw_agg_look(agg, timed ? k / 10 : k, timed ? k * 100000 : 0);
+        if (lw_agg_judge_now(agg, alerts, 4))
+            return alerts[0].site;
+    }
+    return 0;
+}
+
 #endif

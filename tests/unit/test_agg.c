@@ -414,22 +414,11 @@ static void test_agg_growth_between_requests_is_judged_and_said_over_time(void *
 {
     for (int timed = 0; timed <= 1; timed++) {
         lw_agg_t *agg = fresh(); /* T = 100000 */
-        lw_alert_t alerts[4];
-        uint32_t announced = 0;
         char text[4096];
 
         (void)state;
-        hello(101, 1);
-        named_site(1, 13, "/srv/jobs.py", "scheduler");
-        feed(agg, 1);
         /* 2,000 bytes every 100 ms; a request a second (timed), or one a step */
-        for (uint64_t k = 1; k <= 2000 && !announced; k++) {
-            delta(1, 2000, 0);
-            feed(agg, 1);
-            lw_agg_look(agg, timed ? k / 10 : k, timed ? k * 100000 : 0);
-            if (lw_agg_judge_now(agg, alerts, 4))
-                announced = alerts[0].site;
-        }
+        uint32_t announced = thread_leak(agg, timed, 2000);
         assert_int_not_equal(announced, 0);
         const lw_agg_site_t *s = lw_agg_site(agg, announced);
         assert_int_equal(lw_agg_over_time(s), timed);
