@@ -24,6 +24,7 @@
 #include "../src/slotstats.h"
 #include "../src/tick.h"
 #include "analyst.h"
+#include "children.h"
 #include "engine.h"
 #include "limits.h"
 #include "threads.h"
@@ -61,6 +62,7 @@ static const lw_alloc_t heap = {calloc, free};
 /* Set by lw_analyst_start, before the thread; read-only after. */
 static const lw_config_t *cfg;
 static lw_shm_t *shm;
+static const lw_procs_t *procs;
 static const lw_limit_t *limit;
 static lw_metrics_t *metrics;
 static lw_agg_cfg_t agg_cfg;
@@ -76,8 +78,8 @@ static lw_sitehist_t *hist;          /* the page's charts (--leakwatch-http only
 static lw_alertlog_t *alerts;
 static lw_oomwatch_t *oom;
 static lw_slotstats_t *slots;
-static lw_native_t *natives;     /* [nworkers + 1] */
-static struct generation *gens;  /* [nworkers + 1] */
+static lw_native_t *natives;     /* [nslots + 1] */
+static struct generation *gens;  /* [nslots + 1] */
 static uint64_t oom_kills;       /* the cgroup's oom_kill count already explained */
 static lw_record_t drain_buf[LW_DRAIN_BATCH];
 /* What the listeners render: pointers to the above, set once they exist. */
@@ -111,7 +113,7 @@ static uint64_t lw_master_drain(void)
 {
     uint64_t all = 0;
 
-    for (uint32_t wid = 1; wid <= shm->nworkers; wid++) {
+    for (uint32_t wid = 1; wid <= shm->nslots; wid++) {
         lw_ring_t *ring = lw_shm_ring(shm, wid);
         uint64_t n, total = 0;
         while (total < LW_DRAIN_MAX && (n = lw_ring_pop(ring, drain_buf, LW_DRAIN_BATCH)) > 0) {
@@ -188,12 +190,12 @@ static int lw_master_judge(void)
     uint32_t live = 0;
     size_t n;
 
-    for (uint32_t wid = 1; wid <= shm->nworkers; wid++) {
+    for (uint32_t wid = 1; wid <= shm->nslots; wid++) {
         lw_worker_view_t view;
         if (lw_shm_read(shm, wid, &view) < 0 || view.pid == 0)
             continue;
         requests += view.requests; /* cumulative over respawns: never goes back */
-        live += view.pid == uwsgi.workers[wid].pid;
+        live += wid <= procs->workers && view.pid == lw_children_pid(procs, wid);
     }
     lw_agg_look(agg, requests, uwsgi_micros());
     /* Warm-up: lazy initialisation in the first requests is not growth. */
@@ -251,9 +253,11 @@ static uint64_t lw_master_native(void)
     lw_detect_cfg_t dcfg = agg_cfg.detect;
     uint64_t now = uwsgi_micros(), soonest = UINT64_MAX;
 
-    for (uint32_t wid = 1; wid <= shm->nworkers; wid++) {
+    /* workers only: the native series is judged against requests, which
+     * mules and spoolers do not serve */
+    for (uint32_t wid = 1; wid <= procs->workers; wid++) {
         lw_worker_slot_t *slot = lw_shm_worker(shm, wid);
-        int64_t pid = uwsgi.workers[wid].pid, rss;
+        int64_t pid = lw_children_pid(procs, wid), rss;
         uint64_t requests = lw_slot_requests(wid);
         if (pid <= 0 || !lw_native_due(&natives[wid], now, pid, requests, cfg->warmup) ||
             (rss = lw_rss_of(pid)) < 0)
@@ -286,8 +290,8 @@ static void lw_master_project(void)
     lw_oom_t o;
 
     lw_oomwatch_begin(oom, (double)uwsgi_micros() / 1e6);
-    for (uint32_t wid = 1; wid <= shm->nworkers; wid++) {
-        int64_t pid = uwsgi.workers[wid].pid, rss;
+    for (uint32_t wid = 1; wid <= shm->nslots; wid++) {
+        int64_t pid = lw_children_pid(procs, wid), rss;
         if (pid <= 0 || (rss = lw_rss_of(pid)) < 0)
             continue;
         o = lw_oomwatch_look(oom, wid, pid, (uint64_t)rss);
@@ -297,7 +301,7 @@ static void lw_master_project(void)
     o = lw_oomwatch_end(oom);
     if (o.warn)
         lw_master_oom(0, (int64_t)getpid(), &o);
-    for (uint32_t wid = 1; wid <= shm->nworkers; wid++)
+    for (uint32_t wid = 1; wid <= shm->nslots; wid++)
         metrics->worker[wid].oom_eta = (int64_t)lw_oomwatch_eta(oom, wid);
 }
 
@@ -311,9 +315,9 @@ static void lw_master_project(void)
  */
 static void lw_master_watch_generations(void)
 {
-    for (uint32_t wid = 1; wid <= shm->nworkers; wid++) {
+    for (uint32_t wid = 1; wid <= shm->nslots; wid++) {
         struct generation *g = &gens[wid];
-        int64_t pid = uwsgi.workers[wid].pid;
+        int64_t pid = lw_children_pid(procs, wid);
         if (pid != g->pid) {
             if (g->pid > 0) {
                 g->ended_pid = g->pid;
@@ -323,8 +327,8 @@ static void lw_master_watch_generations(void)
             g->rss_high = 0; /* the slot may still show the last generation's */
             continue;
         }
-        if (uwsgi.workers[wid].rss_size > g->rss_high)
-            g->rss_high = uwsgi.workers[wid].rss_size;
+        if (wid <= procs->workers && uwsgi.workers[wid].rss_size > g->rss_high)
+            g->rss_high = uwsgi.workers[wid].rss_size; /* uWSGI reads workers' only */
     }
 }
 
@@ -339,13 +343,14 @@ static lw_endcause_t lw_end_cause(const lw_departure_t *d)
     struct generation *g = &gens[d->wid];
     lw_worker_view_t view;
     int rc = lw_shm_read(shm, d->wid, &view);
+    bool worker = d->wid <= procs->workers; /* uWSGI recycles workers only */
     lw_endcause_readings_t in = {
         .oom_kills_seen = oom_kills,
         .oom_kills = lw_limits_oom_kills(),
         .rss_high = g->ended_pid == d->pid ? g->ended_rss_high : 0,
-        .reload_on_rss = uwsgi.reload_on_rss,
-        .evil_reload_on_rss = uwsgi.evil_reload_on_rss,
-        .max_requests = uwsgi.max_requests,
+        .reload_on_rss = worker ? uwsgi.reload_on_rss : 0,
+        .evil_reload_on_rss = worker ? uwsgi.evil_reload_on_rss : 0,
+        .max_requests = worker ? uwsgi.max_requests : 0,
     };
 
     /* the /proc series counts only while it is still this generation's */
@@ -380,7 +385,7 @@ static void lw_master_update_metrics(void)
     lw_slot_totals_t totals;
     lw_agg_stats_t ast;
 
-    for (uint32_t wid = 1; wid <= shm->nworkers; wid++) {
+    for (uint32_t wid = 1; wid <= shm->nslots; wid++) {
         lw_worker_slot_t *slot = lw_shm_worker(shm, wid);
         lw_slot_reading_t r = {
             .spawns = atomic_load_explicit(&slot->spawns, memory_order_relaxed),
@@ -468,7 +473,7 @@ static int lw_master_make_view(void)
     lw_oomwatch_cfg_t ocfg = {limit->bytes, limit->shared, cfg->oom_horizon};
 
     agg_cfg = (lw_agg_cfg_t){
-        .nworkers = shm->nworkers,
+        .procs = *procs,
         .max_sites = LW_MAX_SITES,
         .local_sites = LW_ENGINE_SITES,
         .local_endpoints = LW_ENGINE_ENDPOINTS,
@@ -481,10 +486,10 @@ static int lw_master_make_view(void)
     };
     agg = lw_agg_new(&agg_cfg, &heap);
     alerts = lw_alertlog_new(&heap);
-    oom = lw_oomwatch_new(&heap, shm->nworkers, &ocfg);
-    slots = lw_slotstats_new(&heap, shm->nworkers);
-    natives = calloc(shm->nworkers + 1, sizeof(*natives));
-    gens = calloc(shm->nworkers + 1, sizeof(*gens));
+    oom = lw_oomwatch_new(&heap, shm->nslots, &ocfg);
+    slots = lw_slotstats_new(&heap, shm->nslots);
+    natives = calloc(shm->nslots + 1, sizeof(*natives));
+    gens = calloc(shm->nslots + 1, sizeof(*gens));
     if (!agg || !alerts || !oom || !slots || !natives || !gens) {
         lw_agg_free(agg);
         lw_alertlog_free(alerts);
@@ -501,11 +506,12 @@ static int lw_master_make_view(void)
     return 0;
 }
 
-int lw_analyst_start(const lw_config_t *config, lw_shm_t *region, const lw_limit_t *lim,
-                     lw_metrics_t *m)
+int lw_analyst_start(const lw_config_t *config, lw_shm_t *region, const lw_procs_t *children,
+                     const lw_limit_t *lim, lw_metrics_t *m)
 {
     cfg = config;
     shm = region;
+    procs = children;
     limit = lim;
     metrics = m;
     oom_kills = lw_limits_oom_kills(); /* only kills from now on are ours to explain */

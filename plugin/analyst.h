@@ -21,8 +21,8 @@
  * thread. Returns 0 when it runs; -ENOMEM or -EAGAIN after logging why
  * (then there is no leak detection and nothing to serve).
  */
-int lw_analyst_start(const lw_config_t *cfg, lw_shm_t *shm, const lw_limit_t *limit,
-                     lw_metrics_t *metrics);
+int lw_analyst_start(const lw_config_t *cfg, lw_shm_t *shm, const lw_procs_t *procs,
+                     const lw_limit_t *limit, lw_metrics_t *metrics);
 
 /* Renders from the current view (takes the view lock for it). Returns 0;
  * -ENOMEM when memory runs out (nothing to release then). */

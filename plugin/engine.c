@@ -28,7 +28,6 @@
 #define SITES_LOGGED_MAX 16          /* lw_engine_log_sites' top, at most */
 #define FRAMES_LOGGED_MAX 8          /* traceback lines per site in the SITES log */
 #define BETWEEN_US 100000            /* between requests, publish at most this often */
-#define BETWEEN_ENDPOINT "<no request>"
 
 extern struct uwsgi_server uwsgi;
 
@@ -59,6 +58,7 @@ static struct {
     uint64_t requests_at_gc;
     /* publishing */
     lw_ring_t *ring;
+    lw_worker_slot_t *slot;          /* its counters, for the master's metrics */
     lw_record_t hello;
     bool hello_sent;
     struct endpoint *endpoints;      /* [ENDPOINTS_MAX] */
@@ -66,6 +66,8 @@ static struct {
     uint32_t nendpoints;
     lw_record_t group[LW_WIRE_SITE_RECORDS]; /* a site's or an endpoint's records */
     uint64_t published_us;           /* the last publication, CLOCK_MONOTONIC_COARSE */
+    char who[32];                    /* "worker 2", "mule 1": for the log */
+    char between[LW_ENDPOINT_MAX];   /* the endpoint outside requests ("<no request>") */
 } eng;
 
 static void *map_zeroed(size_t bytes)
@@ -94,24 +96,25 @@ static const char *site_file(uint32_t idx, const lw_site_key_t *key)
     return key->line == LW_SHELF_LINE ? "<CPython free lists>" : "<no Python frame>";
 }
 
-int lw_engine_start(const lw_config_t *cfg, uint64_t seed)
+int lw_engine_start(const lw_config_t *cfg, uint64_t seed, const char *who, const char *between)
 {
     int rc = lw_frames_init();
 
     eng.cfg = cfg;
+    snprintf(eng.who, sizeof(eng.who), "%s", who);
+    snprintf(eng.between, sizeof(eng.between), "%s", between);
     eng.info = map_zeroed(sizeof(struct site_info) * LW_HOOKS_SITES);
     eng.endpoints = map_zeroed(sizeof(struct endpoint) * ENDPOINTS_MAX);
     eng.endpoint_index = map_zeroed(sizeof(uint32_t) * 2 * ENDPOINTS_MAX);
     eng.nendpoints = 1; /* id 0: "other" */
     if (rc == -ENOMEM || !eng.info || !eng.endpoints || !eng.endpoint_index ||
         lw_hooks_start(cfg, seed) < 0) {
-        uwsgi_log("[leakwatch] worker %d: cannot map its tables; running untracked\n",
-                  uwsgi.mywid);
+        uwsgi_log("[leakwatch] %s: cannot map its tables; running untracked\n", eng.who);
         return -1;
     }
     if (rc < 0)
-        uwsgi_log("[leakwatch] worker %d: sysconfig unavailable; only site-/dist-packages "
-                  "count as libraries\n", uwsgi.mywid);
+        uwsgi_log("[leakwatch] %s: sysconfig unavailable; only site-/dist-packages "
+                  "count as libraries\n", eng.who);
     eng.sites = lw_hooks_sites();
     lw_freelists_start();
     eng.running = 1;
@@ -149,13 +152,15 @@ static void apply_gc_policy(void)
     eng.requests_at_gc = eng.requests;
 }
 
-void lw_engine_publish_to(lw_ring_t *ring, int64_t pid, uint64_t spawn, uint64_t spawned_us)
+void lw_engine_publish_to(lw_ring_t *ring, lw_worker_slot_t *slot, int64_t pid, uint64_t spawn,
+                          uint64_t spawned_us)
 {
     const lw_wire_msg_t hello = {.kind = LW_REC_HELLO, .u.hello = {pid, spawn, spawned_us}};
 
     lw_wire_encode(&eng.hello, 1, &hello);
     eng.hello_sent = false;
     eng.ring = ring;
+    eng.slot = slot;
 }
 
 /*
@@ -244,12 +249,12 @@ static int publish_delta(const lw_site_delta_t *d, uint32_t endpoint)
 static void detach(void)
 {
     eng.running = 0;
-    uwsgi_log("[leakwatch] worker %d: the app replaced Python's allocator "
+    uwsgi_log("[leakwatch] %s: the app replaced Python's allocator "
               "(PyMem_SetAllocator) with hooks that do not pass allocations on to "
-              "leakwatch's; this worker's allocations are no longer seen, so leakwatch "
+              "leakwatch's; its allocations are no longer seen, so leakwatch "
               "stops reporting its sites (hooks that chain to the allocator they find, "
               "like tracemalloc's, keep leakwatch working)\n",
-              uwsgi.mywid);
+              eng.who);
 }
 
 static uint64_t coarse_us(void)
@@ -258,6 +263,17 @@ static uint64_t coarse_us(void)
 
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* The slot's counters that the master's metrics show, one store each. */
+static void publish_counters(void)
+{
+    lw_hooks_stats_t st;
+
+    lw_hooks_stats(&st);
+    atomic_store_explicit(&eng.slot->samples, st.samples, memory_order_relaxed);
+    atomic_store_explicit(&eng.slot->lost, st.lost, memory_order_relaxed);
+    atomic_store_explicit(&eng.slot->tracked, st.tracked, memory_order_relaxed);
 }
 
 /*
@@ -272,6 +288,8 @@ static size_t publish(const char *endpoint)
     uint32_t ep;
     bool full = false;
 
+    if (eng.slot)
+        publish_counters();
     if (eng.ring && !eng.hello_sent)
         eng.hello_sent = lw_ring_push(eng.ring, &eng.hello, 1) == 0;
     if (!eng.ring || !eng.hello_sent || lw_ring_space(eng.ring) == 0)
@@ -332,19 +350,18 @@ static bool between_requests(void)
 /*
  * After a sampled allocation (hooks.h; guard set, GIL held): memory that
  * moves between requests (a thread of an idle or quiet worker) is
- * published every BETWEEN_US, under BETWEEN_ENDPOINT, so the master's
+ * published every BETWEEN_US, under eng.between, so the master's
  * series has points without requests (src/workclock.h). During a request
  * its after-request step publishes. Costs a coarse clock read per sample.
  */
 static void after_sample(void)
 {
-    static const char between[LW_ENDPOINT_MAX] = BETWEEN_ENDPOINT;
     uint64_t now;
 
     if (!eng.running || !eng.ring || (now = coarse_us()) - eng.published_us < BETWEEN_US ||
         !between_requests())
         return; /* publish() says HELLO first: a worker may not have served a request yet */
-    publish(between);
+    publish(eng.between);
 }
 
 void lw_engine_stop_publishing(void)

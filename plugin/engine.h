@@ -14,6 +14,7 @@
 
 #include "../src/config.h"
 #include "../src/ring.h"
+#include "../src/shm.h"
 #include "../src/sites.h"
 #include "hooks.h"
 
@@ -31,17 +32,23 @@ typedef struct lw_engine_stats {
 } lw_engine_stats_t;
 
 /*
- * In a freshly (re)spawned worker, with the GIL: allocates the tables and
- * installs the hooks, chained to the allocators in place. Returns 0, or -1
- * after logging why (the worker then runs untracked).
+ * In a freshly (re)spawned worker, mule or spooler, with the GIL: allocates
+ * the tables and installs the hooks, chained to the allocators in place.
+ * `who` names the process in the log ("worker 2", "mule 1"); `between` is
+ * the endpoint its allocations outside requests are published under
+ * ("<no request>", "<mule>"); both are copied. Returns 0, or -1 after
+ * logging why (the process then runs untracked).
  */
-int lw_engine_start(const lw_config_t *cfg, uint64_t seed);
+int lw_engine_start(const lw_config_t *cfg, uint64_t seed, const char *who, const char *between);
 
 /*
- * Where this worker generation publishes: its ring and what to say in its
- * HELLO. Call after lw_engine_start; ring may be NULL (nothing published).
+ * Where this worker generation publishes: its ring, what to say in its
+ * HELLO, and its slot, whose counters (samples, lost, tracked) it updates
+ * at each publication. Call after lw_engine_start; ring may be NULL
+ * (nothing published).
  */
-void lw_engine_publish_to(lw_ring_t *ring, int64_t pid, uint64_t spawn, uint64_t spawned_us);
+void lw_engine_publish_to(lw_ring_t *ring, lw_worker_slot_t *slot, int64_t pid, uint64_t spawn,
+                          uint64_t spawned_us);
 
 /*
  * After each request, with the GIL taken by the caller: applies the gc policy

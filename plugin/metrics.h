@@ -12,7 +12,9 @@
 
 #include <stdint.h>
 
-/* One worker's gauges. Units: bytes, bytes per minute, seconds. */
+#include "../src/procs.h"
+
+/* One worker's (mule's, spooler's) gauges. Units: bytes, bytes per minute, seconds. */
 typedef struct lw_worker_metrics {
     int64_t tracked_bytes;
     int64_t growth_rate;
@@ -21,11 +23,11 @@ typedef struct lw_worker_metrics {
 
 typedef struct lw_metrics {
     int64_t alerts, suspects, tracked_bytes, samples, lost;
-    lw_worker_metrics_t *worker; /* [nworkers + 1], by worker id; [0] unused */
+    lw_worker_metrics_t *worker; /* [slots + 1], by slot (procs.h); [0] unused */
 } lw_metrics_t;
 
 /* In init (master): registers every metric and turns the subsystem on.
  * Exits uWSGI (uwsgi_calloc) when memory runs out. */
-lw_metrics_t *lw_metrics_register(uint32_t nworkers);
+lw_metrics_t *lw_metrics_register(const lw_procs_t *procs);
 
 #endif

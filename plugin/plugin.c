@@ -12,6 +12,8 @@
  *   fork child   (every child of the master) close what the master's threads held
  *   post_fork    (each worker, each spawn) claim the worker's slot, start the
  *                                         engine (engine.h)
+ *   as-mule hook, spooler_init (each mule, each spooler, each spawn) the same
+ *                                         for them (children.h)
  *   after-request (worker, every request, concurrently under --threads)
  *   master_cycle (master, every loop turn) start the analyst (analyst.h) and
  *                                         the listeners once; the STATUS line
@@ -27,6 +29,7 @@
 #include "../src/size.h"
 #include "../src/tick.h"
 #include "analyst.h"
+#include "children.h"
 #include "engine.h"
 #include "limits.h"
 #include "listen.h"
@@ -35,6 +38,7 @@
 
 #define LW_EXPORT __attribute__((visibility("default")))
 #define LW_HOOK_NAME "leakwatch_after_request"
+#define LW_MULE_HOOK "call:leakwatch_as_mule"
 #define LW_CYCLE_US 250000 /* master bookkeeping at most 4 times a second */
 #define LW_RING_RECORDS 8192 /* per worker: 256 KiB */
 #define LW_SITES_LOGGED 3   /* sites per SITES block (--leakwatch-summary) */
@@ -42,6 +46,7 @@
 extern struct uwsgi_server uwsgi;
 LW_EXPORT extern struct uwsgi_plugin leakwatch_plugin;
 LW_EXPORT void leakwatch_after_request(struct wsgi_request *wsgi_req);
+LW_EXPORT void leakwatch_as_mule(void);
 
 /* What the master last saw of a worker slot. Master-only, written in cycle. */
 struct seen {
@@ -53,13 +58,14 @@ struct seen {
 static lw_config_t cfg;
 /* Set in init before fork; the mapping is shared, the pointer copied. */
 static lw_shm_t *shm;
+static lw_procs_t procs; /* the run's workers, mules and spoolers */
 /* Set in init (master); the analyst writes the values. */
 static lw_metrics_t *metrics;
 static const lw_limit_t *limit;
-/* This worker's slot, set in post_fork; 0 in the master and in a child the
- * app forks (lw_forked_by_the_app). */
-static uint32_t my_wid;
-/* Worker-only: the allocator hooks are installed and this process publishes. */
+/* This process's slot (a worker's is its id), set when it starts tracking;
+ * 0 in the master and in a child the app forks (lw_forked_by_the_app). */
+static uint32_t my_slot;
+/* Child-only: the allocator hooks are installed and this process publishes. */
 static int engine_on;
 /* Master-only state, written by master_cycle. */
 static struct seen *seen;
@@ -130,48 +136,50 @@ static uint32_t lw_count_cores(void)
     return uwsgi.cores > 0 ? (uint32_t)uwsgi.cores : 1;
 }
 
-static uint32_t lw_count_workers(void)
-{
-    return uwsgi.numproc > 0 ? (uint32_t)uwsgi.numproc : 1;
-}
-
 static int lw_init(void)
 {
     char err[512], desc[512], total[32];
-    uint32_t nworkers = lw_count_workers(), ncores = lw_count_cores();
-    size_t size = lw_shm_size(nworkers, ncores, LW_RING_RECORDS);
+    uint32_t nslots, ncores = lw_count_cores();
+    size_t size;
 
     if (lw_config_check(&cfg, err, sizeof(err)) < 0) {
         uwsgi_log("[leakwatch] %s\n", err);
         exit(1);
     }
+    lw_children_count(&procs);
+    nslots = lw_procs_count(&procs);
+    size = lw_shm_size(nslots, ncores, LW_RING_RECORDS);
     if (lw_py_refusal(err, sizeof(err))) { /* nothing set up: every hook below is off */
         uwsgi_log("[leakwatch] off, uWSGI serves without it: %s\n", err);
         return 0;
     }
     if (size == 0) {
-        uwsgi_log("[leakwatch] %u workers x %u cores is beyond leakwatch's limits "
-                  "(%u workers, %u cores)\n", nworkers, ncores,
+        uwsgi_log("[leakwatch] %u processes (workers, mules, spoolers) x %u cores is beyond "
+                  "leakwatch's limits (%u processes, %u cores)\n", nslots, ncores,
                   LW_SHM_MAX_WORKERS, LW_SHM_MAX_CORES);
         exit(1);
     }
     shm = uwsgi_calloc_shared(size);
-    if (lw_shm_init(shm, size, nworkers, ncores, LW_RING_RECORDS) < 0) {
+    if (lw_shm_init(shm, size, nslots, ncores, LW_RING_RECORDS) < 0) {
         uwsgi_log("[leakwatch] cannot lay out shared memory\n");
         exit(1);
     }
-    seen = uwsgi_calloc(sizeof(struct seen) * (nworkers + 1));
+    seen = uwsgi_calloc(sizeof(struct seen) * (nslots + 1));
     lw_tick_init(&cycle_tick, LW_CYCLE_US);
     lw_tick_init(&summary_tick, (uint64_t)cfg.summary_secs * 1000000);
     uwsgi_string_new_list(&uwsgi.after_request_hooks, LW_HOOK_NAME);
+    if (procs.mules) /* mules call no hook of a plugin that serves no requests; uWSGI
+                      * writes into a hook's text while running it: a copy */
+        uwsgi_string_new_list(&uwsgi.hook_as_mule, uwsgi_str(LW_MULE_HOOK));
     if (lw_threads_init() != 0)
         uwsgi_log("[leakwatch]   cannot register fork handlers: a worker respawned while the "
                   "master reads /proc or serves a client may keep that descriptor\n");
-    metrics = lw_metrics_register(nworkers);
+    metrics = lw_metrics_register(&procs);
 
     uwsgi_log("[leakwatch] enabled: %s\n", lw_config_describe(&cfg, desc, sizeof(desc)));
-    uwsgi_log("[leakwatch]   %u workers x %u cores, %s shared memory\n", nworkers,
-              ncores, lw_size_format(size, total, sizeof(total)));
+    uwsgi_log("[leakwatch]   %u workers x %u cores, %u mules, %u spoolers, %s shared memory\n",
+              procs.workers, ncores, procs.mules, procs.spoolers,
+              lw_size_format(size, total, sizeof(total)));
     if (!uwsgi.master_process)
         uwsgi_log("[leakwatch]   no master process: requests are counted but nothing "
                   "is analysed; add --master\n");
@@ -190,9 +198,9 @@ static uint32_t forked_from_wid; /* in such a child: the worker it was forked fr
 
 static void lw_forked_by_the_app(void)
 {
-    if (my_wid)
-        forked_from_wid = my_wid;
-    my_wid = 0;
+    if (my_slot && my_slot <= procs.workers)
+        forked_from_wid = my_slot;
+    my_slot = 0;
     engine_on = 0;
     lw_engine_stop_publishing(); /* its hooks, still on, publish between requests */
 }
@@ -206,64 +214,74 @@ static void lw_say_forked(void)
     forked_from_wid = 0;
 }
 
-static void lw_post_fork(void)
+/*
+ * A worker, mule or spooler (re)spawned: claims its slot and, when the
+ * python plugin runs, starts the engine. `between` names what its
+ * allocations outside requests are published under.
+ */
+static void lw_track(uint32_t slot, const char *between)
 {
     PyGILState_STATE gil;
+    char who[32];
 
     lw_listen_close(); /* the master's */
-    if (!shm || uwsgi.mywid < 1 || (uint32_t)uwsgi.mywid > shm->nworkers)
+    if (!shm || !slot || lw_shm_claim(shm, slot, (int32_t)getpid(), uwsgi_micros()) < 0)
         return;
-    if (lw_shm_claim(shm, (uint32_t)uwsgi.mywid, (int32_t)getpid(), uwsgi_micros()) < 0)
-        return;
-    my_wid = (uint32_t)uwsgi.mywid;
-    /* registered in the worker only, once per worker process: the master's
-     * forks are its own business */
+    my_slot = slot;
+    /* registered in the child only, once per process: the master's forks
+     * are its own business */
     pthread_atfork(NULL, NULL, lw_forked_by_the_app);
     lw_worker_view_t view;
-    if (lw_shm_read(shm, my_wid, &view) < 0)
+    if (lw_shm_read(shm, my_slot, &view) < 0)
         view.spawns = 0;
     lw_tick_init(&sites_tick, (uint64_t)cfg.summary_secs * 1000000);
     sites_tick.next_us = uwsgi_micros() + sites_tick.interval_us;
     if (!Py_IsInitialized()) /* no python plugin: nothing to track */
         return;
     gil = PyGILState_Ensure();
-    engine_on = lw_engine_start(&cfg, (uint64_t)getpid() * 0x9E3779B97F4A7C15ULL ^
-                                          uwsgi_micros()) == 0;
+    engine_on = lw_engine_start(&cfg, (uint64_t)getpid() * 0x9E3779B97F4A7C15ULL ^ uwsgi_micros(),
+                                lw_procs_name(&procs, slot, who, sizeof(who)), between) == 0;
     if (engine_on)
-        lw_engine_publish_to(lw_shm_ring(shm, my_wid), getpid(), view.spawns, uwsgi_micros());
+        lw_engine_publish_to(lw_shm_ring(shm, my_slot), lw_shm_worker(shm, my_slot), getpid(),
+                             view.spawns, uwsgi_micros());
     PyGILState_Release(gil);
 }
 
-/* Worker: the counters the master's metrics show, one store each. */
-static void lw_worker_publish_counters(void)
+static void lw_post_fork(void)
 {
-    lw_worker_slot_t *slot = lw_shm_worker(shm, my_wid);
-    lw_engine_stats_t st;
+    if (uwsgi.mywid > 0) /* uWSGI calls it in workers only; a mule or spooler starts below */
+        lw_track(lw_children_me(&procs), "<no request>");
+}
 
-    lw_engine_stats(&st);
-    atomic_store_explicit(&slot->samples, st.samples, memory_order_relaxed);
-    atomic_store_explicit(&slot->lost, st.lost, memory_order_relaxed);
-    atomic_store_explicit(&slot->tracked, st.tracked_bytes, memory_order_relaxed);
+/* In each mule, each spawn (uWSGI's as-mule hooks, after the python plugin's post_fork). */
+void leakwatch_as_mule(void)
+{
+    lw_track(lw_children_me(&procs), "<mule>");
+}
+
+/* In each spooler, each spawn (after the python plugin's spooler_init). */
+static void lw_spooler_init(void)
+{
+    lw_track(lw_children_me(&procs), "<spooler>");
 }
 
 void leakwatch_after_request(struct wsgi_request *wsgi_req)
 {
     lw_core_slot_t *core;
 
-    if (!my_wid || wsgi_req->async_id < 0) {
+    if (!my_slot || wsgi_req->async_id < 0) {
         if (forked_from_wid)
             lw_say_forked();
         return;
     }
-    core = lw_shm_core(shm, my_wid, (uint32_t)wsgi_req->async_id);
+    core = lw_shm_core(shm, my_slot, (uint32_t)wsgi_req->async_id);
     if (core)
         lw_core_count_hooksafe(core);
     if (engine_on) {
         PyGILState_STATE gil = PyGILState_Ensure();
         lw_engine_after_request(wsgi_req->path_info, wsgi_req->path_info_len);
-        lw_worker_publish_counters();
         if (cfg.summary_secs && lw_tick_due(&sites_tick, uwsgi_micros()))
-            lw_engine_log_sites(my_wid, LW_SITES_LOGGED);
+            lw_engine_log_sites(my_slot, LW_SITES_LOGGED);
         PyGILState_Release(gil);
     }
 }
@@ -271,18 +289,18 @@ void leakwatch_after_request(struct wsgi_request *wsgi_req)
 /* Reads every slot whose owner uWSGI agrees on; notes what changed. */
 static void lw_master_observe(void)
 {
-    for (uint32_t wid = 1; wid <= shm->nworkers; wid++) {
+    for (uint32_t slot = 1; slot <= shm->nslots; slot++) {
         lw_worker_view_t view;
 
-        if (lw_shm_read(shm, wid, &view) < 0)
+        if (lw_shm_read(shm, slot, &view) < 0)
             continue;
-        /* A slot whose pid uWSGI does not know yet is not (yet) its worker. */
-        if (view.pid == 0 || view.pid != uwsgi.workers[wid].pid)
+        /* A slot whose pid uWSGI does not know yet is not (yet) its process. */
+        if (view.pid == 0 || view.pid != lw_children_pid(&procs, slot))
             continue;
-        if (seen[wid].valid && !memcmp(&seen[wid].view, &view, sizeof(view)))
+        if (seen[slot].valid && !memcmp(&seen[slot].view, &view, sizeof(view)))
             continue;
-        seen[wid].view = view;
-        seen[wid].valid = 1;
+        seen[slot].view = view;
+        seen[slot].valid = 1;
         summary_dirty = 1;
     }
 }
@@ -292,7 +310,7 @@ static void lw_master_summary(void)
     uint64_t requests = 0, respawns = 0;
     uint32_t live = 0;
 
-    for (uint32_t wid = 1; wid <= shm->nworkers; wid++) {
+    for (uint32_t wid = 1; wid <= procs.workers; wid++) {
         if (!seen[wid].valid)
             continue;
         live++;
@@ -301,12 +319,13 @@ static void lw_master_summary(void)
     }
     uwsgi_log("[leakwatch] STATUS %u workers, %llu requests, %llu respawns\n", live,
               (unsigned long long)requests, (unsigned long long)respawns);
-    for (uint32_t wid = 1; wid <= shm->nworkers; wid++) {
-        if (seen[wid].valid)
-            uwsgi_log("[leakwatch]   worker %u pid %d: %llu requests, spawn %llu\n", wid,
-                      (int)seen[wid].view.pid,
-                      (unsigned long long)seen[wid].view.requests,
-                      (unsigned long long)seen[wid].view.spawns);
+    for (uint32_t slot = 1; slot <= shm->nslots; slot++) {
+        char who[32];
+        if (seen[slot].valid)
+            uwsgi_log("[leakwatch]   %s pid %d: %llu requests, spawn %llu\n",
+                      lw_procs_name(&procs, slot, who, sizeof(who)), (int)seen[slot].view.pid,
+                      (unsigned long long)seen[slot].view.requests,
+                      (unsigned long long)seen[slot].view.spawns);
     }
     summary_dirty = 0;
 }
@@ -320,7 +339,7 @@ static void lw_master_cycle(void)
         return;
     if (!started) {
         started = 1;
-        if (lw_analyst_start(&cfg, shm, limit, metrics) == 0)
+        if (lw_analyst_start(&cfg, shm, &procs, limit, metrics) == 0)
             lw_listen_start();
     }
     now = uwsgi_micros();
@@ -337,5 +356,6 @@ struct uwsgi_plugin leakwatch_plugin = {
     .options = lw_options,
     .init = lw_init,
     .post_fork = lw_post_fork,
+    .spooler_init = lw_spooler_init,
     .master_cycle = lw_master_cycle,
 };

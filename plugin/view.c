@@ -29,15 +29,16 @@ static const lw_alloc_t heap = {calloc, free};
  */
 static lw_report_worker_t *lw_view_workers(const lw_view_t *v, size_t *n)
 {
-    lw_report_worker_t *workers = calloc(v->shm->nworkers, sizeof(*workers));
+    lw_report_worker_t *workers = calloc(v->shm->nslots, sizeof(*workers));
     size_t nw = 0;
 
     *n = 0;
     if (!workers)
         return NULL;
-    for (uint32_t wid = 1; wid <= v->shm->nworkers; wid++) {
+    for (uint32_t wid = 1; wid <= v->shm->nslots; wid++) {
         lw_worker_view_t view;
-        uint64_t rss = uwsgi.workers[wid].rss_size;
+        /* uWSGI fills rss_size for workers only */
+        uint64_t rss = wid <= lw_agg_config(v->agg)->procs.workers ? uwsgi.workers[wid].rss_size : 0;
         double rate;
         if (lw_shm_read(v->shm, wid, &view) < 0 || view.pid == 0)
             continue;

@@ -131,8 +131,9 @@ struct lw_agg {
     uint32_t spare_head, nspare;
     char **endpoints;        /* [max_endpoints]; [0] = "other" */
     uint32_t nendpoints;
-    struct worker *workers;  /* [nworkers + 1] */
-    share_t **shares;        /* [(nworkers + 1) * npages] pages, NULL until used */
+    uint32_t nslots;         /* workers, mules, spoolers (cfg.procs) */
+    struct worker *workers;  /* [nslots + 1] */
+    share_t **shares;        /* [(nslots + 1) * npages] pages, NULL until used */
     uint32_t npages;
     lw_agg_stats_t stats;
     lw_workclock_t clock;    /* the axis sites are judged on (workclock.h) */
@@ -238,11 +239,11 @@ void lw_agg_free(lw_agg_t *agg)
     }
     for (uint32_t i = 0; agg->endpoints && i < agg->nendpoints; i++)
         agg->alloc.free(agg->endpoints[i]);
-    for (uint32_t w = 0; agg->workers && w <= agg->cfg.nworkers; w++) {
+    for (uint32_t w = 0; agg->workers && w <= agg->nslots; w++) {
         agg->alloc.free(agg->workers[w].site_map);
         agg->alloc.free(agg->workers[w].endpoint_map);
     }
-    for (size_t p = 0; agg->shares && p < (size_t)(agg->cfg.nworkers + 1) * agg->npages; p++)
+    for (size_t p = 0; agg->shares && p < (size_t)(agg->nslots + 1) * agg->npages; p++)
         agg->alloc.free(agg->shares[p]);
     agg->alloc.free(agg->shares);
     agg->alloc.free(agg->workers);
@@ -315,7 +316,8 @@ lw_agg_t *lw_agg_new(const lw_agg_cfg_t *cfg, const lw_alloc_t *alloc)
         return NULL;
     agg->cfg = *cfg;
     agg->alloc = *alloc;
-    if (cfg->max_sites < 2 || cfg->max_sites > UINT32_MAX / 2 || cfg->nworkers == 0 ||
+    agg->nslots = lw_procs_count(&cfg->procs);
+    if (cfg->max_sites < 2 || cfg->max_sites > UINT32_MAX / 2 || agg->nslots == 0 ||
         cfg->max_endpoints < 1) /* index slots are uint32_t */
         goto fail;
     agg->sites = alloc->calloc(cfg->max_sites, sizeof(lw_agg_site_t));
@@ -331,15 +333,15 @@ lw_agg_t *lw_agg_new(const lw_agg_cfg_t *cfg, const lw_alloc_t *alloc)
     agg->refs = alloc->calloc(cfg->max_sites, sizeof(struct refs));
     agg->spare = alloc->calloc(cfg->max_sites, sizeof(uint32_t));
     agg->endpoints = alloc->calloc(cfg->max_endpoints, sizeof(char *));
-    agg->workers = alloc->calloc(cfg->nworkers + 1, sizeof(struct worker));
+    agg->workers = alloc->calloc(agg->nslots + 1, sizeof(struct worker));
     agg->npages = (cfg->max_sites + SHARE_PAGE - 1) / SHARE_PAGE;
-    agg->shares = alloc->calloc((size_t)(cfg->nworkers + 1) * agg->npages, sizeof(share_t *));
+    agg->shares = alloc->calloc((size_t)(agg->nslots + 1) * agg->npages, sizeof(share_t *));
     if (!agg->sites || !agg->index || !agg->home || !agg->changed || !agg->pending ||
         !agg->lines || !agg->ep_bytes || !agg->held || !agg->holding || !agg->held_mark ||
         !agg->refs || !agg->spare ||
         !agg->endpoints || !agg->workers || !agg->shares)
         goto fail;
-    for (uint32_t w = 1; w <= cfg->nworkers; w++) {
+    for (uint32_t w = 1; w <= agg->nslots; w++) {
         if (need_share(agg, w, 0) < 0) /* "other sites" takes what finds no room */
             goto fail;
         agg->workers[w].site_map = alloc->calloc(cfg->local_sites, sizeof(uint32_t));
@@ -368,7 +370,7 @@ static bool evictable(const lw_agg_t *agg, uint32_t id)
 
     if (id == 0 || s->live != 0 || s->det || agg->refs[id].maps || agg->refs[id].leaves)
         return false;
-    for (uint32_t w = 1; w <= agg->cfg.nworkers; w++) {
+    for (uint32_t w = 1; w <= agg->nslots; w++) {
         const share_t *sh = share_of(agg, w, id);
         if (sh && sh->bytes)
             return false;
@@ -425,7 +427,7 @@ static void evict(lw_agg_t *agg, uint32_t id)
     bool listed = s->changed;
 
     unindex(agg, id);
-    for (uint32_t w = 1; w <= agg->cfg.nworkers; w++) {
+    for (uint32_t w = 1; w <= agg->nslots; w++) {
         share_t *sh = share_of(agg, w, id);
         if (sh) /* bytes are 0 already; the peak may not be */
             *sh = (share_t){0, 0};
@@ -814,7 +816,7 @@ int lw_agg_feed(lw_agg_t *agg, uint32_t wid, const lw_record_t *recs, size_t n)
     lw_wire_msg_t msg;
     uint64_t malformed;
 
-    if (wid == 0 || wid > agg->cfg.nworkers)
+    if (wid == 0 || wid > agg->nslots)
         return -EINVAL;
     w = &agg->workers[wid];
     malformed = w->reader.malformed;
@@ -1081,7 +1083,7 @@ int64_t lw_agg_share(const lw_agg_t *agg, uint32_t id, uint32_t wid)
 {
     const share_t *sh;
 
-    if (wid == 0 || wid > agg->cfg.nworkers || id >= agg->nsites)
+    if (wid == 0 || wid > agg->nslots || id >= agg->nsites)
         return 0;
     sh = share_of(agg, wid, id);
     return sh ? sh->bytes : 0;
@@ -1111,7 +1113,7 @@ size_t lw_agg_top_sites(const lw_agg_t *agg, uint32_t wid, bool suspects_only, u
     int64_t bytes[LW_AGG_TOP_MAX];
     lw_topn_t top;
 
-    if (wid > agg->cfg.nworkers)
+    if (wid > agg->nslots)
         return 0;
     lw_topn_init(&top, out, bytes, max < LW_AGG_TOP_MAX ? max : LW_AGG_TOP_MAX);
     for (uint32_t id = 0; id < agg->nsites; id++) {

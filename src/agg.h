@@ -65,6 +65,7 @@
 
 #include "alloc.h"
 #include "detect.h"
+#include "procs.h"
 #include "workclock.h"
 #include "wire.h"
 
@@ -75,7 +76,9 @@
 #define LW_AGG_OTHER_LINE (-4)
 
 typedef struct lw_agg_cfg {
-    uint32_t nworkers;
+    /* The processes whose rings are fed: a "worker" `wid` below is any
+     * slot of theirs, 1..lw_procs_count(&procs) (procs.h). */
+    lw_procs_t procs;
     uint32_t max_sites;        /* global sites, overflow site included */
     uint32_t local_sites;      /* a worker's site ids are below this */
     uint32_t local_endpoints;  /* a worker's endpoint ids are below this */
@@ -189,7 +192,7 @@ const lw_agg_cfg_t *lw_agg_config(const lw_agg_t *agg);
  * be evicted and its id name another one (see cfg.evicted). */
 const lw_agg_site_t *lw_agg_site(const lw_agg_t *agg, uint32_t id);
 
-/* Bytes worker `wid` (1..nworkers) holds at site `id`; 0 when none or out of range. */
+/* Bytes worker (slot) `wid` holds at site `id`; 0 when none or out of range. */
 int64_t lw_agg_share(const lw_agg_t *agg, uint32_t id, uint32_t wid);
 
 /* An endpoint's name ("?" if unknown). */

@@ -142,11 +142,31 @@ static const lw_agg_site_t *top_line(const lw_agg_t *agg, uint32_t id)
                                                                : lw_agg_site(agg, id);
 }
 
+struct holders {
+    const lw_agg_t *agg;
+    uint32_t id;
+};
+
+static bool holds(const void *ctx, uint32_t slot)
+{
+    const struct holders *h = ctx;
+
+    return lw_agg_share(h->agg, h->id, slot) > 0;
+}
+
+/* "worker 2 pid 123", "mule 1 pid 456" */
+static void put_proc(lw_strbuf_t *t, const lw_agg_t *agg, uint32_t slot, int64_t pid)
+{
+    char who[32];
+
+    lw_strbuf_put(t, "%s pid %lld", lw_procs_name(&lw_agg_config(agg)->procs, slot, who,
+                                                  sizeof(who)), (long long)pid);
+}
+
 void lw_alerttext_leak(lw_strbuf_t *t, const lw_agg_t *agg, uint32_t id)
 {
     const lw_agg_cfg_t *cfg = lw_agg_config(agg);
     const lw_agg_site_t *s = lw_agg_site(agg, id);
-    const char *sep = "";
 
     if (!s)
         return;
@@ -158,21 +178,16 @@ void lw_alerttext_leak(lw_strbuf_t *t, const lw_agg_t *agg, uint32_t id)
         put_site(t, s);
     }
     if (lw_agg_over_time(s)) /* time drove it, not requests */
-        lw_strbuf_put(t, ": +%s over %.*f s and %llu request%s (%s/s) on workers ",
+        lw_strbuf_put(t, ": +%s over %.*f s and %llu request%s (%s/s) on ",
                       size_of(s->verdict.growth).s, s->verdict_seconds < 10 ? 1 : 0,
                       s->verdict_seconds, (unsigned long long)s->verdict.requests,
                       s->verdict.requests == 1 ? "" : "s",
                       size_of_rate((double)s->verdict.growth / s->verdict_seconds).s);
     else
-        lw_strbuf_put(t, ": +%s over %llu requests (%s/req) on workers ",
+        lw_strbuf_put(t, ": +%s over %llu requests (%s/req) on ",
                       size_of(s->verdict.growth).s, (unsigned long long)s->verdict.requests,
                       size_of_rate(s->verdict.per_request).s);
-    for (uint32_t w = 1; w <= cfg->nworkers; w++) {
-        if (lw_agg_share(agg, id, w) > 0) {
-            lw_strbuf_put(t, "%s%u", sep, w);
-            sep = ",";
-        }
-    }
+    lw_procs_list(t, &cfg->procs, holds, &(struct holders){agg, id});
     lw_strbuf_put(t, "\n");
     put_origin(t, agg, cfg, id, s);
     put_endpoints(t, agg, id);
@@ -190,8 +205,11 @@ void lw_alerttext_oom(lw_strbuf_t *t, const lw_agg_t *agg, const lw_alert_oom_t 
         lw_strbuf_put(t, "[leakwatch] OOM all workers: rss %s growing %s/min, cgroup limit %s",
                     rss.s, per_minute.s, limit.s);
     else
-        lw_strbuf_put(t, "[leakwatch] OOM worker %u pid %lld: rss %s growing %s/min, limit %s",
-                    in->wid, (long long)in->pid, rss.s, per_minute.s, limit.s);
+    {
+        lw_strbuf_put(t, "[leakwatch] OOM ");
+        put_proc(t, agg, in->wid, in->pid);
+        lw_strbuf_put(t, ": rss %s growing %s/min, limit %s", rss.s, per_minute.s, limit.s);
+    }
     lw_strbuf_put(t, " in ~%llum%02llus", (unsigned long long)(in->eta / SECONDS_PER_MINUTE),
                 (unsigned long long)(in->eta % SECONDS_PER_MINUTE));
     for (size_t i = 0; i < n; i++) {
@@ -209,9 +227,10 @@ void lw_alerttext_native(lw_strbuf_t *t, const lw_agg_t *agg, const lw_alert_nat
     uint32_t top[LW_ALERTTEXT_SITES];
     size_t n = lw_agg_top_sites(agg, in->wid, false, top, LW_ALERTTEXT_SITES);
 
-    lw_strbuf_put(t, "[leakwatch] NATIVE worker %u pid %lld: rss +%s over %llu requests (%s/req) "
-                   "that no Python site explains (tracked %s)",
-                in->wid, (long long)in->pid, size_of_u((uint64_t)v->growth).s,
+    lw_strbuf_put(t, "[leakwatch] NATIVE ");
+    put_proc(t, agg, in->wid, in->pid);
+    lw_strbuf_put(t, ": rss +%s over %llu requests (%s/req) that no Python site explains "
+                   "(tracked %s)", size_of_u((uint64_t)v->growth).s,
                 (unsigned long long)v->requests, size_of_rate(v->per_request).s,
                 size_of(in->tracked).s);
     /* the worker's largest Python sites, for the record: they are not growing */
@@ -229,8 +248,9 @@ bool lw_alerttext_last_words(lw_strbuf_t *t, const lw_agg_t *agg, const lw_depar
 {
     if (d->nsuspects == 0 && !oom_warned)
         return false;
-    lw_strbuf_put(t, "[leakwatch] LAST WORDS worker %u pid %lld, %s:", d->wid, (long long)d->pid,
-                lw_endcause_text(cause));
+    lw_strbuf_put(t, "[leakwatch] LAST WORDS ");
+    put_proc(t, agg, d->wid, d->pid);
+    lw_strbuf_put(t, ", %s:", lw_endcause_text(cause));
     for (uint32_t k = 0; k < d->nsuspects; k++) {
         lw_strbuf_put(t, "%s ", k ? "," : "");
         put_site(t, lw_agg_site(agg, d->suspects[k]));

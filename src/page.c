@@ -83,14 +83,23 @@ static void head(lw_strbuf_t *t, const lw_page_input_t *in)
     lw_strbuf_put(t, " &middot; refreshes every %" PRIu32 " s</p>\n", in->refresh);
 }
 
+/* "worker 2", "mule 1" */
+static const char *proc_name(const lw_agg_t *agg, uint32_t id, char *buf, size_t len)
+{
+    lw_proc_t p = lw_report_proc(agg, id);
+
+    snprintf(buf, len, "%s %u", lw_proc_kind_name(p.kind), p.number);
+    return buf;
+}
+
 static void worker_row(lw_strbuf_t *t, const lw_page_input_t *in, const lw_report_worker_t *w)
 {
-    char rss[32], tracked[32], rate[32], eta[32];
+    char who[32], rss[32], tracked[32], rate[32], eta[32];
     double share = in->mem_limit && w->rss > 0 ? (double)w->rss / (double)in->mem_limit : 0;
 
-    lw_strbuf_put(t,
-                "<tr><td>%" PRIu32 "</td><td>%" PRId64 "</td><td>%" PRIu64 "</td><td>%s</td>",
-                w->id, w->pid, w->requests, w->rss > 0 ? bytes(w->rss, rss, sizeof(rss)) : "?");
+    lw_strbuf_put(t, "<tr><td>%s</td><td>%" PRId64 "</td><td>%" PRIu64 "</td><td>%s</td>",
+                  proc_name(in->agg, w->id, who, sizeof(who)), w->pid,
+                  w->requests, w->rss > 0 ? bytes(w->rss, rss, sizeof(rss)) : "?");
     if (in->mem_limit && !in->limit_shared)
         lw_strbuf_put(t, "<td><span class=\"bar\" title=\"%.0f%% of the limit\"><i%s "
                        "style=\"width:%.0f%%\"></i></span></td>",
@@ -119,7 +128,7 @@ static void workers(lw_strbuf_t *t, const lw_page_input_t *in)
         lw_strbuf_put(t, "<p class=\"muted\" id=\"no-workers\">No worker is running.</p>\n");
         return;
     }
-    lw_strbuf_put(t, "<table><tr><th>worker</th><th>pid</th><th>requests</th><th>RSS</th>%s"
+    lw_strbuf_put(t, "<table><tr><th>process</th><th>pid</th><th>requests</th><th>RSS</th>%s"
                    "<th>Python tracked</th><th>growth</th><th>time to limit</th></tr>\n",
                 bar ? "<th>of limit</th>" : "");
     for (size_t i = 0; i < in->nworkers; i++)
@@ -198,14 +207,18 @@ static void site_endpoints(lw_strbuf_t *t, const lw_page_input_t *in, uint32_t i
 static void site_details(lw_strbuf_t *t, const lw_page_input_t *in, uint32_t id,
                          const lw_agg_site_t *s, bool growing)
 {
-    char a[32];
+    char a[32], who[32];
+    const char *sep = "";
 
     lw_strbuf_put(t, "<details%s><summary>traceback, most recent call first</summary>"
-                   "<div class=\"muted\">workers:", growing ? " open" : "");
+                   "<div class=\"muted\">held in ", growing ? " open" : "");
     for (size_t i = 0; i < in->nworkers; i++) {
         int64_t share = lw_agg_share(in->agg, id, in->workers[i].id);
         if (share)
-            lw_strbuf_put(t, " %" PRIu32 ": %s", in->workers[i].id, bytes(share, a, sizeof(a)));
+            lw_strbuf_put(t, "%s%s: %s", sep,
+                          proc_name(in->agg, in->workers[i].id, who, sizeof(who)),
+                          bytes(share, a, sizeof(a)));
+        sep = share ? ", " : sep;
     }
     lw_strbuf_put(t, "</div><ol class=\"tb\">");
     for (uint32_t f = 0; f < s->nframes; f++) {

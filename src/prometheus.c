@@ -72,7 +72,12 @@ static void worker_families(lw_strbuf_t *t, const lw_prometheus_input_t *in)
         for (size_t i = 0; i < in->nworkers; i++) {
             const lw_report_worker_t *w = &in->workers[i];
             int64_t v = *(const int64_t *)((const char *)w + gauges[g].offset);
-            lw_strbuf_put(t, "%s{worker=\"%" PRIu32 "\"} %" PRId64 "\n", gauges[g].name, w->id, v);
+            lw_proc_t p = lw_report_proc(in->agg, w->id);
+            /* a worker's label is its id; a mule's or spooler's says its kind too,
+             * so that worker="1" never matches mule 1 */
+            lw_strbuf_put(t, "%s{kind=\"%s\",worker=\"%s%" PRIu32 "\"} %" PRId64 "\n",
+                          gauges[g].name, lw_proc_kind_name(p.kind),
+                          p.kind == LW_PROC_WORKER ? "" : lw_proc_kind_name(p.kind), p.number, v);
         }
     }
 }

@@ -28,6 +28,13 @@ typedef struct lw_report_worker {
     int64_t oom_eta;      /* seconds, 0 if none */
 } lw_report_worker_t;
 
+/* The process of row `id` (a slot of the agg's, procs.h); without an agg,
+ * a worker of that id. */
+static inline lw_proc_t lw_report_proc(const lw_agg_t *agg, uint32_t id)
+{
+    return agg ? lw_procs_of(&lw_agg_config(agg)->procs, id) : (lw_proc_t){LW_PROC_WORKER, id};
+}
+
 typedef struct lw_report_alert {
     int64_t time;         /* unix seconds */
     const char *kind;     /* "LEAK", ... */

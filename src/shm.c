@@ -12,35 +12,35 @@ static size_t ring_stride(uint32_t ring_capacity)
     return (bytes + 63) & ~(size_t)63;
 }
 
-size_t lw_shm_size(uint32_t nworkers, uint32_t ncores, uint32_t ring_capacity)
+size_t lw_shm_size(uint32_t nslots, uint32_t ncores, uint32_t ring_capacity)
 {
-    if (nworkers == 0 || ncores == 0 || nworkers > LW_SHM_MAX_WORKERS ||
+    if (nslots == 0 || ncores == 0 || nslots > LW_SHM_MAX_WORKERS ||
         ncores > LW_SHM_MAX_CORES || lw_ring_bytes(ring_capacity) == 0)
         return 0;
-    return sizeof(lw_shm_t) + (size_t)nworkers * sizeof(lw_worker_slot_t) +
-           (size_t)nworkers * ncores * sizeof(lw_core_slot_t) +
-           (size_t)nworkers * ring_stride(ring_capacity);
+    return sizeof(lw_shm_t) + (size_t)nslots * sizeof(lw_worker_slot_t) +
+           (size_t)nslots * ncores * sizeof(lw_core_slot_t) +
+           (size_t)nslots * ring_stride(ring_capacity);
 }
 
-int lw_shm_init(void *mem, size_t size, uint32_t nworkers, uint32_t ncores,
+int lw_shm_init(void *mem, size_t size, uint32_t nslots, uint32_t ncores,
                 uint32_t ring_capacity)
 {
     lw_shm_t *shm = mem;
-    size_t want = lw_shm_size(nworkers, ncores, ring_capacity);
+    size_t want = lw_shm_size(nslots, ncores, ring_capacity);
 
     if (!mem || want == 0 || size != want)
         return -EINVAL;
     shm->magic = LW_SHM_MAGIC;
     shm->version = LW_SHM_VERSION;
-    shm->nworkers = nworkers;
+    shm->nslots = nslots;
     shm->ncores = ncores;
     shm->size = size;
     shm->workers_off = sizeof(lw_shm_t);
-    shm->cores_off = shm->workers_off + (uint64_t)nworkers * sizeof(lw_worker_slot_t);
-    shm->rings_off = shm->cores_off + (uint64_t)nworkers * ncores * sizeof(lw_core_slot_t);
+    shm->cores_off = shm->workers_off + (uint64_t)nslots * sizeof(lw_worker_slot_t);
+    shm->rings_off = shm->cores_off + (uint64_t)nslots * ncores * sizeof(lw_core_slot_t);
     shm->ring_capacity = ring_capacity;
     shm->ring_stride = ring_stride(ring_capacity);
-    for (uint32_t w = 1; w <= nworkers; w++) {
+    for (uint32_t w = 1; w <= nslots; w++) {
         lw_shm_worker(shm, w)->wid = w;
         lw_ring_init(lw_shm_ring(shm, w), ring_capacity);
     }
@@ -49,21 +49,21 @@ int lw_shm_init(void *mem, size_t size, uint32_t nworkers, uint32_t ncores,
 
 lw_ring_t *lw_shm_ring(lw_shm_t *shm, uint32_t wid)
 {
-    if (wid == 0 || wid > shm->nworkers)
+    if (wid == 0 || wid > shm->nslots)
         return NULL;
     return (lw_ring_t *)((char *)shm + shm->rings_off + (size_t)(wid - 1) * shm->ring_stride);
 }
 
 lw_worker_slot_t *lw_shm_worker(lw_shm_t *shm, uint32_t wid)
 {
-    if (wid == 0 || wid > shm->nworkers)
+    if (wid == 0 || wid > shm->nslots)
         return NULL;
     return (lw_worker_slot_t *)((char *)shm + shm->workers_off) + (wid - 1);
 }
 
 lw_core_slot_t *lw_shm_core(lw_shm_t *shm, uint32_t wid, uint32_t core)
 {
-    if (wid == 0 || wid > shm->nworkers || core >= shm->ncores)
+    if (wid == 0 || wid > shm->nslots || core >= shm->ncores)
         return NULL;
     return (lw_core_slot_t *)((char *)shm + shm->cores_off) +
            ((size_t)(wid - 1) * shm->ncores + core);

@@ -1,14 +1,16 @@
 /*
- * shm.h - the shared-memory region between the master and its workers.
+ * shm.h - the shared-memory region between the master and the processes it
+ * forks: workers, mules and spoolers, each with a slot (procs.h numbers
+ * them; below, "worker" stands for any of them).
  *
  * The master sizes and initialises the region once, before fork (uWSGI's
- * `init`); every worker inherits the mapping. Layout, fixed for a run:
+ * `init`); every child inherits the mapping. Layout, fixed for a run:
  *
- *   lw_shm_t header | nworkers x lw_worker_slot_t | nworkers x ncores x lw_core_slot_t
- *   | nworkers x ring (lw_ring_t with ring_capacity records)
+ *   lw_shm_t header | nslots x lw_worker_slot_t | nslots x ncores x lw_core_slot_t
+ *   | nslots x ring (lw_ring_t with ring_capacity records)
  *
- * Worker ids are uWSGI's (1..nworkers); cores are uWSGI's async/thread cores
- * (0..ncores-1). Each core slot has exactly one writer, the thread running
+ * Slot ids run 1..nslots (a worker's is its uWSGI id); cores are uWSGI's
+ * async/thread cores (0..ncores-1; mules and spoolers count no requests). Each core slot has exactly one writer, the thread running
  * that core, so writers never contend; the master only reads.
  *
  * Ownership of a worker slot follows uWSGI's worker pid. A (re)spawned worker
@@ -46,7 +48,7 @@ _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "int atomics must be lock-free");
 typedef struct lw_shm {
     uint32_t magic;
     uint32_t version;
-    uint32_t nworkers;
+    uint32_t nslots;
     uint32_t ncores;
     uint64_t size;      /* bytes of the whole region */
     uint64_t workers_off;
@@ -93,14 +95,14 @@ typedef struct lw_worker_view {
  * Bytes needed for the region; 0 if a count is 0 or above the maxima, or
  * ring_capacity is not a power of two >= 2.
  */
-size_t lw_shm_size(uint32_t nworkers, uint32_t ncores, uint32_t ring_capacity);
+size_t lw_shm_size(uint32_t nslots, uint32_t ncores, uint32_t ring_capacity);
 
 /*
  * Lays the region out in `mem` (`size` bytes, zeroed by the caller, e.g.
  * uwsgi_calloc_shared). Returns 0, or -EINVAL if size is not
- * lw_shm_size(nworkers, ncores, ring_capacity), leaving mem untouched.
+ * lw_shm_size(nslots, ncores, ring_capacity), leaving mem untouched.
  */
-int lw_shm_init(void *mem, size_t size, uint32_t nworkers, uint32_t ncores,
+int lw_shm_init(void *mem, size_t size, uint32_t nslots, uint32_t ncores,
                 uint32_t ring_capacity);
 
 /* The ring of worker `wid` (1-based), or NULL if out of range. */

@@ -408,7 +408,7 @@ int main(void)
     lw_config_init(&cfg);
     unit = (int64_t)lw_config_sample_interval(&cfg);
     lw_agg_cfg_t acfg = {/* as lw_master_make_agg() */
-        .nworkers = NWORKERS, .max_sites = MAX_SITES, .local_sites = LW_ENGINE_SITES,
+        .procs = {.workers = NWORKERS}, .max_sites = MAX_SITES, .local_sites = LW_ENGINE_SITES,
         .local_endpoints = LW_ENGINE_ENDPOINTS, .max_endpoints = MAX_ENDPOINTS,
         .detect = {(int64_t)cfg.threshold, 2, unit}};
     for (uint32_t j = 0, i = 5; j < NLEAKS; j++, i += 1249)

@@ -35,7 +35,7 @@ class BuildPluginTest(unittest.TestCase):
         syms = subprocess.run(["nm", "-D", "--defined-only", built], stdout=subprocess.PIPE,
                               text=True, check=True).stdout.split()
         exported = sorted(s for s in syms if s.startswith("leakwatch"))
-        self.assertEqual(exported, ["leakwatch_after_request", "leakwatch_plugin"])
+        self.assertEqual(exported, ["leakwatch_after_request", "leakwatch_as_mule", "leakwatch_plugin"])
         rc, out = run_uwsgi(["--plugin", built, "--help"])
         self.assertEqual(rc, 0, out)
         self.assertIn("--leakwatch-threshold", out)

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from harness import APPS, UwsgiTestCase, free_port, http_get, leak_line, wait_until
 
 LEAK = re.compile(r"^\[leakwatch\] LEAK (.+):(\d+) in (.+)\(\): \+([\d.]+) (B|KiB|MiB|GiB) "
-                  r"over (\d+) requests \(.*\) on workers ([\d,]+)$")
+                  r"over (\d+) requests \(.*\) on workers? ([\d,]+)$")
 UNITS = {"B": 1, "KiB": 1024, "MiB": 1024 ** 2, "GiB": 1024 ** 3}
 
 

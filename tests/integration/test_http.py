@@ -69,7 +69,7 @@ class HttpTest(UwsgiTestCase):
         # promtool (Prometheus's own checker) accepts the exposition
         sites = {(m[1], int(m[2])): int(m[5]) for m in SITE.finditer(text)}
         self.assertGreater(sites[(server.app, leak_line("leak_bytes.py"))], 512 * 1024)
-        rss = [int(v) for v in re.findall(r'^leakwatch_worker_rss_bytes\{worker="\d"\} (\d+)$',
+        rss = [int(v) for v in re.findall(r'^leakwatch_worker_rss_bytes\{kind="worker",worker="\d"\} (\d+)$',
                                           text, re.M)]
         self.assertEqual(len(rss), 2)
         self.assertTrue(all(v > 1 << 20 for v in rss), rss)

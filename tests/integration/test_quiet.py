@@ -8,7 +8,7 @@ import unittest
 from harness import APPS, UwsgiTestCase, leak_line
 
 TIMED = re.compile(r"^\[leakwatch\] LEAK (.+):(\d+) in (.+)\(\): \+([\d.]+) (KiB|MiB|GiB) "
-                   r"over ([\d.]+) s and (\d+) requests? \(.*/s\) on workers ([\d,]+)$", re.M)
+                   r"over ([\d.]+) s and (\d+) requests? \(.*/s\) on workers? ([\d,]+)$", re.M)
 UNITS = {"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
 
 

@@ -21,7 +21,7 @@
 
 static lw_agg_cfg_t config(void)
 {
-    lw_agg_cfg_t c = {.nworkers = 2, .max_sites = 64, .local_sites = 128, .local_endpoints = 16,
+    lw_agg_cfg_t c = {.procs = {.workers = 2}, .max_sites = 64, .local_sites = 128, .local_endpoints = 16,
                       .max_endpoints = 16, .detect = {100000, 2, 1}};
     return c;
 }
@@ -252,7 +252,7 @@ static void test_agg_judges_and_describes_a_leak(void **state)
     size_t n = describe(agg, alerts[0].site, text, sizeof(text));
     assert_int_equal(n, strlen(text));
     assert_true(!strncmp(text, "[leakwatch] LEAK /srv/app.py:12 in handler(): +", 47));
-    assert_non_null(strstr(text, "on workers 1\n"));
+    assert_non_null(strstr(text, "on worker 1\n"));
     assert_non_null(strstr(text, "[leakwatch]   endpoints: /orders/{id} (+"));
     assert_non_null(strstr(text, "[leakwatch]     /srv/app.py:12 in handler()\n"));
     assert_leakwatch_lines(text);
@@ -427,10 +427,10 @@ static void test_agg_growth_between_requests_is_judged_and_said_over_time(void *
         if (timed) { /* ~10 steps a second: growth over seconds, ~20 KB/s */
             assert_true(s->verdict_seconds > 0.5 && s->verdict.requests < 10 * s->verdict_seconds);
             assert_non_null(strstr(text, " s and "));
-            assert_non_null(strstr(text, "/s) on workers 1\n"));
+            assert_non_null(strstr(text, "/s) on worker 1\n"));
         } else {
             assert_true(s->verdict_seconds == 0.0);
-            assert_non_null(strstr(text, "/req) on workers 1\n"));
+            assert_non_null(strstr(text, "/req) on worker 1\n"));
         }
         lw_agg_free(agg);
         assert_int_equal(live_allocs, 0);

@@ -28,7 +28,7 @@
             "/usr/lib/python3.11/logging/__init__.py\0" "1353\0getLogger\0" \
             "/srv/views.py\0" "31\0index\0"
 
-static const lw_agg_cfg_t cfg = {.nworkers = 3, .max_sites = 64, .local_sites = 128,
+static const lw_agg_cfg_t cfg = {.procs = {.workers = 3}, .max_sites = 64, .local_sites = 128,
                                  .local_endpoints = 16, .max_endpoints = 16,
                                  .detect = {100000, 2, 1}};
 
@@ -129,7 +129,7 @@ static void test_alerttext_leak_forms(void **state)
         /* a rollup: named at the application line, traceback of the library site */
         {&rollup_id,
          "[leakwatch] LEAK /srv/views.py:31 in index(): +0 B over 0 requests (0 B/req) on "
-         "workers 2\n"
+         "worker 2\n"
          "[leakwatch]   growing inside libraries called from this line\n"
          "[leakwatch]   endpoints: other (+4.0 KiB)\n"
          "[leakwatch]   traceback, most recent call first:\n"
@@ -138,7 +138,7 @@ static void test_alerttext_leak_forms(void **state)
         /* a library site: where the application reaches it */
         {&lib_id,
          "[leakwatch] LEAK /usr/lib/python3.11/logging/__init__.py:1353 in getLogger(): +0 B "
-         "over 0 requests (0 B/req) on workers 2\n"
+         "over 0 requests (0 B/req) on worker 2\n"
          "[leakwatch]   reached from the application at /srv/views.py:31 in index()\n"
          "[leakwatch]   endpoints: other (+4.0 KiB)\n"
          "[leakwatch]   traceback, most recent call first:\n"
@@ -147,7 +147,7 @@ static void test_alerttext_leak_forms(void **state)
         /* no traceback */
         {&cache_id,
          "[leakwatch] LEAK /srv/cache.py:40 in fill(): +0 B over 0 requests (0 B/req) on "
-         "workers 1\n"
+         "worker 1\n"
          "[leakwatch]   endpoints: other (+293.0 KiB)\n"},
     };
 
@@ -166,6 +166,53 @@ static void test_alerttext_leak_forms(void **state)
 }
 
 /* Site 0 of a table whose every site is held: what it is the sum of. */
+/* A leak in a mule is said to be on the mule, and so are its last words. */
+static void test_alerttext_names_mules_and_spoolers(void **state)
+{
+    static const lw_agg_cfg_t both = {.procs = {.workers = 2, .mules = 1, .spoolers = 1},
+                                      .max_sites = 64, .local_sites = 128,
+                                      .local_endpoints = 16, .max_endpoints = 16,
+                                      .detect = {100000, 2, 1}};
+    lw_agg_t *agg;
+    lw_alert_t alerts[4];
+    size_t total = 0;
+    uint64_t req;
+
+    (void)state;
+    nrecs = 0;
+    agg = lw_agg_new(&both, &alloc);
+    assert_non_null(agg);
+    /* GIVEN mule 1 (slot 3) and spooler 1 (slot 4) keep bytes at the same line */
+    hello(404, 1);
+    site(1, 12, 12, APP, sizeof(APP) - 1, 1);
+    delta(1, 1000, 0);
+    feed(agg, 4);
+    hello(303, 1);
+    site(1, 12, 12, APP, sizeof(APP) - 1, 1);
+    feed(agg, 3);
+    for (req = 1; req <= 400 && total == 0; req++) {
+        delta(1, 2000, 0);
+        feed(agg, 3);
+        total += lw_agg_judge(agg, req, alerts, 4);
+    }
+    assert_int_equal(total, 1);
+    lw_strbuf_t t = empty_text();
+    lw_alerttext_leak(&t, agg, alerts[0].site);
+    size_t len;
+    char *text = lw_strbuf_finish(&t, &len);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "/req) on mule 1, spooler 1\n"));
+    alloc.free(text);
+    lw_departure_t d = {3, 303, 1, {alerts[0].site, 0, 0}, {2048, 0, 0}};
+    t = empty_text();
+    assert_true(lw_alerttext_last_words(&t, agg, &d, LW_END_GONE, false));
+    text = lw_strbuf_finish(&t, &len);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "[leakwatch] LAST WORDS mule 1 pid 303, gone"));
+    alloc.free(text);
+    lw_agg_free(agg);
+}
+
 static void test_alerttext_leak_in_sites_that_could_not_be_tracked(void **state)
 {
     lw_agg_cfg_t small = cfg;
@@ -195,7 +242,7 @@ static void test_alerttext_leak_in_sites_that_could_not_be_tracked(void **state)
     lw_strbuf_t t = empty_text();
     lw_alerttext_leak(&t, agg, 0);
     assert_text(&t, "[leakwatch] LEAK in sites leakwatch could not track (master site table "
-                    "full): +136.7 KiB over 7 requests (19.5 KiB/req) on workers 1\n"
+                    "full): +136.7 KiB over 7 requests (19.5 KiB/req) on worker 1\n"
                     "[leakwatch]   not one line: the sum of 4 site definitions that found all "
                     "2 sites of the master's table held (by running workers, by bytes, or for "
                     "an alert); a site's place is reused once no running worker holds it\n"
@@ -342,6 +389,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_alerttext_leak_line_with_endpoints_and_traceback),
         cmocka_unit_test(test_alerttext_leak_forms),
+        cmocka_unit_test(test_alerttext_names_mules_and_spoolers),
         cmocka_unit_test(test_alerttext_leak_in_sites_that_could_not_be_tracked),
         cmocka_unit_test(test_alerttext_oom_per_worker_and_for_all),
         cmocka_unit_test(test_alerttext_native_with_the_workers_largest_sites),

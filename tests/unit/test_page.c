@@ -99,7 +99,7 @@ static void test_page_empty_state_says_so(void **state)
 #define STEADY_ID find(agg, "/srv/steady.py", 40, false)
 static lw_agg_t *leaking(lw_sitehist_t **hist)
 {
-    lw_agg_cfg_t c = {.nworkers = 2, .max_sites = 64, .local_sites = 128, .local_endpoints = 16,
+    lw_agg_cfg_t c = {.procs = {.workers = 2}, .max_sites = 64, .local_sites = 128, .local_endpoints = 16,
                       .max_endpoints = 16, .detect = {T, 2, 1}};
     lw_agg_t *agg = lw_agg_new(&c, &alloc);
     lw_alert_t alerts[4];
@@ -173,6 +173,7 @@ static void test_page_shows_the_leak_with_its_chart(void **state)
     assert_non_null(strstr(html, "title=\"78% of the limit\""));
     assert_non_null(strstr(html, "<td>12 min</td>"));
     assert_non_null(strstr(html, "memory limit 512.0 MiB per worker"));
+    assert_non_null(strstr(html, "<tr><td>worker 1</td><td>101</td>"));
     /* a pseudo-site is named, not given a line */
     assert_non_null(strstr(html, "<code>&lt;no Python frame&gt;</code></h3>"));
     assert_null(strstr(html, ":-1"));
@@ -183,7 +184,7 @@ static void test_page_shows_the_leak_with_its_chart(void **state)
 
 static void test_page_growth_between_requests_is_said_over_time(void **state)
 {
-    lw_agg_cfg_t c = {.nworkers = 2, .max_sites = 64, .local_sites = 128, .local_endpoints = 16,
+    lw_agg_cfg_t c = {.procs = {.workers = 2}, .max_sites = 64, .local_sites = 128, .local_endpoints = 16,
                       .max_endpoints = 16, .detect = {T, 2, 1}};
     lw_agg_t *agg = lw_agg_new(&c, &alloc);
     lw_sitehist_t *hist = lw_sitehist_new(&alloc, 1);
@@ -233,7 +234,7 @@ static void test_page_chart_points_follow_the_history(void **state)
 
 static void test_page_many_sites_are_bounded(void **state)
 {
-    lw_agg_cfg_t c = {.nworkers = 1, .max_sites = 2048, .local_sites = 1024, /* 600 lines, sums */
+    lw_agg_cfg_t c = {.procs = {.workers = 1}, .max_sites = 2048, .local_sites = 1024, /* 600 lines, sums */
                       .local_endpoints = 16, .max_endpoints = 16, .detect = {T, 2, 1}};
     lw_agg_t *agg = lw_agg_new(&c, &alloc);
     lw_page_input_t in = empty_input();
@@ -282,7 +283,7 @@ static void test_page_pick_sites_puts_suspects_first_once(void **state)
 
 static void test_page_leaves_ignored_sites_out(void **state)
 {
-    lw_agg_cfg_t c = {.nworkers = 1, .max_sites = 16, .local_sites = 16, .local_endpoints = 4,
+    lw_agg_cfg_t c = {.procs = {.workers = 1}, .max_sites = 16, .local_sites = 16, .local_endpoints = 4,
                       .max_endpoints = 4, .detect = {T, 2, 1}, .ignore = ignored_files,
                       .nignore = 1};
     lw_agg_t *agg = lw_agg_new(&c, &alloc);

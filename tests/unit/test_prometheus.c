@@ -19,7 +19,7 @@
 /* ---- an aggregator with sites named as hostile as file names get ---- */
 static lw_agg_t *hostile_agg(void)
 {
-    lw_agg_cfg_t c = {.nworkers = 2, .max_sites = 64, .local_sites = 128, .local_endpoints = 16,
+    lw_agg_cfg_t c = {.procs = {.workers = 2}, .max_sites = 64, .local_sites = 128, .local_endpoints = 16,
                       .max_endpoints = 16, .detect = {100000, 2, 1}};
     lw_agg_t *agg = lw_agg_new(&c, &alloc);
 
@@ -123,7 +123,7 @@ static void test_prometheus_escape_cuts_between_characters(void **state)
 /* A site named by a file and a function longer than a label holds, in non-ASCII. */
 static lw_agg_t *long_names_agg(const char *file, const char *func)
 {
-    lw_agg_cfg_t c = {.nworkers = 1, .max_sites = 8, .local_sites = 8, .local_endpoints = 4,
+    lw_agg_cfg_t c = {.procs = {.workers = 1}, .max_sites = 8, .local_sites = 8, .local_endpoints = 4,
                       .max_endpoints = 4, .detect = {100000, 2, 1}};
     lw_agg_t *agg = lw_agg_new(&c, &alloc);
     char text[2048];
@@ -188,8 +188,8 @@ static void test_prometheus_every_family_has_help_and_type(void **state)
         snprintf(line, sizeof(line), "# HELP %.*s ", (int)strcspn(families[i], " "), families[i]);
         assert_non_null(strstr(text, line));
     }
-    assert_non_null(strstr(text, "leakwatch_worker_rss_bytes{worker=\"1\"} 31457280\n"));
-    assert_non_null(strstr(text, "leakwatch_worker_oom_eta_seconds{worker=\"1\"} 95\n"));
+    assert_non_null(strstr(text, "leakwatch_worker_rss_bytes{kind=\"worker\",worker=\"1\"} 31457280\n"));
+    assert_non_null(strstr(text, "leakwatch_worker_oom_eta_seconds{kind=\"worker\",worker=\"1\"} 95\n"));
     assert_non_null(strstr(text, "leakwatch_alerts_total{kind=\"LEAK\"} 3\n"));
     assert_non_null(strstr(text, "leakwatch_samples_total 4242\n"));
     assert_non_null(strstr(text, "leakwatch_lost_total 0\n"));
@@ -238,7 +238,7 @@ static void test_prometheus_site_series_are_bounded(void **state)
 
 static void test_prometheus_leaves_ignored_sites_out(void **state)
 {
-    lw_agg_cfg_t c = {.nworkers = 1, .max_sites = 16, .local_sites = 16, .local_endpoints = 4,
+    lw_agg_cfg_t c = {.procs = {.workers = 1}, .max_sites = 16, .local_sites = 16, .local_endpoints = 4,
                       .max_endpoints = 4, .detect = {100000, 2, 1}, .ignore = ignored_files,
                       .nignore = 1};
     lw_agg_t *agg = lw_agg_new(&c, &alloc);
@@ -282,9 +282,36 @@ static void test_prometheus_every_allocation_failure_is_clean(void **state)
     assert_int_equal(live_allocs, 0);
 }
 
+/* A mule's and a spooler's rows say their kind, and never take a worker's label. */
+static void test_prometheus_rows_of_mules_and_spoolers(void **state)
+{
+    lw_agg_cfg_t c = {.procs = {.workers = 1, .mules = 1, .spoolers = 2}, .max_sites = 8,
+                      .local_sites = 8, .local_endpoints = 4, .max_endpoints = 4,
+                      .detect = {100000, 2, 1}};
+    lw_agg_t *agg = lw_agg_new(&c, &alloc);
+    const lw_report_worker_t rows[] = {
+        {.id = 1, .pid = 101, .tracked = 11}, {.id = 2, .pid = 202, .tracked = 22},
+        {.id = 4, .pid = 404, .tracked = 44}};
+    lw_prometheus_input_t in = {rows, 3, agg, 10, kinds, 3, 0, 0};
+    size_t len;
+    char *text;
+
+    (void)state;
+    assert_non_null(agg);
+    text = lw_prometheus_render(&in, &alloc, &len);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "leakwatch_worker_tracked_bytes{kind=\"worker\",worker=\"1\"} 11\n"));
+    assert_non_null(strstr(text, "leakwatch_worker_tracked_bytes{kind=\"mule\",worker=\"mule1\"} 22\n"));
+    assert_non_null(strstr(text, "leakwatch_worker_tracked_bytes{kind=\"spooler\",worker=\"spooler2\"} 44\n"));
+    t_free(text);
+    lw_agg_free(agg);
+    assert_int_equal(live_allocs, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_prometheus_rows_of_mules_and_spoolers),
         cmocka_unit_test(test_prometheus_escape_quotes_backslashes_and_newlines),
         cmocka_unit_test(test_prometheus_escape_cuts_between_escapes),
         cmocka_unit_test(test_prometheus_escape_cuts_between_characters),

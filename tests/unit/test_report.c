@@ -65,7 +65,7 @@ static void test_report_empty_state_has_every_key(void **state)
 static void test_report_sites_workers_alerts(void **state)
 {
     lw_config_t cfg;
-    lw_agg_cfg_t acfg = {.nworkers = 2, .max_sites = 16, .local_sites = 16,
+    lw_agg_cfg_t acfg = {.procs = {.workers = 2}, .max_sites = 16, .local_sites = 16,
                          .local_endpoints = 4, .max_endpoints = 4, .detect = {1 << 20, 2, 1}};
     lw_agg_t *agg = lw_agg_new(&acfg, &alloc);
     /* odd but real file names: quotes, backslash, newline, and bytes that are not UTF-8 */
@@ -117,7 +117,7 @@ static void test_report_sites_workers_alerts(void **state)
 static void test_report_per_worker_bytes_follow_worker_ids(void **state)
 {
     lw_config_t cfg;
-    lw_agg_cfg_t acfg = {.nworkers = 2, .max_sites = 16, .local_sites = 16,
+    lw_agg_cfg_t acfg = {.procs = {.workers = 2}, .max_sites = 16, .local_sites = 16,
                          .local_endpoints = 4, .max_endpoints = 4, .detect = {1 << 20, 2, 1}};
     lw_agg_t *agg = lw_agg_new(&acfg, &alloc);
     /* GIVEN only worker 2 is running (slot 1 never started) and holds a site */
@@ -142,10 +142,48 @@ static void test_report_per_worker_bytes_follow_worker_ids(void **state)
     lw_agg_free(agg);
 }
 
+/* Mules and spoolers have rows of their own, named by kind and number. */
+static void test_report_rows_of_mules_and_spoolers(void **state)
+{
+    lw_config_t cfg;
+    lw_agg_cfg_t acfg = {.procs = {.workers = 2, .mules = 1, .spoolers = 1}, .max_sites = 16,
+                         .local_sites = 16, .local_endpoints = 4, .max_endpoints = 4,
+                         .detect = {1 << 20, 2, 1}};
+    lw_agg_t *agg = lw_agg_new(&acfg, &alloc);
+    /* GIVEN worker 1, mule 1 (slot 3) and spooler 1 (slot 4) running; the mule holds a site */
+    lw_report_worker_t rows[3] = {{1, 101, 10, 0, 0, 0, 0}, {3, 303, 0, 0, 9000, 0, 0},
+                                  {4, 404, 0, 0, 0, 0, 0}};
+    static const char *const said[][2] = {{"worker", "1"}, {"mule", "1"}, {"spooler", "1"}};
+
+    (void)state;
+    lw_config_init(&cfg);
+    assert_non_null(agg);
+    hello(303, 1);
+    named_site(1, 5, "/srv/jobs.py", "poll");
+    delta(1, 9000, 0);
+    feed(agg, 3);
+    lw_report_input_t in = {"v", &cfg, rows, 3, agg, NULL, 0};
+    json_t *doc = render(&in);
+    json_t *workers = json_object_get(doc, "workers");
+    for (size_t i = 0; i < 3; i++) {
+        json_t *w = json_array_get(workers, i);
+        assert_string_equal(json_string_value(json_object_get(w, "kind")), said[i][0]);
+        assert_int_equal(json_integer_value(json_object_get(w, "number")), atoi(said[i][1]));
+        assert_int_equal(json_integer_value(json_object_get(w, "id")), rows[i].id);
+    }
+    /* the site's bytes are under the mule's row id */
+    json_t *pw = json_object_get(json_array_get(json_object_get(doc, "sites"), 0),
+                                 "per_worker_bytes");
+    assert_int_equal(json_integer_value(json_object_get(pw, "3")), 9000);
+    assert_int_equal(json_object_size(pw), 1);
+    json_decref(doc);
+    lw_agg_free(agg);
+}
+
 static void test_report_caps_the_number_of_sites(void **state)
 {
     lw_config_t cfg;
-    lw_agg_cfg_t acfg = {.nworkers = 1, .max_sites = 800, .local_sites = 300, /* 250 lines and their sums */
+    lw_agg_cfg_t acfg = {.procs = {.workers = 1}, .max_sites = 800, .local_sites = 300, /* 250 lines and their sums */
                          .local_endpoints = 4, .max_endpoints = 4, .detect = {1 << 20, 2, 1}};
     lw_agg_t *agg = lw_agg_new(&acfg, &alloc);
     char text[64];
@@ -170,7 +208,7 @@ static void test_report_caps_the_number_of_sites(void **state)
 static void test_report_an_announced_sum_lists_its_lines(void **state)
 {
     lw_config_t cfg;
-    lw_agg_cfg_t acfg = {.nworkers = 1, .max_sites = 16, .local_sites = 16,
+    lw_agg_cfg_t acfg = {.procs = {.workers = 1}, .max_sites = 16, .local_sites = 16,
                          .local_endpoints = 4, .max_endpoints = 4, .detect = {100000, 2, 1}};
     lw_agg_t *agg = lw_agg_new(&acfg, &alloc);
     lw_alert_t alert;
@@ -214,7 +252,7 @@ static void test_report_an_announced_sum_lists_its_lines(void **state)
 static void test_report_leaves_ignored_sites_out(void **state)
 {
     lw_config_t cfg;
-    lw_agg_cfg_t acfg = {.nworkers = 1, .max_sites = 16, .local_sites = 16,
+    lw_agg_cfg_t acfg = {.procs = {.workers = 1}, .max_sites = 16, .local_sites = 16,
                          .local_endpoints = 4, .max_endpoints = 4, .detect = {1 << 20, 2, 1},
                          .ignore = ignored_files, .nignore = 1};
     lw_agg_t *agg = lw_agg_new(&acfg, &alloc);
@@ -260,7 +298,7 @@ static void j_free(void *p)
 static void test_report_every_allocation_failure_is_clean(void **state)
 {
     lw_config_t cfg;
-    lw_agg_cfg_t acfg = {.nworkers = 1, .max_sites = 8, .local_sites = 8, .local_endpoints = 4,
+    lw_agg_cfg_t acfg = {.procs = {.workers = 1}, .max_sites = 8, .local_sites = 8, .local_endpoints = 4,
                          .max_endpoints = 4, .detect = {1 << 20, 2, 1}};
     lw_agg_t *agg = lw_agg_new(&acfg, &alloc);
     static const char big[] = "/srv/big.py\0k\0\0\0/srv/big.py\0" "7\0k\0";
@@ -297,6 +335,7 @@ int main(void)
         cmocka_unit_test(test_report_empty_state_has_every_key),
         cmocka_unit_test(test_report_sites_workers_alerts),
         cmocka_unit_test(test_report_per_worker_bytes_follow_worker_ids),
+        cmocka_unit_test(test_report_rows_of_mules_and_spoolers),
         cmocka_unit_test(test_report_caps_the_number_of_sites),
         cmocka_unit_test(test_report_an_announced_sum_lists_its_lines),
         cmocka_unit_test(test_report_leaves_ignored_sites_out),

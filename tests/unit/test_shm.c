@@ -67,7 +67,7 @@ static void test_shm_init_writes_the_header(void **state)
     (void)state;
     assert_int_equal(shm->magic, LW_SHM_MAGIC);
     assert_int_equal(shm->version, LW_SHM_VERSION);
-    assert_int_equal(shm->nworkers, 4);
+    assert_int_equal(shm->nslots, 4);
     assert_int_equal(shm->ncores, 2);
     assert_int_equal(shm->size, lw_shm_size(4, 2, RING));
     assert_int_equal(shm->ring_capacity, RING);
