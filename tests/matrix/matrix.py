@@ -101,14 +101,15 @@ LEGS = [
 # through CPython. The modules left out test the master's C (the HTTP page
 # and Prometheus, drills under wrk, cgroups, metrics), the same on every
 # Python, and run in `make test` on the machine itself.
-CI_INTEGRATION = ["test_app_hooks", "test_build", "test_deaths", "test_detection", "test_engine",
-                  "test_evict", "test_native", "test_plugin", "test_report", "test_torture",
-                  "test_versions"]
+CI_INTEGRATION = ["test_app_hooks", "test_build", "test_children", "test_deaths",
+                  "test_detection", "test_engine", "test_evict", "test_native", "test_plugin",
+                  "test_report", "test_torture", "test_versions"]
 CI_EVAL = ["leak_class_list.py", "leak_contextvars.py", "leak_dynamic_classes.py",
            "leak_exception.py", "leak_native.py", "ok_cycles.py"]
 # The monolithic leg's leak: the tests that run uWSGI with the plugin and a
 # leaking app (no test that needs a plugin a monolithic uWSGI does not ship).
-MONOLITHIC_TESTS = ["test_plugin.LoadingTest", "test_plugin.RefusalTest", "test_native"] + [
+MONOLITHIC_TESTS = ["test_plugin.LoadingTest", "test_plugin.RefusalTest", "test_native",
+                    "test_children"] + [
     "test_detection.DetectionTest." + t for t in (
         "test_a_leak_is_announced_at_its_line",
         "test_a_logger_per_request_is_named_at_the_application_line")]
