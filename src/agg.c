@@ -304,7 +304,7 @@ static int make_other_sites(lw_agg_t *agg)
     s->text_len = sizeof(OTHER_SITES);
     s->line = s->app_line = LW_AGG_OTHER_LINE;
     s->judged = true;
-    s->low = s->seed_bytes = INT64_MAX;
+    s->low = INT64_MAX;
     return 0;
 }
 
@@ -483,7 +483,7 @@ static uint32_t intern_site(lw_agg_t *agg, const char *text, uint32_t len, int32
     agg->sites[id].nframes = nframes;
     agg->sites[id].rollup = rollup;
     agg->sites[id].kind = kind;
-    agg->sites[id].low = agg->sites[id].seed_bytes = INT64_MAX;
+    agg->sites[id].low = INT64_MAX;
     agg->sites[id].ignored = ignored;
     agg->sites[id].judged = !ignored;
     agg->home[id] = home;
@@ -720,8 +720,6 @@ static void forget_worker(lw_agg_t *agg, uint32_t wid, const lw_wire_msg_t *hell
         sh->bytes = 0;
         if (s->low != INT64_MAX)
             s->low -= share;
-        if (s->seed_bytes != INT64_MAX)
-            s->seed_bytes -= share;
         if (s->det)
             lw_detect_shift(s->det, -share);
         mark_changed(agg, id);
@@ -846,22 +844,9 @@ static bool judge_site(lw_agg_t *agg, lw_agg_site_t *s, uint64_t work)
             s->released_high = s->det->high; /* its peaks outlive it */
         agg->alloc.free(s->det);
         s->det = NULL;
-        s->seed_bytes = INT64_MAX; /* its low from here on */
     }
-    if (!s->det && s->live < s->seed_bytes) {
-        s->seed_bytes = s->live;
-        s->seed_work = work;
-    }
-    if (!s->det && s->live >= DETECT_FROM(agg->cfg.detect.threshold)) {
+    if (!s->det && s->live >= DETECT_FROM(agg->cfg.detect.threshold))
         fresh = (s->det = agg->alloc.calloc(1, sizeof(lw_detect_site_t))) != NULL;
-        /* Its growth counts from its low, not from T/4 above it: a leak
-         * that starts from nothing is judged on all it grew since (it was
-         * announced some T/4 late). The low is its first point; the
-         * quarters between it and now have no other. */
-        if (fresh && s->seed_bytes < s->live && s->seed_work < work)
-            lw_detect_update(s->det, &agg->cfg.detect, s->seed_work, s->seed_bytes);
-        s->seed_bytes = INT64_MAX;
-    }
     if (!s->det)
         return false;
     s->verdict = lw_detect_update(s->det, &agg->cfg.detect, work, s->live);

@@ -131,8 +131,6 @@ typedef struct lw_agg_site {
     uint32_t file_of;          /* the file sum its bytes also feed, else 0 */
     int64_t low;               /* its lowest live bytes since first judged (INT64_MAX
                                   before): a line's growth in a sum's alert */
-    int64_t seed_bytes;        /* its lowest live bytes while it had no detector */
-    uint64_t seed_work;        /* (INT64_MAX: none), and when: a new detector's base */
     double verdict_seconds;    /* seconds of activity the verdict's growth took
                                   (its requests: verdict.requests) */
 } lw_agg_site_t;

@@ -329,8 +329,6 @@ def main():
               flush=True)
         if not row["ok"]:
             print(f"    log: {row['log']}")
-        elif os.environ.get("LW_EVAL_SHOW"):
-            print(f"    {row.get('first', '')}")
     print()
     table(rows)
     if known:

@@ -437,35 +437,6 @@ static void test_agg_growth_between_requests_is_judged_and_said_over_time(void *
     }
 }
 
-/* A leak that starts from nothing is judged on all it grew: its detector,
- * created once it holds T/4, counts from its low, so it is announced at
- * 1.25 T (T, then T/4 further; exact sampling), not T/4 later. */
-static void test_agg_a_leak_is_judged_from_its_low(void **state)
-{
-    lw_agg_t *agg = fresh();
-    lw_alert_t alerts[4];
-    size_t total = 0;
-    uint64_t req;
-
-    (void)state;
-    hello(101, 1);
-    site(5, 12, 12, APP, sizeof(APP) - 1, 1);
-    feed(agg, 1);
-    for (req = 1; req <= 400 && total == 0; req++) {
-        delta(5, 2000, 0);
-        feed(agg, 1);
-        total += lw_agg_judge(agg, req, alerts, 4);
-    }
-    assert_int_equal(total, 1);
-    const lw_agg_site_t *s = lw_agg_site(agg, alerts[0].site);
-    /* 2,000 bytes a request: 1.25 T is 63 requests; the detector's T/4 was at 13 */
-    assert_in_range(req - 1, 63, 66);
-    assert_true(s->verdict.growth >= s->live - 2000);
-    assert_in_range(s->verdict.requests, req - 3, req);
-    lw_agg_free(agg);
-    assert_int_equal(live_allocs, 0);
-}
-
 static void test_agg_flat_small_sites_carry_no_detector(void **state)
 {
     lw_agg_t *agg = fresh();
@@ -1251,7 +1222,6 @@ int main(void)
         SPREAD("test_agg_a_leak_over_functions_of_a_file_is_named_by_the_file",
                functions_of_one_file),
         cmocka_unit_test(test_agg_growth_between_requests_is_judged_and_said_over_time),
-        cmocka_unit_test(test_agg_a_leak_is_judged_from_its_low),
         cmocka_unit_test(test_agg_flat_small_sites_carry_no_detector),
         cmocka_unit_test(test_agg_per_worker_sawtooths_are_not_a_leak),
         cmocka_unit_test(test_agg_full_table_reuses_the_ids_no_worker_holds),
