@@ -253,13 +253,19 @@ static uint64_t lw_master_native(void)
     lw_detect_cfg_t dcfg = agg_cfg.detect;
     uint64_t now = uwsgi_micros(), soonest = UINT64_MAX;
 
-    /* workers only: the native series is judged against requests, which
-     * mules and spoolers do not serve */
-    for (uint32_t wid = 1; wid <= procs->workers; wid++) {
+    for (uint32_t wid = 1; wid <= shm->nslots; wid++) {
         lw_worker_slot_t *slot = lw_shm_worker(shm, wid);
         int64_t pid = lw_children_pid(procs, wid), rss;
-        uint64_t requests = lw_slot_requests(wid);
-        if (pid <= 0 || !lw_native_due(&natives[wid], now, pid, requests, cfg->warmup) ||
+        /* a worker's series is judged against its requests; a mule's or a
+         * spooler's, which serve none, against tenths of a second since its
+         * spawn, its warm-up as many seconds as a worker's is requests */
+        bool timed = wid > procs->workers;
+        uint64_t spawned = atomic_load_explicit(&slot->spawned_us, memory_order_relaxed);
+        uint64_t requests = !timed          ? lw_slot_requests(wid)
+                            : now > spawned ? (now - spawned) / LW_WORKCLOCK_TICK_US
+                                            : 0;
+        uint64_t warmup = timed ? cfg->warmup * (1000000 / LW_WORKCLOCK_TICK_US) : cfg->warmup;
+        if (pid <= 0 || !lw_native_due(&natives[wid], now, pid, requests, warmup) ||
             (rss = lw_rss_of(pid)) < 0)
             goto next;
         lw_native_reading_t r = {
@@ -271,7 +277,7 @@ static uint64_t lw_master_native(void)
         };
         lw_native_verdict_t v = lw_native_look(&natives[wid], &dcfg, &r);
         if (v.leak) {
-            lw_alert_native_t in = {wid, pid, r.tracked, v};
+            lw_alert_native_t in = {wid, pid, r.tracked, v, timed};
             lw_strbuf_t text;
             lw_strbuf_init(&text, &heap, 0);
             lw_alerttext_native(&text, agg, &in);

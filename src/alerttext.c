@@ -227,12 +227,18 @@ void lw_alerttext_native(lw_strbuf_t *t, const lw_agg_t *agg, const lw_alert_nat
     uint32_t top[LW_ALERTTEXT_SITES];
     size_t n = lw_agg_top_sites(agg, in->wid, false, top, LW_ALERTTEXT_SITES);
 
+    double seconds = (double)v->requests * LW_WORKCLOCK_TICK_US / 1e6;
+
     lw_strbuf_put(t, "[leakwatch] NATIVE ");
     put_proc(t, agg, in->wid, in->pid);
-    lw_strbuf_put(t, ": rss +%s over %llu requests (%s/req) that no Python site explains "
-                   "(tracked %s)", size_of_u((uint64_t)v->growth).s,
-                (unsigned long long)v->requests, size_of_rate(v->per_request).s,
-                size_of(in->tracked).s);
+    if (in->timed)
+        lw_strbuf_put(t, ": rss +%s over %.*f s (%s/s)", size_of_u((uint64_t)v->growth).s,
+                      seconds < 10 ? 1 : 0, seconds,
+                      size_of_rate(seconds > 0 ? (double)v->growth / seconds : 0).s);
+    else
+        lw_strbuf_put(t, ": rss +%s over %llu requests (%s/req)", size_of_u((uint64_t)v->growth).s,
+                      (unsigned long long)v->requests, size_of_rate(v->per_request).s);
+    lw_strbuf_put(t, " that no Python site explains (tracked %s)", size_of(in->tracked).s);
     /* the worker's largest Python sites, for the record: they are not growing */
     for (size_t i = 0; i < n; i++) {
         const lw_agg_site_t *s = lw_agg_site(agg, top[i]);

@@ -48,12 +48,14 @@ typedef struct lw_alert_oom {
  * fleet) holds most of, with the bytes held. */
 void lw_alerttext_oom(lw_strbuf_t *t, const lw_agg_t *agg, const lw_alert_oom_t *in);
 
-/* A NATIVE verdict (src/native.h) of a worker. */
+/* A NATIVE verdict (src/native.h) of a worker (mule, spooler). */
 typedef struct lw_alert_native {
-    uint32_t wid;            /* the worker, 1.. */
+    uint32_t wid;            /* the worker's slot, 1.. */
     int64_t pid;
     int64_t tracked;         /* bytes of Python it holds now */
     lw_native_verdict_t verdict;
+    bool timed;              /* judged on time (a mule, a spooler): the verdict's
+                                requests are ticks (LW_WORKCLOCK_TICK_US) */
 } lw_alert_native_t;
 
 /* The NATIVE line and the worker's largest Python sites, each said

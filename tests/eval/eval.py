@@ -329,6 +329,8 @@ def main():
               flush=True)
         if not row["ok"]:
             print(f"    log: {row['log']}")
+        elif os.environ.get("LW_EVAL_SHOW"):  # the first alert's line, to read
+            print(f"    {row.get('first', '')}")
     print()
     table(rows)
     if known:

@@ -13,6 +13,8 @@ from harness import APPS, UwsgiTestCase, free_port, http_get, leak_line
 
 LEAK = re.compile(r"^\[leakwatch\] LEAK (.+):(\d+) in (.+)\(\): \+([\d.]+) (KiB|MiB|GiB) "
                   r"over .+ on (.+)$", re.M)
+NATIVE = re.compile(r"^\[leakwatch\] NATIVE (\w+ \d+) pid \d+: rss \+([\d.]+) (KiB|MiB|GiB) "
+                    r"over [\d.]+ s \(.+/s\) that no Python site explains", re.M)
 UNITS = {"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
 T = 1 << 20
 
@@ -70,6 +72,25 @@ class ChildrenTest(UwsgiTestCase):
         self.assertLessEqual(float(found[4]) * UNITS[found[5]], 2.5 * T, found[0])
         self.assertIn("[leakwatch]   endpoints: <spooler> (+", server.log())
         self.assert_rows(server, http, "spooler", leak_line("leak_spooler.py"))
+
+    def test_native_growth_of_a_mule_is_judged_over_time(self):
+        # GIVEN a mule whose C library keeps some 1.3 MB a second, T = 2 MiB,
+        # a warm-up of 5 (requests for a worker, seconds for a mule)
+        server = self.server("hello.py", summary=0, args=[
+            "--mule=" + os.path.join(APPS, "leak_mule_native.py"),
+            "--leakwatch-threshold", "2M", "--leakwatch-warmup", "5"])
+        # WHEN nothing else happens, THEN its NATIVE line names the mule and
+        # says its growth over seconds, by 4T (the native target)
+        found = None
+        for _ in range(120):
+            found = NATIVE.search(server.log())
+            if found:
+                break
+            time.sleep(1)
+        self.assertIsNotNone(found, server.log())
+        self.assertEqual(found[1], "mule 1", found[0])
+        self.assertLessEqual(float(found[2]) * UNITS[found[3]], 4 * (2 << 20), found[0])
+        self.assertNotIn("NATIVE worker", server.log())
 
     def assert_rows(self, server, http, kind, line):
         status, body = http_get(http, "/report.json")

@@ -287,8 +287,8 @@ static void test_alerttext_oom_per_worker_and_for_all(void **state)
 static void test_alerttext_native_with_the_workers_largest_sites(void **state)
 {
     lw_agg_t *agg = fleet();
-    lw_alert_native_t w1 = {1, 101, 420 * KIB, {true, false, 5 * MIB, 2500, 2097.152}};
-    lw_alert_native_t w2 = {2, 202, -1, {true, false, 3 * MIB, 10, -1.0}};
+    lw_alert_native_t w1 = {1, 101, 420 * KIB, {true, false, 5 * MIB, 2500, 2097.152}, false};
+    lw_alert_native_t w2 = {2, 202, -1, {true, false, 3 * MIB, 10, -1.0}, false};
 
     (void)state;
     lw_strbuf_t t = empty_text();
@@ -303,6 +303,13 @@ static void test_alerttext_native_with_the_workers_largest_sites(void **state)
     assert_text(&t, "[leakwatch] NATIVE worker 2 pid 202: rss +3.0 MiB over 10 requests "
                     "(0 B/req) that no Python site explains (tracked 0 B)\n"
                     "[leakwatch]   python site /srv/views.py:31 in index(): 4.0 KiB, flat");
+    /* judged on time (a mule's, a spooler's): ticks of a tenth of a second */
+    lw_alert_native_t timed = {3, 303, 0, {true, false, 3 * MIB, 25, 0}, true};
+    t = empty_text();
+    lw_alerttext_native(&t, agg, &timed);
+    assert_text(&t, "[leakwatch] NATIVE worker 3 pid 303: rss +3.0 MiB over 2.5 s (1.2 MiB/s) "
+                    "that no Python site explains (tracked 0 B)\n"
+                    "[leakwatch]   python site /srv/app.py:12 in handler(): 1000 B, growing");
     lw_agg_free(agg);
     assert_int_equal(live_allocs, 0);
 }
