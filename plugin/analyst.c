@@ -204,9 +204,16 @@ static int lw_master_judge(void)
     n = lw_agg_judge_now(agg, found, LW_ALERTS_MAX);
     for (size_t i = 0; i < n; i++) {
         lw_strbuf_t text;
+        uint32_t wid, local;
         lw_strbuf_init(&text, &heap, 0);
         lw_alerttext_leak(&text, agg, found[i].site);
         lw_master_raise(LW_ALERT_LEAK, &text);
+        /* the worker that holds most of it says what holds it (holders.h) */
+        if (lw_agg_walk_target(agg, found[i].site, &wid, &local)) {
+            lw_worker_slot_t *slot = lw_shm_worker(shm, wid);
+            atomic_store_explicit(&slot->walk_site, local, memory_order_relaxed);
+            atomic_fetch_add_explicit(&slot->walk_seq, 1, memory_order_release);
+        }
     }
     return n == LW_ALERTS_MAX;
 }

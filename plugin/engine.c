@@ -19,6 +19,7 @@
 #include "engine.h"
 #include "freelists.h"
 #include "frames.h"
+#include "holders.h"
 #include "hooks.h"
 
 #define DELTA_BATCH    256
@@ -28,6 +29,7 @@
 #define SITES_LOGGED_MAX 16          /* lw_engine_log_sites' top, at most */
 #define FRAMES_LOGGED_MAX 8          /* traceback lines per site in the SITES log */
 #define BETWEEN_US 100000            /* between requests, publish at most this often */
+#define HOLD_BUDGET_US 50000         /* a walk for what holds a leak stops after this */
 
 extern struct uwsgi_server uwsgi;
 
@@ -59,6 +61,7 @@ static struct {
     /* publishing */
     lw_ring_t *ring;
     lw_worker_slot_t *slot;          /* its counters, for the master's metrics */
+    uint32_t walk_seen;              /* the master's last walk request, answered */
     lw_record_t hello;
     bool hello_sent;
     struct endpoint *endpoints;      /* [ENDPOINTS_MAX] */
@@ -161,6 +164,8 @@ void lw_engine_publish_to(lw_ring_t *ring, lw_worker_slot_t *slot, int64_t pid, 
     eng.hello_sent = false;
     eng.ring = ring;
     eng.slot = slot;
+    /* requests before this generation named another's local sites */
+    eng.walk_seen = slot ? atomic_load_explicit(&slot->walk_seq, memory_order_acquire) : 0;
 }
 
 /*
@@ -315,6 +320,30 @@ static size_t publish(const char *endpoint)
     return total;
 }
 
+/*
+ * The master asked what holds one of this worker's sites (an announced
+ * leak): walk from its sampled live objects (holders.h) and say it. After
+ * a request only, never from the allocator hooks. Guard set.
+ */
+static void walk_if_asked(void)
+{
+    char text[LW_HOLD_TEXT_MAX + 64];
+    uint32_t seq, site;
+    const lw_site_t *s;
+
+    if (!eng.slot || (seq = atomic_load_explicit(&eng.slot->walk_seq, memory_order_acquire)) ==
+                         eng.walk_seen)
+        return;
+    eng.walk_seen = seq;
+    site = atomic_load_explicit(&eng.slot->walk_site, memory_order_relaxed);
+    if (site >= eng.sites->used || site == LW_SITE_OVERFLOW)
+        return;
+    s = lw_sites_get(eng.sites, site);
+    lw_holders_walk(site, HOLD_BUDGET_US, text, sizeof(text));
+    uwsgi_log("[leakwatch] HELD %s:%d in %s() (%s pid %d): %s\n", site_file(site, &s->key),
+              s->key.line, lw_frames_name(s->key.func), eng.who, (int)getpid(), text);
+}
+
 size_t lw_engine_after_request(const char *path, size_t path_len)
 {
     char endpoint[LW_ENDPOINT_MAX];
@@ -332,6 +361,7 @@ size_t lw_engine_after_request(const char *path, size_t path_len)
     apply_gc_policy();
     lw_path_fold(path, path_len, endpoint, sizeof(endpoint));
     total = publish(endpoint);
+    walk_if_asked();
     lw_hooks_guard(false);
     return total;
 }

@@ -28,13 +28,19 @@
  * lw_py_refusal() has passed. tests/integration/test_build.py checks that no
  * strong Python reference is left.
  */
-#pragma weak Py_Version
+#pragma weak _Py_Dealloc
 #pragma weak Py_IsInitialized
+#pragma weak Py_Version
+#pragma weak PyCell_Type
 #pragma weak PyCode_Addr2Line
 #pragma weak PyCode_Type
 #pragma weak PyDict_GetItemString
+#pragma weak PyDict_Next
 #pragma weak PyDict_Type
 #pragma weak PyErr_Clear
+#pragma weak PyFrame_Type
+#pragma weak PyFrozenSet_Type
+#pragma weak PyFunction_Type
 #pragma weak PyGC_Collect
 #pragma weak PyGC_Disable
 #pragma weak PyGC_Enable
@@ -46,13 +52,21 @@
 #pragma weak PyMem_GetAllocator
 #pragma weak PyMem_Malloc
 #pragma weak PyMem_SetAllocator
+#pragma weak PyModule_GetDict
+#pragma weak PyModule_GetFilenameObject
+#pragma weak PyModule_GetName
+#pragma weak PyModule_Type
 #pragma weak PyObject_CallMethod
 #pragma weak PyObject_Free
+#pragma weak PyObject_GC_IsTracked
 #pragma weak PyObject_GC_UnTrack
+#pragma weak PyObject_IS_GC
 #pragma weak PyObject_Malloc
+#pragma weak PyObject_Size
+#pragma weak PySet_Type
 #pragma weak PyTuple_Type
+#pragma weak PyType_IsSubtype
 #pragma weak PyUnicode_AsUTF8
-#pragma weak _Py_Dealloc
 
 /*
  * Why the plugin must stay off in this process (another minor version than

@@ -1089,6 +1089,44 @@ int64_t lw_agg_share(const lw_agg_t *agg, uint32_t id, uint32_t wid)
     return sh ? sh->bytes : 0;
 }
 
+bool lw_agg_walk_target(const lw_agg_t *agg, uint32_t id, uint32_t *wid, uint32_t *local)
+{
+    lw_agg_line_t top;
+    uint32_t nlines, line = id, best_site = 0, best_w = 0;
+    int64_t total, best = 0;
+
+    if (id == 0 || id >= agg->nsites)
+        return false;
+    if (agg->sites[id].kind != LW_AGG_LINE) {
+        if (!lw_agg_lines_of(agg, id, &top, 1, &nlines, &total))
+            return false;
+        line = top.id;
+    }
+    for (uint32_t s = 1; s < agg->nsites; s++) {
+        const lw_agg_site_t *c = &agg->sites[s];
+        if (c->kind != LW_AGG_LINE || c->rollup || (s != line && c->rollup_of != line))
+            continue;
+        for (uint32_t w = 1; w <= agg->nslots; w++) {
+            int64_t b = lw_agg_share(agg, s, w);
+            if (b > best) {
+                best = b;
+                best_site = s;
+                best_w = w;
+            }
+        }
+    }
+    if (!best_site)
+        return false;
+    for (uint32_t l = 0; l < agg->cfg.local_sites; l++) {
+        if (agg->workers[best_w].site_map[l] == best_site + 1) {
+            *wid = best_w;
+            *local = l;
+            return true;
+        }
+    }
+    return false;
+}
+
 void lw_agg_stats(const lw_agg_t *agg, lw_agg_stats_t *out)
 {
     *out = agg->stats;

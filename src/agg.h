@@ -255,6 +255,15 @@ size_t lw_agg_lines_of(const lw_agg_t *agg, uint32_t id, lw_agg_line_t *out, siz
  */
 size_t lw_agg_endpoints_of(const lw_agg_t *agg, uint32_t id, uint32_t *endpoints, int64_t *bytes);
 
+/*
+ * Where to look for what holds site `id` (holders.h): the worker that
+ * holds most of it and that site's worker-local id there. For a sum, its
+ * line that grew most; for a line reached through libraries, the library
+ * site that holds most. Returns false when no running worker maps one.
+ * O(sites x workers + local sites), per alert.
+ */
+bool lw_agg_walk_target(const lw_agg_t *agg, uint32_t id, uint32_t *wid, uint32_t *local);
+
 /* A worker generation that ended (its successor said HELLO), and what it held. */
 typedef struct lw_departure {
     uint32_t wid;

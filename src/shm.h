@@ -70,7 +70,10 @@ typedef struct lw_worker_slot {
     _Atomic uint64_t samples;     /* this generation's recorded allocations */
     _Atomic uint64_t lost;        /* this generation's samples not recorded */
     _Atomic int64_t tracked;      /* this generation's estimated live bytes */
-    uint8_t pad[8];
+    /* Written by the master: walk what holds this worker-local site
+     * (holders.h) once walk_seq moves; the owner answers between requests. */
+    _Atomic uint32_t walk_site;
+    _Atomic uint32_t walk_seq;
 } lw_worker_slot_t;
 
 /* Written only by the thread running the core; read by the master. */

@@ -21,14 +21,15 @@ T = 1 << 20
 
 class ChildrenTest(UwsgiTestCase):
 
-    def until_leak(self, server, tick=None, seconds=120):
-        """Waits for a LEAK line, calling tick() about 10 times a second (the
-        workload's pace, not a timing assertion)."""
+    def until(self, server, line=None, tick=None, seconds=120):
+        """Waits for a `line` (LEAK by default) in the log, calling tick()
+        about 10 times a second (the workload's pace, not a timing
+        assertion)."""
         found = None
         for n in range(seconds * 10):
             if tick:
                 tick()
-            found = n % 10 == 0 and LEAK.search(server.log())
+            found = n % 10 == 0 and (line or LEAK).search(server.log())
             if found:
                 break
             time.sleep(0.1)
@@ -43,7 +44,7 @@ class ChildrenTest(UwsgiTestCase):
             "--mule=" + os.path.join(APPS, "leak_mule.py"), "--leakwatch-threshold", "1M",
             "--leakwatch-http", f":{http}"])
         # WHEN nothing else happens
-        found = self.until_leak(server)
+        found = self.until(server)
         # THEN the mule's line is named, on mule 1 alone, by 2.5T (the target is
         # 2T, as for workers: README, Detection quality; measured 1.6-1.7T)
         self.assertEqual((found[1], int(found[2]), found[3], found[6]),
@@ -63,7 +64,7 @@ class ChildrenTest(UwsgiTestCase):
         # WHEN requests queue a task each, about 10 a second
         def queue():
             self.assertEqual(server.get("/")[0], 200)
-        found = self.until_leak(server, queue)
+        found = self.until(server, tick=queue)
         # THEN the task's line is named, on spooler 1 alone (the workers that
         # queue the tasks keep nothing), by 2.5T (measured 1.6T)
         self.assertEqual((found[1], int(found[2]), found[3], found[6]),
@@ -81,13 +82,7 @@ class ChildrenTest(UwsgiTestCase):
             "--leakwatch-threshold", "2M", "--leakwatch-warmup", "5"])
         # WHEN nothing else happens, THEN its NATIVE line names the mule and
         # says its growth over seconds, by 4T (the native target)
-        found = None
-        for _ in range(120):
-            found = NATIVE.search(server.log())
-            if found:
-                break
-            time.sleep(1)
-        self.assertIsNotNone(found, server.log())
+        found = self.until(server, NATIVE)
         self.assertEqual(found[1], "mule 1", found[0])
         self.assertLessEqual(float(found[2]) * UNITS[found[3]], 4 * (2 << 20), found[0])
         self.assertNotIn("NATIVE worker", server.log())

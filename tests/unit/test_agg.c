@@ -114,6 +114,40 @@ static void test_agg_sums_one_site_across_workers(void **state)
     assert_int_equal(live_allocs, 0);
 }
 
+/* Who is asked what holds a site: the worker holding most of it, by its
+ * own local id; for a line reached through libraries, the library site
+ * that holds most. */
+static void test_agg_walk_target_is_the_largest_holder(void **state)
+{
+    lw_agg_t *agg = fresh();
+    uint32_t wid = 0, local = 0;
+
+    (void)state;
+    hello(101, 1);
+    site(5, 12, 12, APP, sizeof(APP) - 1, 1);
+    delta(5, 300, 0);
+    feed(agg, 1);
+    hello(202, 1);
+    site(9, 12, 12, APP, sizeof(APP) - 1, 1); /* same line, another local id */
+    site(3, 1353, 10, LIB, sizeof(LIB) - 1, 0);
+    delta(9, 1500, 0);
+    delta(3, 700, 0);
+    feed(agg, 2);
+    uint32_t line = find(agg, "/srv/app.py", 12, false);
+    assert_true(lw_agg_walk_target(agg, line, &wid, &local));
+    assert_int_equal(wid, 2);
+    assert_int_equal(local, 9);
+    uint32_t rollup = find(agg, "/srv/app.py", 10, true);
+    assert_true(lw_agg_walk_target(agg, rollup, &wid, &local));
+    assert_int_equal(wid, 2);
+    assert_int_equal(local, 3);
+    /* a site nobody maps, and the pseudo-site 0, have none */
+    assert_false(lw_agg_walk_target(agg, 0, &wid, &local));
+    assert_false(lw_agg_walk_target(agg, 4242, &wid, &local));
+    lw_agg_free(agg);
+    assert_int_equal(live_allocs, 0);
+}
+
 static void test_agg_respawn_removes_the_dead_workers_share(void **state)
 {
     lw_agg_t *agg = fresh();
@@ -1209,6 +1243,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_agg_sums_one_site_across_workers),
+        cmocka_unit_test(test_agg_walk_target_is_the_largest_holder),
         cmocka_unit_test(test_agg_respawn_removes_the_dead_workers_share),
         ROLLUP("test_agg_library_sites_roll_up_to_the_app_line", rollup_of_both),
         ROLLUP("test_agg_an_ignored_library_site_feeds_no_rollup", rollup_without_an_ignored_line),

@@ -1,0 +1,170 @@
+/* holdpath.c - what holds a leak, in one line (see holdpath.h). */
+#include <stdio.h>
+#include <string.h>
+
+#include "holdpath.h"
+
+int lw_holdpath_is_root(lw_hold_kind_t kind)
+{
+    return kind == LW_HOLD_CLASS || kind == LW_HOLD_MODULE || kind == LW_HOLD_FUNCTION;
+}
+
+int lw_holdpath_rank(lw_hold_kind_t kind)
+{
+    switch (kind) {
+    case LW_HOLD_CLASS:
+    case LW_HOLD_MODULE:
+        return 0;
+    case LW_HOLD_DICT:
+        return 1;
+    case LW_HOLD_CONTAINER:
+    case LW_HOLD_CELL:
+        return 2;
+    case LW_HOLD_INSTANCE:
+    case LW_HOLD_OTHER:
+        return 3;
+    case LW_HOLD_FUNCTION:
+        return 4;
+    default: /* a frame */
+        return LW_HOLD_NEVER;
+    }
+}
+
+static int rooted(const lw_hold_step_t *chain, size_t depth)
+{
+    return depth && lw_holdpath_is_root(chain[depth - 1].kind);
+}
+
+int lw_holdpath_pick(const lw_hold_step_t (*chains)[LW_HOLD_DEPTH], const size_t *depths,
+                     size_t n, size_t *agree, size_t *walked)
+{
+    char said[LW_HOLD_TEXT_MAX], other[LW_HOLD_TEXT_MAX];
+    int best = -1;
+
+    *agree = *walked = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!depths[i])
+            continue;
+        if (best < 0 || (rooted(chains[i], depths[i]) && !rooted(chains[best], depths[best])))
+            best = (int)i;
+    }
+    if (best < 0)
+        return -1;
+    lw_holdpath_render(chains[best], depths[best], said, sizeof(said));
+    for (size_t i = 0; i < n; i++) {
+        if (!depths[i])
+            continue;
+        lw_holdpath_render(chains[i], depths[i], other, sizeof(other));
+        *agree += !strcmp(said, other);
+        (*walked)++;
+    }
+    return best;
+}
+
+struct out {
+    char *s;
+    size_t len, used;
+    int cut;
+};
+
+static void put(struct out *o, const char *fmt, const char *a, const char *b, long long n)
+{
+    int w;
+
+    if (o->cut)
+        return;
+    w = snprintf(o->s + o->used, o->len - o->used, fmt, a, b, n);
+    if (w < 0 || (size_t)w >= o->len - o->used) {
+        o->cut = 1;
+        return;
+    }
+    o->used += (size_t)w;
+}
+
+/* A class, module or instance that holds the dict before it as its own
+ * namespace (the walk says so with the key "__dict__"). */
+static int owns_attributes(const lw_hold_step_t *s)
+{
+    return (s->kind == LW_HOLD_CLASS || s->kind == LW_HOLD_MODULE ||
+            s->kind == LW_HOLD_INSTANCE) && !strcmp(s->key, "__dict__");
+}
+
+/* An object's own description: "(list, 4644 items)", "class Profiler". */
+static void describe(struct out *o, const lw_hold_step_t *s)
+{
+    switch (s->kind) {
+    case LW_HOLD_CONTAINER:
+        put(o, "(%s%s, %lld items)", s->type, "", s->items);
+        break;
+    case LW_HOLD_DICT:
+        put(o, "(dict%s%s, %lld items)", "", "", s->items);
+        break;
+    case LW_HOLD_INSTANCE:
+        put(o, "(%s%s instance)", s->type, "", 0);
+        break;
+    case LW_HOLD_CELL:
+        put(o, "(closure cell%s%s)", "", "", 0);
+        break;
+    case LW_HOLD_CLASS:
+        put(o, "class %s%s", s->type, "", 0);
+        break;
+    case LW_HOLD_MODULE:
+        put(o, "module %s%s", s->type, "", 0);
+        break;
+    case LW_HOLD_FUNCTION:
+        put(o, "function %s()%s", s->type, "", 0);
+        break;
+    default:
+        put(o, "(%s%s)", s->type, "", 0);
+        break;
+    }
+}
+
+/*
+ * Each object of the chain is one segment, nearest first, " <- " between:
+ * its name where its holder keeps it, then what it is. A dict that holds
+ * the object under a key and belongs to a class, a module or an instance
+ * (their attributes) is said as that owner's attribute, not as a segment.
+ */
+size_t lw_holdpath_render(const lw_hold_step_t *steps, size_t n, char *out, size_t len)
+{
+    struct out o = {out, len, 0, 0};
+    size_t i = 0;
+
+    if (!len)
+        return 0;
+    out[0] = '\0';
+    while (i < n) {
+        const lw_hold_step_t *s = &steps[i];
+        const lw_hold_step_t *d = i + 1 < n ? &steps[i + 1] : NULL;
+        const lw_hold_step_t *owner = i + 2 < n ? &steps[i + 2] : NULL;
+        size_t next = i + 1;
+        if (i)
+            put(&o, " <- %s%s", "", "", 0);
+        /* a function's defaults or closure (a tuple, a dict): said as its part */
+        if (d && d->kind == LW_HOLD_FUNCTION && d->key[0] &&
+            (s->kind == LW_HOLD_CONTAINER || s->kind == LW_HOLD_DICT)) {
+            put(&o, "%s of function %s()", d->key, d->type, 0);
+            i += 2;
+            continue;
+        }
+        if (!lw_holdpath_is_root(s->kind) && d && d->kind == LW_HOLD_DICT && d->key[0]) {
+            if (owner && owns_attributes(owner)) {
+                if (owner->kind == LW_HOLD_MODULE)
+                    put(&o, "%s%s ", d->key, "", 0);
+                else
+                    put(&o, "%s.%s ", owner->type, d->key, 0);
+                next = i + 2;
+            } else
+                put(&o, "['%s']%s ", d->key, "", 0);
+        }
+        describe(&o, s);
+        i = next;
+    }
+    if (!n || !lw_holdpath_is_root(steps[n - 1].kind))
+        /* no root: say so */
+        put(&o, "%s <- ?%s", "", "", 0);
+    if (o.cut && len >= 4)
+        memcpy(out + len - 4, "...", 4);
+    return strlen(out);
+}
