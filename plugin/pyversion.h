@@ -26,11 +26,13 @@
  * then says why in one line and stays off (lw_py_refusal), instead of
  * uWSGI refusing the plugin and then its options. Nothing is called before
  * lw_py_refusal() has passed. tests/integration/test_build.py checks that no
- * strong Python reference is left.
+ * strong Python reference is left (3.13's Py_SIZE asserts name PyLong_Type
+ * and PyBool_Type: they are listed for its headers).
  */
 #pragma weak _Py_Dealloc
 #pragma weak Py_IsInitialized
 #pragma weak Py_Version
+#pragma weak PyBool_Type
 #pragma weak PyCell_Type
 #pragma weak PyCode_Addr2Line
 #pragma weak PyCode_Type
@@ -48,6 +50,7 @@
 #pragma weak PyGILState_Release
 #pragma weak PyImport_ImportModule
 #pragma weak PyList_Type
+#pragma weak PyLong_Type
 #pragma weak PyMem_Free
 #pragma weak PyMem_GetAllocator
 #pragma weak PyMem_Malloc
