@@ -70,6 +70,9 @@
 #pragma weak PyTuple_Type
 #pragma weak PyType_IsSubtype
 #pragma weak PyUnicode_AsUTF8
+#if PY_VERSION_HEX >= 0x030F0000
+#pragma weak PyFrozenDict_Type /* 3.15's PyDict_Check names it */
+#endif
 
 /*
  * Why the plugin must stay off in this process (another minor version than
