@@ -399,7 +399,16 @@ void lw_engine_stop_publishing(void)
     eng.ring = NULL;
 }
 
-void lw_engine_stats(lw_engine_stats_t *out)
+/* What the SITES log says of the worker (GIL held). */
+typedef struct lw_engine_stats {
+    uint64_t samples;       /* allocations recorded */
+    uint64_t lost;          /* samples that could not be recorded (tables full) */
+    uint64_t sites;         /* sites in use */
+    int64_t tracked_bytes;  /* estimated live bytes over all sites */
+    uint64_t collections;   /* gc.collect() runs made by leakwatch */
+} lw_engine_stats_t;
+
+static void engine_stats(lw_engine_stats_t *out)
 {
     lw_hooks_stats_t st;
 
@@ -457,7 +466,7 @@ void lw_engine_log_sites(uint32_t wid, int top)
     if (top > SITES_LOGGED_MAX)
         top = SITES_LOGGED_MAX;
     lw_hooks_guard(true);
-    lw_engine_stats(&st);
+    engine_stats(&st);
     /* A scan of the table: fine every few seconds, never per request. */
     lw_topn_init(&largest, best, live, (size_t)top);
     for (uint32_t i = 0; i < eng.sites->used; i++) {

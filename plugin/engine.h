@@ -22,15 +22,6 @@
 #define LW_ENGINE_SITES LW_HOOKS_SITES /* sites per worker, overflow site included */
 #define LW_ENGINE_ENDPOINTS 1024   /* endpoint names per worker; more fold into "other" */
 
-/* Counters a worker exposes (read under the GIL). */
-typedef struct lw_engine_stats {
-    uint64_t samples;       /* allocations recorded */
-    uint64_t lost;          /* samples that could not be recorded (tables full) */
-    uint64_t sites;         /* sites in use */
-    int64_t tracked_bytes;  /* estimated live bytes over all sites */
-    uint64_t collections;   /* gc.collect() runs made by leakwatch */
-} lw_engine_stats_t;
-
 /*
  * In a freshly (re)spawned worker, mule or spooler, with the GIL: allocates
  * the tables and installs the hooks, chained to the allocators in place.
@@ -64,7 +55,5 @@ void lw_engine_stop_publishing(void);
 
 /* Logs this worker's largest sites (debug surface; GIL held). */
 void lw_engine_log_sites(uint32_t wid, int top);
-
-void lw_engine_stats(lw_engine_stats_t *out);
 
 #endif

@@ -83,22 +83,13 @@ static void head(lw_strbuf_t *t, const lw_page_input_t *in)
     lw_strbuf_put(t, " &middot; refreshes every %" PRIu32 " s</p>\n", in->refresh);
 }
 
-/* "worker 2", "mule 1" */
-static const char *proc_name(const lw_agg_t *agg, uint32_t id, char *buf, size_t len)
-{
-    lw_proc_t p = lw_report_proc(agg, id);
-
-    snprintf(buf, len, "%s %u", lw_proc_kind_name(p.kind), p.number);
-    return buf;
-}
-
 static void worker_row(lw_strbuf_t *t, const lw_page_input_t *in, const lw_report_worker_t *w)
 {
     char who[32], rss[32], tracked[32], rate[32], eta[32];
     double share = in->mem_limit && w->rss > 0 ? (double)w->rss / (double)in->mem_limit : 0;
 
     lw_strbuf_put(t, "<tr><td>%s</td><td>%" PRId64 "</td><td>%" PRIu64 "</td><td>%s</td>",
-                  proc_name(in->agg, w->id, who, sizeof(who)), w->pid,
+                  lw_proc_name(lw_report_proc(in->agg, w->id), who, sizeof(who)), w->pid,
                   w->requests, w->rss > 0 ? bytes(w->rss, rss, sizeof(rss)) : "?");
     if (in->mem_limit && !in->limit_shared)
         lw_strbuf_put(t, "<td><span class=\"bar\" title=\"%.0f%% of the limit\"><i%s "
@@ -216,7 +207,8 @@ static void site_details(lw_strbuf_t *t, const lw_page_input_t *in, uint32_t id,
         int64_t share = lw_agg_share(in->agg, id, in->workers[i].id);
         if (share)
             lw_strbuf_put(t, "%s%s: %s", sep,
-                          proc_name(in->agg, in->workers[i].id, who, sizeof(who)),
+                          lw_proc_name(lw_report_proc(in->agg, in->workers[i].id), who,
+                                       sizeof(who)),
                           bytes(share, a, sizeof(a)));
         sep = share ? ", " : sep;
     }

@@ -57,15 +57,24 @@ const char *lw_proc_kind_name(lw_proc_kind_t kind)
     }
 }
 
+char *lw_proc_name(lw_proc_t p, char *buf, size_t len)
+{
+    if (p.kind == LW_PROC_NONE)
+        snprintf(buf, len, "?");
+    else
+        snprintf(buf, len, "%s %u", lw_proc_kind_name(p.kind), p.number);
+    return buf;
+}
+
 char *lw_procs_name(const lw_procs_t *p, uint32_t slot, char *buf, size_t len)
 {
     lw_proc_t proc = lw_procs_of(p, slot);
 
-    if (proc.kind == LW_PROC_NONE)
+    if (proc.kind == LW_PROC_NONE) {
         snprintf(buf, len, "slot %u", slot);
-    else
-        snprintf(buf, len, "%s %u", lw_proc_kind_name(proc.kind), proc.number);
-    return buf;
+        return buf;
+    }
+    return lw_proc_name(proc, buf, len);
 }
 
 void lw_procs_list(lw_strbuf_t *t, const lw_procs_t *p,

@@ -51,6 +51,10 @@ uint32_t lw_procs_slot(const lw_procs_t *p, lw_proc_kind_t kind, uint32_t number
 /* "worker", "mule", "spooler" ("?" for LW_PROC_NONE). */
 const char *lw_proc_kind_name(lw_proc_kind_t kind);
 
+/* Writes "worker 2", "mule 1" or "spooler 1" for `p` into buf (len bytes,
+ * truncated and terminated; "?" for LW_PROC_NONE). Returns buf. */
+char *lw_proc_name(lw_proc_t p, char *buf, size_t len);
+
 /*
  * Writes "worker 2", "mule 1" or "spooler 1" for slot `slot` into buf (len
  * bytes, truncated and terminated; "slot N" out of range). Returns buf.

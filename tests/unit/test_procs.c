@@ -59,6 +59,9 @@ static void test_names(void **state)
     assert_string_equal(lw_procs_name(&fleet, 6, buf, sizeof(buf)), "spooler 1");
     assert_string_equal(lw_procs_name(&fleet, 9, buf, sizeof(buf)), "slot 9");
     assert_string_equal(lw_procs_name(&fleet, 5, buf, 5), "mule");
+    assert_string_equal(lw_proc_name((lw_proc_t){LW_PROC_SPOOLER, 3}, buf, sizeof(buf)),
+                        "spooler 3");
+    assert_string_equal(lw_proc_name((lw_proc_t){LW_PROC_NONE, 0}, buf, sizeof(buf)), "?");
 }
 
 static bool picked(const void *ctx, uint32_t slot)
