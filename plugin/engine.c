@@ -29,7 +29,6 @@
 #define SITES_LOGGED_MAX 16          /* lw_engine_log_sites' top, at most */
 #define FRAMES_LOGGED_MAX 8          /* traceback lines per site in the SITES log */
 #define BETWEEN_US 100000            /* between requests, publish at most this often */
-#define HOLD_BUDGET_US 50000         /* a walk for what holds a leak stops after this */
 
 extern struct uwsgi_server uwsgi;
 
@@ -47,6 +46,7 @@ struct endpoint {
 };
 
 static void after_sample(void);
+static void send_held(void);
 
 /* Worker-local engine state, written under the GIL (after-request). */
 static struct {
@@ -62,6 +62,10 @@ static struct {
     lw_ring_t *ring;
     lw_worker_slot_t *slot;          /* its counters, for the master's metrics */
     uint32_t walk_seen;              /* the master's last walk request, answered */
+    bool walk_scheduled;             /* a mule's or spooler's walk waits for Python (pending call) */
+    bool held_pending;               /* the answer waits for room in the ring */
+    uint32_t held_site;
+    char held[LW_HOLD_TEXT_MAX + 64];
     lw_record_t hello;
     bool hello_sent;
     struct endpoint *endpoints;      /* [ENDPOINTS_MAX] */
@@ -297,6 +301,7 @@ static size_t publish(const char *endpoint)
         publish_counters();
     if (eng.ring && !eng.hello_sent)
         eng.hello_sent = lw_ring_push(eng.ring, &eng.hello, 1) == 0;
+    send_held();
     if (!eng.ring || !eng.hello_sent || lw_ring_space(eng.ring) == 0)
         return 0; /* no master to tell yet, or it is behind: keep coalescing in the table */
     eng.published_us = coarse_us();
@@ -320,28 +325,50 @@ static size_t publish(const char *endpoint)
     return total;
 }
 
+/* The answer to the master's question (walk_if_asked), once the ring has
+ * room: it waits in eng.held meanwhile. */
+static void send_held(void)
+{
+    const lw_wire_msg_t msg = {.kind = LW_REC_HELD, .id = eng.held_site, .text = eng.held,
+                               .text_len = (uint32_t)strlen(eng.held)};
+    int n;
+
+    if (!eng.held_pending || !eng.ring || !eng.hello_sent)
+        return;
+    n = lw_wire_encode(eng.group, LW_WIRE_SITE_RECORDS, &msg);
+    if (n < 0 || lw_ring_push(eng.ring, eng.group, (uint64_t)n) == 0)
+        eng.held_pending = false; /* sent (or cannot ever be: never so, the text is bounded) */
+}
+
+/* Whether the master asked a question this process has not answered. */
+static bool asked(void)
+{
+    return eng.slot &&
+           atomic_load_explicit(&eng.slot->walk_seq, memory_order_acquire) != eng.walk_seen;
+}
+
 /*
- * The master asked what holds one of this worker's sites (an announced
- * leak): walk from its sampled live objects (holders.h) and say it. After
- * a request only, never from the allocator hooks. Guard set.
+ * The master asked what holds one of this process's sites (an announced
+ * leak): walk from its sampled live objects (holders.h) and answer in the
+ * ring (the master says it). After a request, or from a pending call (a
+ * mule, a spooler): with Python in a consistent state, never from the
+ * allocator hooks. Guard set.
  */
 static void walk_if_asked(void)
 {
-    char text[LW_HOLD_TEXT_MAX + 64];
-    uint32_t seq, site;
-    const lw_site_t *s;
+    uint32_t site;
 
-    if (!eng.slot || (seq = atomic_load_explicit(&eng.slot->walk_seq, memory_order_acquire)) ==
-                         eng.walk_seen)
-        return;
-    eng.walk_seen = seq;
+    if (!asked() || eng.held_pending)
+        return; /* the last answer is not out yet: this question waits for it */
+    eng.walk_seen = atomic_load_explicit(&eng.slot->walk_seq, memory_order_acquire);
     site = atomic_load_explicit(&eng.slot->walk_site, memory_order_relaxed);
     if (site >= eng.sites->used || site == LW_SITE_OVERFLOW)
-        return;
-    s = lw_sites_get(eng.sites, site);
-    lw_holders_walk(site, HOLD_BUDGET_US, text, sizeof(text));
-    uwsgi_log("[leakwatch] HELD %s:%d in %s() (%s pid %d): %s\n", site_file(site, &s->key),
-              s->key.line, lw_frames_name(s->key.func), eng.who, (int)getpid(), text);
+        snprintf(eng.held, sizeof(eng.held), "held by: unknown (no such site here)");
+    else
+        lw_holders_walk(site, eng.cfg->hold_budget_us, eng.held, sizeof(eng.held));
+    eng.held_site = site;
+    eng.held_pending = true;
+    send_held();
 }
 
 size_t lw_engine_after_request(const char *path, size_t path_len)
@@ -384,6 +411,20 @@ static bool between_requests(void)
  * series has points without requests (src/workclock.h). During a request
  * its after-request step publishes. Costs a coarse clock read per sample.
  */
+/* A mule's or spooler's walk, run by Python's main thread at its next
+ * safe point (Py_AddPendingCall): they serve no requests to walk after. */
+static int walk_pending(void *arg)
+{
+    (void)arg;
+    eng.walk_scheduled = false;
+    if (!eng.running)
+        return 0;
+    lw_hooks_guard(true);
+    walk_if_asked();
+    lw_hooks_guard(false);
+    return 0;
+}
+
 static void after_sample(void)
 {
     uint64_t now;
@@ -392,6 +433,11 @@ static void after_sample(void)
         !between_requests())
         return; /* publish() says HELLO first: a worker may not have served a request yet */
     publish(eng.between);
+    /* a worker walks after its next request; a mule or spooler when Python
+     * next can (Py_AddPendingCall takes a lock and allocates nothing) */
+    if (uwsgi.mywid <= 0 && !eng.walk_scheduled && asked() &&
+        Py_AddPendingCall(walk_pending, NULL) == 0)
+        eng.walk_scheduled = true;
 }
 
 void lw_engine_stop_publishing(void)

@@ -45,6 +45,7 @@ struct pass {
     uint64_t deadline, visits;
     int over;              /* the budget ran out: every traversal stops */
     int untracked;         /* look into untracked containers (see lw_holders_walk) */
+    int blocks;            /* targets are sampled blocks (level 0), not objects */
 };
 
 static uint64_t now_us(void)
@@ -53,6 +54,15 @@ static uint64_t now_us(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Whether `o` is a threading.local (the C _thread._local, or a subclass). */
+static bool thread_local(PyObject *o)
+{
+    for (PyTypeObject *tp = Py_TYPE(o); tp; tp = tp->tp_base)
+        if (!strcmp(tp->tp_name, "_thread._local"))
+            return true;
+    return false;
 }
 
 /* What kind of holder `o` is (src/holdpath.h ranks and says them). */
@@ -73,7 +83,9 @@ static lw_hold_kind_t kind_of(PyObject *o)
     if (PyFrame_Check(o))
         return LW_HOLD_FRAME;
     if (Py_TYPE(o)->tp_dictoffset != 0 || (Py_TYPE(o)->tp_flags & Py_TPFLAGS_HEAPTYPE))
-        return LW_HOLD_INSTANCE;
+        return thread_local(o) ? LW_HOLD_THREADLOCAL : LW_HOLD_INSTANCE;
+    if (thread_local(o))
+        return LW_HOLD_THREADLOCAL;
     return LW_HOLD_OTHER;
 }
 
@@ -85,10 +97,49 @@ static bool in_chain(const struct target *t, PyObject *o)
     return false;
 }
 
+/*
+ * A block an object owns apart from itself, which a sampled block may be:
+ * a list's item array, a bytearray's bytes, a set's table, a dict's keys.
+ * `ref` is a live object (a traverse function handed it over), so its
+ * fields may be read; exact types only, so no subclass stores elsewhere.
+ * *leaf says whether the object is itself what is kept (a bytearray: its
+ * referrer is the holder) or a container that grows (a list: the
+ * container is the holder).
+ */
+static uintptr_t owned_block(PyObject *ref, bool *leaf)
+{
+    PyTypeObject *tp = Py_TYPE(ref);
+
+    *leaf = tp == &PyByteArray_Type;
+    if (*leaf)
+        return (uintptr_t)((PyByteArrayObject *)ref)->ob_bytes;
+    if (tp == &PyList_Type)
+        return (uintptr_t)((PyListObject *)ref)->ob_item;
+    if (tp == &PyDict_Type)
+        return (uintptr_t)((PyDictObject *)ref)->ma_keys;
+    if (tp == &PySet_Type || tp == &PyFrozenSet_Type) {
+        PySetObject *so = (PySetObject *)ref;
+        return so->table == so->smalltable ? 0 : (uintptr_t)so->table;
+    }
+    return 0;
+}
+
+/* Target t's referrer found: `o`, if it ranks better than the one found. */
+static void offer(struct target *t, PyObject *o)
+{
+    int r = lw_holdpath_rank(kind_of(o));
+
+    if (r < LW_HOLD_NEVER && (!t->found || r < t->rank) && !in_chain(t, o)) {
+        t->found = o;
+        t->rank = r;
+    }
+}
+
 static int visit(PyObject *ref, void *arg)
 {
     struct pass *p = arg;
-    uintptr_t a = (uintptr_t)ref;
+    uintptr_t a = (uintptr_t)ref, own = 0;
+    bool leaf = false;
 
     /* one object can hold a million (a big list): the budget is checked
      * here too, and a nonzero return stops its traversal */
@@ -97,16 +148,16 @@ static int visit(PyObject *ref, void *arg)
     if (p->over)
         return 1;
 
+    if (p->current == p->skip)
+        return 0;
+    if (p->blocks && ref)
+        own = owned_block(ref, &leaf);
     for (size_t i = 0; i < p->n; i++) {
         struct target *t = &p->t[i];
-        int r;
-        if (a < t->lo || a >= t->hi || p->current == p->skip)
-            continue;
-        r = lw_holdpath_rank(kind_of(p->current));
-        if (r < LW_HOLD_NEVER && (!t->found || r < t->rank) && !in_chain(t, p->current)) {
-            t->found = p->current;
-            t->rank = r;
-        }
+        if (a >= t->lo && a < t->hi)
+            offer(t, p->current);
+        else if (own && own >= t->lo && own < t->hi) /* the block is ref's own */
+            offer(t, leaf ? p->current : ref);
     }
     /* an untracked container's referents, one level down */
     if (p->untracked && !p->inner && ref && (PyDict_CheckExact(ref) || PyTuple_CheckExact(ref)) &&
@@ -214,11 +265,10 @@ static void step_of(PyObject *o, PyObject *child, lw_hold_step_t *s)
             key_of(o, child, s->key);
         break;
     case LW_HOLD_CONTAINER:
-        s->items = PyObject_Length(o);
-        if (s->items < 0) {
-            PyErr_Clear();
-            s->items = -1;
-        }
+        /* the C length: a subclass's __len__ is Python code, never run here */
+        s->items = PyList_Check(o)    ? PyList_GET_SIZE(o)
+                   : PyTuple_Check(o) ? PyTuple_GET_SIZE(o)
+                                      : PySet_GET_SIZE(o);
         break;
     case LW_HOLD_INSTANCE: {
         /* an instance's own __dict__, where it has one (not a managed
@@ -276,7 +326,7 @@ int lw_holders_walk(uint32_t site, uint64_t budget_us, char *out, size_t len)
         return -1;
     }
     for (int level = 0; level < LW_HOLD_DEPTH && !why; level++) {
-        struct pass p = {t, n, NULL, all, 0, deadline, 0, 0, level == 0};
+        struct pass p = {t, n, NULL, all, 0, deadline, 0, 0, level == 0, level == 0};
         size_t live = 0;
         /* An untracked container holds only atomic objects (CPython's rule)
          * or other untracked containers: looking into them is needed for

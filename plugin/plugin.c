@@ -126,6 +126,9 @@ static struct uwsgi_option lw_options[] = {
     LW_OPT("leakwatch-oom-horizon",
            "warn (OOM line) when a worker is projected to reach its memory limit within "
            "N seconds (default 1800)"),
+    LW_OPT("leakwatch-hold-budget",
+           "after a LEAK, the worker holding most of it spends at most this walking its "
+           "referrers to say what holds it: a time (50ms, 1s) or off (default 50ms)"),
     LW_OPT("leakwatch-summary",
            "log a status line every N seconds while requests flow (default 0, off)"),
     {0},

@@ -30,9 +30,11 @@
  * and PyBool_Type: they are listed for its headers).
  */
 #pragma weak _Py_Dealloc
+#pragma weak Py_AddPendingCall
 #pragma weak Py_IsInitialized
 #pragma weak Py_Version
 #pragma weak PyBool_Type
+#pragma weak PyByteArray_Type
 #pragma weak PyCell_Type
 #pragma weak PyCode_Addr2Line
 #pragma weak PyCode_Type
@@ -65,7 +67,6 @@
 #pragma weak PyObject_GC_UnTrack
 #pragma weak PyObject_IS_GC
 #pragma weak PyObject_Malloc
-#pragma weak PyObject_Size
 #pragma weak PySet_Type
 #pragma weak PyTuple_Type
 #pragma weak PyType_IsSubtype

@@ -236,6 +236,7 @@ void lw_agg_free(lw_agg_t *agg)
     for (uint32_t i = 0; agg->sites && i < agg->nsites; i++) {
         agg->alloc.free(agg->sites[i].text);
         agg->alloc.free(agg->sites[i].det);
+        agg->alloc.free(agg->sites[i].held);
     }
     for (uint32_t i = 0; agg->endpoints && i < agg->nendpoints; i++)
         agg->alloc.free(agg->endpoints[i]);
@@ -433,6 +434,7 @@ static void evict(lw_agg_t *agg, uint32_t id)
             *sh = (share_t){0, 0};
     }
     agg->alloc.free(s->text);
+    agg->alloc.free(s->held);
     memset(s, 0, sizeof(*s));
     s->changed = listed;
     agg->stats.evicted++;
@@ -783,6 +785,10 @@ static void feed_one(lw_agg_t *agg, uint32_t wid, struct worker *w, const lw_wir
     case LW_REC_ENDPOINT:
         finish_text(agg, wid, w, r);
         return;
+    case LW_REC_HELD:
+        if (agg->cfg.held)
+            agg->cfg.held(agg->cfg.held_ctx, wid, w->pid, r->id, r->text, r->text_len);
+        return;
     case LW_REC_DELTA: {
         uint32_t local = r->id, ep = r->u.delta.endpoint;
         if (local >= agg->cfg.local_sites || w->site_map[local] == 0) {
@@ -1125,6 +1131,26 @@ bool lw_agg_walk_target(const lw_agg_t *agg, uint32_t id, uint32_t *wid, uint32_
         }
     }
     return false;
+}
+
+int64_t lw_agg_pid(const lw_agg_t *agg, uint32_t wid)
+{
+    return wid && wid <= agg->nslots ? agg->workers[wid].pid : 0;
+}
+
+int lw_agg_set_held(lw_agg_t *agg, uint32_t id, const char *text, size_t len)
+{
+    char *copy;
+
+    if (id >= agg->nsites)
+        return -EINVAL;
+    if (!(copy = agg->alloc.calloc(1, len + 1)))
+        return -ENOMEM;
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    agg->alloc.free(agg->sites[id].held);
+    agg->sites[id].held = copy;
+    return 0;
 }
 
 void lw_agg_stats(const lw_agg_t *agg, lw_agg_stats_t *out)

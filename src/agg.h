@@ -94,6 +94,13 @@ typedef struct lw_agg_cfg {
      * strings must outlive the aggregator. */
     const char *const *ignore;
     uint32_t nignore;
+    /* Called, when set, for a worker's answer what holds its local site
+     * `local` (a HELD message, holders.h): `pid` is the generation the
+     * answer came from, as its HELLO said. Runs inside lw_agg_feed; may
+     * read the agg and call lw_agg_set_held, nothing else of it. */
+    void (*held)(void *ctx, uint32_t wid, int64_t pid, uint32_t local, const char *text,
+                 uint32_t len);
+    void *held_ctx;
 } lw_agg_cfg_t;
 
 /* What a site is: a line, or the sum of a function's or a file's lines. */
@@ -133,6 +140,8 @@ typedef struct lw_agg_site {
                                   before): a line's growth in a sum's alert */
     double verdict_seconds;    /* seconds of activity the verdict's growth took
                                   (its requests: verdict.requests) */
+    char *held;                /* what holds it, as the last worker asked said
+                                  ("held by: ..."), or NULL (lw_agg_set_held) */
 } lw_agg_site_t;
 
 typedef struct lw_alert {
@@ -263,6 +272,15 @@ size_t lw_agg_endpoints_of(const lw_agg_t *agg, uint32_t id, uint32_t *endpoints
  * O(sites x workers + local sites), per alert.
  */
 bool lw_agg_walk_target(const lw_agg_t *agg, uint32_t id, uint32_t *wid, uint32_t *local);
+
+/* The pid of worker (slot) `wid`'s generation, as its HELLO said; 0 before
+ * one (or for a bad wid). */
+int64_t lw_agg_pid(const lw_agg_t *agg, uint32_t wid);
+
+/* Keeps text[0..len) as what holds site `id` (its `held`, '\0'-terminated),
+ * replacing what was kept. 0, -EINVAL (no such site) or -ENOMEM (the old
+ * text stays). */
+int lw_agg_set_held(lw_agg_t *agg, uint32_t id, const char *text, size_t len);
 
 /* A worker generation that ended (its successor said HELLO), and what it held. */
 typedef struct lw_departure {

@@ -5,7 +5,7 @@
 
 /* The kinds counted, in the order /metrics lists them. */
 static const char *const KINDS[] = {LW_ALERT_LEAK, LW_ALERT_NATIVE, LW_ALERT_OOM,
-                                    LW_ALERT_LAST_WORDS};
+                                    LW_ALERT_LAST_WORDS, LW_ALERT_HELD};
 #define NKINDS (sizeof(KINDS) / sizeof(KINDS[0]))
 
 typedef struct entry {

@@ -1,7 +1,8 @@
 /*
  * alertlog.h - the master's record of the alerts it raised.
  *
- * Each alert (LEAK, NATIVE, OOM, LAST WORDS) is raised once, where it is
+ * Each alert (LEAK, NATIVE, OOM, LAST WORDS, and HELD, what holds a LEAK,
+ * when a worker has found it) is raised once, where it is
  * judged, and goes three ways: counted by kind (the leakwatch.alerts metric
  * is their sum, /metrics shows each), its first line kept with its time and
  * kind among the last LW_ALERTLOG_HISTORY for the report and the page, and
@@ -26,6 +27,7 @@
 #define LW_ALERT_NATIVE "NATIVE"
 #define LW_ALERT_OOM "OOM"
 #define LW_ALERT_LAST_WORDS "LAST WORDS"
+#define LW_ALERT_HELD "HELD"
 
 #define LW_ALERTLOG_HISTORY 64   /* alerts the report and the page list, the latest */
 /* How many alerts of one kind were raised since start. */

@@ -191,7 +191,24 @@ void lw_alerttext_leak(lw_strbuf_t *t, const lw_agg_t *agg, uint32_t id)
     lw_strbuf_put(t, "\n");
     put_origin(t, agg, cfg, id, s);
     put_endpoints(t, agg, id);
+    if (s->held) /* a walk answered at an earlier announcement */
+        lw_strbuf_put(t, "[leakwatch]   %s\n", s->held);
     put_traceback(t, s->kind == LW_AGG_LINE ? s : top_line(agg, id));
+}
+
+void lw_alerttext_held(lw_strbuf_t *t, const lw_agg_t *agg, uint32_t id, uint32_t wid, int64_t pid)
+{
+    const lw_agg_site_t *s = lw_agg_site(agg, id);
+
+    if (!s || !s->held)
+        return;
+    lw_strbuf_put(t, "[leakwatch] HELD ");
+    put_site(t, s);
+    if (wid) {
+        lw_strbuf_put(t, " on ");
+        put_proc(t, agg, wid, pid);
+    }
+    lw_strbuf_put(t, ": %s\n", s->held);
 }
 
 void lw_alerttext_oom(lw_strbuf_t *t, const lw_agg_t *agg, const lw_alert_oom_t *in)

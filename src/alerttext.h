@@ -34,6 +34,17 @@
  */
 void lw_alerttext_leak(lw_strbuf_t *t, const lw_agg_t *agg, uint32_t id);
 
+/*
+ * What holds announced site `id`, as worker (slot) wid's generation pid
+ * found it (its `held`): one line, "HELD <site> on worker 2 pid 123: held
+ * by: ...". The LEAK alert does not wait for the walk (the worker answers
+ * after its next request, which may be long in coming); a LEAK said again
+ * later carries the line among its details. wid 0: no process was asked
+ * (the text says why). Appends nothing when the site has no `held`.
+ */
+void lw_alerttext_held(lw_strbuf_t *t, const lw_agg_t *agg, uint32_t id, uint32_t wid,
+                       int64_t pid);
+
 /* An OOM warning, as oomwatch judged it. */
 typedef struct lw_alert_oom {
     uint32_t wid;            /* the worker; 0: all workers, against a shared (cgroup) limit */

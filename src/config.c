@@ -209,6 +209,39 @@ static int set_horizon(lw_config_t *cfg, const char *value, const char **why)
     return set_u32(&cfg->oom_horizon, value, 1, LW_HORIZON_MAX, why);
 }
 
+/* off, or a time: N ms, N s, or N alone (milliseconds); whole numbers. */
+static int set_hold_budget(lw_config_t *cfg, const char *value, const char **why)
+{
+    char digits[24];
+    const char *unit = value;
+    size_t n = 0;
+    uint64_t v, scale = 1000;
+    int rc;
+
+    if (is_word(value, "off")) {
+        cfg->hold_budget_us = 0;
+        return 0;
+    }
+    while (*unit == ' ' || *unit == '\t')
+        unit++;
+    while (unit[n] >= '0' && unit[n] <= '9' && n + 1 < sizeof(digits))
+        n++;
+    memcpy(digits, unit, n);
+    digits[n] = '\0';
+    unit += n;
+    if (is_word(unit, "s"))
+        scale = 1000000;
+    else if (*unit && !is_word(unit, "ms")) {
+        *why = "not a time";
+        return -EINVAL;
+    }
+    rc = lw_count_parse(digits, 1, LW_HOLD_BUDGET_MAX / scale, &v, why);
+    if (rc < 0)
+        return rc;
+    cfg->hold_budget_us = (uint32_t)(v * scale);
+    return 0;
+}
+
 static int set_http_sites(lw_config_t *cfg, const char *value, const char **why)
 {
     return set_u32(&cfg->http_sites, value, 1, LW_HTTP_SITES_MAX, why);
@@ -232,6 +265,7 @@ static const struct option_rule rules[] = {
      "a file name pattern such as */site-packages/* (up to 255 characters, 64 patterns)"},
     {"leakwatch-summary", set_summary, "seconds from 0 (off) to 86400"},
     {"leakwatch-oom-horizon", set_horizon, "seconds from 1 to 604800"},
+    {"leakwatch-hold-budget", set_hold_budget, "off, or a time from 1ms to 10s (e.g. 50ms, 1s)"},
 };
 
 void lw_config_init(lw_config_t *cfg)
@@ -245,6 +279,7 @@ void lw_config_init(lw_config_t *cfg)
     cfg->alarm = LW_ALARM_DEFAULT;
     cfg->oom_horizon = LW_HORIZON_DEFAULT;
     cfg->http_sites = LW_HTTP_SITES_DEFAULT;
+    cfg->hold_budget_us = LW_HOLD_BUDGET_DEFAULT;
 }
 
 /* The value as a message quotes it: control bytes as \xNN (the message
@@ -325,7 +360,7 @@ uint64_t lw_config_sample_interval(const lw_config_t *cfg)
 
 char *lw_config_describe(const lw_config_t *cfg, char *buf, size_t len)
 {
-    char thr[32], rate[32], limit[32], gc[32];
+    char thr[32], rate[32], limit[32], gc[32], hold[32];
     /* addresses as given: a unix socket path may hold a newline */
     char report[4 * LW_ADDR_PATH_MAX], http[4 * LW_ADDR_PATH_MAX];
 
@@ -344,12 +379,17 @@ char *lw_config_describe(const lw_config_t *cfg, char *buf, size_t len)
         snprintf(gc, sizeof(gc), "every %u requests", (unsigned)cfg->gc_every);
     else
         snprintf(gc, sizeof(gc), "%s", cfg->gc == LW_GC_OFF ? "off" : "auto");
+    if (cfg->hold_budget_us)
+        snprintf(hold, sizeof(hold), "%u ms", (unsigned)(cfg->hold_budget_us / 1000));
+    else
+        snprintf(hold, sizeof(hold), "off");
     snprintf(buf, len,
              "threshold %s, sampling %s, frames %u, gc %s, warmup %llu requests, "
-             "memory limit %s, report %s, http %s, alarm %s, %u ignore patterns",
+             "memory limit %s, report %s, http %s, alarm %s, %u ignore patterns, "
+             "held-by walks %s",
              thr, rate, (unsigned)cfg->frames, gc, (unsigned long long)cfg->warmup,
              limit, cfg->report ? shown(cfg->report, SIZE_MAX, report, sizeof(report)) : "off",
              cfg->http ? shown(cfg->http, SIZE_MAX, http, sizeof(http)) : "off", cfg->alarm,
-             (unsigned)cfg->nignore);
+             (unsigned)cfg->nignore, hold);
     return buf;
 }

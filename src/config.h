@@ -33,6 +33,8 @@
 #define LW_SUMMARY_MAX       86400  /* seconds */
 #define LW_HORIZON_DEFAULT   1800   /* seconds: OOM warnings this far ahead */
 #define LW_HORIZON_MAX       604800 /* a week */
+#define LW_HOLD_BUDGET_DEFAULT 50000   /* us: a walk for what holds a leak */
+#define LW_HOLD_BUDGET_MAX   10000000   /* us: 10 s */
 #define LW_HTTP_SITES_DEFAULT 50    /* /metrics site series (cardinality bound) */
 #define LW_HTTP_SITES_MAX    1000
 
@@ -68,6 +70,7 @@ typedef struct lw_config {
     uint32_t nignore;
     uint32_t summary_secs;     /* 0 = no periodic status line */
     uint32_t oom_horizon;      /* seconds: warn when the memory limit is nearer */
+    uint32_t hold_budget_us;   /* a walk for what holds a leak stops after this; 0 = no walk */
 } lw_config_t;
 
 /* Fills *cfg with the defaults. Cannot fail. */

@@ -21,6 +21,7 @@ int lw_holdpath_rank(lw_hold_kind_t kind)
     case LW_HOLD_CELL:
         return 2;
     case LW_HOLD_INSTANCE:
+    case LW_HOLD_THREADLOCAL:
     case LW_HOLD_OTHER:
         return 3;
     case LW_HOLD_FUNCTION:
@@ -89,15 +90,21 @@ static int owns_attributes(const lw_hold_step_t *s)
             s->kind == LW_HOLD_INSTANCE) && !strcmp(s->key, "__dict__");
 }
 
-/* An object's own description: "(list, 4644 items)", "class Profiler". */
-static void describe(struct out *o, const lw_hold_step_t *s)
+/* An object's own description: "(list, 4644 items)", "class Profiler";
+ * `also` said inside a container's or dict's parentheses ("" for none). */
+static void describe(struct out *o, const lw_hold_step_t *s, const char *also)
 {
     switch (s->kind) {
     case LW_HOLD_CONTAINER:
-        put(o, "(%s%s, %lld items)", s->type, "", s->items);
+        put(o, "(%s%s, %lld items", s->type, "", s->items);
+        put(o, "%s%s)", also, "", 0);
         break;
     case LW_HOLD_DICT:
-        put(o, "(dict%s%s, %lld items)", "", "", s->items);
+        put(o, "(dict%s%s, %lld items", "", "", s->items);
+        put(o, "%s%s)", also, "", 0);
+        break;
+    case LW_HOLD_THREADLOCAL:
+        put(o, "(%s%s)", s->type, "", 0);
         break;
     case LW_HOLD_INSTANCE:
         put(o, "(%s%s instance)", s->type, "", 0);
@@ -139,8 +146,33 @@ size_t lw_holdpath_render(const lw_hold_step_t *steps, size_t n, char *out, size
         const lw_hold_step_t *d = i + 1 < n ? &steps[i + 1] : NULL;
         const lw_hold_step_t *owner = i + 2 < n ? &steps[i + 2] : NULL;
         size_t next = i + 1;
+        char also[64] = "";
         if (i)
             put(&o, " <- %s%s", "", "", 0);
+        /* a thread-local's attribute: the thread's dict (key), the local's
+         * dict of its threads' dicts, the local; said as NAME.key, NAME
+         * where its own holder keeps the local */
+        if (!lw_holdpath_is_root(s->kind) && d && d->kind == LW_HOLD_DICT && d->key[0] &&
+            owner && owner->kind == LW_HOLD_DICT && i + 3 < n &&
+            steps[i + 3].kind == LW_HOLD_THREADLOCAL) {
+            const lw_hold_step_t *named = i + 4 < n ? &steps[i + 4] : NULL;
+            const lw_hold_step_t *by = i + 5 < n ? &steps[i + 5] : NULL;
+            snprintf(also, sizeof(also), ", thread-local in %lld thread%s",
+                     (long long)owner->items, owner->items == 1 ? "" : "s");
+            if (named && named->kind == LW_HOLD_DICT && named->key[0] && by &&
+                owns_attributes(by)) {
+                if (by->kind != LW_HOLD_MODULE)
+                    put(&o, "%s.%s", by->type, "", 0);
+                put(&o, "%s.%s ", named->key, d->key, 0);
+                next = i + 5; /* the local's holder comes next */
+            } else {
+                put(&o, "(thread-local).%s%s ", d->key, "", 0);
+                next = i + 3;
+            }
+            describe(&o, s, also);
+            i = next;
+            continue;
+        }
         /* a function's defaults or closure (a tuple, a dict): said as its part */
         if (d && d->kind == LW_HOLD_FUNCTION && d->key[0] &&
             (s->kind == LW_HOLD_CONTAINER || s->kind == LW_HOLD_DICT)) {
@@ -158,7 +190,7 @@ size_t lw_holdpath_render(const lw_hold_step_t *steps, size_t n, char *out, size
             } else
                 put(&o, "['%s']%s ", d->key, "", 0);
         }
-        describe(&o, s);
+        describe(&o, s, also);
         i = next;
     }
     if (!n || !lw_holdpath_is_root(steps[n - 1].kind))

@@ -29,6 +29,8 @@ typedef enum lw_hold_kind {
     LW_HOLD_CLASS,      /* root: a class (its __dict__ holds the child) */
     LW_HOLD_MODULE,     /* root: a module (its globals hold the child) */
     LW_HOLD_FUNCTION,   /* root: a function (defaults or closure hold the child) */
+    LW_HOLD_THREADLOCAL, /* a threading.local: each thread's attributes in a dict of its
+                            own, those dicts in one dict of the local's (items: threads) */
 } lw_hold_kind_t;
 
 /* One holder, nearest the leaking object first. */

@@ -282,6 +282,11 @@ static void site_card(lw_strbuf_t *t, const lw_page_input_t *in, uint32_t id)
                       bytes(s->verdict.growth, growth, sizeof(growth)), s->verdict.requests,
                       s->verdict.per_request);
     lw_strbuf_put(t, "</div>");
+    if (s->held) { /* what a worker's walk found holds it */
+        lw_strbuf_put(t, "<div><code>");
+        lw_strbuf_put_html(t, s->held);
+        lw_strbuf_put(t, "</code></div>");
+    }
     if (s->kind != LW_AGG_LINE)
         sum_lines(t, in->agg, id);
     if (n)

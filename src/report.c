@@ -19,13 +19,13 @@ static const char *gc_name(const lw_config_t *cfg)
 
 static json_t *settings(const lw_config_t *cfg)
 {
-    return json_pack("{s:I, s:I, s:b, s:i, s:s, s:i, s:I, s:I, s:s}", "threshold",
+    return json_pack("{s:I, s:I, s:b, s:i, s:s, s:i, s:I, s:I, s:s, s:i}", "threshold",
                      (json_int_t)cfg->threshold, "sample_interval",
                      (json_int_t)lw_config_sample_interval(cfg), "exact", cfg->exact, "frames",
                      (int)cfg->frames, "gc", gc_name(cfg), "gc_every", (int)cfg->gc_every,
                      "warmup", (json_int_t)cfg->warmup, "memory_limit",
                      (json_int_t)(cfg->limit_mode == LW_LIMIT_SET ? cfg->memory_limit : 0),
-                     "alarm", cfg->alarm);
+                     "alarm", cfg->alarm, "hold_budget_ms", (int)(cfg->hold_budget_us / 1000));
 }
 
 static json_t *workers(const lw_report_input_t *in)
@@ -127,7 +127,8 @@ static json_t *site_json(const lw_report_input_t *in, uint32_t id)
                               json_real(s->det ? s->verdict_seconds : 0.0)) < 0 ||
           json_object_set_new(o, "suspect",
                               json_boolean(s->det && s->verdict.kind != LW_VERDICT_NONE)) < 0 ||
-          json_object_set_new(o, "alerted", json_boolean(s->det && s->det->alerted_growth)) < 0;
+          json_object_set_new(o, "alerted", json_boolean(s->det && s->det->alerted_growth)) < 0 ||
+          json_object_set_new(o, "held_by", s->held ? str(s->held) : json_null()) < 0;
     if (!bad && s->kind != LW_AGG_LINE)
         bad = sum_lines(o, agg, id);
     for (uint32_t f = 0; !bad && f < s->nframes; f++)

@@ -89,6 +89,7 @@ int lw_wire_encode(lw_record_t *out, size_t max, const lw_wire_msg_t *msg)
         return 1;
     case LW_REC_SITE:
     case LW_REC_ENDPOINT:
+    case LW_REC_HELD:
         if (msg->text_len > LW_WIRE_TEXT_MAX)
             return -EMSGSIZE;
         if (max < LW_WIRE_RECORDS(msg->text_len))
@@ -176,7 +177,7 @@ static void drop_text(lw_wire_reader_t *r)
     }
 }
 
-/* The SITE or ENDPOINT message whose text is complete. */
+/* The SITE, ENDPOINT or HELD message whose text is complete. */
 static bool deliver_text(lw_wire_reader_t *r, lw_wire_msg_t *msg)
 {
     const lw_record_t *h = &r->head;
@@ -244,6 +245,7 @@ static bool read_one(lw_wire_reader_t *r, const lw_record_t *rec, lw_wire_msg_t 
         return true;
     case LW_REC_SITE:
     case LW_REC_ENDPOINT:
+    case LW_REC_HELD:
         return take_header(r, rec, msg);
     default:
         r->malformed++;

@@ -4,7 +4,8 @@
  *
  * Messages. A worker generation opens with HELLO. It defines each site once
  * (SITE and the site's identity text) and each endpoint once (ENDPOINT and
- * its name) before any DELTA names them by their worker-local ids. A text
+ * its name) before any DELTA names them by their worker-local ids; HELD
+ * answers the master's question what holds a site (its text says it). A text
  * follows its header in TEXT records of up to LW_RECORD_TEXT bytes; the
  * header announces the text's length, and the message is complete when that
  * many bytes have come. The worker pushes a message's records as one group
@@ -38,6 +39,8 @@ enum lw_record_kind {
     LW_REC_ENDPOINT,   /* an endpoint name: u.site.text_len, then TEXT records */
     LW_REC_TEXT,       /* up to 24 bytes of the text announced before */
     LW_REC_DELTA,      /* a site's change: u.delta */
+    LW_REC_HELD,       /* what holds a site (holders.h), as asked: id the site,
+                          u.site.text_len, then TEXT records */
 };
 
 #define LW_RECORD_TEXT 24
@@ -100,8 +103,8 @@ _Static_assert(offsetof(lw_record_t, u.delta.count) == 16 &&
 
 /* One message, as encoded and as read back. */
 typedef struct lw_wire_msg {
-    enum lw_record_kind kind; /* HELLO, SITE, ENDPOINT or DELTA; never TEXT */
-    uint32_t id;              /* SITE, ENDPOINT, DELTA: the worker-local id */
+    enum lw_record_kind kind; /* HELLO, SITE, ENDPOINT, DELTA or HELD; never TEXT */
+    uint32_t id;              /* SITE, ENDPOINT, DELTA, HELD: the worker-local id */
     union {
         lw_wire_hello_t hello;
         struct {
@@ -114,13 +117,14 @@ typedef struct lw_wire_msg {
             uint32_t endpoint; /* worker-local endpoint id, 0 = unknown */
         } delta;
     } u;
-    const char *text;   /* SITE: identity text; ENDPOINT: name; NULL otherwise */
+    const char *text;   /* SITE: identity text; ENDPOINT: name; HELD: what holds it;
+                           NULL otherwise */
     uint32_t text_len;  /* bytes of text, its last '\0' included for a SITE */
 } lw_wire_msg_t;
 
 /*
  * Encodes `msg` into out[0..max): one record for HELLO and DELTA, the header
- * and LW_WIRE_RECORDS(text_len) - 1 TEXT records for SITE and ENDPOINT, text
+ * and LW_WIRE_RECORDS(text_len) - 1 TEXT records for SITE, ENDPOINT and HELD, text
  * as given. Every byte a record leaves unused is 0. Returns the number of
  * records, or -EINVAL (kind TEXT or unknown), -EMSGSIZE (text_len past
  * LW_WIRE_TEXT_MAX) or -ENOSPC (max too small); on error out is unchanged.

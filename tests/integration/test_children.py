@@ -15,6 +15,7 @@ LEAK = re.compile(r"^\[leakwatch\] LEAK (.+):(\d+) in (.+)\(\): \+([\d.]+) (KiB|
                   r"over .+ on (.+)$", re.M)
 NATIVE = re.compile(r"^\[leakwatch\] NATIVE (\w+ \d+) pid \d+: rss \+([\d.]+) (KiB|MiB|GiB) "
                     r"over [\d.]+ s \(.+/s\) that no Python site explains", re.M)
+HELD = re.compile(r"^\[leakwatch\] HELD .+ on (\w+ \d+) pid \d+: held by: (.+)$", re.M)
 UNITS = {"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
 T = 1 << 20
 
@@ -54,6 +55,12 @@ class ChildrenTest(UwsgiTestCase):
         self.assertIn("[leakwatch]   endpoints: <mule> (+", server.log())
         # and the mule has its row in the report, on the page and in /metrics
         self.assert_rows(server, http, "mule", leak_line("leak_mule.py"))
+        # and the mule, which serves no request, says what holds it (a
+        # pending call: at its next safe point)
+        held = self.until(server, HELD)
+        self.assertEqual(held[1], "mule 1", held[0])
+        self.assertRegex(held[2], r"^POLLED \(list, \d+ items\) <- module "
+                         + re.escape(os.path.join(APPS, "leak_mule.py")) + r" \(", held[0])
 
     def test_a_leaking_spooler_task_is_announced_in_its_own_row(self):
         # GIVEN a spooler whose every task keeps 64 KiB, T = 1 MiB
@@ -73,6 +80,10 @@ class ChildrenTest(UwsgiTestCase):
         self.assertLessEqual(float(found[4]) * UNITS[found[5]], 2.5 * T, found[0])
         self.assertIn("[leakwatch]   endpoints: <spooler> (+", server.log())
         self.assert_rows(server, http, "spooler", leak_line("leak_spooler.py"))
+        held = self.until(server, HELD, tick=queue)
+        self.assertEqual(held[1], "spooler 1", held[0])
+        self.assertRegex(held[2], r"^REPORTS \(list, \d+ items\) <- module "
+                         + re.escape(os.path.join(APPS, "leak_spooler.py")) + r" \(", held[0])
 
     def test_native_growth_of_a_mule_is_judged_over_time(self):
         # GIVEN a mule whose C library keeps some 1.3 MB a second, T = 2 MiB,

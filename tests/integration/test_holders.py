@@ -1,12 +1,15 @@
 """Who holds a leak: once a site is announced, the worker that holds most
 of it walks from its sampled live objects to what keeps them (issue 18)."""
+import html
+import json
 import os
 import re
 import unittest
 
-from harness import APPS, UwsgiTestCase, wait_until
+from harness import APPS, UwsgiTestCase, free_port, http_get, leak_line, wait_until
 
-HELD = re.compile(r"^\[leakwatch\] HELD (.+):(\d+) in (.+)\(\) \(worker \d+ pid \d+\): "
+# the master's line: the announced site, the process asked, what holds it
+HELD = re.compile(r"^\[leakwatch\] HELD (.+?) on (worker \d+|mule \d+|spooler \d+) pid \d+: "
                   r"held by: (.+)$", re.M)
 # several sampled objects are walked from: how many of those that found a holder agree
 AGREE = r"\((\d+) of (\d+) samples, [\d.]+ ms\)$"
@@ -14,8 +17,12 @@ AGREE = r"\((\d+) of (\d+) samples, [\d.]+ ms\)$"
 
 class HoldersTest(UwsgiTestCase):
 
-    def held(self, app):
-        server = self.server(app, summary=0, args=["--leakwatch-threshold", "256k"])
+    def held(self, app, args=()):
+        """Serves `app` until its HELD line; returns (match, server)."""
+        self.http = free_port()
+        server = self.server(app, summary=0, args=["--leakwatch-threshold", "256k",
+                                                   "--leakwatch-http", f":{self.http}",
+                                                   *args])
 
         def said():
             for _ in range(20):
@@ -23,40 +30,87 @@ class HoldersTest(UwsgiTestCase):
             return HELD.search(server.log())
         wait_until(said, 90, "a HELD line")  # announced by 2T: some 500 requests
         found = HELD.search(server.log())
-        self.assertIn("[leakwatch] LEAK", server.log())
-        agree = re.search(AGREE, found[4])
+        self.assertIn("[leakwatch] LEAK " + found[1] + ":", server.log())
+        agree = re.search(AGREE, found[3])
         self.assertIsNotNone(agree, found[0])
         self.assertGreater(2 * int(agree[1]), int(agree[2]), found[0])  # most samples agree
+        self.server_ = server
         return found
+
+    def report_says(self, found):
+        """The report and the page show what holds the site, as the HELD line said it."""
+        status, body = http_get(self.http, "/report.json")
+        self.assertEqual(status, 200)
+        held = [s["held_by"] for s in json.loads(body)["sites"] if s["held_by"]]
+        self.assertIn("held by: " + found[3], held)
+        status, page = http_get(self.http, "/")
+        self.assertIn("<div><code>held by: " + html.escape(found[3], quote=False), page.decode())
 
     def test_a_class_level_list_is_held_by_its_class(self):
         found = self.held("held_class_list.py")
-        self.assertEqual(found[3], "Profiler.end", found[0])
-        self.assertRegex(found[4], r"^Profiler\.records \(list, \d+ items\) <- class Profiler "
+        self.assertEqual(found[1], f"{APPS}/held_class_list.py:{leak_line('held_class_list.py')} "
+                                   "in Profiler.end()", found[0])
+        self.assertEqual(found[2], "worker 1" if "on worker 1" in found[0] else "worker 2")
+        self.report_says(found)
+        self.assertRegex(found[3], r"^Profiler\.records \(list, \d+ items\) <- class Profiler "
                                    + AGREE, found[0])
 
     def test_a_module_level_dict_is_held_by_its_module(self):
         # the dict holds only strings and bytes: CPython does not track it
         found = self.held("held_module_dict.py")
-        self.assertRegex(found[4], r"^CACHE \(dict, \d+ items\) <- module "
+        self.assertRegex(found[3], r"^CACHE \(dict, \d+ items\) <- module "
                                    + re.escape(os.path.join(APPS, "held_module_dict.py")) + " "
                                    + AGREE, found[0])
 
     def test_a_mutable_default_is_held_by_its_function(self):
         found = self.held("held_default.py")
-        self.assertRegex(found[4], r"^\(list, \d+ items\) <- defaults of function remember\(\) "
+        self.assertRegex(found[3], r"^\(list, \d+ items\) <- defaults of function remember\(\) "
                                    + AGREE, found[0])
 
     def test_a_closure_cell_is_held_by_its_function(self):
         found = self.held("held_closure.py")
-        self.assertRegex(found[4], r"^\(list, \d+ items\) <- \(closure cell\) <- closure of "
+        self.assertRegex(found[3], r"^\(list, \d+ items\) <- \(closure cell\) <- closure of "
                                    r"function make_recorder\.<locals>\.record\(\) " + AGREE,
                          found[0])
 
     def test_a_logger_per_request_is_held_by_the_logging_manager(self):
         found = self.held("leak_logger.py")
-        self.assertRegex(found[4], r"^\(dict, \d+ items\) <- Logger\.manager \(Manager instance\) "
+        self.assertRegex(found[3], r"^\(dict, \d+ items\) <- Logger\.manager \(Manager instance\) "
                                    r"<- class Logger " + AGREE, found[0])
+
+    def test_a_thread_local_is_held_by_its_module_global(self):
+        found = self.held("held_thread_local.py", ["--threads", "2"])
+        self.assertRegex(found[3], r"^STATE\.seen \(list, \d+ items, thread-local in \d threads?\) "
+                                   r"<- module "
+                                   + re.escape(os.path.join(APPS, "held_thread_local.py")) + " "
+                                   + AGREE, found[0])
+
+    def test_objects_that_run_code_are_not_run_and_gc_stays_as_found(self):
+        # a list subclass whose __len__ raises, in an instance whose class
+        # raises for any missing attribute, beside keys whose __eq__ raises
+        found = self.held("held_odd.py")
+        self.assertRegex(found[3], r"^\(Rows, \d+ items\) <- HOLDER \(Holder instance\) <- module "
+                                   + re.escape(os.path.join(APPS, "held_odd.py")) + " " + AGREE,
+                         found[0])
+        for _ in range(4):  # both workers
+            status, body = self.server_.get("/check")
+            self.assertEqual(status, 200)
+            self.assertEqual(json.loads(body), {"ran": [], "enabled": True,
+                                                "threshold": [1234, 5, 6]})
+
+    def test_off_walks_nothing(self):
+        server = self.server("held_class_list.py", summary=0, args=[
+            "--leakwatch-threshold", "256k", "--leakwatch-hold-budget", "off"])
+
+        def announced():
+            for _ in range(20):
+                self.assertEqual(server.get("/req")[0], 200)
+            return "[leakwatch] LEAK" in server.log()
+        wait_until(announced, 90, "a LEAK line")
+        for _ in range(100):  # requests after which a worker asked would have walked
+            self.assertEqual(server.get("/req")[0], 200)
+        self.assertIn("held-by walks off", server.log())
+        self.assertNotIn("HELD", server.log())
 
 
 if __name__ == "__main__":

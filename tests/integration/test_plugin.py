@@ -67,6 +67,8 @@ class RefusalTest(UwsgiTestCase):
         ("leakwatch-report", "::1:80"), ("leakwatch-alarm", "two words"),
         ("leakwatch-ignore", ""), ("leakwatch-summary", "1h"),
         ("leakwatch-oom-horizon", "30m"), ("leakwatch-oom-horizon", "0"),
+        ("leakwatch-hold-budget", "50us"), ("leakwatch-hold-budget", "0"),
+        ("leakwatch-hold-budget", "11s"),
     ]
 
     def assert_refused(self, args, expect):

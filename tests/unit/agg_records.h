@@ -57,6 +57,12 @@ static inline void delta(uint32_t id, int64_t bytes, uint32_t ep)
     put_msg(&(lw_wire_msg_t){.kind = LW_REC_DELTA, .id = id, .u.delta = {bytes, 0, ep}});
 }
 
+static inline void held_by(uint32_t id, const char *text)
+{
+    put_msg(&(lw_wire_msg_t){.kind = LW_REC_HELD, .id = id, .text = text,
+                             .text_len = (uint32_t)strlen(text)});
+}
+
 static inline void feed(lw_agg_t *agg, uint32_t wid)
 {
     assert_int_equal(lw_agg_feed(agg, wid, recs, nrecs), 0);

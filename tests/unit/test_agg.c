@@ -148,6 +148,67 @@ static void test_agg_walk_target_is_the_largest_holder(void **state)
     assert_int_equal(live_allocs, 0);
 }
 
+/* A worker's answer what holds a site goes to cfg.held with the
+ * generation it came from; what the caller keeps is the site's `held`. */
+static struct {
+    uint32_t calls, wid, local;
+    int64_t pid;
+    char text[64];
+    lw_agg_t *agg;
+} answer;
+
+static void on_held(void *ctx, uint32_t wid, int64_t pid, uint32_t local, const char *text,
+                    uint32_t len)
+{
+    assert_ptr_equal(ctx, &answer);
+    answer.calls++;
+    answer.wid = wid;
+    answer.pid = pid;
+    answer.local = local;
+    snprintf(answer.text, sizeof(answer.text), "%.*s", (int)len, text);
+    /* what the callback may do: read the agg, keep the text */
+    assert_int_equal(lw_agg_set_held(answer.agg, 1, text, len), 0);
+}
+
+static void test_agg_held_answers_reach_the_caller(void **state)
+{
+    lw_agg_cfg_t c = config();
+    lw_agg_t *agg;
+
+    (void)state;
+    c.held = on_held;
+    c.held_ctx = &answer;
+    live_allocs = 0;
+    allocs_left = -1;
+    nrecs = 0;
+    memset(&answer, 0, sizeof(answer));
+    agg = answer.agg = lw_agg_new(&c, &alloc);
+    assert_non_null(agg);
+    assert_int_equal(lw_agg_pid(agg, 2), 0);
+    hello(202, 1);
+    site(9, 12, 12, APP, sizeof(APP) - 1, 1);
+    held_by(9, "held by: Profiler.records (list, 4 items) <- class Profiler");
+    feed(agg, 2);
+    assert_int_equal(answer.calls, 1);
+    assert_int_equal(answer.wid, 2);
+    assert_int_equal(answer.pid, 202);
+    assert_int_equal(answer.local, 9);
+    assert_string_equal(answer.text, "held by: Profiler.records (list, 4 items) <- class Profiler");
+    assert_int_equal(lw_agg_pid(agg, 2), 202);
+    assert_int_equal(lw_agg_pid(agg, 3), 0); /* no such slot */
+    assert_string_equal(lw_agg_site(agg, 1)->held, answer.text);
+    /* kept anew, and refused for a site that is not there */
+    assert_int_equal(lw_agg_set_held(agg, 1, "held by: x", 10), 0);
+    assert_string_equal(lw_agg_site(agg, 1)->held, "held by: x");
+    assert_int_equal(lw_agg_set_held(agg, 4242, "y", 1), -EINVAL);
+    allocs_left = 0;
+    assert_int_equal(lw_agg_set_held(agg, 1, "held by: z", 10), -ENOMEM);
+    assert_string_equal(lw_agg_site(agg, 1)->held, "held by: x");
+    allocs_left = -1;
+    lw_agg_free(agg);
+    assert_int_equal(live_allocs, 0);
+}
+
 static void test_agg_respawn_removes_the_dead_workers_share(void **state)
 {
     lw_agg_t *agg = fresh();
@@ -1244,6 +1305,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_agg_sums_one_site_across_workers),
         cmocka_unit_test(test_agg_walk_target_is_the_largest_holder),
+        cmocka_unit_test(test_agg_held_answers_reach_the_caller),
         cmocka_unit_test(test_agg_respawn_removes_the_dead_workers_share),
         ROLLUP("test_agg_library_sites_roll_up_to_the_app_line", rollup_of_both),
         ROLLUP("test_agg_an_ignored_library_site_feeds_no_rollup", rollup_without_an_ignored_line),

@@ -118,6 +118,41 @@ static void test_alerttext_leak_line_with_endpoints_and_traceback(void **state)
     assert_int_equal(live_allocs, 0);
 }
 
+/* What holds it, once worker 1 answered: a HELD line of its own, and a
+ * line among the LEAK's details when it is said again. */
+static void test_alerttext_held_and_a_leak_said_again(void **state)
+{
+    lw_agg_t *agg = fleet();
+    lw_strbuf_t t = empty_text();
+    static const char held[] = "held by: Cache.rows (list, 63 items) <- class Cache (16 of 16 "
+                               "samples, 2.1 ms)";
+
+    (void)state;
+    lw_alerttext_held(&t, agg, app_id, 1, 101); /* nothing known yet: nothing said */
+    assert_text(&t, "");
+    t = empty_text();
+    assert_int_equal(lw_agg_set_held(agg, app_id, held, sizeof(held) - 1), 0);
+    lw_alerttext_held(&t, agg, app_id, 1, 101);
+    assert_text(&t, "[leakwatch] HELD /srv/app.py:12 in handler() on worker 1 pid 101: held by: "
+                    "Cache.rows (list, 63 items) <- class Cache (16 of 16 samples, 2.1 ms)\n");
+    t = empty_text();
+    assert_int_equal(lw_agg_set_held(agg, cache_id, "held by: unknown (why)", 22), 0);
+    lw_alerttext_held(&t, agg, cache_id, 0, 0); /* no process asked */
+    assert_text(&t, "[leakwatch] HELD /srv/cache.py:40 in fill(): held by: unknown (why)\n");
+    t = empty_text();
+    lw_alerttext_leak(&t, agg, app_id);
+    assert_text(&t, "[leakwatch] LEAK /srv/app.py:12 in handler(): +123.0 KiB over 63 requests "
+                    "(2.0 KiB/req) on workers 1,3\n"
+                    "[leakwatch]   endpoints: /orders/{id} (+97.7 KiB), /cart (+48.8 KiB), "
+                    "other (+1000 B)\n"
+                    "[leakwatch]   held by: Cache.rows (list, 63 items) <- class Cache (16 of 16 "
+                    "samples, 2.1 ms)\n"
+                    "[leakwatch]   traceback, most recent call first:\n"
+                    "[leakwatch]     /srv/app.py:12 in handler()\n");
+    lw_agg_free(agg);
+    assert_int_equal(live_allocs, 0);
+}
+
 /* The other forms of a LEAK alert, by the site it names. */
 static void test_alerttext_leak_forms(void **state)
 {
@@ -395,6 +430,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_alerttext_leak_line_with_endpoints_and_traceback),
+        cmocka_unit_test(test_alerttext_held_and_a_leak_said_again),
         cmocka_unit_test(test_alerttext_leak_forms),
         cmocka_unit_test(test_alerttext_names_mules_and_spoolers),
         cmocka_unit_test(test_alerttext_leak_in_sites_that_could_not_be_tracked),

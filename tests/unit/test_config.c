@@ -352,9 +352,43 @@ static void test_config_describe_names_the_choices(void **state)
     assert_non_null(strstr(desc, "memory limit 1.0 GiB"));
     assert_non_null(strstr(desc, "report :9300"));
     assert_non_null(strstr(desc, "alarm pager"));
+    assert_non_null(strstr(desc, "held-by walks 50 ms"));
     ok("leakwatch-gc", "request");
+    ok("leakwatch-hold-budget", "off");
     lw_config_describe(&cfg, desc, sizeof(desc));
     assert_non_null(strstr(desc, "gc every request"));
+    assert_non_null(strstr(desc, "held-by walks off"));
+}
+
+static void test_config_hold_budget(void **state)
+{
+    lw_config_t c;
+    char err[256];
+    static const struct {
+        const char *value;
+        uint32_t us;
+    } good[] = {{"50ms", 50000}, {"200", 200000}, {" 1s ", 1000000}, {"10s", 10000000},
+                {"1ms", 1000}, {"10000ms", 10000000}, {"OFF", 0}, {"7 ms", 7000}};
+    static const char *const bad[] = {"0", "0ms", "10001ms", "11s", "ms", "", "-5ms", "1.5s",
+                                      "50us", "5m", "50msx", "99999999999999999999999999"};
+
+    (void)state;
+    lw_config_init(&c);
+    assert_int_equal(c.hold_budget_us, 50000);
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        lw_config_init(&c);
+        assert_int_equal(lw_config_set(&c, "leakwatch-hold-budget", good[i].value, err,
+                                       sizeof(err)), 0);
+        assert_int_equal(c.hold_budget_us, good[i].us);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        lw_config_init(&c);
+        assert_true(lw_config_set(&c, "leakwatch-hold-budget", bad[i], err, sizeof(err)) < 0);
+        assert_int_equal(c.hold_budget_us, 50000); /* unchanged */
+        assert_non_null(strstr(err, "--leakwatch-hold-budget"));
+        assert_non_null(strstr(err, "off, or a time from 1ms to 10s"));
+        assert_null(strchr(err, '\n'));
+    }
 }
 
 static void test_config_oom_horizon(void **state)
@@ -432,6 +466,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config_oom_horizon),
+        cmocka_unit_test(test_config_hold_budget),
         cmocka_unit_test(test_config_http_sites),
         cmocka_unit_test(test_config_error_quotes_the_value_on_one_line),
         cmocka_unit_test_setup(test_config_init_sets_the_defaults, setup),

@@ -89,6 +89,37 @@ static void test_holdpath_a_dict_in_an_instance_is_not_its_namespace(void **stat
     assert_said(chain, 4, "(dict, 559 items) <- Logger.manager (Manager instance) <- class Logger");
 }
 
+/* threading.local: each thread's attributes in a dict of its own, the
+ * threads' dicts in one dict of the local's, the local a module global */
+static void test_holdpath_a_thread_local(void **state)
+{
+    const lw_hold_step_t chain[] = {STEP(LW_HOLD_CONTAINER, "list", "", 111),
+                                    STEP(LW_HOLD_DICT, "dict", "seen", 1),
+                                    STEP(LW_HOLD_DICT, "dict", "", 2),
+                                    STEP(LW_HOLD_THREADLOCAL, "_thread._local", "", -1),
+                                    STEP(LW_HOLD_DICT, "dict", "STATE", 9),
+                                    STEP(LW_HOLD_MODULE, "/srv/app.py", "__dict__", -1)};
+    const lw_hold_step_t in_class[] = {STEP(LW_HOLD_DICT, "dict", "", 3),
+                                       STEP(LW_HOLD_DICT, "dict", "cache", 1),
+                                       STEP(LW_HOLD_DICT, "dict", "", 1),
+                                       STEP(LW_HOLD_THREADLOCAL, "_thread._local", "", -1),
+                                       STEP(LW_HOLD_DICT, "dict", "local", 4),
+                                       STEP(LW_HOLD_CLASS, "Pool", "__dict__", -1)};
+    const lw_hold_step_t unnamed[] = {STEP(LW_HOLD_CONTAINER, "list", "", 5),
+                                      STEP(LW_HOLD_DICT, "dict", "seen", 1),
+                                      STEP(LW_HOLD_DICT, "dict", "", 1),
+                                      STEP(LW_HOLD_THREADLOCAL, "_thread._local", "", -1),
+                                      STEP(LW_HOLD_CONTAINER, "list", "", 1)};
+
+    (void)state;
+    assert_said(chain, 6, "STATE.seen (list, 111 items, thread-local in 2 threads) <- module "
+                          "/srv/app.py");
+    assert_said(in_class, 6, "Pool.local.cache (dict, 3 items, thread-local in 1 thread) <- "
+                             "class Pool");
+    assert_said(unnamed, 5, "(thread-local).seen (list, 5 items, thread-local in 1 thread) <- "
+                            "(_thread._local) <- (list, 1 items) <- ?");
+}
+
 static void test_holdpath_is_cut_to_fit(void **state)
 {
     lw_hold_step_t chain[LW_HOLD_DEPTH];
@@ -153,6 +184,7 @@ int main(void)
         cmocka_unit_test(test_holdpath_an_instance_in_a_class_attribute),
         cmocka_unit_test(test_holdpath_a_default_and_a_walk_that_found_no_root),
         cmocka_unit_test(test_holdpath_a_dict_in_an_instance_is_not_its_namespace),
+        cmocka_unit_test(test_holdpath_a_thread_local),
         cmocka_unit_test(test_holdpath_is_cut_to_fit),
         cmocka_unit_test(test_holdpath_ranks_referrers),
         cmocka_unit_test(test_holdpath_picks_a_rooted_chain_and_counts_agreement),

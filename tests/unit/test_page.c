@@ -152,7 +152,10 @@ static void test_page_shows_the_leak_with_its_chart(void **state)
     in.hist_now = 400;
     in.alerts = alerts;
     in.nalerts = 1;
+    assert_int_equal(lw_agg_set_held(agg, LEAK_ID, "held by: <Cache>.rows (list, 9 items)", 37), 0);
     html = render(&in, &len);
+    /* what holds the leak is said under its name, escaped */
+    assert_non_null(strstr(html, "<div><code>held by: &lt;Cache&gt;.rows (list, 9 items)</code></div>"));
     /* THEN the leaking site comes first though the steady one is larger */
     leak = strstr(html, "<code>/srv/&lt;app&gt;&amp;co.py:12</code>");
     steady = strstr(html, "<code>/srv/steady.py:40</code>");

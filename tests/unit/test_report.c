@@ -56,6 +56,7 @@ static void test_report_empty_state_has_every_key(void **state)
     assert_int_equal(json_integer_value(json_object_get(settings, "threshold")), 2 << 20);
     assert_int_equal(json_integer_value(json_object_get(settings, "sample_interval")), 32 << 10);
     assert_string_equal(json_string_value(json_object_get(settings, "gc")), "auto");
+    assert_int_equal(json_integer_value(json_object_get(settings, "hold_budget_ms")), 50);
     assert_true(json_is_array(json_object_get(doc, "workers")));
     assert_int_equal(json_array_size(json_object_get(doc, "sites")), 0);
     assert_int_equal(json_array_size(json_object_get(doc, "alerts")), 0);
@@ -100,6 +101,19 @@ static void test_report_sites_workers_alerts(void **state)
     assert_int_equal(json_integer_value(json_object_get(s1, "growth_requests")), 0);
     assert_int_equal(json_integer_value(json_object_get(json_object_get(s1, "per_worker_bytes"),
                                                         "1")), 100);
+    /* what holds a site, once a worker said it; null before */
+    assert_true(json_is_null(json_object_get(s1, "held_by")));
+    assert_true(json_is_null(json_object_get(json_array_get(sites, 0), "held_by")));
+    json_decref(doc);
+    uint32_t largest;
+    assert_int_equal(lw_agg_top_sites(agg, 0, false, &largest, 1), 1);
+    assert_int_equal(lw_agg_set_held(agg, largest, "held by: Big.rows (list, 9 items) <- class Big",
+                                     46), 0);
+    doc = render(&in);
+    sites = json_object_get(doc, "sites");
+    s1 = json_array_get(sites, 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(sites, 0), "held_by")),
+                        "held by: Big.rows (list, 9 items) <- class Big");
     json_t *tb = json_object_get(s1, "traceback");
     assert_int_equal(json_integer_value(json_object_get(json_array_get(tb, 0), "line")), 3);
     /* not UTF-8: shown as "?" rather than failing the document */

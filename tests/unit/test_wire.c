@@ -163,6 +163,9 @@ static void test_wire_round_trips_every_kind(void **state)
          .text_len = 0},
         {.kind = LW_REC_DELTA, .id = 16383, .u.delta = {-123456789, -3 * 65536, 1023}},
         {.kind = LW_REC_DELTA, .id = 0, .u.delta = {INT64_MAX, INT64_MIN, 0}},
+        {.kind = LW_REC_HELD, .id = 7, .text = "held by: Profiler.records (list, 4 items)",
+         .text_len = 41},
+        {.kind = LW_REC_HELD, .id = 8, .text = "", .text_len = 0},
     };
     const size_t nmsgs = sizeof(msgs) / sizeof(msgs[0]);
     lw_wire_reader_t r;
@@ -197,7 +200,9 @@ static void test_wire_round_trips_text_of_every_length(void **state)
         text[i] = (char)(i * 37 % 256);
     lw_wire_reader_init(&r);
     for (size_t i = 0; i < nlens; i++) {
-        for (int kind = LW_REC_SITE; kind <= LW_REC_ENDPOINT; kind++) {
+        static const int kinds[] = {LW_REC_SITE, LW_REC_ENDPOINT, LW_REC_HELD};
+        for (size_t j = 0; j < sizeof(kinds) / sizeof(kinds[0]); j++) {
+            int kind = kinds[j];
             lw_wire_msg_t m = {.kind = kind, .id = (uint32_t)i, .text = text + i,
                                .text_len = lens[i]};
             size_t n = 0;
@@ -240,7 +245,7 @@ static void test_wire_encode_refuses_what_it_cannot_send(void **state)
     assert_int_equal(lw_wire_encode(out, 0, &hello), -ENOSPC);
     for (int kind = 0; kind < 8; kind++) {
         lw_wire_msg_t m = {.kind = kind};
-        if (kind == LW_REC_TEXT || kind == 0 || kind > LW_REC_DELTA)
+        if (kind == LW_REC_TEXT || kind == 0 || kind > LW_REC_HELD)
             assert_int_equal(lw_wire_encode(out, 4, &m), -EINVAL);
     }
     assert_int_equal(lw_wire_encode_site(out, 1, &site), -ENOSPC);
@@ -416,7 +421,7 @@ static const struct malformed_case {
     {"E4294967295", 1, 0},          /* far beyond */
     {"S4096 T24", 1, 0},            /* the maximum, cut short by the SITE after the case */
     {"X0", 1, 0},                   /* unknown kinds */
-    {"X99 X65535 X6", 3, 0},
+    {"X99 X65535 X7", 3, 0},
     {"S30 T24 S30 T24 T6", 1, 1},   /* a header interrupted by another header */
     {"E30 T24 S30 T24 T6", 1, 1},
     {"S30 T24 D", 1, 1},            /* ... by a DELTA, which is read */
