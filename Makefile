@@ -160,6 +160,7 @@ bench: $(PLUGIN) $(BUILD)/bench/drain
 	$(call install_missing,$(BENCH_DEPS))
 	@$(HOST_PYTHON) tests/bench/bench.py
 	@$(HOST_PYTHON) tests/bench/instructions.py
+	@$(HOST_PYTHON) tests/bench/held.py
 	@$(BUILD)/bench/drain
 
 eval: $(PLUGIN)

@@ -47,6 +47,12 @@ def screenshot(url, path):
         shutil.rmtree(profile, True)
 
 
+def held(log_path):
+    """The HELD line, once the master has said it."""
+    with open(log_path, errors="replace") as f:
+        return next((l.rstrip("\n") for l in f if l.startswith("[leakwatch] HELD ")), None)
+
+
 def main():
     port, page_port = free_port(), free_port()
     tmp = tempfile.mkdtemp(prefix="leakwatch-demo-")
@@ -95,9 +101,18 @@ def main():
             i += 1
             if i % 100 == 0:
                 show_new_lines()
+        # the worker asked what holds the leak walks after one of its next
+        # requests: a few more, until its HELD line is in
+        end = time.monotonic() + 10
+        while time.monotonic() < end and not held(log_path):
+            get(port, f"/orders/{i}?session={i}")
+            i += 1
         time.sleep(2.5)  # let the next status line come out
         show_new_lines()
         print(f"--- {i} requests sent ---")
+        line = held(log_path)
+        print(f"--- what holds the leak: {line.split('held by: ', 1)[1] if line else 'not said yet'} "
+              "---")
         status, body = get(port, "/health")
         print(f"--- the worker that answered /health keeps {body.decode().strip()} "
               "in Profiler.records, and counting ---")

@@ -3,15 +3,25 @@
  *
  * The sampled blocks are addresses the allocator handed out; any of them
  * may be freed memory by now, or a block that is not an object (a list's
- * item array, a string's buffer): they are never dereferenced. Level 0
- * asks which live object REFERS INTO a block: one pass over every object
- * the collector tracks (gc.get_objects()), each traversed as the collector
- * does (tp_traverse), comparing referents with the blocks' address ranges.
- * The referrers found are real objects, which the next level looks for in
- * the same way, up to a root or LW_HOLD_DEPTH levels. Untracked containers
- * (CPython untracks dicts and tuples holding only atomic values, so a
- * module's CACHE = {} of strings is invisible to get_objects()) are
- * traversed when a tracked object refers to them.
+ * item array, a string's buffer): they are never dereferenced. The first
+ * pass asks which live object REFERS INTO a block: every object the
+ * collector tracks (gc.get_objects()) is traversed as the collector does
+ * (tp_traverse), comparing referents with the blocks' address ranges. The
+ * referrers found are real objects, whose own referrers are looked for in
+ * the same way, up to a root or LW_HOLD_DEPTH holders.
+ *
+ * A pass does not wait for its end to go up: once a sample has a holder,
+ * the objects traversed after it are also compared with that holder (a
+ * small hash of every sample's holders), so a chain whose holders come
+ * in the order the collector lists them (a young object, the old list
+ * that keeps it, the older namespace that keeps the list) is found in one
+ * pass instead of one per holder; a pass that moves nothing ends the
+ * walk. Where several objects hold the same one, the better kind
+ * (holdpath.h ranks them) replaces the one found, and what was found
+ * above it goes. Untracked containers (CPython untracks dicts and tuples
+ * holding only atomic values, so a module's CACHE = {} of strings is
+ * invisible to get_objects()) are traversed when a tracked object refers
+ * to them.
  *
  * Nothing here runs Python code: traverse functions are C, dict lookups
  * compare values by identity, names are read from types and modules.
@@ -28,32 +38,75 @@
 #define SAMPLES 16         /* blocks walked from, at most */
 #define CHECK_EVERY 4096   /* objects between two looks at the clock */
 
-struct target {
-    uintptr_t lo, hi;      /* the block (level 0) or the object [obj, obj+1) */
-    PyObject *found;       /* its chosen referrer (borrowed from `all`, or untracked) */
-    int rank;              /* of found: lower is better */
-    PyObject *chain[LW_HOLD_DEPTH]; /* the holders found so far: never again (cycles) */
+/* One sampled block and the chain of holders found above it. */
+struct sample {
+    uintptr_t lo, hi;                /* the block; 0 once ended or never found */
+    PyObject *chain[LW_HOLD_DEPTH];  /* holders, nearest first (borrowed from `all`,
+                                        or untracked containers they hold) */
+    int rank[LW_HOLD_DEPTH];         /* of each: lower is better */
     size_t depth;
+    bool rooted;                     /* chain ends at a class, module or function */
+};
+
+/* The targets' ranges, sorted and merged: a referent's address is looked
+ * up by binary search, not compared with every block. */
+struct range {
+    uintptr_t lo, hi;
+    uint32_t mask;         /* the samples inside: bit i for s[i] */
+};
+
+/* Every sample's holders, by address: a referent is one probe. */
+#define HOLDER_SLOTS 512   /* > SAMPLES x LW_HOLD_DEPTH, a power of two */
+#define GONE ((PyObject *)1)
+struct holder {
+    PyObject *obj;         /* NULL empty, GONE removed */
+    uint8_t sample, index;
 };
 
 struct pass {
-    struct target *t;
+    struct sample *s;
     size_t n;
+    struct range r[SAMPLES];
+    size_t nr;
+    struct holder h[HOLDER_SLOTS];
     PyObject *current;     /* the object being traversed */
     PyObject *skip;        /* the get_objects() list */
     int inner;             /* traversing an untracked container */
-    uint64_t deadline, visits;
+    const struct budget *budget;
+    uint64_t visits;
     int over;              /* the budget ran out: every traversal stops */
     int untracked;         /* look into untracked containers (see lw_holders_walk) */
-    int blocks;            /* targets are sampled blocks (level 0), not objects */
+    int blocks;            /* compare with the sampled blocks (the first pass) */
+    int moved;             /* a chain changed in this pass */
 };
 
-static uint64_t now_us(void)
+static uint64_t clock_us(clockid_t id)
 {
     struct timespec ts;
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static uint64_t now_us(void)
+{
+    return clock_us(CLOCK_MONOTONIC);
+}
+
+/*
+ * The budget: what the walk costs is the CPU time of this thread, which
+ * is what is counted (a worker that shares its cores with others walks as
+ * far for the same cost, only slower); the pause it makes is wall time,
+ * which never goes past WALL_TIMES the budget.
+ */
+#define WALL_TIMES 4
+struct budget {
+    uint64_t cpu_end, wall_end;
+};
+
+static bool spent(const struct budget *b)
+{
+    return clock_us(CLOCK_THREAD_CPUTIME_ID) > b->cpu_end || now_us() > b->wall_end;
 }
 
 /* Whether `o` is a threading.local (the C _thread._local, or a subclass). */
@@ -89,12 +142,74 @@ static lw_hold_kind_t kind_of(PyObject *o)
     return LW_HOLD_OTHER;
 }
 
-static bool in_chain(const struct target *t, PyObject *o)
+/* Whether o is among the sample's first k holders (a cycle). */
+static bool in_chain(const struct sample *s, size_t k, PyObject *o)
 {
-    for (size_t i = 0; i < t->depth; i++)
-        if (t->chain[i] == o)
+    for (size_t i = 0; i < k; i++)
+        if (s->chain[i] == o)
             return true;
     return false;
+}
+
+static size_t slot_of(PyObject *o)
+{
+    return ((uintptr_t)o >> 4) * UINT64_C(0x9E3779B97F4A7C15) >> 55 & (HOLDER_SLOTS - 1);
+}
+
+static void holder_add(struct pass *p, PyObject *o, size_t sample, size_t index)
+{
+    size_t i = slot_of(o);
+
+    while (p->h[i].obj && p->h[i].obj != GONE)
+        i = (i + 1) & (HOLDER_SLOTS - 1);
+    p->h[i] = (struct holder){o, (uint8_t)sample, (uint8_t)index};
+}
+
+static void holder_remove(struct pass *p, PyObject *o, size_t sample, size_t index)
+{
+    for (size_t i = slot_of(o); p->h[i].obj; i = (i + 1) & (HOLDER_SLOTS - 1))
+        if (p->h[i].obj == o && p->h[i].sample == sample && p->h[i].index == index) {
+            p->h[i].obj = GONE;
+            return;
+        }
+}
+
+/* The hash anew from the chains (a pass starts without tombstones). */
+static void holders_index(struct pass *p)
+{
+    memset(p->h, 0, sizeof(p->h));
+    for (size_t i = 0; i < p->n; i++)
+        for (size_t k = 0; k < p->s[i].depth; k++)
+            holder_add(p, p->s[i].chain[k], i, k);
+}
+
+/*
+ * `o` holds sample s's holder k - 1 (its block, for k = 0): it becomes
+ * holder k if there is none, or if it is of a better kind than the one
+ * there (what was found above that one goes). A frame never holds; a
+ * holder already below in the chain would be a cycle.
+ */
+static void offer(struct pass *p, size_t si, size_t k, PyObject *o)
+{
+    struct sample *s = &p->s[si];
+    int r;
+
+    if (k >= LW_HOLD_DEPTH || k > s->depth || (k < s->depth && s->chain[k] == o) ||
+        (k == s->depth && s->rooted))
+        return; /* nothing is said above a root */
+    r = lw_holdpath_rank(kind_of(o));
+    if (r >= LW_HOLD_NEVER || in_chain(s, k, o) || (k < s->depth && r >= s->rank[k]))
+        return;
+    while (s->depth > k) {
+        s->depth--;
+        holder_remove(p, s->chain[s->depth], si, s->depth);
+    }
+    s->chain[k] = o;
+    s->rank[k] = r;
+    s->depth = k + 1;
+    s->rooted = lw_holdpath_is_root(kind_of(o));
+    holder_add(p, o, si, k);
+    p->moved = 1;
 }
 
 /*
@@ -124,15 +239,43 @@ static uintptr_t owned_block(PyObject *ref, bool *leaf)
     return 0;
 }
 
-/* Target t's referrer found: `o`, if it ranks better than the one found. */
-static void offer(struct target *t, PyObject *o)
+/* Sorts the blocks' ranges into p->r, merging any that overlap. */
+static void sort_ranges(struct pass *p)
 {
-    int r = lw_holdpath_rank(kind_of(o));
-
-    if (r < LW_HOLD_NEVER && (!t->found || r < t->rank) && !in_chain(t, o)) {
-        t->found = o;
-        t->rank = r;
+    p->nr = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        size_t at;
+        for (at = p->nr; at > 0 && p->r[at - 1].lo > p->s[i].lo; at--)
+            p->r[at] = p->r[at - 1];
+        p->r[at] = (struct range){p->s[i].lo, p->s[i].hi, UINT32_C(1) << i};
+        p->nr++;
     }
+    size_t w = 0;
+    for (size_t k = 0; k < p->nr; k++) {
+        if (w && p->r[k].lo < p->r[w - 1].hi) { /* overlaps: one range, both masks */
+            if (p->r[k].hi > p->r[w - 1].hi)
+                p->r[w - 1].hi = p->r[k].hi;
+            p->r[w - 1].mask |= p->r[k].mask;
+        } else {
+            p->r[w++] = p->r[k];
+        }
+    }
+    p->nr = w;
+}
+
+/* The samples whose merged range holds address a (a mask), 0 for none. */
+static uint32_t targets_at(const struct pass *p, uintptr_t a)
+{
+    size_t lo = 0, hi = p->nr;
+
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (p->r[mid].lo <= a)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo && a < p->r[lo - 1].hi ? p->r[lo - 1].mask : 0;
 }
 
 static int visit(PyObject *ref, void *arg)
@@ -143,21 +286,26 @@ static int visit(PyObject *ref, void *arg)
 
     /* one object can hold a million (a big list): the budget is checked
      * here too, and a nonzero return stops its traversal */
-    if (++p->visits % (16 * CHECK_EVERY) == 0 && now_us() > p->deadline)
+    if (++p->visits % (16 * CHECK_EVERY) == 0 && spent(p->budget))
         p->over = 1;
     if (p->over)
         return 1;
 
     if (p->current == p->skip)
         return 0;
-    if (p->blocks && ref)
-        own = owned_block(ref, &leaf);
-    for (size_t i = 0; i < p->n; i++) {
-        struct target *t = &p->t[i];
-        if (a >= t->lo && a < t->hi)
-            offer(t, p->current);
-        else if (own && own >= t->lo && own < t->hi) /* the block is ref's own */
-            offer(t, leaf ? p->current : ref);
+    if (p->blocks) {
+        for (uint32_t m = targets_at(p, a); m; m &= m - 1) {
+            struct sample *t = &p->s[__builtin_ctz(m)];
+            if (a >= t->lo && a < t->hi)
+                offer(p, (size_t)__builtin_ctz(m), 0, p->current);
+        }
+        if (ref && (own = owned_block(ref, &leaf)) != 0) {
+            for (uint32_t m = targets_at(p, own); m; m &= m - 1) {
+                struct sample *t = &p->s[__builtin_ctz(m)];
+                if (own >= t->lo && own < t->hi) /* the block is ref's own */
+                    offer(p, (size_t)__builtin_ctz(m), 0, leaf ? p->current : ref);
+            }
+        }
     }
     /* an untracked container's referents, one level down */
     if (p->untracked && !p->inner && ref && (PyDict_CheckExact(ref) || PyTuple_CheckExact(ref)) &&
@@ -169,18 +317,27 @@ static int visit(PyObject *ref, void *arg)
         p->current = outer;
         p->inner = 0;
     }
+    /* a holder found (just now, too: a container whose block is sampled,
+     * an untracked one holding a sample): the current object holds it */
+    for (size_t i = slot_of(ref); ref && p->h[i].obj; i = (i + 1) & (HOLDER_SLOTS - 1))
+        if (p->h[i].obj == ref)
+            offer(p, p->h[i].sample, p->h[i].index + 1u, p->current);
     return p->over;
 }
 
-/* One pass over every tracked object. 0, or -1 when the budget ran out. */
-static int one_pass(PyObject *all, struct pass *p, uint64_t deadline)
+/*
+ * One pass over every tracked object, the last listed first: the collector
+ * lists an object it found reachable after what holds it (a collection
+ * moves the objects it reaches to the end of its list as it reaches them),
+ * so a chain met in that order goes up in one pass. 0, or -1 when the
+ * budget ran out.
+ */
+static int one_pass(PyObject *all, struct pass *p)
 {
-    Py_ssize_t n = PyList_GET_SIZE(all);
-
-    for (Py_ssize_t i = 0; i < n; i++) {
+    for (Py_ssize_t i = PyList_GET_SIZE(all) - 1; i >= 0; i--) {
         PyObject *o = PyList_GET_ITEM(all, i);
         traverseproc tr = Py_TYPE(o)->tp_traverse;
-        if ((i % CHECK_EVERY == 0 && now_us() > deadline) || p->over)
+        if ((i % CHECK_EVERY == 0 && spent(p->budget)) || p->over)
             return -1;
         if (!tr || o == p->skip)
             continue;
@@ -284,7 +441,7 @@ static void step_of(PyObject *o, PyObject *child, lw_hold_step_t *s)
 }
 
 /* Sampled live blocks of `site` (never dereferenced). */
-static size_t blocks_of(uint32_t site, struct target *t, size_t max)
+static size_t blocks_of(uint32_t site, struct sample *t, size_t max)
 {
     const lw_ptrmap_t *m = lw_hooks_ptrmap();
     size_t n = 0;
@@ -292,27 +449,33 @@ static size_t blocks_of(uint32_t site, struct target *t, size_t max)
     for (uint64_t i = 0; i <= m->mask && n < max; i++) {
         const lw_ptr_slot_t *s = &m->slots[i];
         if (s->key && lw_ptrmap_site_of(s->value) == site)
-            t[n++] = (struct target){.lo = s->key, .hi = s->key + lw_ptrmap_size_of(s->value)};
+            t[n++] = (struct sample){.lo = s->key, .hi = s->key + lw_ptrmap_size_of(s->value)};
     }
     return n;
 }
 
 int lw_holders_walk(uint32_t site, uint64_t budget_us, char *out, size_t len)
 {
-    struct target t[SAMPLES];
-    /* 16 x 12 steps of names: 64 KiB, too much for a thread's stack */
+    struct sample t[SAMPLES];
+    /* 16 x 12 steps of names (64 KiB) and a pass's hash: too much for a
+     * thread's stack */
     lw_hold_step_t(*chain)[LW_HOLD_DEPTH] = calloc(SAMPLES, sizeof(*chain));
-    size_t depth[SAMPLES] = {0}, n = chain ? blocks_of(site, t, SAMPLES) : 0, agree, walked;
+    struct pass *p = calloc(1, sizeof(*p));
+    size_t depth[SAMPLES] = {0}, n = chain && p ? blocks_of(site, t, SAMPLES) : 0, agree, walked;
     int pick;
-    PyObject *gc = NULL, *all = NULL, *prev[SAMPLES] = {NULL};
-    uint64_t start = now_us(), deadline = start + budget_us;
+    PyObject *gc = NULL, *all = NULL;
+    uint64_t start = now_us();
+    const struct budget budget = {clock_us(CLOCK_THREAD_CPUTIME_ID) + budget_us,
+                                  start + WALL_TIMES * budget_us};
     const char *why = NULL;
     char path[LW_HOLD_TEXT_MAX];
 
     if (!n) {
-        snprintf(out, len, "held by: unknown (%s)", chain ? "no sampled object of the site is live"
-                                                          : "out of memory");
+        snprintf(out, len, "held by: unknown (%s)", chain && p
+                                                        ? "no sampled object of the site is live"
+                                                        : "out of memory");
         free(chain);
+        free(p);
         return -1;
     }
     gc = PyImport_ImportModule("gc");
@@ -322,45 +485,48 @@ int lw_holders_walk(uint32_t site, uint64_t budget_us, char *out, size_t len)
         Py_XDECREF(gc);
         Py_XDECREF(all);
         free(chain);
+        free(p);
         snprintf(out, len, "held by: unknown (gc.get_objects() failed)");
         return -1;
     }
-    for (int level = 0; level < LW_HOLD_DEPTH && !why; level++) {
-        struct pass p = {t, n, NULL, all, 0, deadline, 0, 0, level == 0, level == 0};
-        size_t live = 0;
+    p->s = t;
+    p->n = n;
+    p->skip = all;
+    p->budget = &budget;
+    sort_ranges(p);
+    for (int pass = 0; pass < LW_HOLD_DEPTH; pass++) {
+        bool any = false;
+        p->blocks = pass == 0;
         /* An untracked container holds only atomic objects (CPython's rule)
          * or other untracked containers: looking into them is needed for
-         * the sampled objects, then only while a holder is one itself. */
-        for (size_t i = 0; i < n && !p.untracked; i++)
-            p.untracked = t[i].lo && level && PyObject_IS_GC((PyObject *)t[i].lo) &&
-                          !PyObject_GC_IsTracked((PyObject *)t[i].lo);
-        for (size_t i = 0; i < n; i++)
-            t[i].found = NULL;
-        if (one_pass(all, &p, deadline) < 0) {
+         * the sampled blocks, then only while a chain's last holder is one. */
+        p->untracked = pass == 0;
+        for (size_t i = 0; i < n; i++) {
+            PyObject *last = t[i].depth ? t[i].chain[t[i].depth - 1] : NULL;
+            any |= t[i].depth > 0;
+            p->untracked |= last && !t[i].rooted && PyObject_IS_GC(last) &&
+                            !PyObject_GC_IsTracked(last);
+        }
+        if (pass && !any)
+            break; /* no block had a holder */
+        holders_index(p);
+        p->moved = 0;
+        if (one_pass(all, p) < 0) {
             why = "time budget spent";
             break;
         }
-        for (size_t i = 0; i < n; i++) {
-            if (t[i].lo == 0) /* this sample's walk ended */
-                continue;
-            if (!t[i].found) {
-                t[i].lo = t[i].hi = 0; /* no referrer: held from C, or by a frame */
-                continue;
-            }
-            step_of(t[i].found, level ? prev[i] : NULL, &chain[i][depth[i]]);
-            depth[i]++;
-            t[i].chain[t[i].depth++] = t[i].found;
-            prev[i] = t[i].found;
-            if (lw_holdpath_is_root(chain[i][depth[i] - 1].kind)) {
-                t[i].lo = t[i].hi = 0;
-                continue;
-            }
-            t[i].lo = (uintptr_t)t[i].found; /* its holder, next level */
-            t[i].hi = t[i].lo + 1;
-            live++;
-        }
-        if (!live)
+        /* A pass that changed nothing has compared every chain's every
+         * holder with all that holds the one below it: the chains are
+         * final (a holder found in the middle of a pass had not seen the
+         * objects before it, nor a chain that went on from it) */
+        if (!p->moved)
             break;
+    }
+    /* say each chain: its holders' kinds and names, each with the one below */
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < t[i].depth; k++)
+            step_of(t[i].chain[k], k ? t[i].chain[k - 1] : NULL, &chain[i][k]);
+        depth[i] = t[i].depth;
     }
     pick = lw_holdpath_pick((const lw_hold_step_t(*)[LW_HOLD_DEPTH])chain, depth, n, &agree,
                             &walked);
@@ -380,5 +546,6 @@ int lw_holders_walk(uint32_t site, uint64_t budget_us, char *out, size_t len)
     Py_DECREF(gc);
     PyErr_Clear();
     free(chain);
+    free(p);
     return pick < 0 ? -1 : 0;
 }

@@ -15,7 +15,8 @@
  * With the GIL held and the hooks guarded: walks from up to a few sampled
  * live blocks of worker-local site `site` and writes what holds them into
  * out (len bytes): "held by: ..." with how many samples agree, or "held by:
- * unknown (reason)". Stops at budget_us. Never raises: a Python error met
+ * unknown (reason)". Stops once it has spent budget_us of CPU time (or 4 x
+ * budget_us of wall time: the pause). Never raises: a Python error met
  * on the way is cleared and said. Returns 0 when a chain was found.
  */
 int lw_holders_walk(uint32_t site, uint64_t budget_us, char *out, size_t len);

@@ -18,7 +18,10 @@ request, for native leaks that tracemalloc cannot see), "endpoint" (the
 path the alert's endpoints line must name first), "full_speed" (also serve
 it as fast as CONCURRENCY clients can send, without pausing for the
 analyst: a second row, "(full speed)", for detection that must not depend
-on the request rate).
+on the request rate), "holder" (a regular expression the HELD line's
+"held by:" text must match: the walk named the right holder; the
+"holder" column says yes, NO, "none" when no HELD line came within
+HOLDER_REQUESTS more requests, "-" for an app without one).
 
 For a leak the runner first measures, in a plain interpreter under
 tracemalloc, how many bytes one request of the same sequence leaks
@@ -52,6 +55,8 @@ import paths  # noqa: E402
 
 APPS = os.path.join(HERE, "apps")
 ALERT = re.compile(r"^\[leakwatch\] (LEAK|NATIVE|OOM) (.*)$")
+HELD = re.compile(r"^\[leakwatch\] HELD .+? on \w+ \d+ pid \d+: held by: (.*)$", re.M)
+HOLDER_REQUESTS = 400  # after the alert, at most this many more for the HELD line
 LEAK_SITE = re.compile(r"^(.+):(-?\d+) in ")
 SUM = re.compile(r"^(function .+\(\) in |file )")
 SUM_LINES = re.compile(r"^\[leakwatch\]   grew at \d+ lines?: (.*)$")
@@ -215,7 +220,26 @@ def run_leak(app, meta, server, rate, lines, threshold, full_speed=False):
         row["site_leaked"] = int(NATIVE_REQUESTS.search(said)[1]) * rate / threshold
     if "endpoint" in meta and wanted == "LEAK":
         row["correct"] = endpoint_of_first_leak(server) == meta["endpoint"]
+    if "holder" in meta:
+        row["holder"], row["held"] = holder(server, urls[sent:], batch, meta["holder"])
     return row
+
+
+def holder(server, urls, batch, expected):
+    """After the alert, the worker asked walks after one of its next
+    requests: drives more of the sequence until the HELD line comes, then
+    says whether it names the expected holder. Returns (column, text)."""
+    sent = 0
+    while True:
+        found = HELD.search(server.log())
+        if found or sent >= min(HOLDER_REQUESTS, len(urls)):
+            break
+        drive(server, urls[sent:sent + batch])
+        sent += batch
+        settle(server, lambda: HELD.search(server.log()))
+    if not found:
+        return "none", ""
+    return ("yes" if re.search(expected, found[1]) else "NO"), found[1]
 
 
 def flat_out(server, urls, right):
@@ -298,7 +322,8 @@ def human(n):
 
 def table(rows):
     print(f"{'app':28} {'expect':6} {'rate/req':>10} {'T':>5} {'verdict':8} {'site':5} "
-          f"{'named':8} {'requests':>8} {'at site':>7} {'in all':>7} {'false':>5}  result")
+          f"{'named':8} {'requests':>8} {'at site':>7} {'in all':>7} {'false':>5} {'holder':6}  "
+          f"result")
     for r in rows:
         leaked = f"{r['leaked']:.2f}T" if r.get("leaked") is not None else "-"
         at_site = f"{r['site_leaked']:.2f}T" if r.get("site_leaked") is not None else "-"
@@ -307,7 +332,7 @@ def table(rows):
         req = str(r["requests"]) if r["requests"] is not None else "-"
         print(f"{r['app']:28} {r['expect']:6} {rate:>10} {r['threshold']:>5} "
               f"{r['verdict'][:8]:8} {site:5} {r.get('named', '-'):8} {req:>8} {at_site:>7} "
-              f"{leaked:>7} {r['false']:>5}  "
+              f"{leaked:>7} {r['false']:>5} {r.get('holder', '-'):6}  "
               f"{'ok' if r['ok'] else 'known limit' if r['known'] else 'FAIL'}")
 
 
@@ -346,9 +371,14 @@ def main():
     late_all = [r for r in leaks if r.get("leaked") and r["leaked"] > target(r)]
     missed = sum(1 for r in leaks if not r["correct"])
     false = sum(r["false"] for r in rows)
+    held = [r for r in leaks if r.get("holder")]
+    print("\nwhat holds each leak (HELD), as said:")
+    for r in held:
+        print(f"  {r['app']}: {r['holder']}: {r.get('held') or '(no HELD line)'}")
     print(f"\n{len(leaks)} leaks: {missed} missed or misplaced, {len(late_all)} announced past "
           f"2T in all, native 4T ({len(late)} at their site); {len(rows) - len(leaks)} no-leak apps; "
-          f"{false} false alarms")
+          f"{false} false alarms; holder named for "
+          f"{sum(r['holder'] == 'yes' for r in held)} of {len(held)} leaks with one expected")
     sys.exit(0 if all(r["ok"] for r in rows) else 1)
 
 

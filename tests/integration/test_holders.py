@@ -17,7 +17,7 @@ AGREE = r"\((\d+) of (\d+) samples, [\d.]+ ms\)$"
 
 class HoldersTest(UwsgiTestCase):
 
-    def held(self, app, args=()):
+    def held(self, app, args=(), most=True):
         """Serves `app` until its HELD line; returns (match, server)."""
         self.http = free_port()
         server = self.server(app, summary=0, args=["--leakwatch-threshold", "256k",
@@ -33,7 +33,12 @@ class HoldersTest(UwsgiTestCase):
         self.assertIn("[leakwatch] LEAK " + found[1] + ":", server.log())
         agree = re.search(AGREE, found[3])
         self.assertIsNotNone(agree, found[0])
-        self.assertGreater(2 * int(agree[1]), int(agree[2]), found[0])  # most samples agree
+        # most samples agree (a count in the text differs between two lists
+        # of one holder, a thread-local's in two threads: half then)
+        if most:
+            self.assertGreater(2 * int(agree[1]), int(agree[2]), found[0])
+        else:
+            self.assertGreaterEqual(2 * int(agree[1]), int(agree[2]), found[0])
         self.server_ = server
         return found
 
@@ -75,11 +80,15 @@ class HoldersTest(UwsgiTestCase):
 
     def test_a_logger_per_request_is_held_by_the_logging_manager(self):
         found = self.held("leak_logger.py")
-        self.assertRegex(found[3], r"^\(dict, \d+ items\) <- Logger\.manager \(Manager instance\) "
-                                   r"<- class Logger " + AGREE, found[0])
+        # the loggers' dict is the manager's, or a placeholder's in it (a
+        # logger "orders.1" has its parent "orders" as a placeholder): both
+        # hold every logger, and either is said
+        self.assertRegex(found[3], r"^\(dict, \d+ items\) <- (\['request'\] \(PlaceHolder "
+                                   r"instance\) <- \(dict, \d+ items\) <- )?Logger\.manager "
+                                   r"\(Manager instance\) <- class Logger " + AGREE, found[0])
 
     def test_a_thread_local_is_held_by_its_module_global(self):
-        found = self.held("held_thread_local.py", ["--threads", "2"])
+        found = self.held("held_thread_local.py", ["--threads", "2"], most=False)
         self.assertRegex(found[3], r"^STATE\.seen \(list, \d+ items, thread-local in \d threads?\) "
                                    r"<- module "
                                    + re.escape(os.path.join(APPS, "held_thread_local.py")) + " "

@@ -1,4 +1,4 @@
-# EVAL {"expect": "leak", "threshold": "256k", "paths": ["/lookup?key={n}"], "also": ["<no Python frame>"]}
+# EVAL {"expect": "leak", "threshold": "256k", "paths": ["/lookup?key={n}"], "also": ["<no Python frame>"], "holder": "NOT_FOUND"}
 """An exception instance created once at module level and raised again on
 every miss: each raise prepends to its __traceback__, which keeps every
 request's frames (and their locals) alive - the request's environ dict too,

@@ -1,4 +1,4 @@
-# EVAL {"expect": "leak", "threshold": "512k", "paths": ["/orders/{n}"]}
+# EVAL {"expect": "leak", "threshold": "512k", "paths": ["/orders/{n}"], "holder": "Logger\\.manager \\(Manager instance\\)"}
 """A logger per request (Flask): logging.getLogger() with a name made of
 request data registers each logger in the logging manager forever."""
 import logging

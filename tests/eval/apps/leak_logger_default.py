@@ -1,4 +1,4 @@
-# EVAL {"expect": "leak", "threshold": "2M", "paths": ["/orders/{n}"]}
+# EVAL {"expect": "leak", "threshold": "2M", "paths": ["/orders/{n}"], "holder": "Logger\\.manager \\(Manager instance\\)"}
 """A logger per request at a production threshold (2 MiB), plain WSGI:
 logging.getLogger() with a name made of request data registers each
 logger (and its placeholder parents) in logging's manager forever. The

@@ -1,4 +1,4 @@
-# EVAL {"expect": "leak", "threshold": "256k", "paths": ["/price?sku={n}"], "also": ["<no Python frame>", "<CPython free lists>"]}
+# EVAL {"expect": "leak", "threshold": "256k", "paths": ["/price?sku={n}"], "also": ["<no Python frame>", "<CPython free lists>"], "holder": "PriceService\\.price"}
 """functools.lru_cache(maxsize=None) on a method of a per-request object:
 the cache keys on (self, sku), so it keeps every request's service object
 and every answer alive. Part of what it keeps is allocated where no Python

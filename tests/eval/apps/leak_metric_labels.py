@@ -1,4 +1,4 @@
-# EVAL {"expect": "leak", "threshold": "256k", "paths": ["/api/items/{n}"], "also": ["<no Python frame>", "<CPython free lists>"]}
+# EVAL {"expect": "leak", "threshold": "256k", "paths": ["/api/items/{n}"], "also": ["<no Python frame>", "<CPython free lists>"], "holder": "REQUESTS \\(Counter instance\\)"}
 """Metric label cardinality: a counter labelled with the raw request path
 creates one child series per distinct path, kept for the exposition. The
 path string itself is uWSGI's, made in C: it leaks at "<no Python frame>";

@@ -1,4 +1,4 @@
-# EVAL {"expect": "leak", "threshold": "128k", "paths": ["/checkout?cart={n}"]}
+# EVAL {"expect": "leak", "threshold": "128k", "paths": ["/checkout?cart={n}"], "holder": "order_placed \\(Signal instance\\)"}
 """Per-request registration of a signal receiver: a closure over the
 request's data is connected to a module-level signal and never removed."""
 

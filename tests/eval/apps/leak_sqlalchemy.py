@@ -1,4 +1,4 @@
-# EVAL {"expect": "leak", "threshold": "512k", "paths": ["/orders/new?sku={n}"], "also": ["<no Python frame>", "<CPython free lists>"]}
+# EVAL {"expect": "leak", "threshold": "512k", "paths": ["/orders/new?sku={n}"], "also": ["<no Python frame>", "<CPython free lists>"], "holder": "SESSION \\(Session instance\\)"}
 """An ORM session that outlives the request: each request adds an order
 and never commits, rolls back or closes, so the session keeps every pending
 object (and its instance state) forever. The model's constructor is
