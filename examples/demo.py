@@ -1,8 +1,12 @@
 #!/usr/bin/python3
 """make demo: start uWSGI with leakwatch and a leaking Flask app, drive a short
-burst of traffic, and show what leakwatch logs."""
+burst of traffic, and show what leakwatch says: each alert's first line as
+it comes, then a short summary (the LEAK, what holds it, the OOM warning,
+where the page and the report were saved). The whole log, detail lines and
+all, stays in the file it names."""
 import http.client
 import os
+import re
 import shutil
 import signal
 import socket
@@ -12,6 +16,7 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ALERT = re.compile(r"^\[leakwatch\] (enabled|LEAK|HELD|OOM|NATIVE|LAST WORDS) ")
 SECONDS = 8
 
 
@@ -61,7 +66,7 @@ def main():
            "--http-socket", f"127.0.0.1:{port}", "--wsgi-file",
            os.path.join(ROOT, "examples", "leaky_profiler.py"),
            "--master", "--processes", "2", "--disable-logging", "--die-on-term",
-           "--leakwatch-threshold", "2MB", "--leakwatch-summary", "2",
+           "--leakwatch-threshold", "2MB",
            "--leakwatch-memory-limit", "128M", "--leakwatch-http", f":{page_port}"]
     print("$ " + " ".join(cmd))
     with open(log_path, "w") as log:
@@ -70,9 +75,11 @@ def main():
     shown = 0
 
     def show_new_lines():
+        """Each alert's first line (LEAK, HELD, OOM, ...) and leakwatch's
+        start line; their detail lines stay in the log."""
         nonlocal shown
         with open(log_path, errors="replace") as f:
-            lines = [l.rstrip("\n") for l in f if l.startswith("[leakwatch]")]
+            lines = [l.rstrip("\n") for l in f if ALERT.match(l)]
         for line in lines[shown:]:
             print(line, flush=True)
         shown = len(lines)
@@ -107,20 +114,26 @@ def main():
         while time.monotonic() < end and not held(log_path):
             get(port, f"/orders/{i}?session={i}")
             i += 1
-        time.sleep(2.5)  # let the next status line come out
+        time.sleep(1)  # the last alerts
         show_new_lines()
-        print(f"--- {i} requests sent ---")
-        line = held(log_path)
-        print(f"--- what holds the leak: {line.split('held by: ', 1)[1] if line else 'not said yet'} "
-              "---")
+        with open(log_path, errors="replace") as f:
+            log = f.read()
+        report = os.path.join(tmp, "report.json")
+        with open(report, "wb") as f:
+            f.write(get(page_port, "/report.json")[1])
         status, body = get(port, "/health")
-        print(f"--- the worker that answered /health keeps {body.decode().strip()} "
-              "in Profiler.records, and counting ---")
         url = f"http://127.0.0.1:{page_port}/"
         shot = screenshot(url, os.path.join(tmp, "page.png"))
-        print(f"--- the page leakwatch served on {url} (--leakwatch-http): "
-              f"{shot or 'no screenshot (chromium is not installed)'} ---")
-        print(f"full uWSGI log: {log_path}")
+        print(f"\n--- summary: {i} requests sent ---")
+        for kind in ("LEAK", "HELD", "OOM"):
+            line = re.search(rf"(?m)^\[leakwatch\] {kind} (.*)$", log)
+            print(f"{kind:5} {line[1] if line else '(none yet)'}")
+        print(f"the app:  the worker that answered /health keeps {body.decode().strip()} in "
+              "Profiler.records, and counting")
+        print(f"page:     {shot or 'no screenshot (chromium is not installed)'} "
+              f"(served on {url} while uWSGI ran: --leakwatch-http)")
+        print(f"report:   {report} (/report.json)")
+        print(f"full log: {log_path}")
         return 0
     finally:
         os.killpg(proc.pid, signal.SIGINT)

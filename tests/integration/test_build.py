@@ -74,7 +74,7 @@ class DependencyTest(unittest.TestCase):
                 self.assertFalse([p for p in packages if TESTSUITE.match(p)], packages)
 
     def test_test_demo_and_bench_install_what_they_need(self):
-        need = {"test": {"libcmocka-dev", "prometheus", "chromium", "wrk"},
+        need = {"test": {"libcmocka-dev", "prometheus", "chromium", "wrk", "python3-flask"},
                 "demo": {"python3-flask", "chromium"},
                 "bench": {"python3-flask", "wrk", "valgrind"}}
         for target, packages in need.items():
