@@ -56,10 +56,11 @@ TEST_DEPS    := prometheus chromium wrk python3-sqlalchemy python3-flask
 DEMO_DEPS    := python3-flask chromium
 BENCH_DEPS   := python3-flask wrk valgrind
 EVAL_DEPS    := python3-flask python3-sqlalchemy
+DEB_DEPS     := debhelper dpkg-dev fakeroot lintian
 
 .SECONDARY: $(UNIT_OBJS) $(PLUGIN_OBJS)
 
-.PHONY: all deps unit-deps test-deps test unit integration demo bench eval valgrind format \
+.PHONY: all deps unit-deps test-deps test unit integration demo bench eval valgrind format deb \
         clean help test-sanitize torture torture-deps matrix
 
 all: $(PLUGIN)
@@ -167,6 +168,19 @@ eval: $(PLUGIN)
 	$(call install_missing,$(EVAL_DEPS))
 	@$(HOST_PYTHON) tests/eval/eval.py
 	@$(HOST_PYTHON) tests/eval/fill.py
+
+# The Debian package uwsgi-plugin-leakwatch (.ci/debian), built from a copy
+# of the sources in build/deb/ and checked by lintian; the .deb is left in
+# build/deb/. apt-get install ./build/deb/uwsgi-plugin-leakwatch_*.deb
+deb: | deps
+	$(call install_missing,$(DEB_DEPS))
+	@rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/leakwatch
+	@cp -r plugin src uwsgiplugin.py Makefile examples README.md $(BUILD)/deb/leakwatch/
+	@cp -r .ci/debian $(BUILD)/deb/leakwatch/debian
+	@cd $(BUILD)/deb/leakwatch && dpkg-buildpackage -us -uc -b >../build.log 2>&1 \
+	  || { tail -30 ../build.log; exit 1; }
+	@lintian --fail-on error $(BUILD)/deb/*.changes | tee $(BUILD)/deb/lintian.log
+	@ls $(BUILD)/deb/*.deb
 
 demo: $(PLUGIN)
 	$(call install_missing,$(DEMO_DEPS))

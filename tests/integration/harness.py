@@ -125,7 +125,8 @@ class Server:
     """One uWSGI instance serving a WSGI app over --http-socket.
 
     load: "path" (the plugin by path), "name" (--plugins-dir, --plugin
-    leakwatch) or None (no leakwatch, and then no summary). app: a file
+    leakwatch), "installed" (--plugin python3,leakwatch: an installed
+    package's) or None (no leakwatch, and then no summary). app: a file
     under tests/integration/apps, or an absolute path.
     """
 
@@ -149,6 +150,8 @@ class Server:
             plugins = PYTHON_PLUGIN
         elif self.load == "path":
             plugins = PYTHON_PLUGIN + ["--plugin", PLUGIN]
+        elif self.load == "installed":  # by name, from uWSGI's own plugin directory
+            plugins = ["--plugin", "python3,leakwatch"]
         else:
             plugins = PYTHON_PLUGIN + ["--plugins-dir", os.path.dirname(PLUGIN),
                                        "--plugin", "leakwatch"]

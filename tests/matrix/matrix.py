@@ -409,7 +409,7 @@ def steps(leg, plan):
 
 
 TOTAL = re.compile(r"^(?:\w+: )?(\d+) passed, (\d+) failed(?:, (\d+) skipped)?$", re.M)
-EVAL = re.compile(r"^(\d+) leaks: (\d+) missed or misplaced, .*; (\d+) false alarms$", re.M)
+EVAL = re.compile(r"^(\d+) leaks: (\d+) missed or misplaced, .*; (\d+) false alarms(?:;.*)?$", re.M)
 VERSION = re.compile(r"^(interpreter|uwsgi|python) (.*)$", re.M)
 
 
