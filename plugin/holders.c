@@ -118,11 +118,44 @@ static bool thread_local(PyObject *o)
     return false;
 }
 
+/*
+ * Whether class `o` is one its module names (a class statement, or a
+ * built-in type): a root. A class made at run time (type(...) per request,
+ * kept in a registry) is part of what leaks, and what holds it is looked
+ * for further up. Dict lookups with str keys: no Python code runs.
+ */
+static bool named_class(PyObject *o)
+{
+    static PyObject *dunder_module; /* "__module__", made once */
+    PyTypeObject *tp = (PyTypeObject *)o;
+    PyObject *module, *m, *d, *v;
+
+    if (!(tp->tp_flags & Py_TPFLAGS_HEAPTYPE) || !tp->tp_dict)
+        return true;
+    if (!dunder_module && !(dunder_module = PyUnicode_InternFromString("__module__"))) {
+        PyErr_Clear();
+        return true;
+    }
+    module = PyDict_GetItemWithError(tp->tp_dict, dunder_module);
+    if (!module || !PyUnicode_Check(module)) {
+        PyErr_Clear();
+        return true; /* no module to ask: said as a root, as before */
+    }
+    m = PyDict_GetItemWithError(PyImport_GetModuleDict(), module);
+    d = m && PyModule_Check(m) ? PyModule_GetDict(m) : NULL;
+    v = d && ((PyHeapTypeObject *)tp)->ht_name
+            ? PyDict_GetItemWithError(d, ((PyHeapTypeObject *)tp)->ht_name)
+            : NULL;
+    PyErr_Clear();
+    /* a nested class is not its module's either: its outer class holds it */
+    return v == o;
+}
+
 /* What kind of holder `o` is (src/holdpath.h ranks and says them). */
 static lw_hold_kind_t kind_of(PyObject *o)
 {
     if (PyType_Check(o))
-        return LW_HOLD_CLASS;
+        return named_class(o) ? LW_HOLD_CLASS : LW_HOLD_MADE_CLASS;
     if (PyModule_Check(o))
         return LW_HOLD_MODULE;
     if (PyFunction_Check(o))
@@ -380,6 +413,7 @@ static void step_of(PyObject *o, PyObject *child, lw_hold_step_t *s)
     copy_name(s->type, Py_TYPE(o)->tp_name);
     switch (s->kind) {
     case LW_HOLD_CLASS:
+    case LW_HOLD_MADE_CLASS:
         copy_name(s->type, ((PyTypeObject *)o)->tp_name);
         if (child && child == ((PyTypeObject *)o)->tp_dict)
             copy_name(s->key, "__dict__");

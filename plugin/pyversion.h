@@ -39,6 +39,7 @@
 #pragma weak PyCode_Addr2Line
 #pragma weak PyCode_Type
 #pragma weak PyDict_GetItemString
+#pragma weak PyDict_GetItemWithError
 #pragma weak PyDict_Next
 #pragma weak PyDict_Type
 #pragma weak PyErr_Clear
@@ -50,6 +51,7 @@
 #pragma weak PyGC_Enable
 #pragma weak PyGILState_Ensure
 #pragma weak PyGILState_Release
+#pragma weak PyImport_GetModuleDict
 #pragma weak PyImport_ImportModule
 #pragma weak PyList_Type
 #pragma weak PyLong_Type
@@ -71,6 +73,7 @@
 #pragma weak PyTuple_Type
 #pragma weak PyType_IsSubtype
 #pragma weak PyUnicode_AsUTF8
+#pragma weak PyUnicode_InternFromString
 #if PY_VERSION_HEX >= 0x030F0000
 #pragma weak PyFrozenDict_Type /* 3.15's PyDict_Check names it */
 #endif

@@ -22,6 +22,7 @@ int lw_holdpath_rank(lw_hold_kind_t kind)
         return 2;
     case LW_HOLD_INSTANCE:
     case LW_HOLD_THREADLOCAL:
+    case LW_HOLD_MADE_CLASS:
     case LW_HOLD_OTHER:
         return 3;
     case LW_HOLD_FUNCTION:
@@ -87,7 +88,8 @@ static void put(struct out *o, const char *fmt, const char *a, const char *b, lo
 static int owns_attributes(const lw_hold_step_t *s)
 {
     return (s->kind == LW_HOLD_CLASS || s->kind == LW_HOLD_MODULE ||
-            s->kind == LW_HOLD_INSTANCE) && !strcmp(s->key, "__dict__");
+            s->kind == LW_HOLD_INSTANCE || s->kind == LW_HOLD_MADE_CLASS) &&
+           !strcmp(s->key, "__dict__");
 }
 
 /* An object's own description: "(list, 4644 items)", "class Profiler";
@@ -113,6 +115,7 @@ static void describe(struct out *o, const lw_hold_step_t *s, const char *also)
         put(o, "(closure cell%s%s)", "", "", 0);
         break;
     case LW_HOLD_CLASS:
+    case LW_HOLD_MADE_CLASS:
         put(o, "class %s%s", s->type, "", 0);
         break;
     case LW_HOLD_MODULE:

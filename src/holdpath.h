@@ -31,6 +31,8 @@ typedef enum lw_hold_kind {
     LW_HOLD_FUNCTION,   /* root: a function (defaults or closure hold the child) */
     LW_HOLD_THREADLOCAL, /* a threading.local: each thread's attributes in a dict of its
                             own, those dicts in one dict of the local's (items: threads) */
+    LW_HOLD_MADE_CLASS, /* a class its module does not name (made at run time, type(...)
+                           per request): said as a class, but what holds it is looked for */
 } lw_hold_kind_t;
 
 /* One holder, nearest the leaking object first. */

@@ -120,6 +120,23 @@ static void test_holdpath_a_thread_local(void **state)
                             "(_thread._local) <- (list, 1 items) <- ?");
 }
 
+/* Classes made per request, kept in a registry: a made class is not a
+ * root; what holds it is */
+static void test_holdpath_a_class_made_at_run_time(void **state)
+{
+    const lw_hold_step_t chain[] = {STEP(LW_HOLD_DICT, "dict", "", 3),
+                                    STEP(LW_HOLD_MADE_CLASS, "Form_279", "__dict__", -1),
+                                    STEP(LW_HOLD_DICT, "dict", "Form_279", 518),
+                                    STEP(LW_HOLD_DICT, "dict", "registry", 9),
+                                    STEP(LW_HOLD_CLASS, "Form", "__dict__", -1)};
+
+    (void)state;
+    assert_false(lw_holdpath_is_root(LW_HOLD_MADE_CLASS));
+    assert_int_equal(lw_holdpath_rank(LW_HOLD_MADE_CLASS), lw_holdpath_rank(LW_HOLD_INSTANCE));
+    assert_said(chain, 5, "(dict, 3 items) <- ['Form_279'] class Form_279 <- Form.registry "
+                          "(dict, 518 items) <- class Form");
+}
+
 static void test_holdpath_is_cut_to_fit(void **state)
 {
     lw_hold_step_t chain[LW_HOLD_DEPTH];
@@ -185,6 +202,7 @@ int main(void)
         cmocka_unit_test(test_holdpath_a_default_and_a_walk_that_found_no_root),
         cmocka_unit_test(test_holdpath_a_dict_in_an_instance_is_not_its_namespace),
         cmocka_unit_test(test_holdpath_a_thread_local),
+        cmocka_unit_test(test_holdpath_a_class_made_at_run_time),
         cmocka_unit_test(test_holdpath_is_cut_to_fit),
         cmocka_unit_test(test_holdpath_ranks_referrers),
         cmocka_unit_test(test_holdpath_picks_a_rooted_chain_and_counts_agreement),

@@ -1,4 +1,4 @@
-# EVAL {"expect": "leak", "threshold": "1M", "paths": ["/form?kind={n}"], "holder": "^Form\\.registry \\(dict"}
+# EVAL {"expect": "leak", "threshold": "1M", "paths": ["/form?kind={n}"], "holder": "Form\\.registry \\(dict.* <- class Form \\("}
 """Classes created per request: a form class is built for each request's
 field set and registered by its base's __init_subclass__, as declarative
 registries do."""
