@@ -44,6 +44,7 @@ struct sample {
     PyObject *chain[LW_HOLD_DEPTH];  /* holders, nearest first (borrowed from `all`,
                                         or untracked containers they hold) */
     int rank[LW_HOLD_DEPTH];         /* of each: lower is better */
+    int64_t more[LW_HOLD_DEPTH];     /* objects of its type it stands for (a chain) */
     size_t depth;
     bool rooted;                     /* chain ends at a class, module or function */
 };
@@ -56,7 +57,12 @@ struct range {
 };
 
 /* Every sample's holders, by address: a referent is one probe. */
-#define HOLDER_SLOTS 512   /* > SAMPLES x LW_HOLD_DEPTH, a power of two */
+#define MORE_MAX 1000000 /* objects one step of a chain of one type stands for */
+#define PASSES_MAX 64      /* a chain of one type may take a pass a step: the budget bounds it */
+#define HOLDER_SLOTS 512   /* a power of two; see holder_add */
+/* live holders, the tombstones a rebuild waits for, and those one referent's
+ * offers can add before it: never all the slots */
+_Static_assert(2 * SAMPLES * LW_HOLD_DEPTH + HOLDER_SLOTS / 8 < HOLDER_SLOTS, "hash room");
 #define GONE ((PyObject *)1)
 struct holder {
     PyObject *obj;         /* NULL empty, GONE removed */
@@ -78,6 +84,7 @@ struct pass {
     int untracked;         /* look into untracked containers (see lw_holders_walk) */
     int blocks;            /* compare with the sampled blocks (the first pass) */
     int moved;             /* a chain changed in this pass */
+    size_t gone;           /* tombstones in h */
 };
 
 static uint64_t clock_us(clockid_t id)
@@ -189,12 +196,19 @@ static size_t slot_of(PyObject *o)
     return ((uintptr_t)o >> 4) * UINT64_C(0x9E3779B97F4A7C15) >> 55 & (HOLDER_SLOTS - 1);
 }
 
+/*
+ * The hash holds at most SAMPLES x LW_HOLD_DEPTH (192) holders and is made
+ * anew once an eighth of its slots are tombstones (a chain of one type
+ * climbed moves its last holder at every step): it always has empty
+ * slots, so every probe ends.
+ */
 static void holder_add(struct pass *p, PyObject *o, size_t sample, size_t index)
 {
     size_t i = slot_of(o);
 
     while (p->h[i].obj && p->h[i].obj != GONE)
         i = (i + 1) & (HOLDER_SLOTS - 1);
+    p->gone -= p->h[i].obj == GONE;
     p->h[i] = (struct holder){o, (uint8_t)sample, (uint8_t)index};
 }
 
@@ -203,13 +217,15 @@ static void holder_remove(struct pass *p, PyObject *o, size_t sample, size_t ind
     for (size_t i = slot_of(o); p->h[i].obj; i = (i + 1) & (HOLDER_SLOTS - 1))
         if (p->h[i].obj == o && p->h[i].sample == sample && p->h[i].index == index) {
             p->h[i].obj = GONE;
+            p->gone++;
             return;
         }
 }
 
-/* The hash anew from the chains (a pass starts without tombstones). */
+/* The hash anew from the chains: no tombstones. */
 static void holders_index(struct pass *p)
 {
+    p->gone = 0;
     memset(p->h, 0, sizeof(p->h));
     for (size_t i = 0; i < p->n; i++)
         for (size_t k = 0; k < p->s[i].depth; k++)
@@ -225,22 +241,37 @@ static void holders_index(struct pass *p)
 static void offer(struct pass *p, size_t si, size_t k, PyObject *o)
 {
     struct sample *s = &p->s[si];
+    lw_hold_kind_t kind;
     int r;
 
     if (k >= LW_HOLD_DEPTH || k > s->depth || (k < s->depth && s->chain[k] == o) ||
         (k == s->depth && s->rooted))
         return; /* nothing is said above a root */
-    r = lw_holdpath_rank(kind_of(o));
+    kind = kind_of(o);
+    r = lw_holdpath_rank(kind);
     if (r >= LW_HOLD_NEVER || in_chain(s, k, o) || (k < s->depth && r >= s->rank[k]))
         return;
+    /* an object of the same plain type as the one it holds (a traceback
+     * holding the next, a node of a linked list): one step that stands for
+     * the chain, which can then be climbed to its end */
+    if (k && k == s->depth && (kind == LW_HOLD_OTHER || kind == LW_HOLD_INSTANCE) &&
+        Py_TYPE(o) == Py_TYPE(s->chain[k - 1]) && s->more[k - 1] < MORE_MAX) {
+        holder_remove(p, s->chain[k - 1], si, k - 1);
+        s->chain[k - 1] = o;
+        s->more[k - 1]++;
+        holder_add(p, o, si, k - 1);
+        p->moved = 1;
+        return;
+    }
     while (s->depth > k) {
         s->depth--;
         holder_remove(p, s->chain[s->depth], si, s->depth);
     }
     s->chain[k] = o;
     s->rank[k] = r;
+    s->more[k] = 0;
     s->depth = k + 1;
-    s->rooted = lw_holdpath_is_root(kind_of(o));
+    s->rooted = lw_holdpath_is_root(kind);
     holder_add(p, o, si, k);
     p->moved = 1;
 }
@@ -326,6 +357,8 @@ static int visit(PyObject *ref, void *arg)
 
     if (p->current == p->skip)
         return 0;
+    if (p->gone > HOLDER_SLOTS / 8)
+        holders_index(p);
     if (p->blocks) {
         for (uint32_t m = targets_at(p, a); m; m &= m - 1) {
             struct sample *t = &p->s[__builtin_ctz(m)];
@@ -359,18 +392,23 @@ static int visit(PyObject *ref, void *arg)
 }
 
 /*
- * One pass over every tracked object, the last listed first: the collector
- * lists an object it found reachable after what holds it (a collection
- * moves the objects it reaches to the end of its list as it reaches them),
- * so a chain met in that order goes up in one pass. 0, or -1 when the
- * budget ran out.
+ * One pass over every tracked object, the last listed first, or the first
+ * first (`forward`). A chain is climbed in one pass when its holders come
+ * in the order of the pass: a collection moves the objects it reaches to
+ * the end of its list as it reaches them, so what holds an object often
+ * comes before it, and the first pass goes from the end; a chain built the
+ * other way (each traceback holding the one raised before it) comes in
+ * list order, and the passes take turns. 0, or -1 when the budget ran out.
  */
-static int one_pass(PyObject *all, struct pass *p)
+static int one_pass(PyObject *all, struct pass *p, bool forward)
 {
-    for (Py_ssize_t i = PyList_GET_SIZE(all) - 1; i >= 0; i--) {
+    Py_ssize_t n = PyList_GET_SIZE(all);
+
+    for (Py_ssize_t k = 0; k < n; k++) {
+        Py_ssize_t i = forward ? k : n - 1 - k;
         PyObject *o = PyList_GET_ITEM(all, i);
         traverseproc tr = Py_TYPE(o)->tp_traverse;
-        if ((i % CHECK_EVERY == 0 && spent(p->budget)) || p->over)
+        if ((k % CHECK_EVERY == 0 && spent(p->budget)) || p->over)
             return -1;
         if (!tr || o == p->skip)
             continue;
@@ -528,7 +566,7 @@ int lw_holders_walk(uint32_t site, uint64_t budget_us, char *out, size_t len)
     p->skip = all;
     p->budget = &budget;
     sort_ranges(p);
-    for (int pass = 0; pass < LW_HOLD_DEPTH; pass++) {
+    for (int pass = 0; pass < PASSES_MAX; pass++) {
         bool any = false;
         p->blocks = pass == 0;
         /* An untracked container holds only atomic objects (CPython's rule)
@@ -545,7 +583,7 @@ int lw_holders_walk(uint32_t site, uint64_t budget_us, char *out, size_t len)
             break; /* no block had a holder */
         holders_index(p);
         p->moved = 0;
-        if (one_pass(all, p) < 0) {
+        if (one_pass(all, p, pass % 2) < 0) {
             why = "time budget spent";
             break;
         }
@@ -558,8 +596,10 @@ int lw_holders_walk(uint32_t site, uint64_t budget_us, char *out, size_t len)
     }
     /* say each chain: its holders' kinds and names, each with the one below */
     for (size_t i = 0; i < n; i++) {
-        for (size_t k = 0; k < t[i].depth; k++)
+        for (size_t k = 0; k < t[i].depth; k++) {
             step_of(t[i].chain[k], k ? t[i].chain[k - 1] : NULL, &chain[i][k]);
+            chain[i][k].more = t[i].more[k];
+        }
         depth[i] = t[i].depth;
     }
     pick = lw_holdpath_pick((const lw_hold_step_t(*)[LW_HOLD_DEPTH])chain, depth, n, &agree,

@@ -37,6 +37,19 @@ static int rooted(const lw_hold_step_t *chain, size_t depth)
     return depth && lw_holdpath_is_root(chain[depth - 1].kind);
 }
 
+/* A chain said without its chains' lengths ("x N"): samples taken at
+ * different depths of one chain of tracebacks agree. */
+static void render_plain(const lw_hold_step_t *steps, size_t n, char *out, size_t len)
+{
+    lw_hold_step_t plain[LW_HOLD_DEPTH];
+
+    n = n < LW_HOLD_DEPTH ? n : LW_HOLD_DEPTH;
+    memcpy(plain, steps, n * sizeof(*steps));
+    for (size_t i = 0; i < n; i++)
+        plain[i].more = 0;
+    lw_holdpath_render(plain, n, out, len);
+}
+
 int lw_holdpath_pick(const lw_hold_step_t (*chains)[LW_HOLD_DEPTH], const size_t *depths,
                      size_t n, size_t *agree, size_t *walked)
 {
@@ -52,11 +65,11 @@ int lw_holdpath_pick(const lw_hold_step_t (*chains)[LW_HOLD_DEPTH], const size_t
     }
     if (best < 0)
         return -1;
-    lw_holdpath_render(chains[best], depths[best], said, sizeof(said));
+    render_plain(chains[best], depths[best], said, sizeof(said));
     for (size_t i = 0; i < n; i++) {
         if (!depths[i])
             continue;
-        lw_holdpath_render(chains[i], depths[i], other, sizeof(other));
+        render_plain(chains[i], depths[i], other, sizeof(other));
         *agree += !strcmp(said, other);
         (*walked)++;
     }
@@ -109,7 +122,10 @@ static void describe(struct out *o, const lw_hold_step_t *s, const char *also)
         put(o, "(%s%s)", s->type, "", 0);
         break;
     case LW_HOLD_INSTANCE:
-        put(o, "(%s%s instance)", s->type, "", 0);
+        put(o, "(%s%s instance", s->type, "", 0);
+        if (s->more > 0)
+            put(o, "%s%s x%lld", "", "", s->more + 1);
+        put(o, ")%s%s", "", "", 0);
         break;
     case LW_HOLD_CELL:
         put(o, "(closure cell%s%s)", "", "", 0);
@@ -125,7 +141,10 @@ static void describe(struct out *o, const lw_hold_step_t *s, const char *also)
         put(o, "function %s()%s", s->type, "", 0);
         break;
     default:
-        put(o, "(%s%s)", s->type, "", 0);
+        put(o, "(%s%s", s->type, "", 0);
+        if (s->more > 0)
+            put(o, "%s%s x%lld", "", "", s->more + 1);
+        put(o, ")%s%s", "", "", 0);
         break;
     }
 }

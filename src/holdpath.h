@@ -42,6 +42,8 @@ typedef struct lw_hold_step {
     char key[LW_HOLD_NAME_MAX];   /* a dict's key that holds the child, or a function's
                                      part ("defaults", "closure"); "" */
     int64_t items;                /* a container's or dict's length; -1 unknown */
+    int64_t more;                 /* objects of its type it stands for, each held by the
+                                     next (a chain of tracebacks): said "x N" */
 } lw_hold_step_t;
 
 /* Whether a step ends the walk: a class, a module or a function. */
@@ -60,8 +62,8 @@ int lw_holdpath_rank(lw_hold_kind_t kind);
 /*
  * Of n samples' chains (chains[i], depths[i] steps), the one said: the
  * first that reached a root, else the first with a step; *agree gets how
- * many chains render the same, *walked how many have a step. Returns its
- * index, or -1 when no chain has a step.
+ * many chains render the same (a chain of one type's length aside), *walked
+ * how many have a step. Returns its index, or -1 when no chain has a step.
  */
 int lw_holdpath_pick(const lw_hold_step_t (*chains)[LW_HOLD_DEPTH], const size_t *depths,
                      size_t n, size_t *agree, size_t *walked);

@@ -9,7 +9,7 @@
 
 #include "holdpath.h"
 
-#define STEP(k, t, key, n) {k, t, key, n}
+#define STEP(k, t, key, n) {k, t, key, n, 0}
 
 static void assert_said(const lw_hold_step_t *steps, size_t n, const char *expected)
 {
@@ -137,6 +137,34 @@ static void test_holdpath_a_class_made_at_run_time(void **state)
                           "(dict, 518 items) <- class Form");
 }
 
+/* A chain of objects of one type (tracebacks, each the next's tb_next)
+ * is one step: "x N" */
+static void test_holdpath_a_chain_of_one_type(void **state)
+{
+    lw_hold_step_t chain[] = {STEP(LW_HOLD_OTHER, "traceback", "", -1),
+                              STEP(LW_HOLD_INSTANCE, "KeyError", "", -1),
+                              STEP(LW_HOLD_DICT, "dict", "NOT_FOUND", 7),
+                              STEP(LW_HOLD_MODULE, "/srv/app.py", "__dict__", -1)};
+
+    (void)state;
+    chain[0].more = 37;
+    assert_said(chain, 4, "(traceback x38) <- NOT_FOUND (KeyError instance) <- module /srv/app.py");
+    chain[0].more = 0;
+    chain[1].more = 1;
+    assert_said(chain, 4, "(traceback) <- NOT_FOUND (KeyError instance x2) <- module /srv/app.py");
+    /* samples at different depths of one chain agree */
+    lw_hold_step_t chains[2][LW_HOLD_DEPTH];
+    size_t depths[2] = {4, 4}, agree, walked;
+    memcpy(chains[0], chain, sizeof(chain));
+    memcpy(chains[1], chain, sizeof(chain));
+    chains[0][0].more = 114;
+    chains[1][0].more = 37;
+    assert_int_equal(lw_holdpath_pick((const lw_hold_step_t(*)[LW_HOLD_DEPTH])chains, depths, 2,
+                                      &agree, &walked), 0);
+    assert_int_equal(agree, 2);
+    assert_int_equal(walked, 2);
+}
+
 static void test_holdpath_is_cut_to_fit(void **state)
 {
     lw_hold_step_t chain[LW_HOLD_DEPTH];
@@ -203,6 +231,7 @@ int main(void)
         cmocka_unit_test(test_holdpath_a_dict_in_an_instance_is_not_its_namespace),
         cmocka_unit_test(test_holdpath_a_thread_local),
         cmocka_unit_test(test_holdpath_a_class_made_at_run_time),
+        cmocka_unit_test(test_holdpath_a_chain_of_one_type),
         cmocka_unit_test(test_holdpath_is_cut_to_fit),
         cmocka_unit_test(test_holdpath_ranks_referrers),
         cmocka_unit_test(test_holdpath_picks_a_rooted_chain_and_counts_agreement),
