@@ -94,6 +94,15 @@ class HoldersTest(UwsgiTestCase):
                                    + re.escape(os.path.join(APPS, "held_thread_local.py")) + " "
                                    + AGREE, found[0])
 
+    def test_a_chain_of_tracebacks_is_climbed_to_the_exception_that_holds_it(self):
+        found = self.held("held_exception.py")
+        self.assertRegex(found[3], r"^\(traceback x\d+\) <- NOT_FOUND \(KeyError instance\) <- "
+                                   r"module " + re.escape(os.path.join(APPS, "held_exception.py"))
+                                   + " " + AGREE, found[0])
+        # the worker goes on serving after the walk
+        for _ in range(50):
+            self.assertEqual(self.server_.get("/after")[0], 200)
+
     def test_objects_that_run_code_are_not_run_and_gc_stays_as_found(self):
         # a list subclass whose __len__ raises, in an instance whose class
         # raises for any missing attribute, beside keys whose __eq__ raises

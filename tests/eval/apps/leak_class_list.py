@@ -1,4 +1,4 @@
-# EVAL {"expect": "leak", "threshold": "128k", "paths": ["/track?id={n}"], "holder": "^Audit\\.events \\(list"}
+# EVAL {"expect": "leak", "threshold": "128k", "paths": ["/track?id={n}"], "holder": "Audit\\.events \\(list"}
 """A class-level list that grows per request: under 100 bytes each time.
 
 An audit helper keeps every event on the class "for the admin page"; the

@@ -1,4 +1,4 @@
-# EVAL {"expect": "leak", "threshold": "512k", "paths": ["/events?user={n}"], "holder": "^AUDIT \\(list"}
+# EVAL {"expect": "leak", "threshold": "512k", "paths": ["/events?user={n}"], "holder": "AUDIT \\(list, \\d+ items\\) <- module "}
 """Dataclass instances built from request data, kept in a module-level
 audit list. The dataclass's __init__ is generated code (file "<string>"):
 the leak is the application line that calls it."""

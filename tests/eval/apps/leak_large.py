@@ -1,4 +1,4 @@
-# EVAL {"expect": "leak", "threshold": "4M", "paths": ["/export?job={n}"], "calibrate": 40, "holder": "^EXPORTS \\(dict"}
+# EVAL {"expect": "leak", "threshold": "4M", "paths": ["/export?job={n}"], "calibrate": 40, "holder": "EXPORTS \\(dict"}
 """Over 1 MiB per request: finished export buffers kept in a dict "for
 download later" and never evicted."""
 

@@ -1,4 +1,4 @@
-# EVAL {"expect": "leak", "threshold": "512k", "paths": ["/profile?user={n}"], "holder": "^_rendered \\(dict"}
+# EVAL {"expect": "leak", "threshold": "512k", "paths": ["/profile?user={n}"], "holder": "_rendered \\(dict"}
 """An unbounded memo dict keyed by request data: every user ever seen keeps
 its rendered profile."""
 

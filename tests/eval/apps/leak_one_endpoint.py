@@ -1,4 +1,4 @@
-# EVAL {"expect": "leak", "threshold": "512k", "endpoint": "/reports/{id}", "paths": ["/", "/health", "/users/{n}", "/search?q={n}", "/reports/{n}", "/static/app.css", "/users/{n}/orders", "/about"], "holder": "^HISTORY \\(list"}
+# EVAL {"expect": "leak", "threshold": "512k", "endpoint": "/reports/{id}", "paths": ["/", "/health", "/users/{n}", "/search?q={n}", "/reports/{n}", "/static/app.css", "/users/{n}/orders", "/about"], "holder": "HISTORY \\(list"}
 """A leak in one endpoint among many (Flask): the reports view keeps each
 generated report in a module-level history; the other seven views are
 clean. Traffic is spread evenly over the eight."""

@@ -1,4 +1,4 @@
-# EVAL {"expect": "leak", "threshold": "1M", "args": ["--threads", "4"], "paths": ["/upload?session={n}"], "holder": "^SESSIONS \\(dict"}
+# EVAL {"expect": "leak", "threshold": "1M", "args": ["--threads", "4"], "paths": ["/upload?session={n}"], "holder": "SESSIONS \\(dict"}
 """A leak under --threads 4: a session store shared by the worker's threads
 behind a lock, filled per request and never expired."""
 import threading
