@@ -8,9 +8,9 @@
  * This file gathers readings (the rings, the workers' slots, /proc, uWSGI's
  * worker table) and hands them to src/: the aggregator and detector judge
  * sites (agg.c), native.c native growth, oomwatch.c the OOM projection,
- * endcause.c why a worker ended, holdask.c which worker is asked what holds
- * a leak, alerttext.c what an alert says,
- * alertlog.c what was said, slotstats.c what the metrics show.
+ * endcause.c why a worker ended, alerttext.c what an alert says,
+ * alertlog.c what was said, slotstats.c what the metrics show; asker.c
+ * asks the workers what holds a leak.
  */
 #include <uwsgi.h>
 
@@ -18,7 +18,6 @@
 #include "../src/alertlog.h"
 #include "../src/alerttext.h"
 #include "../src/endcause.h"
-#include "../src/holdask.h"
 #include "../src/sitehist.h"
 #include "../src/native.h"
 #include "../src/oomwatch.h"
@@ -26,6 +25,7 @@
 #include "../src/slotstats.h"
 #include "../src/tick.h"
 #include "analyst.h"
+#include "asker.h"
 #include "children.h"
 #include "engine.h"
 #include "limits.h"
@@ -84,7 +84,6 @@ static lw_native_t *natives;     /* [nslots + 1] */
 static struct generation *gens;  /* [nslots + 1] */
 static uint64_t oom_kills;       /* the cgroup's oom_kill count already explained */
 static lw_record_t drain_buf[LW_DRAIN_BATCH];
-static lw_holdask_t asks;        /* what holds a leak: questions to the workers */
 /* What the listeners render: pointers to the above, set once they exist. */
 static lw_view_t view;
 
@@ -183,83 +182,6 @@ static void lw_master_say(void)
     }
 }
 
-/* Says what holds site `id` when no worker can be asked: a HELD alert. */
-static void lw_master_held_unknown(uint32_t id, const char *why)
-{
-    char text[128];
-    lw_strbuf_t t;
-    int n = snprintf(text, sizeof(text), "held by: unknown (%s)", why);
-
-    lw_strbuf_init(&t, &heap, 0);
-    if (lw_agg_set_held(agg, id, text, (size_t)n) == 0) {
-        lw_alerttext_held(&t, agg, id, 0, 0);
-        lw_master_raise(LW_ALERT_HELD, &t);
-    } else {
-        heap.free(lw_strbuf_finish(&t, &(size_t){0}));
-    }
-}
-
-/* After a LEAK of `id`: asks the worker that holds most of it what holds it
- * (holdask.h); it answers after its next request (lw_master_held). */
-static void lw_master_ask_holder(uint32_t id)
-{
-    uint32_t wid, local;
-    int rc;
-
-    if (!cfg->hold_budget_us)
-        return; /* --leakwatch-hold-budget off */
-    if (!lw_agg_walk_target(agg, id, &wid, &local)) {
-        lw_master_held_unknown(id, "no running process holds a sampled block of it");
-        return;
-    }
-    rc = lw_holdask_want(&asks, id, wid, lw_agg_pid(agg, wid), local);
-    if (rc == -ENOSPC)
-        lw_master_held_unknown(id, "too many walks already waiting for their workers");
-}
-
-/* Each cycle: a worker with no question out gets its next one (two fields
- * of its slot); questions of a generation that ended go to whoever holds
- * their site now. */
-static void lw_master_post_questions(void)
-{
-    uint32_t lost[LW_HOLDASK_MAX];
-
-    for (uint32_t wid = 1; wid <= shm->nslots && asks.n; wid++) {
-        uint32_t local;
-        size_t nlost;
-        int64_t pid = lw_agg_pid(agg, wid);
-        if (!pid)
-            continue;
-        if (lw_holdask_next(&asks, wid, pid, &local, lost, LW_HOLDASK_MAX, &nlost)) {
-            lw_worker_slot_t *slot = lw_shm_worker(shm, wid);
-            atomic_store_explicit(&slot->walk_site, local, memory_order_relaxed);
-            atomic_fetch_add_explicit(&slot->walk_seq, 1, memory_order_release);
-        }
-        for (size_t i = 0; i < nlost; i++)
-            lw_master_ask_holder(lost[i]);
-    }
-}
-
-/* A worker's answer (inside lw_agg_feed, view_lock held): kept with the
- * site it answers and said as a HELD alert. */
-static void lw_master_held(void *ctx, uint32_t wid, int64_t pid, uint32_t local, const char *text,
-                           uint32_t len)
-{
-    uint32_t id = lw_holdask_answer(&asks, wid, pid, local);
-    lw_strbuf_t t;
-
-    (void)ctx;
-    if (!id)
-        return; /* late, or from a generation that was not asked */
-    lw_strbuf_init(&t, &heap, 0);
-    if (lw_agg_set_held(agg, id, text, len) == 0)
-        lw_alerttext_held(&t, agg, id, wid, pid);
-    else /* said all the same */
-        lw_strbuf_put(&t, "[leakwatch] HELD site %u (out of memory to keep it): %.*s", id,
-                      (int)len, text);
-    lw_master_raise(LW_ALERT_HELD, &t);
-}
-
 /*
  * Judges what changed and raises the alerts, LW_ALERTS_MAX at most: they
  * are said before the next batch is judged. Returns 1 when the batch was
@@ -289,7 +211,7 @@ static int lw_master_judge(void)
         lw_strbuf_init(&text, &heap, 0);
         lw_alerttext_leak(&text, agg, found[i].site);
         lw_master_raise(LW_ALERT_LEAK, &text);
-        lw_master_ask_holder(found[i].site);
+        lw_asker_ask(found[i].site);
     }
     return n == LW_ALERTS_MAX;
 }
@@ -526,7 +448,7 @@ static void *lw_analyst(void *arg)
         uint64_t read = lw_master_drain();
         lw_master_last_words(); /* before judging: the dead worker's view is gone already */
         int more = lw_master_judge();
-        lw_master_post_questions();
+        lw_asker_post();
         lw_master_record_history();
         if (lw_tick_due(&metrics_tick, uwsgi_micros()))
             lw_master_update_metrics();
@@ -571,7 +493,7 @@ static int lw_master_make_view(void)
         .detect = {(int64_t)cfg->threshold, LW_CONFIRM_LOOKS,
                    (int64_t)lw_config_sample_interval(cfg)},
         .evicted = lw_master_forget_chart,
-        .held = lw_master_held,
+        .held = lw_asker_answer,
         .ignore = cfg->ignore,
         .nignore = cfg->nignore,
     };
@@ -594,6 +516,7 @@ static int lw_master_make_view(void)
     if (cfg->http && !(hist = lw_sitehist_new(&heap, 1)))
         uwsgi_log("[leakwatch] master: out of memory for the history; the page has no charts\n");
     view = (lw_view_t){cfg, shm, limit, metrics, agg, hist, alerts, oom};
+    lw_asker_init(cfg, shm, agg, lw_master_raise);
     return 0;
 }
 
@@ -606,7 +529,6 @@ int lw_analyst_start(const lw_config_t *config, lw_shm_t *region, const lw_procs
     limit = lim;
     metrics = m;
     oom_kills = lw_limits_oom_kills(); /* only kills from now on are ours to explain */
-    lw_holdask_init(&asks);
     if (lw_master_make_view() < 0) {
         uwsgi_log("[leakwatch] master: out of memory for the aggregator; no leak detection\n");
         return -ENOMEM;

@@ -11,14 +11,14 @@
  * the same way, up to a root or LW_HOLD_DEPTH holders.
  *
  * A pass does not wait for its end to go up: once a sample has a holder,
- * the objects traversed after it are also compared with that holder (a
- * small hash of every sample's holders), so a chain whose holders come
- * in the order the collector lists them (a young object, the old list
- * that keeps it, the older namespace that keeps the list) is found in one
- * pass instead of one per holder; a pass that moves nothing ends the
- * walk. Where several objects hold the same one, the better kind
- * (holdpath.h ranks them) replaces the one found, and what was found
- * above it goes. Untracked containers (CPython untracks dicts and tuples
+ * the objects traversed after it are also compared with that holder, so
+ * a chain whose holders come in the order the collector lists them (a
+ * young object, the old list that keeps it, the older namespace that
+ * keeps the list) is found in one pass instead of one per holder; a pass
+ * that moves nothing ends the walk. Which object becomes a holder (the
+ * better kind, roots, cycles, chains of one type folded) is decided by
+ * src/holdchain.h; this file reports what it traverses and names what
+ * was kept. Untracked containers (CPython untracks dicts and tuples
  * holding only atomic values, so a module's CACHE = {} of strings is
  * invisible to get_objects()) are traversed when a tracked object refers
  * to them.
@@ -31,60 +31,26 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "../src/holdchain.h"
 #include "../src/holdpath.h"
 #include "hooks.h"
 #include "holders.h"
 
-#define SAMPLES 16         /* blocks walked from, at most */
+#define SAMPLES LW_CHAIN_SAMPLES
 #define CHECK_EVERY 4096   /* objects between two looks at the clock */
-
-/* One sampled block and the chain of holders found above it. */
-struct sample {
-    uintptr_t lo, hi;                /* the block; 0 once ended or never found */
-    PyObject *chain[LW_HOLD_DEPTH];  /* holders, nearest first (borrowed from `all`,
-                                        or untracked containers they hold) */
-    int rank[LW_HOLD_DEPTH];         /* of each: lower is better */
-    int64_t more[LW_HOLD_DEPTH];     /* objects of its type it stands for (a chain) */
-    size_t depth;
-    bool rooted;                     /* chain ends at a class, module or function */
-};
-
-/* The targets' ranges, sorted and merged: a referent's address is looked
- * up by binary search, not compared with every block. */
-struct range {
-    uintptr_t lo, hi;
-    uint32_t mask;         /* the samples inside: bit i for s[i] */
-};
-
-/* Every sample's holders, by address: a referent is one probe. */
-#define MORE_MAX 1000000 /* objects one step of a chain of one type stands for */
 #define PASSES_MAX 64      /* a chain of one type may take a pass a step: the budget bounds it */
-#define HOLDER_SLOTS 512   /* a power of two; see holder_add */
-/* live holders, the tombstones a rebuild waits for, and those one referent's
- * offers can add before it: never all the slots */
-_Static_assert(2 * SAMPLES * LW_HOLD_DEPTH + HOLDER_SLOTS / 8 < HOLDER_SLOTS, "hash room");
-#define GONE ((PyObject *)1)
-struct holder {
-    PyObject *obj;         /* NULL empty, GONE removed */
-    uint8_t sample, index;
-};
 
+/* A walk's state beside the chains (src/holdchain.h decides what they keep). */
 struct pass {
-    struct sample *s;
-    size_t n;
-    struct range r[SAMPLES];
-    size_t nr;
-    struct holder h[HOLDER_SLOTS];
+    lw_chains_t c;
     PyObject *current;     /* the object being traversed */
     PyObject *skip;        /* the get_objects() list */
     int inner;             /* traversing an untracked container */
     const struct budget *budget;
     uint64_t visits;
     int over;              /* the budget ran out: every traversal stops */
-    int untracked;         /* look into untracked containers (see lw_holders_walk) */
+    int untracked;         /* look into untracked containers (see climb) */
     int blocks;            /* compare with the sampled blocks (the first pass) */
-    int moved;             /* a chain changed in this pass */
-    size_t gone;           /* tombstones in h */
 };
 
 static uint64_t clock_us(clockid_t id)
@@ -182,98 +148,16 @@ static lw_hold_kind_t kind_of(PyObject *o)
     return LW_HOLD_OTHER;
 }
 
-/* Whether o is among the sample's first k holders (a cycle). */
-static bool in_chain(const struct sample *s, size_t k, PyObject *o)
+static lw_hold_kind_t kind_op(uintptr_t o, void *ctx)
 {
-    for (size_t i = 0; i < k; i++)
-        if (s->chain[i] == o)
-            return true;
-    return false;
+    (void)ctx;
+    return kind_of((PyObject *)o);
 }
 
-static size_t slot_of(PyObject *o)
+static uintptr_t type_op(uintptr_t o, void *ctx)
 {
-    return ((uintptr_t)o >> 4) * UINT64_C(0x9E3779B97F4A7C15) >> 55 & (HOLDER_SLOTS - 1);
-}
-
-/*
- * The hash holds at most SAMPLES x LW_HOLD_DEPTH (192) holders and is made
- * anew once an eighth of its slots are tombstones (a chain of one type
- * climbed moves its last holder at every step): it always has empty
- * slots, so every probe ends.
- */
-static void holder_add(struct pass *p, PyObject *o, size_t sample, size_t index)
-{
-    size_t i = slot_of(o);
-
-    while (p->h[i].obj && p->h[i].obj != GONE)
-        i = (i + 1) & (HOLDER_SLOTS - 1);
-    p->gone -= p->h[i].obj == GONE;
-    p->h[i] = (struct holder){o, (uint8_t)sample, (uint8_t)index};
-}
-
-static void holder_remove(struct pass *p, PyObject *o, size_t sample, size_t index)
-{
-    for (size_t i = slot_of(o); p->h[i].obj; i = (i + 1) & (HOLDER_SLOTS - 1))
-        if (p->h[i].obj == o && p->h[i].sample == sample && p->h[i].index == index) {
-            p->h[i].obj = GONE;
-            p->gone++;
-            return;
-        }
-}
-
-/* The hash anew from the chains: no tombstones. */
-static void holders_index(struct pass *p)
-{
-    p->gone = 0;
-    memset(p->h, 0, sizeof(p->h));
-    for (size_t i = 0; i < p->n; i++)
-        for (size_t k = 0; k < p->s[i].depth; k++)
-            holder_add(p, p->s[i].chain[k], i, k);
-}
-
-/*
- * `o` holds sample s's holder k - 1 (its block, for k = 0): it becomes
- * holder k if there is none, or if it is of a better kind than the one
- * there (what was found above that one goes). A frame never holds; a
- * holder already below in the chain would be a cycle.
- */
-static void offer(struct pass *p, size_t si, size_t k, PyObject *o)
-{
-    struct sample *s = &p->s[si];
-    lw_hold_kind_t kind;
-    int r;
-
-    if (k >= LW_HOLD_DEPTH || k > s->depth || (k < s->depth && s->chain[k] == o) ||
-        (k == s->depth && s->rooted))
-        return; /* nothing is said above a root */
-    kind = kind_of(o);
-    r = lw_holdpath_rank(kind);
-    if (r >= LW_HOLD_NEVER || in_chain(s, k, o) || (k < s->depth && r >= s->rank[k]))
-        return;
-    /* an object of the same plain type as the one it holds (a traceback
-     * holding the next, a node of a linked list): one step that stands for
-     * the chain, which can then be climbed to its end */
-    if (k && k == s->depth && (kind == LW_HOLD_OTHER || kind == LW_HOLD_INSTANCE) &&
-        Py_TYPE(o) == Py_TYPE(s->chain[k - 1]) && s->more[k - 1] < MORE_MAX) {
-        holder_remove(p, s->chain[k - 1], si, k - 1);
-        s->chain[k - 1] = o;
-        s->more[k - 1]++;
-        holder_add(p, o, si, k - 1);
-        p->moved = 1;
-        return;
-    }
-    while (s->depth > k) {
-        s->depth--;
-        holder_remove(p, s->chain[s->depth], si, s->depth);
-    }
-    s->chain[k] = o;
-    s->rank[k] = r;
-    s->more[k] = 0;
-    s->depth = k + 1;
-    s->rooted = lw_holdpath_is_root(kind);
-    holder_add(p, o, si, k);
-    p->moved = 1;
+    (void)ctx;
+    return (uintptr_t)Py_TYPE((PyObject *)o);
 }
 
 /*
@@ -303,45 +187,6 @@ static uintptr_t owned_block(PyObject *ref, bool *leaf)
     return 0;
 }
 
-/* Sorts the blocks' ranges into p->r, merging any that overlap. */
-static void sort_ranges(struct pass *p)
-{
-    p->nr = 0;
-    for (size_t i = 0; i < p->n; i++) {
-        size_t at;
-        for (at = p->nr; at > 0 && p->r[at - 1].lo > p->s[i].lo; at--)
-            p->r[at] = p->r[at - 1];
-        p->r[at] = (struct range){p->s[i].lo, p->s[i].hi, UINT32_C(1) << i};
-        p->nr++;
-    }
-    size_t w = 0;
-    for (size_t k = 0; k < p->nr; k++) {
-        if (w && p->r[k].lo < p->r[w - 1].hi) { /* overlaps: one range, both masks */
-            if (p->r[k].hi > p->r[w - 1].hi)
-                p->r[w - 1].hi = p->r[k].hi;
-            p->r[w - 1].mask |= p->r[k].mask;
-        } else {
-            p->r[w++] = p->r[k];
-        }
-    }
-    p->nr = w;
-}
-
-/* The samples whose merged range holds address a (a mask), 0 for none. */
-static uint32_t targets_at(const struct pass *p, uintptr_t a)
-{
-    size_t lo = 0, hi = p->nr;
-
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (p->r[mid].lo <= a)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo && a < p->r[lo - 1].hi ? p->r[lo - 1].mask : 0;
-}
-
 static int visit(PyObject *ref, void *arg)
 {
     struct pass *p = arg;
@@ -357,21 +202,10 @@ static int visit(PyObject *ref, void *arg)
 
     if (p->current == p->skip)
         return 0;
-    if (p->gone > HOLDER_SLOTS / 8)
-        holders_index(p);
     if (p->blocks) {
-        for (uint32_t m = targets_at(p, a); m; m &= m - 1) {
-            struct sample *t = &p->s[__builtin_ctz(m)];
-            if (a >= t->lo && a < t->hi)
-                offer(p, (size_t)__builtin_ctz(m), 0, p->current);
-        }
-        if (ref && (own = owned_block(ref, &leaf)) != 0) {
-            for (uint32_t m = targets_at(p, own); m; m &= m - 1) {
-                struct sample *t = &p->s[__builtin_ctz(m)];
-                if (own >= t->lo && own < t->hi) /* the block is ref's own */
-                    offer(p, (size_t)__builtin_ctz(m), 0, leaf ? p->current : ref);
-            }
-        }
+        lw_chains_block_ref(&p->c, a, (uintptr_t)p->current);
+        if (ref && (own = owned_block(ref, &leaf)) != 0) /* the block may be ref's own */
+            lw_chains_block_ref(&p->c, own, leaf ? (uintptr_t)p->current : a);
     }
     /* an untracked container's referents, one level down */
     if (p->untracked && !p->inner && ref && (PyDict_CheckExact(ref) || PyTuple_CheckExact(ref)) &&
@@ -385,9 +219,8 @@ static int visit(PyObject *ref, void *arg)
     }
     /* a holder found (just now, too: a container whose block is sampled,
      * an untracked one holding a sample): the current object holds it */
-    for (size_t i = slot_of(ref); ref && p->h[i].obj; i = (i + 1) & (HOLDER_SLOTS - 1))
-        if (p->h[i].obj == ref)
-            offer(p, p->h[i].sample, p->h[i].index + 1u, p->current);
+    if (lw_chains_is_holder(&p->c, a))
+        lw_chains_holder_ref(&p->c, a, (uintptr_t)p->current);
     return p->over;
 }
 
@@ -512,112 +345,120 @@ static void step_of(PyObject *o, PyObject *child, lw_hold_step_t *s)
     }
 }
 
-/* Sampled live blocks of `site` (never dereferenced). */
-static size_t blocks_of(uint32_t site, struct sample *t, size_t max)
+/* Sampled live blocks of `site` into the chains (never dereferenced). */
+static size_t blocks_of(uint32_t site, lw_chains_t *c)
 {
     const lw_ptrmap_t *m = lw_hooks_ptrmap();
-    size_t n = 0;
 
-    for (uint64_t i = 0; i <= m->mask && n < max; i++) {
+    for (uint64_t i = 0; i <= m->mask && c->n < SAMPLES; i++) {
         const lw_ptr_slot_t *s = &m->slots[i];
         if (s->key && lw_ptrmap_site_of(s->value) == site)
-            t[n++] = (struct sample){.lo = s->key, .hi = s->key + lw_ptrmap_size_of(s->value)};
+            lw_chains_add(c, s->key, s->key + lw_ptrmap_size_of(s->value));
     }
-    return n;
+    return c->n;
 }
 
-int lw_holders_walk(uint32_t site, uint64_t budget_us, char *out, size_t len)
+/*
+ * Passes over `all` until the chains are final, the budget is spent (the
+ * reason returned) or PASSES_MAX. An untracked container holds only atomic
+ * objects (CPython's rule) or other untracked containers: looking into
+ * them is needed for the sampled blocks, then only while a chain's last
+ * holder is one.
+ */
+static const char *climb(PyObject *all, struct pass *p)
 {
-    struct sample t[SAMPLES];
-    /* 16 x 12 steps of names (64 KiB) and a pass's hash: too much for a
-     * thread's stack */
-    lw_hold_step_t(*chain)[LW_HOLD_DEPTH] = calloc(SAMPLES, sizeof(*chain));
-    struct pass *p = calloc(1, sizeof(*p));
-    size_t depth[SAMPLES] = {0}, n = chain && p ? blocks_of(site, t, SAMPLES) : 0, agree, walked;
-    int pick;
-    PyObject *gc = NULL, *all = NULL;
-    uint64_t start = now_us();
-    const struct budget budget = {clock_us(CLOCK_THREAD_CPUTIME_ID) + budget_us,
-                                  start + WALL_TIMES * budget_us};
-    const char *why = NULL;
-    char path[LW_HOLD_TEXT_MAX];
-
-    if (!n) {
-        snprintf(out, len, "held by: unknown (%s)", chain && p
-                                                        ? "no sampled object of the site is live"
-                                                        : "out of memory");
-        free(chain);
-        free(p);
-        return -1;
-    }
-    gc = PyImport_ImportModule("gc");
-    all = gc ? PyObject_CallMethod(gc, "get_objects", NULL) : NULL;
-    if (!all || !PyList_Check(all)) {
-        PyErr_Clear();
-        Py_XDECREF(gc);
-        Py_XDECREF(all);
-        free(chain);
-        free(p);
-        snprintf(out, len, "held by: unknown (gc.get_objects() failed)");
-        return -1;
-    }
-    p->s = t;
-    p->n = n;
-    p->skip = all;
-    p->budget = &budget;
-    sort_ranges(p);
     for (int pass = 0; pass < PASSES_MAX; pass++) {
         bool any = false;
         p->blocks = pass == 0;
-        /* An untracked container holds only atomic objects (CPython's rule)
-         * or other untracked containers: looking into them is needed for
-         * the sampled blocks, then only while a chain's last holder is one. */
         p->untracked = pass == 0;
-        for (size_t i = 0; i < n; i++) {
-            PyObject *last = t[i].depth ? t[i].chain[t[i].depth - 1] : NULL;
-            any |= t[i].depth > 0;
-            p->untracked |= last && !t[i].rooted && PyObject_IS_GC(last) &&
+        for (size_t i = 0; i < p->c.n; i++) {
+            const lw_chain_t *t = &p->c.s[i];
+            PyObject *last = t->depth ? (PyObject *)t->holder[t->depth - 1] : NULL;
+            any |= t->depth > 0;
+            p->untracked |= last && !t->rooted && PyObject_IS_GC(last) &&
                             !PyObject_GC_IsTracked(last);
         }
         if (pass && !any)
-            break; /* no block had a holder */
-        holders_index(p);
-        p->moved = 0;
-        if (one_pass(all, p, pass % 2) < 0) {
-            why = "time budget spent";
-            break;
-        }
+            return NULL; /* no block had a holder */
+        lw_chains_pass(&p->c);
+        if (one_pass(all, p, pass % 2) < 0)
+            return "time budget spent";
         /* A pass that changed nothing has compared every chain's every
          * holder with all that holds the one below it: the chains are
          * final (a holder found in the middle of a pass had not seen the
          * objects before it, nor a chain that went on from it) */
-        if (!p->moved)
-            break;
+        if (!p->c.moved)
+            return NULL;
     }
-    /* say each chain: its holders' kinds and names, each with the one below */
-    for (size_t i = 0; i < n; i++) {
-        for (size_t k = 0; k < t[i].depth; k++) {
-            step_of(t[i].chain[k], k ? t[i].chain[k - 1] : NULL, &chain[i][k]);
-            chain[i][k].more = t[i].more[k];
+    return NULL;
+}
+
+/* Says the chains found (each holder's kind and name, with the one below)
+ * into out; returns the sample said, -1 for none. */
+static int say(const lw_chains_t *c, lw_hold_step_t (*chain)[LW_HOLD_DEPTH], const char *why,
+               uint64_t start, char *out, size_t len)
+{
+    size_t depth[SAMPLES] = {0}, agree, walked;
+    char path[LW_HOLD_TEXT_MAX];
+    int pick;
+
+    for (size_t i = 0; i < c->n; i++) {
+        const lw_chain_t *t = &c->s[i];
+        for (size_t k = 0; k < t->depth; k++) {
+            step_of((PyObject *)t->holder[k], k ? (PyObject *)t->holder[k - 1] : NULL,
+                    &chain[i][k]);
+            chain[i][k].more = t->more[k];
         }
-        depth[i] = t[i].depth;
+        depth[i] = t->depth;
     }
-    pick = lw_holdpath_pick((const lw_hold_step_t(*)[LW_HOLD_DEPTH])chain, depth, n, &agree,
+    pick = lw_holdpath_pick((const lw_hold_step_t(*)[LW_HOLD_DEPTH])chain, depth, c->n, &agree,
                             &walked);
     if (pick < 0) {
         snprintf(out, len, "held by: unknown (%s, %.1f ms)",
                  why ? why : "no referrer found: held from C code or a running frame",
                  (double)(now_us() - start) / 1000.0);
-    } else {
-        /* of the samples that found a holder (a block that is not an
-         * object, a dict's values say, has none), how many agree */
-        lw_holdpath_render(chain[pick], depth[pick], path, sizeof(path));
-        snprintf(out, len, "held by: %s (%zu of %zu samples, %.1f ms%s)", path, agree, walked,
-                 (double)(now_us() - start) / 1000.0,
-                 why ? ", cut short: time budget spent" : "");
+        return -1;
     }
-    Py_DECREF(all);
-    Py_DECREF(gc);
+    /* of the samples that found a holder (a block that is not an object, a
+     * dict's values say, has none), how many agree */
+    lw_holdpath_render(chain[pick], depth[pick], path, sizeof(path));
+    snprintf(out, len, "held by: %s (%zu of %zu samples, %.1f ms%s)", path, agree, walked,
+             (double)(now_us() - start) / 1000.0, why ? ", cut short: time budget spent" : "");
+    return pick;
+}
+
+int lw_holders_walk(uint32_t site, uint64_t budget_us, char *out, size_t len)
+{
+    static const lw_chain_ops_t ops = {kind_op, type_op, NULL};
+    /* 16 x 12 steps of names (64 KiB) and a pass's hash: too much for a
+     * thread's stack */
+    lw_hold_step_t(*chain)[LW_HOLD_DEPTH] = calloc(SAMPLES, sizeof(*chain));
+    struct pass *p = calloc(1, sizeof(*p));
+    PyObject *gc = NULL, *all = NULL;
+    uint64_t start = now_us();
+    const struct budget budget = {clock_us(CLOCK_THREAD_CPUTIME_ID) + budget_us,
+                                  start + WALL_TIMES * budget_us};
+    int pick = -1;
+
+    if (p)
+        lw_chains_init(&p->c, &ops);
+    if (!chain || !p || !blocks_of(site, &p->c)) {
+        snprintf(out, len, "held by: unknown (%s)",
+                 chain && p ? "no sampled object of the site is live" : "out of memory");
+        goto out;
+    }
+    gc = PyImport_ImportModule("gc");
+    all = gc ? PyObject_CallMethod(gc, "get_objects", NULL) : NULL;
+    if (!all || !PyList_Check(all)) {
+        snprintf(out, len, "held by: unknown (gc.get_objects() failed)");
+        goto out;
+    }
+    p->skip = all;
+    p->budget = &budget;
+    pick = say(&p->c, chain, climb(all, p), start, out, len);
+out:
+    Py_XDECREF(all);
+    Py_XDECREF(gc);
     PyErr_Clear();
     free(chain);
     free(p);
