@@ -56,7 +56,7 @@ TEST_DEPS    := prometheus chromium wrk python3-sqlalchemy python3-flask
 DEMO_DEPS    := python3-flask chromium
 BENCH_DEPS   := python3-flask wrk valgrind
 EVAL_DEPS    := python3-flask python3-sqlalchemy
-DEB_DEPS     := debhelper dpkg-dev fakeroot lintian
+DEB_DEPS     := build-essential debhelper dpkg-dev fakeroot lintian
 
 .SECONDARY: $(UNIT_OBJS) $(PLUGIN_OBJS)
 

@@ -50,7 +50,11 @@ def run_integration(only=()):
                                                     pattern="test_*.py")
     result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
     failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
-    return result.testsRun - failed - len(result.skipped), failed, len(result.skipped)
+    # an error in setUpClass (or tearDownClass) is a failure of no test that ran
+    ran_and_failed = sum(isinstance(t, unittest.TestCase)
+                         for t, _ in result.failures + result.errors)
+    ran_and_failed += len(result.unexpectedSuccesses)
+    return result.testsRun - ran_and_failed - len(result.skipped), failed, len(result.skipped)
 
 
 def main():
@@ -60,6 +64,8 @@ def main():
     ap.add_argument("--integration", action="store_true")
     ap.add_argument("--only", nargs="*", default=[],
                     help="integration tests to run, as module.Class.test names")
+    ap.add_argument("--no-skip", action="store_true",
+                    help="a skipped test fails the run (a step that exists to run it)")
     args = ap.parse_args()
 
     passed = failed = skipped = 0
@@ -77,6 +83,9 @@ def main():
         return 1
     line = f"{passed} passed, {failed} failed"
     print(line + (f", {skipped} skipped" if skipped else ""))
+    if skipped and args.no_skip:
+        print(f"{skipped} skipped where none may be (--no-skip)")
+        return 1
     return 1 if failed else 0
 
 

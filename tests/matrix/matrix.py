@@ -73,6 +73,9 @@ class Leg:
     python: str        # the interpreter, as /usr/bin/<python>
     plugin: str        # uWSGI's python plugin: Debian's python3, one built here, "" (none)
     what: str
+    # also builds, installs and purges the package (test_deb); `make deb`
+    # installs the tools it needs (DEB_DEPS) itself, as on a fresh machine
+    deb: bool = False
 
     @property
     def built_plugin(self):  # a python plugin built here from uwsgi-src
@@ -84,7 +87,8 @@ class Leg:
 
 
 LEGS = [
-    Leg("trixie", "trixie", "python3", "python3", "Debian 13: python3, uWSGI, python3 plugin"),
+    Leg("trixie", "trixie", "python3", "python3", "Debian 13: python3, uWSGI, python3 plugin",
+        deb=True),
     Leg("sid", "sid", "python3", "python3", "unstable: python3, uWSGI, python3 plugin"),
     Leg("sid-3.13", "sid", "python3.13", "python313",
         "unstable: python3.13, plugin from uwsgi-src"),
@@ -100,7 +104,8 @@ LEGS = [
 # torture subset) and the leaks of the eval corpus that take different paths
 # through CPython. The modules left out test the master's C (the HTTP page
 # and Prometheus, drills under wrk, cgroups, metrics), the same on every
-# Python, and run in `make test` on the machine itself.
+# Python, and run in `make test` on the machine itself. Debian 13's leg
+# also builds the package there, installs it and purges it (test_deb).
 CI_INTEGRATION = ["test_app_hooks", "test_build", "test_children", "test_deaths",
                   "test_detection", "test_engine", "test_evict", "test_holders", "test_native",
                   "test_plugin", "test_report", "test_torture", "test_versions"]
@@ -405,6 +410,10 @@ def steps(leg, plan):
     else:
         out.append(("eval (subset)", f"python3 tests/eval/eval.py {' '.join(CI_EVAL)}",
                     test_env(leg)))
+        if leg.deb:  # make test runs it in the full plan; here it may not skip
+            out.append(("package (make deb, install, purge)",
+                        "python3 tests/run.py --integration --no-skip --only test_deb",
+                        test_env(leg)))
     return out
 
 
