@@ -157,7 +157,13 @@ $(BUILD)/bench/drain: tests/bench/drain.c $(CORE_SRCS) $(HEADERS) plugin/engine.
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(WARN) -O2 -Isrc $< $(CORE_SRCS) -o $@ -ljansson -lm
 
-bench: $(PLUGIN) $(BUILD)/bench/drain
+# make bench's floor: allocator hooks that pass every call on (tests/bench/floor.c).
+$(BUILD)/bench/floor_plugin.so: tests/bench/floor.c $(BUILD)/uwsgi.h | deps
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(UWSGI_CFLAGS) -isystem $(BUILD) $(PY_CFLAGS) $(WARN) -fPIC -shared $< -o $@
+
+bench: $(PLUGIN) $(BUILD)/bench/drain $(BUILD)/bench/floor_plugin.so
 	$(call install_missing,$(BENCH_DEPS))
 	@$(HOST_PYTHON) tests/bench/bench.py
 	@$(HOST_PYTHON) tests/bench/instructions.py

@@ -205,6 +205,14 @@ static inline int lw_py_frame_line(lw_py_frame_t *f)
     return LW_PY_FRAME_LINE(f);
 }
 
+/* A complete frame's last instruction, in code units from the start of its
+ * bytecode: what its line is computed from (every version from 3.11 to 3.15
+ * defines it inline, and its line is the code object's line of it). */
+static inline int lw_py_frame_lasti(lw_py_frame_t *f)
+{
+    return _PyInterpreterFrame_LASTI(f);
+}
+
 /* Visits the key tables on the free list until visit() returns false. */
 static inline void lw_py_keys_shelf_walk(bool (*visit)(const void *block))
 {

@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 """make bench: what leakwatch costs, in throughput, CPU and memory.
 
-Part 1, throughput. Four servers of app.py run side by side (one worker
+Part 1, throughput. Five servers of app.py run side by side (one worker
 each, loopback):
   without   the app alone
+  floor     allocator hooks that pass every call on, recording nothing
+            (tests/bench/floor.c): the floor of any design built on them
   defaults  --plugin leakwatch_plugin.so, every setting at its default
   exact     the same with --leakwatch-sample-rate exact (every allocation)
   seed      no leakwatch; the app wrapped in the "seed recipe" middleware
@@ -52,6 +54,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 from harness import free_port, http_get  # noqa: E402
 PLUGIN = os.path.join(ROOT, "leakwatch_plugin.so")
+FLOOR = os.path.join(ROOT, "build", "bench", "floor_plugin.so")  # tests/bench/floor.c
 ENDPOINTS = ["/json", "/alloc", "/tiny"]
 WRK_TIMEOUT = "30s"   # a slow response on a noisy VM is not an error here
 SOAK_WARMUP = 0.10    # growth is judged from this fraction of the requests on
@@ -240,6 +243,7 @@ def ratio(x, width=0):
 
 def throughput(args):
     configs = [("without", [], None),
+               ("floor", ["--plugin", FLOOR], None),
                ("defaults", ["--plugin", PLUGIN], None),
                ("exact", ["--plugin", PLUGIN, "--leakwatch-sample-rate", "exact"], None),
                ("seed", [], {"LEAKWATCH_BENCH_SEED": args.seed_frames})]
@@ -268,12 +272,15 @@ def throughput(args):
     print(f"   seed = no leakwatch; tracemalloc.start({args.seed_frames}) before Flask is imported, "
           f"per request gc.collect() + take_snapshot() + compare_to(previous, 'lineno')")
     print("req/s: median of 'without', and medians of the per-round ratios config / without "
-          "(higher is better, target for defaults >= 0.98)")
-    print(f"{'endpoint':10} {'without req/s':>14}" + "".join(f" {n + ' ratio':>15}" for n in names))
+          "(higher is better; targets: defaults >= 0.98 of without on /json and /tiny, and\n"
+          "defaults/floor, the median of the per-round ratios defaults / floor, >= 0.99)")
+    print(f"{'endpoint':10} {'without req/s':>14}" + "".join(f" {n + ' ratio':>15}" for n in names)
+          + f" {'defaults/floor':>15}")
     for path in ENDPOINTS:
         base = rps[("without", path)]
         print(f"{path:10} {statistics.median(base):14.1f}"
-              + "".join(" " + ratio(median_ratio(rps[(n, path)], base), 15) for n in names))
+              + "".join(" " + ratio(median_ratio(rps[(n, path)], base), 15) for n in names)
+              + " " + ratio(median_ratio(rps[("defaults", path)], rps[("floor", path)]), 15))
     print("  per-round ratios:")
     for path in ENDPOINTS:
         base = rps[("without", path)]
@@ -281,12 +288,15 @@ def throughput(args):
             print(f"    {path:8} {n:9} " + " ".join(ratio(v / b) for v, b in zip(rps[(n, path)], base)))
     print()
     print("worker CPU per request (scheduler run time / requests served), median of 'without' in us, "
-          "and medians of the per-round ratios config / without (lower is better)")
-    print(f"{'endpoint':10} {'without us':>14}" + "".join(f" {n + ' ratio':>15}" for n in names))
+          "and medians of the per-round ratios config / without (lower is better; target:\n"
+          "defaults at most 0.01 over floor)")
+    print(f"{'endpoint':10} {'without us':>14}" + "".join(f" {n + ' ratio':>15}" for n in names)
+          + f" {'defaults/floor':>15}")
     for path in ENDPOINTS:
         base = cpu[("without", path)]
         print(f"{path:10} {statistics.median(base):14.1f}"
-              + "".join(f" {median_ratio(cpu[(n, path)], base):15.3f}" for n in names))
+              + "".join(f" {median_ratio(cpu[(n, path)], base):15.3f}" for n in names)
+              + f" {median_ratio(cpu[('defaults', path)], cpu[('floor', path)]):15.3f}")
     print("  per-round ratios:")
     for path in ENDPOINTS:
         base = cpu[("without", path)]

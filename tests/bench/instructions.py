@@ -4,9 +4,13 @@
 Deterministic where wall-clock throughput on a shared 2-core VM is not:
 each configuration serves the benchmark app from one uWSGI process under
 `valgrind --tool=callgrind`; after a warm-up the counters are zeroed, N
-requests are sent to one endpoint, and the counters dumped. Also reports
-what leakwatch's hooks cost per call (self instructions / calls), the
-figure that every allocation and free of every request pays.
+requests are sent to one endpoint, and the counters dumped. Three
+configurations: without leakwatch, the floor (tests/bench/floor.c:
+allocator hooks that pass every call on) and leakwatch. Also reports what
+leakwatch's hooks cost per call (self instructions / calls), the figure
+that every allocation and free of every request pays, and the functions
+whose instructions per request grew most from the floor to leakwatch:
+where the cost above the floor goes.
 """
 import argparse
 import collections
@@ -24,6 +28,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 from harness import free_port, http_get  # noqa: E402
 PLUGIN = os.path.join(ROOT, "leakwatch_plugin.so")
+FLOOR = os.path.join(ROOT, "build", "bench", "floor_plugin.so")
 ENDPOINTS = ["/json", "/alloc", "/tiny"]
 HOOKS = ["hook_malloc", "hook_calloc", "hook_realloc", "hook_free"]
 
@@ -129,13 +134,26 @@ def main():
                     help="the plugin to measure (another build, to compare two versions)")
     args = ap.parse_args()
     base = measure([], args.requests)
+    floor = measure(["--plugin", FLOOR], args.requests)
     lw = measure(["--plugin", os.path.abspath(args.plugin)] + args.extra, args.requests)
-    print(f"instructions per request (callgrind, {args.requests} requests per endpoint, 1 process)")
-    print(f"{'endpoint':10} {'without':>12} {'leakwatch':>12} {'ratio':>7}")
+    print(f"instructions per request (callgrind, {args.requests} requests per endpoint, 1 process;"
+          " target: leakwatch's ratio at most 0.01 over the floor's)")
+    print(f"{'endpoint':10} {'without':>12} {'floor':>12} {'leakwatch':>12} {'floor':>7}"
+          f" {'lw':>7} {'lw-floor':>8}")
     hook_ir, hook_calls = collections.Counter(), collections.Counter()
     for path in ENDPOINTS:
-        b, l = base[path][0] / args.requests, lw[path][0] / args.requests
-        print(f"{path:10} {b:12.0f} {l:12.0f} {l / b:7.3f}")
+        b, f, l = (r[path][0] / args.requests for r in (base, floor, lw))
+        print(f"{path:10} {b:12.0f} {f:12.0f} {l:12.0f} {f / b:7.3f} {l / b:7.3f}"
+              f" {(l - f) / b:+8.3f}")
+    for path in ENDPOINTS:
+        grew = collections.Counter(lw[path][1])
+        # the floor's hooks stand where leakwatch's are: compared with them
+        grew.subtract({fn.replace("floor_", "hook_"): ir for fn, ir in floor[path][1].items()})
+        top = [(fn, ir) for fn, ir in grew.most_common(8) if ir > 0]
+        print(f"  {path}: instructions per request above the floor, by function (self):")
+        for fn, ir in top:
+            print(f"    {ir / args.requests:9.0f}  {fn}")
+    for path in ENDPOINTS:
         for h in HOOKS:
             hook_ir[h] += lw[path][1][h]
             hook_calls[h] += lw[path][2][h]
