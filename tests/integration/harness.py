@@ -36,6 +36,8 @@ PY_PLUGIN = os.environ.get("LEAKWATCH_PY_PLUGIN", "python3")
 PYTHON_PLUGIN = ["--plugin", PY_PLUGIN] if PY_PLUGIN else []
 PYTHON = os.environ.get("LEAKWATCH_PYTHON") or "/usr/bin/python3"
 
+# what a worker's SITES line says it could not record: must stay 0 (issue 20)
+SITES_LOST = re.compile(r"^\[leakwatch\] SITES .*, (\d+) lost, ", re.M)
 STATUS_HEAD = re.compile(r"^\[leakwatch\] STATUS (\d+) workers, (\d+) requests, (\d+) respawns$")
 STATUS_WORKER = re.compile(
     r"^\[leakwatch\]   worker (\d+) pid (\d+): (\d+) requests, spawn (\d+)$")
@@ -131,7 +133,7 @@ class Server:
     """
 
     def __init__(self, app, args=(), load="path", master=True, processes=2,
-                 stats=True, summary=1, preexec_fn=None):
+                 stats=True, summary=1, preexec_fn=None, lost_ok=False):
         self.app = os.path.join(APPS, app)
         self.args = list(args)
         self.load = load
@@ -140,6 +142,7 @@ class Server:
         self.stats = stats
         self.summary = summary
         self.preexec_fn = preexec_fn  # run in uWSGI's process before exec (limits)
+        self.lost_ok = lost_ok  # a test that fills leakwatch's tables on purpose
         self.proc = None
         self.closed_log = None
         self.tmp = tempfile.mkdtemp(prefix="leakwatch-it-")
@@ -297,5 +300,10 @@ class UwsgiTestCase(unittest.TestCase):
         return server.start()
 
     def _assert_no_sanitizer_report(self, server):
-        reports = sanitizer_reports(server.log())
+        log = server.log()
+        reports = sanitizer_reports(log)
         self.assertEqual(reports, [], "a sanitizer reported an error in uWSGI")
+        # and nothing was lost, in any test that does not fill a table on purpose
+        if not server.lost_ok:
+            self.assertEqual([n for n in SITES_LOST.findall(log) if n != "0"], [],
+                             "a worker could not record samples (SITES ... lost)")

@@ -581,7 +581,8 @@ class DrillTest(UwsgiTestCase):
         http = free_port()
         # a sample rate of 64 bytes: nearly every ~100-byte object of the burst
         # is sampled (the default, threshold/64, would sample 1 in 80 of them)
-        server = self.server("drill_sites.py", processes=processes, summary=1, args=[
+        # lost_ok: the burst fills the worker's site table on purpose
+        server = self.server("drill_sites.py", processes=processes, summary=1, lost_ok=True, args=[
             "--leakwatch-threshold", "512k", "--leakwatch-sample-rate", "64",
             "--leakwatch-http", f":{http}", "--env", f"N_SITES={n_sites}"])
         return server, http

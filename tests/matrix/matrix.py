@@ -106,9 +106,9 @@ LEGS = [
 # and Prometheus, drills under wrk, cgroups, metrics), the same on every
 # Python, and run in `make test` on the machine itself. Debian 13's leg
 # also builds the package there, installs it and purges it (test_deb).
-CI_INTEGRATION = ["test_app_hooks", "test_build", "test_children", "test_deaths",
-                  "test_detection", "test_engine", "test_evict", "test_holders", "test_native",
-                  "test_plugin", "test_report", "test_torture", "test_versions"]
+CI_INTEGRATION = ["test_app_hooks", "test_build", "test_children", "test_cross_family",
+                  "test_deaths", "test_detection", "test_engine", "test_evict", "test_holders",
+                  "test_native", "test_plugin", "test_report", "test_torture", "test_versions"]
 CI_EVAL = ["leak_class_list.py", "leak_contextvars.py", "leak_dynamic_classes.py",
            "leak_exception.py", "leak_native.py", "ok_cycles.py"]
 # The monolithic leg's leak: the tests that run uWSGI with the plugin and a
