@@ -92,6 +92,13 @@ size_t lw_sites_drain(lw_sites_t *t, lw_site_delta_t *out, size_t max);
  */
 void lw_sites_unpublish(lw_sites_t *t, const lw_site_delta_t *delta);
 
+/* Whether any site changed since the last drain (a drain may still find
+ * they all came back to where they were). */
+static inline bool lw_sites_changed(const lw_sites_t *t)
+{
+    return t->ndirty > 0;
+}
+
 /* The site at `index`, or NULL if not in use. */
 const lw_site_t *lw_sites_get(const lw_sites_t *t, uint32_t index);
 

@@ -129,7 +129,9 @@ static void test_sites_drain_reports_net_changes_once(void **state)
     lw_sites_add_hooksafe(&table, b, weight(70, 1));
     lw_sites_sub_hooksafe(&table, b, weight(70, 1)); /* b came back: no delta */
     assert_int_equal(table.ndirty, 2);
+    assert_true(lw_sites_changed(&table));
     assert_int_equal(lw_sites_drain(&table, out, 8), 1);
+    assert_false(lw_sites_changed(&table)); /* what the engine names no endpoint for */
     assert_int_equal(out[0].site, a);
     assert_int_equal(out[0].bytes, 150);
     assert_int_equal(out[0].count, 3);
@@ -178,6 +180,7 @@ static void test_sites_unpublish_gives_a_delta_back(void **state)
     lw_sites_add_hooksafe(&table, a, weight(300, 3));
     assert_int_equal(lw_sites_drain(&table, out, 4), 1);
     lw_sites_unpublish(&table, &out[0]); /* the ring was full */
+    assert_true(lw_sites_changed(&table));
     lw_sites_add_hooksafe(&table, a, weight(20, 1));
     assert_int_equal(lw_sites_drain(&table, out, 4), 1);
     assert_int_equal(out[0].bytes, 320); /* coalesced: nothing lost */
