@@ -46,6 +46,14 @@ def run(m):
     try:
         with ThreadPoolExecutor(4) as pool:
             sizes = list(pool.map(lambda i: int(server.get("/")[1]), range(requests)))
+            # that chance of 1 in 150 a worker, over 24 runs, left about one
+            # make eval in three with a cache not full: serve on until both
+            # are (at most as many requests again)
+            extra = 0
+            while min(sizes[-64:]) != keys and extra < requests:
+                sizes += pool.map(lambda i: int(server.get("/")[1]), range(256))
+                extra += 256
+        requests += extra
         full = min(sizes[-64:]) == keys  # both workers answer among the last 64
         return {"m": m, "keys": keys, "requests": requests, "full": full,
                 "reports": reported(server), "log": server.log_path}
