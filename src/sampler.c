@@ -49,7 +49,80 @@
  */
 #include "sampler.h"
 
-#include <math.h>
+#include <string.h>
+
+/*
+ * The two functions of the math library the sampler needs, written here:
+ * a worker that calls libm's log() and expm1() maps their code and tables,
+ * 350 KiB of the worker's RSS (measured: libm's resident pages in a make
+ * bench worker, 68 KiB without leakwatch, 420 KiB with), which uWSGI's
+ * --reload-on-rss and the memory limits count. Accuracy: within a few units
+ * in the last place of libm's (test_sampler compares them); any deterministic
+ * function would keep the estimator's add and subtract bit-for-bit equal.
+ */
+#define LN2_HI 0x1.62e42fee00000p-1  /* ln 2, its top 32 bits of mantissa */
+#define LN2_LO 0x1.a39ef35793c76p-33 /* and the rest */
+#define LOG2E  0x1.71547652b82fep0
+
+static double from_bits(uint64_t bits)
+{
+    double d;
+
+    memcpy(&d, &bits, sizeof(d));
+    return d;
+}
+
+double lw_sampler_ln(double x)
+{
+    uint64_t bits;
+    int e;
+    double m, f, s, poly;
+
+    memcpy(&bits, &x, sizeof(bits));
+    e = (int)((bits >> 52) & 0x7ff) - 1023;
+    m = from_bits((bits & UINT64_C(0x000fffffffffffff)) | UINT64_C(0x3ff0000000000000));
+    if (m > 0x1.6a09e667f3bcdp0) { /* sqrt 2: m in [sqrt(1/2), sqrt(2)) */
+        m *= 0.5;
+        e++;
+    }
+    /* ln m = 2 atanh(f), f = (m-1)/(m+1), |f| <= 0.1716: the series' 11th
+     * term is below 2^-53 of the first */
+    f = (m - 1.0) / (m + 1.0);
+    s = f * f;
+    poly = 1.0 / 21;
+    for (int k = 9; k >= 0; k--)
+        poly = 1.0 / (2 * k + 1) + s * poly;
+    return (double)e * LN2_HI + ((double)e * LN2_LO + 2.0 * f * poly);
+}
+
+double lw_sampler_one_minus_exp_neg(double x)
+{
+    double r, y, sum;
+    int k;
+
+    if (x < 0.25) { /* x - x^2/2! + x^3/3! - ...: no cancellation near 0 */
+        sum = 1.0;
+        for (int n = 17; n >= 2; n--)
+            sum = 1.0 - x / n * sum;
+        return x * sum;
+    }
+    if (x > 40.0) /* exp(-x) < 2^-57 */
+        return 1.0;
+    /* exp(-x) = 2^-k exp(-r), x = k ln 2 + r, |r| <= ln 2 / 2 */
+    k = (int)(x * LOG2E + 0.5);
+    r = (x - k * LN2_HI) - k * LN2_LO;
+    y = -r;
+    sum = 1.0;
+    for (int n = 17; n >= 1; n--)
+        sum = 1.0 + y / n * sum;
+    return 1.0 - sum * from_bits((uint64_t)(1023 - k) << 52);
+}
+
+/* v >= 0, below 2^62: rounded half up, as llround() does for positives */
+static int64_t round_positive(double v)
+{
+    return (int64_t)(v + 0.5);
+}
 
 static uint64_t next_random(uint64_t *state)
 {
@@ -86,7 +159,7 @@ void lw_sampler_rearm_hooksafe(lw_sampler_t *s)
     }
     /* u uniform in (0, 1]: 53 random bits, never 0, so log(u) is finite */
     u = ((double)(next_random(&s->rng) >> 11) + 1.0) * 0x1.0p-53;
-    gap = -log(u) * s->mean;
+    gap = -lw_sampler_ln(u) * s->mean;
     if (gap < 1.0)
         gap = 1.0;
     if (gap > 0x1.0p62)
@@ -104,11 +177,11 @@ lw_weight_t lw_sampler_weight(const lw_sampler_t *s, uint64_t size)
         w.count = LW_COUNT_ONE;
         return w;
     }
-    p = -expm1(-(double)size / s->mean);
+    p = lw_sampler_one_minus_exp_neg((double)size / s->mean);
     if (p <= 0.0) /* unreachable for size >= 1 and finite mean; stay safe */
         p = 1.0 / s->mean;
-    w.bytes = (int64_t)llround((double)size / p);
-    w.count = (int64_t)llround((double)LW_COUNT_ONE / p);
+    w.bytes = round_positive((double)size / p);
+    w.count = round_positive((double)LW_COUNT_ONE / p);
     if (w.bytes < (int64_t)size)
         w.bytes = (int64_t)size;
     return w;

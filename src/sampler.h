@@ -51,6 +51,11 @@ static inline bool lw_sampler_take_hooksafe(lw_sampler_t *s, size_t size)
 /* Draws the next interval after a recorded allocation. No allocation, no locks. */
 void lw_sampler_rearm_hooksafe(lw_sampler_t *s);
 
+/* ln(x) for normal finite x > 0, and 1 - exp(-x) for x >= 0, without libm
+ * (see sampler.c). Pure; exposed for their tests. */
+double lw_sampler_ln(double x);
+double lw_sampler_one_minus_exp_neg(double x);
+
 /* The weight of a recorded allocation of `size` bytes. Pure. */
 lw_weight_t lw_sampler_weight(const lw_sampler_t *s, uint64_t size);
 

@@ -7,6 +7,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "sampler.h"
 
@@ -119,6 +120,45 @@ static void test_sampler_weights_follow_the_formula(void **state)
         assert_true(lw_sampler_weight(&s, sz).bytes >= (int64_t)sz);
 }
 
+/* ulps between two finite doubles of the same sign */
+static uint64_t ulps_apart(double a, double b)
+{
+    int64_t ia, ib;
+
+    memcpy(&ia, &a, sizeof(ia));
+    memcpy(&ib, &b, sizeof(ib));
+    return (uint64_t)(ia > ib ? ia - ib : ib - ia);
+}
+
+/* The sampler's own ln and 1 - exp(-x) (no libm in the worker) agree with
+ * libm's within 4 units in the last place, over every binade the sampler
+ * uses them in: u in [2^-53, 1], x = size / mean from 2^-40 to past 40. */
+static void test_sampler_math_agrees_with_libm(void **state)
+{
+    uint64_t rng = 12345, worst_ln = 0, worst_exp = 0;
+
+    (void)state;
+    assert_true(lw_sampler_ln(1.0) == 0.0);
+    assert_true(lw_sampler_one_minus_exp_neg(0.0) == 0.0);
+    assert_true(lw_sampler_one_minus_exp_neg(1000.0) == 1.0);
+    for (int i = 0; i < 200000; i++) {
+        double m, u, x;
+
+        rng ^= rng >> 12, rng ^= rng << 25, rng ^= rng >> 27;
+        m = 1.0 + (double)((rng * UINT64_C(0x2545F4914F6CDD1D)) >> 11) * 0x1.0p-53; /* [1, 2) */
+        u = ldexp(m, -1 - i % 53);                   /* [2^-53, 1) */
+        x = ldexp(m, i % 47 - 41);                   /* [2^-41, 64) */
+        if (ulps_apart(lw_sampler_ln(u), log(u)) > worst_ln)
+            worst_ln = ulps_apart(lw_sampler_ln(u), log(u));
+        if (ulps_apart(lw_sampler_one_minus_exp_neg(x), -expm1(-x)) > worst_exp)
+            worst_exp = ulps_apart(lw_sampler_one_minus_exp_neg(x), -expm1(-x));
+    }
+    print_message("worst: ln %llu ulp, 1 - exp(-x) %llu ulp\n", (unsigned long long)worst_ln,
+                  (unsigned long long)worst_exp);
+    assert_true(worst_ln <= 4);
+    assert_true(worst_exp <= 4);
+}
+
 static void test_sampler_gaps_average_the_mean(void **state)
 {
     lw_sampler_t s;
@@ -172,6 +212,7 @@ int main(void)
         cmocka_unit_test(test_sampler_mixed_sizes_are_estimated_without_bias),
         cmocka_unit_test(test_sampler_large_blocks_are_always_recorded_at_their_size),
         cmocka_unit_test(test_sampler_weights_follow_the_formula),
+        cmocka_unit_test(test_sampler_math_agrees_with_libm),
         cmocka_unit_test(test_sampler_gaps_average_the_mean),
         cmocka_unit_test(test_sampler_exact_mode_records_everything_exactly),
         cmocka_unit_test(test_sampler_zero_size_and_seeds_are_safe),
