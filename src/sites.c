@@ -1,4 +1,5 @@
 #include "sites.h"
+#include "index.h"
 
 #include <errno.h>
 #include <string.h>
@@ -38,14 +39,29 @@ int lw_sites_init(lw_sites_t *t, void *mem, uint32_t capacity)
     t->index = (uint32_t *)(t->sites + capacity);
     t->dirty = t->index + 2 * (size_t)capacity;
     t->capacity = capacity;
+    t->slots = lw_index_initial_slots(capacity);
     t->used = 1; /* the overflow site, key all zero */
     return 0;
 }
 
+/* The index grown: every site again but the overflow site, which is never
+ * looked up (lw_index_grows). */
+static void reindex(lw_sites_t *t)
+{
+    memset(t->index, 0, t->slots * sizeof(*t->index));
+    for (uint32_t idx = 1; idx < t->used; idx++) {
+        uint64_t i = key_hash(&t->sites[idx].key) % t->slots;
+
+        while (t->index[i] != 0)
+            i = (i + 1) % t->slots;
+        t->index[i] = idx;
+    }
+}
+
 int lw_sites_intern_hooksafe(lw_sites_t *t, const lw_site_key_t *key, uint32_t *site)
 {
-    uint64_t slots = 2 * (uint64_t)t->capacity; /* load <= 1/2: short probes */
-    uint64_t i = key_hash(key) % slots;
+    uint64_t h = key_hash(key), slots = t->slots; /* load <= 1/2: short probes */
+    uint64_t i = h % slots;
 
     for (;; i = (i + 1) % slots) {
         uint32_t idx = t->index[i];
@@ -60,6 +76,11 @@ int lw_sites_intern_hooksafe(lw_sites_t *t, const lw_site_key_t *key, uint32_t *
         t->overflowed++;
         *site = LW_SITE_OVERFLOW;
         return 0;
+    }
+    if (lw_index_grows(&t->slots, t->used, t->capacity)) {
+        reindex(t);
+        for (i = h % t->slots; t->index[i] != 0; i = (i + 1) % t->slots)
+            ;
     }
     t->index[i] = t->used;
     t->sites[t->used].key = *key;

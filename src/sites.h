@@ -53,9 +53,10 @@ typedef struct lw_site_delta {
 
 typedef struct lw_sites {
     lw_site_t *sites;     /* [capacity]; [0] is the overflow site */
-    uint32_t *index;      /* [2 * capacity] open addressing, 0 = empty */
+    uint32_t *index;      /* [2 * capacity] open addressing, 0 = empty; [slots] in use */
     uint32_t *dirty;      /* [capacity] stack of dirty site indices */
     uint32_t capacity;
+    uint32_t slots;       /* of the index, grown as used (lw_index_grows) */
     uint32_t used;        /* sites in use, overflow site included */
     uint32_t ndirty;
     uint64_t overflowed;  /* samples that found the table full */

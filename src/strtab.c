@@ -1,4 +1,5 @@
 #include "strtab.h"
+#include "index.h"
 
 #include <errno.h>
 #include <string.h>
@@ -32,13 +33,27 @@ int lw_strtab_init(lw_strtab_t *t, void *mem, uint32_t capacity, uint32_t arena_
     t->index = (uint32_t *)(t->entries + capacity + 1);
     t->arena = (char *)(t->index + 2 * (size_t)capacity);
     t->capacity = capacity;
+    t->slots = lw_index_initial_slots(capacity);
     t->arena_bytes = arena_bytes;
     return 0;
 }
 
+/* The index grown: every id again, by its kept hash (lw_index_grows). */
+static void reindex(lw_strtab_t *t)
+{
+    memset(t->index, 0, t->slots * sizeof(*t->index));
+    for (uint32_t id = 1; id <= t->used; id++) {
+        uint64_t i = t->entries[id].hash % t->slots;
+
+        while (t->index[i] != 0)
+            i = (i + 1) % t->slots;
+        t->index[i] = id;
+    }
+}
+
 int lw_strtab_intern_hooksafe(lw_strtab_t *t, const char *s, uint32_t len, uint32_t *id)
 {
-    uint64_t h = hash_bytes(s, len), slots = 2 * (uint64_t)t->capacity;
+    uint64_t h = hash_bytes(s, len), slots = t->slots;
     uint64_t i = h % slots;
 
     for (;; i = (i + 1) % slots) {
@@ -56,6 +71,11 @@ int lw_strtab_intern_hooksafe(lw_strtab_t *t, const char *s, uint32_t len, uint3
         t->refused++;
         *id = LW_STR_NONE;
         return -ENOSPC;
+    }
+    if (lw_index_grows(&t->slots, t->used + 1, t->capacity)) {
+        reindex(t);
+        for (i = h % t->slots; t->index[i] != 0; i = (i + 1) % t->slots)
+            ;
     }
     lw_str_t *e = &t->entries[++t->used];
     e->hash = h;

@@ -10,7 +10,8 @@
  * are keyed by their ids: the same file and function compiled again is the
  * same site, and nothing of the code object is kept.
  *
- * Open addressing over ids (load at most 1/2), entries and the text arena
+ * Open addressing over ids (load at most 1/2; the index grows in place, see
+ * index.h), entries and the text arena
  * in memory from the caller; the table never allocates, so interning fits
  * inside allocator hooks. Id 0 is never handed out: callers use it for "no
  * name". Strings are never removed; when the table or the arena is full,
@@ -32,9 +33,10 @@ typedef struct lw_str {
 
 typedef struct lw_strtab {
     lw_str_t *entries;    /* [capacity + 1]; [0] is "no name" */
-    uint32_t *index;      /* [2 * capacity] ids, 0 = empty slot */
+    uint32_t *index;      /* [2 * capacity] ids, 0 = empty slot; [slots] in use */
     char *arena;          /* [arena_bytes] */
     uint32_t capacity;    /* strings at most */
+    uint32_t slots;       /* of the index, grown as used (lw_index_grows) */
     uint32_t used;        /* ids handed out so far (the next is used + 1) */
     uint32_t arena_bytes;
     uint32_t arena_used;

@@ -246,6 +246,39 @@ static void test_sites_full_ring_loses_nothing(void **state)
     free(tmem);
 }
 
+/* The index starts small and grows in place (index.h); sites keep their
+ * ids across growths and are found again after them. */
+static void test_sites_index_grows_as_used(void **state)
+{
+    void *big = calloc(1, lw_sites_bytes(4096));
+    lw_sites_t t;
+    uint32_t ids[3000];
+
+    (void)state;
+    assert_int_equal(lw_sites_init(&t, big, 4096), 0);
+    assert_int_equal(t.slots, 1024);
+    for (int i = 0; i < 3000; i++) {
+        lw_site_key_t k = key(0x7000, i);
+        assert_int_equal(lw_sites_intern_hooksafe(&t, &k, &ids[i]), 1);
+        assert_int_equal(ids[i], (uint32_t)i + 1);
+        if (i + 1 == 512) {
+            assert_int_equal(t.slots, 1024);
+            for (uint32_t s = 1024; s < 2 * 4096; s++)
+                assert_int_equal(t.index[s], 0);
+        }
+        if (i + 1 == 513)
+            assert_int_equal(t.slots, 2048);
+    }
+    assert_int_equal(t.slots, 8192);
+    for (int i = 0; i < 3000; i++) {
+        uint32_t s;
+        lw_site_key_t k = key(0x7000, i);
+        assert_int_equal(lw_sites_intern_hooksafe(&t, &k, &s), 0);
+        assert_int_equal(s, ids[i]);
+    }
+    free(big);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -259,6 +292,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test(test_sites_drain_in_small_batches_loses_nothing),
         cmocka_unit_test(test_sites_full_ring_loses_nothing),
+        cmocka_unit_test(test_sites_index_grows_as_used),
         cmocka_unit_test_setup_teardown(test_sites_unpublish_gives_a_delta_back, setup_small,
                                         teardown),
     };

@@ -139,6 +139,37 @@ static void test_strtab_full_arena_refuses_and_counts(void **state)
     free(mem);
 }
 
+/* The index starts small and grows in place as names come (index.h): a few
+ * hundred names touch 4 KiB of it, not all 2 * capacity slots; ids never
+ * change across a growth, and every name is found again after it. */
+static void test_strtab_index_grows_as_used(void **state)
+{
+    void *mem;
+    lw_strtab_t *t = new_table(8192, 1 << 20, &mem);
+    char name[32];
+
+    (void)state;
+    assert_int_equal(t->slots, 1024);
+    for (uint32_t i = 0; i < 5000; i++) {
+        snprintf(name, sizeof(name), "module_%u.py", i);
+        assert_int_equal(intern(t, name, 1), i + 1);
+        if (i + 1 == 512) { /* half of 1024: no growth yet, nothing past it written */
+            assert_int_equal(t->slots, 1024);
+            for (uint32_t k = 1024; k < 2 * 8192; k++)
+                assert_int_equal(t->index[k], 0);
+        }
+        if (i + 1 == 513)
+            assert_int_equal(t->slots, 2048);
+    }
+    assert_int_equal(t->slots, 2 * 8192); /* 5000 names: the whole room */
+    for (uint32_t i = 0; i < 5000; i++) {
+        snprintf(name, sizeof(name), "module_%u.py", i);
+        assert_int_equal(intern(t, name, 0), i + 1);
+        assert_string_equal(lw_strtab_text(t, i + 1), name);
+    }
+    free(mem);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -148,6 +179,7 @@ int main(void)
         cmocka_unit_test(test_strtab_many_strings_keep_their_ids),
         cmocka_unit_test(test_strtab_full_table_refuses_and_counts),
         cmocka_unit_test(test_strtab_full_arena_refuses_and_counts),
+        cmocka_unit_test(test_strtab_index_grows_as_used),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
