@@ -64,6 +64,13 @@
 #define LN2_LO 0x1.a39ef35793c76p-33 /* and the rest */
 #define LOG2E  0x1.71547652b82fep0
 
+/* 1/n, correctly rounded, for the series below */
+static const double INV[22] = {
+    0.0,      1.0,      1.0 / 2,  1.0 / 3,  1.0 / 4,  1.0 / 5,  1.0 / 6,  1.0 / 7,
+    1.0 / 8,  1.0 / 9,  1.0 / 10, 1.0 / 11, 1.0 / 12, 1.0 / 13, 1.0 / 14, 1.0 / 15,
+    1.0 / 16, 1.0 / 17, 1.0 / 18, 1.0 / 19, 1.0 / 20, 1.0 / 21,
+};
+
 static double from_bits(uint64_t bits)
 {
     double d;
@@ -89,32 +96,45 @@ double lw_sampler_ln(double x)
      * term is below 2^-53 of the first */
     f = (m - 1.0) / (m + 1.0);
     s = f * f;
-    poly = 1.0 / 21;
+    poly = INV[21];
     for (int k = 9; k >= 0; k--)
-        poly = 1.0 / (2 * k + 1) + s * poly;
+        poly = INV[2 * k + 1] + s * poly;
     return (double)e * LN2_HI + ((double)e * LN2_LO + 2.0 * f * poly);
 }
 
+/* x - x^2/2! + ... - (-x)^n/n!: the rest is below 2^-55 of x where used */
+static inline double series_one_minus_exp_neg(double x, int n)
+{
+    double sum = 1.0;
+
+    for (; n >= 2; n--)
+        sum = 1.0 - x * INV[n] * sum;
+    return x * sum;
+}
+
+/* Called for every sampled block's weight, twice when the free lists'
+ * shelf takes it: the terms are as few as the size allows (at the default
+ * interval, blocks up to 32 bytes take the first branch, up to 1 KiB the
+ * second). */
 double lw_sampler_one_minus_exp_neg(double x)
 {
-    double r, y, sum;
+    double r, sum;
     int k;
 
-    if (x < 0.25) { /* x - x^2/2! + x^3/3! - ...: no cancellation near 0 */
-        sum = 1.0;
-        for (int n = 17; n >= 2; n--)
-            sum = 1.0 - x / n * sum;
-        return x * sum;
-    }
+    if (x < 0x1.0p-10)
+        return series_one_minus_exp_neg(x, 5);
+    if (x < 0x1.0p-5)
+        return series_one_minus_exp_neg(x, 8);
+    if (x < 0.25) /* no cancellation near 0, as 1 - exp(-x) would have */
+        return series_one_minus_exp_neg(x, 12);
     if (x > 40.0) /* exp(-x) < 2^-57 */
         return 1.0;
-    /* exp(-x) = 2^-k exp(-r), x = k ln 2 + r, |r| <= ln 2 / 2 */
+    /* exp(-x) = 2^-k exp(-r), x = k ln 2 + r, |r| <= ln 2 / 2: 14 terms */
     k = (int)(x * LOG2E + 0.5);
     r = (x - k * LN2_HI) - k * LN2_LO;
-    y = -r;
     sum = 1.0;
-    for (int n = 17; n >= 1; n--)
-        sum = 1.0 + y / n * sum;
+    for (int n = 13; n >= 1; n--)
+        sum = 1.0 - r * INV[n] * sum;
     return 1.0 - sum * from_bits((uint64_t)(1023 - k) << 52);
 }
 

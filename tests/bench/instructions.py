@@ -39,12 +39,23 @@ def get(port, path):
 
 
 def parse(path):
-    """Total Ir, and per function: self Ir and calls received."""
+    """Total Ir; per function: self Ir and calls received; per object file
+    (the executable or library): self Ir."""
     names, self_ir, calls = {}, collections.Counter(), collections.Counter()
+    obs, by_object, ob, own = {}, collections.Counter(), "?", collections.Counter()
     total, fn, pending_call = 0, None, None
     with open(path) as f:
         for line in f:
-            if line.startswith(("fn=", "cfn=")):
+            if line.startswith("ob="):
+                m = re.match(r"ob=\((\d+)\)(?: (.*))?", line.rstrip("\n"))
+                if m[2] is not None:
+                    obs[m[1]] = os.path.basename(m[2])
+                ob = obs.get(m[1], "?")
+            elif line.startswith("cob="):  # a callee's object: name it, nothing else
+                m = re.match(r"cob=\((\d+)\)(?: (.*))?", line.rstrip("\n"))
+                if m[2] is not None:
+                    obs[m[1]] = os.path.basename(m[2])
+            elif line.startswith(("fn=", "cfn=")):
                 key, rest = line.rstrip("\n").split("=", 1)
                 m = re.match(r"\((\d+)\)(?: (.*))?", rest)
                 name = m[2] if m[2] is not None else names.get(m[1], "?")
@@ -65,10 +76,13 @@ def parse(path):
                         pending_call = None  # inclusive cost of a call: not self
                     else:
                         self_ir[fn] += ir
+                        by_object[ob] += ir
+                        if ob == os.path.basename(PLUGIN):
+                            own[fn] += ir
                         total += ir
             elif line.startswith("totals:") or line.startswith("summary:"):
                 total = int(line.split()[1])
-    return total, self_ir, calls
+    return total, self_ir, calls, by_object, own
 
 
 def measure(extra, requests):
@@ -153,6 +167,18 @@ def main():
         print(f"  {path}: instructions per request above the floor, by function (self):")
         for fn, ir in top:
             print(f"    {ir / args.requests:9.0f}  {fn}")
+        # By object: unnamed functions (CPython's static ones, stripped) are
+        # named by callgrind after how they were entered, so a deallocator
+        # that _Py_Dealloc reaches by a tail jump in one run and a hook calls
+        # in the other moves between names; an object's sum does not move.
+        objs = collections.Counter(lw[path][3])
+        objs.subtract(floor[path][3])
+        shown = [(ob, ir) for ob, ir in objs.most_common() if abs(ir) >= args.requests * 10]
+        print(f"  {path}: above the floor, by object (self): "
+              + ", ".join(f"{ob} {ir / args.requests:+.0f}" for ob, ir in shown))
+        print(f"  {path}: leakwatch's own functions (self), per request: "
+              + ", ".join(f"{fn} {ir / args.requests:.0f}"
+                          for fn, ir in lw[path][4].most_common(12) if ir >= args.requests))
     for path in ENDPOINTS:
         for h in HOOKS:
             hook_ir[h] += lw[path][1][h]
