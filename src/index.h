@@ -38,4 +38,14 @@ static inline bool lw_index_grows(uint32_t *slots, uint64_t entries, uint32_t ca
     return true;
 }
 
+/* Where an entry of hash h goes: the first empty slot from its home. */
+static inline uint64_t lw_index_free_slot(const uint32_t *index, uint32_t slots, uint64_t h)
+{
+    uint64_t i = h % slots;
+
+    while (index[i] != 0)
+        i = (i + 1) % slots;
+    return i;
+}
+
 #endif

@@ -50,11 +50,7 @@ static void reindex(lw_sites_t *t)
 {
     memset(t->index, 0, t->slots * sizeof(*t->index));
     for (uint32_t idx = 1; idx < t->used; idx++) {
-        uint64_t i = key_hash(&t->sites[idx].key) % t->slots;
-
-        while (t->index[i] != 0)
-            i = (i + 1) % t->slots;
-        t->index[i] = idx;
+        t->index[lw_index_free_slot(t->index, t->slots, key_hash(&t->sites[idx].key))] = idx;
     }
 }
 
@@ -79,8 +75,7 @@ int lw_sites_intern_hooksafe(lw_sites_t *t, const lw_site_key_t *key, uint32_t *
     }
     if (lw_index_grows(&t->slots, t->used, t->capacity)) {
         reindex(t);
-        for (i = h % t->slots; t->index[i] != 0; i = (i + 1) % t->slots)
-            ;
+        i = lw_index_free_slot(t->index, t->slots, h);
     }
     t->index[i] = t->used;
     t->sites[t->used].key = *key;

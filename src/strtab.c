@@ -43,11 +43,7 @@ static void reindex(lw_strtab_t *t)
 {
     memset(t->index, 0, t->slots * sizeof(*t->index));
     for (uint32_t id = 1; id <= t->used; id++) {
-        uint64_t i = t->entries[id].hash % t->slots;
-
-        while (t->index[i] != 0)
-            i = (i + 1) % t->slots;
-        t->index[i] = id;
+        t->index[lw_index_free_slot(t->index, t->slots, t->entries[id].hash)] = id;
     }
 }
 
@@ -74,8 +70,7 @@ int lw_strtab_intern_hooksafe(lw_strtab_t *t, const char *s, uint32_t len, uint3
     }
     if (lw_index_grows(&t->slots, t->used + 1, t->capacity)) {
         reindex(t);
-        for (i = h % t->slots; t->index[i] != 0; i = (i + 1) % t->slots)
-            ;
+        i = lw_index_free_slot(t->index, t->slots, h);
     }
     lw_str_t *e = &t->entries[++t->used];
     e->hash = h;
