@@ -1,4 +1,4 @@
-# EVAL {"expect": "none", "threshold": "512k", "args": ["--threads", "4"], "paths": ["/item?n={n}"], "known_limit": "a NATIVE line in some runs: about 1 MiB of RSS past the tracked Python bytes under 4 threads (2 of 10 runs of commit 5154c78, 5 of 15 of later builds, 2026-11-26), not explained yet"}
+# EVAL {"expect": "none", "threshold": "512k", "args": ["--threads", "4"], "paths": ["/item?n={n}"], "known_limit": "a NATIVE line in some runs: about 1 MiB of RSS past the tracked Python bytes under 4 threads (2 of 10 runs of commit 5154c78, 5 of 15 of later builds, 2026-11-26): glibc keeps freed memory per thread arena (0 of 24 runs with MALLOC_ARENA_MAX=1, 3 of 12 without, 2026-11-27); see README"}
 """A bounded cache per thread under --threads 4: each thread keeps its own
 dict of renderings for a fixed set of 150 keys (about 1.1 KiB each), drawn
 at random, so it fills like a coupon collector - fast at first, slower and
