@@ -92,8 +92,8 @@ double lw_sampler_ln(double x)
         m *= 0.5;
         e++;
     }
-    /* ln m = 2 atanh(f), f = (m-1)/(m+1), |f| <= 0.1716: the series' 11th
-     * term is below 2^-53 of the first */
+    /* ln m = 2 atanh(f), f = (m-1)/(m+1), |f| <= 0.1716: the terms past
+     * these 11 are below 2^-53 of the first */
     f = (m - 1.0) / (m + 1.0);
     s = f * f;
     poly = INV[21];

@@ -49,9 +49,8 @@ int lw_sites_init(lw_sites_t *t, void *mem, uint32_t capacity)
 static void reindex(lw_sites_t *t)
 {
     memset(t->index, 0, t->slots * sizeof(*t->index));
-    for (uint32_t idx = 1; idx < t->used; idx++) {
+    for (uint32_t idx = 1; idx < t->used; idx++)
         t->index[lw_index_free_slot(t->index, t->slots, key_hash(&t->sites[idx].key))] = idx;
-    }
 }
 
 int lw_sites_intern_hooksafe(lw_sites_t *t, const lw_site_key_t *key, uint32_t *site)

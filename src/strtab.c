@@ -42,9 +42,8 @@ int lw_strtab_init(lw_strtab_t *t, void *mem, uint32_t capacity, uint32_t arena_
 static void reindex(lw_strtab_t *t)
 {
     memset(t->index, 0, t->slots * sizeof(*t->index));
-    for (uint32_t id = 1; id <= t->used; id++) {
+    for (uint32_t id = 1; id <= t->used; id++)
         t->index[lw_index_free_slot(t->index, t->slots, t->entries[id].hash)] = id;
-    }
 }
 
 int lw_strtab_intern_hooksafe(lw_strtab_t *t, const char *s, uint32_t len, uint32_t *id)

@@ -38,35 +38,34 @@ def get(port, path):
     return http_get(port, path, timeout=60)[0]
 
 
-def parse(path):
+def parse(path, plugin):
     """Total Ir; per function: self Ir and calls received; per object file
-    (the executable or library): self Ir."""
-    names, self_ir, calls = {}, collections.Counter(), collections.Counter()
-    obs, by_object, ob, own = {}, collections.Counter(), "?", collections.Counter()
-    total, fn, pending_call = 0, None, None
+    (the executable or library): self Ir; and per function of `plugin`'s
+    object (its file name): self Ir."""
+    tables = {"fn": {}, "ob": {}}  # callgrind's name compression: (id) name, then (id)
+    self_ir, calls = collections.Counter(), collections.Counter()
+    by_object, own = collections.Counter(), collections.Counter()
+    total, fn, ob, pending_call = 0, None, "?", None
+
+    def name_of(kind, rest):
+        m = re.match(r"\((\d+)\)(?: (.*))?", rest)
+        if m[2] is not None:
+            tables[kind][m[1]] = m[2] if kind == "fn" else os.path.basename(m[2])
+        return tables[kind].get(m[1], "?")
+
     with open(path) as f:
         for line in f:
-            if line.startswith("ob="):
-                m = re.match(r"ob=\((\d+)\)(?: (.*))?", line.rstrip("\n"))
-                if m[2] is not None:
-                    obs[m[1]] = os.path.basename(m[2])
-                ob = obs.get(m[1], "?")
-            elif line.startswith("cob="):  # a callee's object: name it, nothing else
-                m = re.match(r"cob=\((\d+)\)(?: (.*))?", line.rstrip("\n"))
-                if m[2] is not None:
-                    obs[m[1]] = os.path.basename(m[2])
-            elif line.startswith(("fn=", "cfn=")):
-                key, rest = line.rstrip("\n").split("=", 1)
-                m = re.match(r"\((\d+)\)(?: (.*))?", rest)
-                name = m[2] if m[2] is not None else names.get(m[1], "?")
-                if m[2] is not None:
-                    names[m[1]] = m[2]
-                if key == "fn":
-                    fn = name
-                else:
-                    pending_call = name
-            elif line.startswith("calls="):
-                calls[pending_call] += int(line.split("=")[1].split()[0])
+            key, _, rest = line.rstrip("\n").partition("=")
+            if key == "ob":
+                ob = name_of("ob", rest)
+            elif key == "cob":  # a callee's object: named here, not entered
+                name_of("ob", rest)
+            elif key == "fn":
+                fn = name_of("fn", rest)
+            elif key == "cfn":
+                pending_call = name_of("fn", rest)
+            elif key == "calls":
+                calls[pending_call] += int(rest.split()[0])
                 pending_call = "<call-cost>"
             elif line[:1].isdigit() or line[:1] in "+-*":
                 parts = line.split()
@@ -77,7 +76,7 @@ def parse(path):
                     else:
                         self_ir[fn] += ir
                         by_object[ob] += ir
-                        if ob == os.path.basename(PLUGIN):
+                        if ob == plugin:
                             own[fn] += ir
                         total += ir
             elif line.startswith("totals:") or line.startswith("summary:"):
@@ -85,7 +84,7 @@ def parse(path):
     return total, self_ir, calls, by_object, own
 
 
-def measure(extra, requests):
+def measure(extra, requests, plugin=os.path.basename(PLUGIN)):
     port = free_port()
     tmp = tempfile.mkdtemp(prefix="leakwatch-cg-")
     out = os.path.join(tmp, "cg.out")
@@ -118,7 +117,7 @@ def measure(extra, requests):
             subprocess.run(["callgrind_control", "-d", str(proc.pid)], check=True,
                            stdout=subprocess.DEVNULL)
             dump = wait_dump(out, i + 1)
-            results[path] = parse(dump)
+            results[path] = parse(dump, plugin)
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         try:
@@ -149,7 +148,8 @@ def main():
     args = ap.parse_args()
     base = measure([], args.requests)
     floor = measure(["--plugin", FLOOR], args.requests)
-    lw = measure(["--plugin", os.path.abspath(args.plugin)] + args.extra, args.requests)
+    lw = measure(["--plugin", os.path.abspath(args.plugin)] + args.extra, args.requests,
+                 os.path.basename(args.plugin))
     print(f"instructions per request (callgrind, {args.requests} requests per endpoint, 1 process;"
           " target: leakwatch's ratio at most 0.01 over the floor's)")
     print(f"{'endpoint':10} {'without':>12} {'floor':>12} {'leakwatch':>12} {'floor':>7}"
