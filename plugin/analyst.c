@@ -279,10 +279,11 @@ static uint64_t lw_master_native(void)
             .rss = rss,
             .tracked = atomic_load_explicit(&slot->tracked, memory_order_relaxed),
             .now_us = now,
+            .malloc_free = atomic_load_explicit(&slot->malloc_free, memory_order_relaxed),
         };
         lw_native_verdict_t v = lw_native_look(&natives[wid], &dcfg, &r);
         if (v.leak) {
-            lw_alert_native_t in = {wid, pid, r.tracked, v, timed};
+            lw_alert_native_t in = {wid, pid, r.tracked, v, timed, r.malloc_free};
             lw_strbuf_t text;
             lw_strbuf_init(&text, &heap, 0);
             lw_alerttext_native(&text, agg, &in);
@@ -409,6 +410,8 @@ static void lw_master_update_metrics(void)
         lw_slotstats_slot(slots, wid, &v);
         metrics->worker[wid].tracked_bytes = v.tracked;
         metrics->worker[wid].growth_rate = v.growth_rate;
+        metrics->worker[wid].malloc_free_bytes =
+            atomic_load_explicit(&slot->malloc_free, memory_order_relaxed);
     }
     lw_slotstats_totals(slots, &totals);
     lw_agg_stats(agg, &ast);

@@ -35,6 +35,8 @@ lw_metrics_t *lw_metrics_register(const lw_procs_t *procs)
         lw_metric(name, UWSGI_METRIC_GAUGE, &m->growth_rate);
         snprintf(name, sizeof(name), "leakwatch.%s.%u.oom_eta", kind, p.number);
         lw_metric(name, UWSGI_METRIC_GAUGE, &m->oom_eta);
+        snprintf(name, sizeof(name), "leakwatch.%s.%u.malloc_free_bytes", kind, p.number);
+        lw_metric(name, UWSGI_METRIC_GAUGE, &m->malloc_free_bytes);
     }
     return &metrics;
 }

@@ -19,6 +19,7 @@ typedef struct lw_worker_metrics {
     int64_t tracked_bytes;
     int64_t growth_rate;
     int64_t oom_eta;          /* 0: no projection */
+    int64_t malloc_free_bytes; /* what its malloc holds free (native.h), 0: unknown */
 } lw_worker_metrics_t;
 
 typedef struct lw_metrics {

@@ -50,6 +50,7 @@ static lw_report_worker_t *lw_view_workers(const lw_view_t *v, size_t *n)
             .tracked = v->metrics->worker[wid].tracked_bytes,
             .growth_rate = v->metrics->worker[wid].growth_rate,
             .oom_eta = v->metrics->worker[wid].oom_eta,
+            .malloc_free = v->metrics->worker[wid].malloc_free_bytes,
         };
         nw++;
     }

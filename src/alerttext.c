@@ -255,7 +255,10 @@ void lw_alerttext_native(lw_strbuf_t *t, const lw_agg_t *agg, const lw_alert_nat
     else
         lw_strbuf_put(t, ": rss +%s over %llu requests (%s/req)", size_of_u((uint64_t)v->growth).s,
                       (unsigned long long)v->requests, size_of_rate(v->per_request).s);
-    lw_strbuf_put(t, " that no Python site explains (tracked %s)", size_of(in->tracked).s);
+    lw_strbuf_put(t, " that no Python site explains (tracked %s", size_of(in->tracked).s);
+    if (in->malloc_free > 0)
+        lw_strbuf_put(t, ", malloc free %s", size_of(in->malloc_free).s);
+    lw_strbuf_put(t, ")");
     /* the worker's largest Python sites, for the record: they are not growing */
     for (size_t i = 0; i < n; i++) {
         const lw_agg_site_t *s = lw_agg_site(agg, top[i]);

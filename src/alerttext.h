@@ -67,6 +67,7 @@ typedef struct lw_alert_native {
     lw_native_verdict_t verdict;
     bool timed;              /* judged on time (a mule, a spooler): the verdict's
                                 requests are ticks (LW_WORKCLOCK_TICK_US) */
+    int64_t malloc_free;     /* bytes its malloc holds free, 0: unknown (not said) */
 } lw_alert_native_t;
 
 /* The NATIVE line and the worker's largest Python sites, each said

@@ -64,6 +64,15 @@ uint64_t lw_native_next_us(const lw_native_t *n)
     return n->next_us;
 }
 
+/* What of the RSS is not native (native.h): the Python high, or the Python
+ * bytes now and what malloc holds free, whichever is more. */
+static int64_t explained_now(const lw_native_t *n, const lw_native_reading_t *r)
+{
+    int64_t held = r->tracked + (r->malloc_free > 0 ? r->malloc_free : 0);
+
+    return held > n->tracked_high ? held : n->tracked_high;
+}
+
 lw_native_verdict_t lw_native_look(lw_native_t *n, const lw_detect_cfg_t *cfg,
                                    const lw_native_reading_t *r)
 {
@@ -77,7 +86,7 @@ lw_native_verdict_t lw_native_look(lw_native_t *n, const lw_detect_cfg_t *cfg,
         lw_detect_reset(&n->det);
     if (r->tracked > n->tracked_high)
         n->tracked_high = r->tracked;
-    v = lw_detect_update(&n->det, cfg, r->requests, r->rss - n->tracked_high);
+    v = lw_detect_update(&n->det, cfg, r->requests, r->rss - explained_now(n, r));
     /* Invariant: tracked_ref is the Python high at the series' base (or
      * later, while it was still 0), so Python growth since the base is
      * tracked_high - tracked_ref. */

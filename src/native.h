@@ -28,6 +28,18 @@
  * ok_cycles.py: a NATIVE line in about one run in five). So the series is
  * rss - (the generation's highest tracked bytes).
  *
+ * Nor is memory that malloc holds free. glibc keeps what is freed in the
+ * arena it came from, and threads that allocate at the same time get
+ * arenas of their own: four threads filling bounded caches of 1.1 KiB
+ * items (above pymalloc's 512 bytes) held about 1 MiB more RSS than one
+ * and said NATIVE in 3 of 12 runs (make eval, ok_thread_caches.py; in 0
+ * of 24 with MALLOC_ARENA_MAX=1). So each worker publishes the bytes its
+ * malloc holds free (mallinfo2, engine.c), and the series is
+ * rss - max(the Python high, the Python bytes now + malloc's free bytes):
+ * either may hold the RSS the other let go. Not their sum: Python's large
+ * objects, once freed, are malloc's free bytes, and counting them twice
+ * made Python's churn a sawtooth of the series (test_native.c).
+ *
  * And growth the detector calls a leak is still not native when Python
  * growth since the series' base explains a quarter of it (native.c).
  */
@@ -68,6 +80,7 @@ typedef struct lw_native_reading {
     int64_t rss;             /* bytes resident (/proc/PID/statm) */
     int64_t tracked;         /* bytes of Python the worker's sites hold (its slot's) */
     uint64_t now_us;         /* when it was read (any clock that moves forward) */
+    int64_t malloc_free;     /* bytes the worker's malloc holds free; 0 if unknown */
 } lw_native_reading_t;
 
 typedef struct lw_native_verdict {

@@ -35,12 +35,13 @@ static json_t *workers(const lw_report_input_t *in)
     for (size_t i = 0; arr && i < in->nworkers; i++) {
         const lw_report_worker_t *w = &in->workers[i];
         lw_proc_t p = lw_report_proc(in->agg, w->id);
-        json_t *o = json_pack("{s:i, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I}", "id", (int)w->id,
-                              "kind", lw_proc_kind_name(p.kind), "number", (int)p.number, "pid",
-                              (json_int_t)w->pid, "requests", (json_int_t)w->requests, "rss",
-                              (json_int_t)w->rss, "tracked_bytes", (json_int_t)w->tracked,
-                              "growth_rate", (json_int_t)w->growth_rate, "oom_eta",
-                              (json_int_t)w->oom_eta);
+        json_t *o = json_pack("{s:i, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "id",
+                              (int)w->id, "kind", lw_proc_kind_name(p.kind), "number",
+                              (int)p.number, "pid", (json_int_t)w->pid, "requests",
+                              (json_int_t)w->requests, "rss", (json_int_t)w->rss,
+                              "tracked_bytes", (json_int_t)w->tracked, "malloc_free_bytes",
+                              (json_int_t)w->malloc_free, "growth_rate",
+                              (json_int_t)w->growth_rate, "oom_eta", (json_int_t)w->oom_eta);
         if (!o || json_array_append_new(arr, o) < 0) {
             json_decref(arr);
             return NULL;

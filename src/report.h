@@ -26,6 +26,7 @@ typedef struct lw_report_worker {
     int64_t tracked;      /* bytes */
     int64_t growth_rate;  /* bytes per minute */
     int64_t oom_eta;      /* seconds, 0 if none */
+    int64_t malloc_free;  /* bytes its malloc holds free, 0 if unknown */
 } lw_report_worker_t;
 
 /* The process of row `id` (a slot of the agg's, procs.h); without an agg,

@@ -87,6 +87,7 @@ int lw_shm_claim(lw_shm_t *shm, uint32_t wid, int32_t pid, uint64_t now_us)
     atomic_store_explicit(&slot->samples, 0, memory_order_relaxed);
     atomic_store_explicit(&slot->lost, 0, memory_order_relaxed);
     atomic_store_explicit(&slot->tracked, 0, memory_order_relaxed);
+    atomic_store_explicit(&slot->malloc_free, 0, memory_order_relaxed);
     atomic_fetch_add_explicit(&slot->spawns, 1, memory_order_relaxed);
     atomic_store_explicit(&slot->claims, seq + 2, memory_order_release);
     return 0;

@@ -37,7 +37,7 @@
 #include "ring.h"
 
 #define LW_SHM_MAGIC   UINT32_C(0x4c57534d) /* "LWSM" */
-#define LW_SHM_VERSION 2
+#define LW_SHM_VERSION 3
 #define LW_SHM_MAX_WORKERS 8192
 #define LW_SHM_MAX_CORES   4096
 
@@ -74,6 +74,9 @@ typedef struct lw_worker_slot {
      * (holders.h) once walk_seq moves; the owner answers between requests. */
     _Atomic uint32_t walk_site;
     _Atomic uint32_t walk_seq;
+    /* bytes the owner's malloc holds free (mallinfo2; native.h), 0 if unknown */
+    _Atomic int64_t malloc_free;
+    uint8_t pad[56];
 } lw_worker_slot_t;
 
 /* Written only by the thread running the core; read by the master. */
@@ -83,7 +86,7 @@ typedef struct lw_core_slot {
 } lw_core_slot_t;
 
 _Static_assert(sizeof(lw_shm_t) == 64, "header is one cache line");
-_Static_assert(sizeof(lw_worker_slot_t) == 64, "worker slot is one cache line");
+_Static_assert(sizeof(lw_worker_slot_t) == 128, "worker slot is two cache lines");
 _Static_assert(sizeof(lw_core_slot_t) == 64, "core slot is one cache line");
 
 /* What the master reads of one worker slot, consistent as a whole. */

@@ -14,6 +14,9 @@
 typedef struct lw_tick {
     uint64_t interval_us;
     uint64_t next_us;   /* 0 = due at the first call */
+    uint64_t last_us;   /* the last firing, */
+    bool fired;         /* if there was one */
+    uint64_t cost8_us;  /* lw_tick_took's running mean cost, times 8 */
 } lw_tick_t;
 
 /* Sets up a tick that fires at most every interval_us (0: every call). */
@@ -25,5 +28,15 @@ void lw_tick_init(lw_tick_t *tick, uint64_t interval_us);
  * stalling for the size of the jump.
  */
 bool lw_tick_due(lw_tick_t *tick, uint64_t now_us);
+
+/*
+ * Says the work of the last firing took cost_us, ending at now_us: the
+ * next firing waits until share x (the running mean of the costs, over
+ * about the last 8) after now_us if that is later, so work whose cost
+ * varies (a walk of a heap) takes about 1/share of the time at most,
+ * however often it is due; one slow run (a page fault, a cold cache)
+ * does not stall it for share times its cost.
+ */
+void lw_tick_took(lw_tick_t *tick, uint64_t now_us, uint64_t cost_us, uint32_t share);
 
 #endif

@@ -6,7 +6,7 @@ from harness import UwsgiTestCase, wait_until
 
 NAMES = ["leakwatch.alerts", "leakwatch.suspects", "leakwatch.tracked_bytes",
          "leakwatch.samples", "leakwatch.lost"]
-PER_WORKER = ["tracked_bytes", "growth_rate", "oom_eta"]
+PER_WORKER = ["tracked_bytes", "growth_rate", "oom_eta", "malloc_free_bytes"]
 
 
 def metrics(server):

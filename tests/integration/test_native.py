@@ -1,12 +1,13 @@
 """Native growth is told apart: a C-level leak gets NATIVE, a one-time burst
 of native allocations that then stays flat does not, nor does a Python leak."""
 import re
+import socket
 import threading
 import time
 import unittest
 from concurrent.futures import ThreadPoolExecutor
 
-from harness import UwsgiTestCase, wait_until
+from harness import UwsgiTestCase, free_port, read_document, wait_until
 
 
 def native(server):
@@ -76,6 +77,30 @@ class NativeTest(UwsgiTestCase):
         for _ in range(20):
             for _ in range(40):
                 server.get("/")
+        self.assertEqual(native(server), [])
+
+    def test_memory_malloc_holds_free_is_not_native(self):
+        # GIVEN an app whose RSS grows 64 KiB a request, all of it blocks
+        # malloc holds free and cannot reuse (glibc's thread arenas keep
+        # freed memory the same way), and a 1 MiB threshold
+        port = free_port()
+        server = self.server("malloc_holds_free.py", summary=0, args=[
+            "--leakwatch-threshold", "1M", "--leakwatch-report", f":{port}"])
+        # WHEN 600 requests come (some 18 MiB a worker), for at least 4 s
+        # so that the master reads each worker's RSS several times
+        end = time.monotonic() + 4
+        for i in range(600):
+            self.assertEqual(server.get("/")[0], 200)
+        while time.monotonic() < end:
+            server.get("/")
+        # THEN the report shows what each worker's malloc holds free, and no
+        # NATIVE line calls it growth
+        def reported():
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+                doc = read_document(s)
+            return [w for w in doc["workers"] if w["malloc_free_bytes"] >= 100 * 65536] or None
+        rows = wait_until(reported, 10, "a worker's malloc_free_bytes in the report")
+        self.assertGreaterEqual(rows[0]["requests"], 100)
         self.assertEqual(native(server), [])
 
 

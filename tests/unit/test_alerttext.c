@@ -322,14 +322,16 @@ static void test_alerttext_oom_per_worker_and_for_all(void **state)
 static void test_alerttext_native_with_the_workers_largest_sites(void **state)
 {
     lw_agg_t *agg = fleet();
-    lw_alert_native_t w1 = {1, 101, 420 * KIB, {true, false, 5 * MIB, 2500, 2097.152}, false};
-    lw_alert_native_t w2 = {2, 202, -1, {true, false, 3 * MIB, 10, -1.0}, false};
+    lw_alert_native_t w1 = {1, 101, 420 * KIB, {true, false, 5 * MIB, 2500, 2097.152}, false,
+                            3 * MIB / 2};
+    lw_alert_native_t w2 = {2, 202, -1, {true, false, 3 * MIB, 10, -1.0}, false, 0};
 
     (void)state;
     lw_strbuf_t t = empty_text();
     lw_alerttext_native(&t, agg, &w1);
     assert_text(&t, "[leakwatch] NATIVE worker 1 pid 101: rss +5.0 MiB over 2500 requests "
-                    "(2.0 KiB/req) that no Python site explains (tracked 420.0 KiB)\n"
+                    "(2.0 KiB/req) that no Python site explains (tracked 420.0 KiB, "
+                    "malloc free 1.5 MiB)\n"
                     "[leakwatch]   python site /srv/cache.py:40 in fill(): 293.0 KiB, flat\n"
                     "[leakwatch]   python site /srv/app.py:12 in handler(): 146.5 KiB, growing");
     /* a library site is not judged on its own: worker 2 shows none; odd readings say 0 B */
@@ -339,7 +341,7 @@ static void test_alerttext_native_with_the_workers_largest_sites(void **state)
                     "(0 B/req) that no Python site explains (tracked 0 B)\n"
                     "[leakwatch]   python site /srv/views.py:31 in index(): 4.0 KiB, flat");
     /* judged on time (a mule's, a spooler's): ticks of a tenth of a second */
-    lw_alert_native_t timed = {3, 303, 0, {true, false, 3 * MIB, 25, 0}, true};
+    lw_alert_native_t timed = {3, 303, 0, {true, false, 3 * MIB, 25, 0}, true, 0};
     t = empty_text();
     lw_alerttext_native(&t, agg, &timed);
     assert_text(&t, "[leakwatch] NATIVE worker 3 pid 303: rss +3.0 MiB over 2.5 s (1.2 MiB/s) "

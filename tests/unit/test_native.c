@@ -23,10 +23,16 @@ static const lw_detect_cfg_t cfg = {T, 2, 1};
 /* A worker's readings at look `i`. */
 typedef lw_native_reading_t (*series_fn)(int i);
 
-static lw_native_reading_t at(int i, int64_t rss, int64_t tracked)
+/* ... with `malloc_free` bytes that the worker's malloc holds free */
+static lw_native_reading_t at_free(int i, int64_t rss, int64_t tracked, int64_t malloc_free)
 {
     return (lw_native_reading_t){PID, (uint64_t)i * REQUESTS_PER_LOOK, rss, tracked,
-                                 (uint64_t)i * 1000000}; /* a second apart */
+                                 (uint64_t)i * 1000000, malloc_free}; /* a second apart */
+}
+
+static lw_native_reading_t at(int i, int64_t rss, int64_t tracked)
+{
+    return at_free(i, rss, tracked, 0);
 }
 
 static lw_native_reading_t flat(int i)
@@ -70,6 +76,36 @@ static lw_native_reading_t gc_drops(int i)
     return at(i, 80 * MIB + high, 20 * MIB + pile);
 }
 
+/*
+ * Threads' malloc arenas: RSS grows 6.4 KiB a request, all of it memory
+ * malloc holds free (what each thread's arena keeps of what it freed), as
+ * steadily as a leak; Python holds the same bytes throughout.
+ */
+static lw_native_reading_t arenas_keep_freed(int i)
+{
+    return at_free(i, 80 * MIB + i * 64 * KIB, 20 * MIB, MIB + i * 64 * KIB);
+}
+
+/* Native bytes that reuse what malloc held free: RSS stays, malloc's free
+ * bytes fall 6.4 KiB a request (from 48 MiB: still 10 MiB at the end). */
+static lw_native_reading_t native_reuses_free(int i)
+{
+    return at_free(i, 120 * MIB, 20 * MIB, 48 * MIB - i * 64 * KIB);
+}
+
+/*
+ * Python's large objects come and go: T/4 of them, freed every fifth
+ * look, become malloc's free bytes, then Python's again. RSS and the sum
+ * stay; so does the series (counting both the Python high and malloc's
+ * free bytes would drop it by T/4 at each free, a low it then grows from).
+ */
+static lw_native_reading_t large_objects_churn(int i)
+{
+    int64_t out = (i / 5) % 2 ? T / 4 : 0;
+
+    return at_free(i, 90 * MIB, 30 * MIB - out, 2 * MIB + out);
+}
+
 typedef struct native_case {
     const char *name;
     series_fn series;
@@ -83,6 +119,9 @@ static const native_case_t cases[] = {
     {"rss grows, python does not", native_growth, true, false, -1},
     {"rss grows with python", python_growth, false, true, -1},
     {"gc drops of tracked bytes", gc_drops, false, false, 0},
+    {"malloc's arenas keep what threads freed", arenas_keep_freed, false, false, 0},
+    {"native bytes reuse malloc's free memory", native_reuses_free, true, false, -1},
+    {"python's large objects come and go", large_objects_churn, false, false, 0},
 };
 
 static void test_native_every_series_gets_its_verdict(void **state)
@@ -234,7 +273,7 @@ static int64_t leaked_at_alert(double rate, int64_t leak, double seconds, int *l
         if (lw_native_due(&n, now, PID, (uint64_t)(rate * (double)now / 1e6), 0)) {
             uint64_t requests = (uint64_t)(rate * (double)now / 1e6);
             lw_native_reading_t r = {PID, requests, 80 * MIB + (int64_t)requests * leak,
-                                     20 * MIB, now};
+                                     20 * MIB, now, 0};
             (*looks)++;
             if (first_rss < 0)
                 first_rss = r.rss;
@@ -271,20 +310,20 @@ static void test_native_flat_rss_is_read_once_a_second(void **state)
     memset(&n, 0, sizeof(n));
     /* the first looks come soon (no rate known yet), then further apart */
     for (int i = 0; i < 20; i++) {
-        lw_native_reading_t r = {PID, (uint64_t)i, 80 * MIB, 20 * MIB, now};
+        lw_native_reading_t r = {PID, (uint64_t)i, 80 * MIB, 20 * MIB, now, 0};
         assert_true(lw_native_due(&n, now, PID, (uint64_t)i, 0));
         lw_native_look(&n, &cfg, &r);
         assert_false(lw_native_due(&n, now + LW_NATIVE_FASTEST_US - 1, PID, (uint64_t)i, 0));
         assert_true(lw_native_next_us(&n) - now <= LW_NATIVE_SLOWEST_US);
         now = lw_native_next_us(&n);
     }
-    lw_native_reading_t r = {PID, 20, 80 * MIB, 20 * MIB, now};
+    lw_native_reading_t r = {PID, 20, 80 * MIB, 20 * MIB, now, 0};
     lw_native_look(&n, &cfg, &r);
     assert_int_equal(lw_native_next_us(&n) - now, LW_NATIVE_SLOWEST_US);
     /* a clock that went back: due at once rather than in the far future */
     assert_true(lw_native_due(&n, now - 1, PID, 20, 0));
     /* RSS that grows T at once: the next look comes at the fastest */
-    r = (lw_native_reading_t){PID, 21, 80 * MIB + T, 20 * MIB, now + 1000};
+    r = (lw_native_reading_t){PID, 21, 80 * MIB + T, 20 * MIB, now + 1000, 0};
     lw_native_look(&n, &cfg, &r);
     assert_int_equal(lw_native_next_us(&n) - r.now_us, LW_NATIVE_FASTEST_US);
 }
@@ -299,7 +338,7 @@ static void test_native_a_generation_is_looked_at_after_its_warmup(void **state)
     assert_false(lw_native_due(&n, 0, PID, 0, 20));
     assert_false(lw_native_due(&n, 5000, PID, 19, 20));
     assert_true(lw_native_due(&n, 6000, PID, 20, 20));
-    lw_native_reading_t r = {PID, 20, 80 * MIB, 20 * MIB, 6000};
+    lw_native_reading_t r = {PID, 20, 80 * MIB, 20 * MIB, 6000, 0};
     lw_native_look(&n, &cfg, &r);
     assert_false(lw_native_due(&n, 6001, PID, 21, 20)); /* looked at just now */
     /* its successor, first seen with the slot at 500 requests, waits for 520,

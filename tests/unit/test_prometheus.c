@@ -36,7 +36,8 @@ static lw_agg_t *hostile_agg(void)
 }
 
 static const lw_report_worker_t workers[] = {
-    {.id = 1, .pid = 101, .requests = 10, .rss = 31457280, .tracked = 8010, .oom_eta = 95},
+    {.id = 1, .pid = 101, .requests = 10, .rss = 31457280, .tracked = 8010, .oom_eta = 95,
+     .malloc_free = 262144},
     {.id = 2, .pid = 102, .requests = 12, .rss = 30000000, .tracked = 0, .oom_eta = 0},
 };
 static const lw_alert_count_t kinds[] = {{"LEAK", 3}, {"NATIVE", 0}, {"OOM", 1}};
@@ -172,7 +173,8 @@ static void test_prometheus_every_family_has_help_and_type(void **state)
     static const char *const families[] = {
         "leakwatch_site_live_bytes gauge",   "leakwatch_site_growth_bytes gauge",
         "leakwatch_worker_tracked_bytes gauge", "leakwatch_worker_rss_bytes gauge",
-        "leakwatch_worker_oom_eta_seconds gauge", "leakwatch_alerts_total counter",
+        "leakwatch_worker_oom_eta_seconds gauge", "leakwatch_worker_malloc_free_bytes gauge",
+        "leakwatch_alerts_total counter",
         "leakwatch_samples_total counter",   "leakwatch_lost_total counter",
     };
     char line[128];
@@ -190,6 +192,8 @@ static void test_prometheus_every_family_has_help_and_type(void **state)
     }
     assert_non_null(strstr(text, "leakwatch_worker_rss_bytes{kind=\"worker\",worker=\"1\"} 31457280\n"));
     assert_non_null(strstr(text, "leakwatch_worker_oom_eta_seconds{kind=\"worker\",worker=\"1\"} 95\n"));
+    assert_non_null(
+        strstr(text, "leakwatch_worker_malloc_free_bytes{kind=\"worker\",worker=\"1\"} 262144\n"));
     assert_non_null(strstr(text, "leakwatch_alerts_total{kind=\"LEAK\"} 3\n"));
     assert_non_null(strstr(text, "leakwatch_samples_total 4242\n"));
     assert_non_null(strstr(text, "leakwatch_lost_total 0\n"));

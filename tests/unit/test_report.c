@@ -73,7 +73,7 @@ static void test_report_sites_workers_alerts(void **state)
     static const char odd[] = "/srv/a \"quoted\" \\ dir\n/x.py\0f\0\0\0/srv/t.py\0" "3\0g\0";
     static const char bad[] = "/srv/\xff\xfe.py\0h\0\0\0";
     static const char big[] = "/srv/big.py\0k\0\0\0/srv/big.py\0" "7\0k\0";
-    lw_report_worker_t workers[1] = {{1, 4242, 10, 0, 5000, 60, 0}};
+    lw_report_worker_t workers[1] = {{1, 4242, 10, 0, 5000, 60, 0, 3072}};
     lw_report_alert_t alerts[1] = {{1700000000, "LEAK", "[leakwatch] LEAK \"x\""}};
 
     (void)state;
@@ -121,6 +121,7 @@ static void test_report_sites_workers_alerts(void **state)
     json_t *w = json_array_get(json_object_get(doc, "workers"), 0);
     assert_int_equal(json_integer_value(json_object_get(w, "pid")), 4242);
     assert_int_equal(json_integer_value(json_object_get(w, "growth_rate")), 60);
+    assert_int_equal(json_integer_value(json_object_get(w, "malloc_free_bytes")), 3072);
     json_t *a = json_array_get(json_object_get(doc, "alerts"), 0);
     assert_string_equal(json_string_value(json_object_get(a, "text")), "[leakwatch] LEAK \"x\"");
     assert_int_equal(json_integer_value(json_object_get(a, "time")), 1700000000);
@@ -135,7 +136,7 @@ static void test_report_per_worker_bytes_follow_worker_ids(void **state)
                          .local_endpoints = 4, .max_endpoints = 4, .detect = {1 << 20, 2, 1}};
     lw_agg_t *agg = lw_agg_new(&acfg, &alloc);
     /* GIVEN only worker 2 is running (slot 1 never started) and holds a site */
-    lw_report_worker_t workers[1] = {{2, 4343, 10, 0, 7000, 0, 0}};
+    lw_report_worker_t workers[1] = {{2, 4343, 10, 0, 7000, 0, 0, 0}};
 
     (void)state;
     lw_config_init(&cfg);
@@ -165,8 +166,8 @@ static void test_report_rows_of_mules_and_spoolers(void **state)
                          .detect = {1 << 20, 2, 1}};
     lw_agg_t *agg = lw_agg_new(&acfg, &alloc);
     /* GIVEN worker 1, mule 1 (slot 3) and spooler 1 (slot 4) running; the mule holds a site */
-    lw_report_worker_t rows[3] = {{1, 101, 10, 0, 0, 0, 0}, {3, 303, 0, 0, 9000, 0, 0},
-                                  {4, 404, 0, 0, 0, 0, 0}};
+    lw_report_worker_t rows[3] = {{1, 101, 10, 0, 0, 0, 0, 0}, {3, 303, 0, 0, 9000, 0, 0, 0},
+                                  {4, 404, 0, 0, 0, 0, 0, 0}};
     static const char *const said[][2] = {{"worker", "1"}, {"mule", "1"}, {"spooler", "1"}};
 
     (void)state;
@@ -316,7 +317,7 @@ static void test_report_every_allocation_failure_is_clean(void **state)
                          .max_endpoints = 4, .detect = {1 << 20, 2, 1}};
     lw_agg_t *agg = lw_agg_new(&acfg, &alloc);
     static const char big[] = "/srv/big.py\0k\0\0\0/srv/big.py\0" "7\0k\0";
-    lw_report_worker_t workers[1] = {{1, 4242, 10, 0, 5000, 60, 0}};
+    lw_report_worker_t workers[1] = {{1, 4242, 10, 0, 5000, 60, 0, 0}};
     lw_report_alert_t alerts[1] = {{1700000000, "LEAK", "[leakwatch] LEAK x"}};
     int failures = 0;
 

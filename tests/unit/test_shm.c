@@ -55,8 +55,9 @@ static void test_shm_size_and_limits(void **state)
     assert_int_equal(lw_shm_size(1, 1, 3), 0); /* not a power of two */
     assert_int_equal(lw_shm_size(1, 1, 1), 0);
     assert_true(lw_shm_size(LW_SHM_MAX_WORKERS, LW_SHM_MAX_CORES, RING) > 0);
-    /* header, worker slots, core slots, then one 64-byte aligned ring per worker */
-    assert_int_equal(lw_shm_size(4, 2, RING), 64 + 4 * 64 + 8 * 64 + 4 * lw_ring_bytes(RING));
+    /* header, worker slots (two lines each), core slots, then one 64-byte
+     * aligned ring per worker */
+    assert_int_equal(lw_shm_size(4, 2, RING), 64 + 4 * 128 + 8 * 64 + 4 * lw_ring_bytes(RING));
     assert_int_equal(lw_ring_bytes(RING) % 64, 0);
 }
 
@@ -220,6 +221,7 @@ static void test_shm_respawn_keeps_cumulative_requests(void **state)
     atomic_store(&slot->samples, 9);
     atomic_store(&slot->lost, 2);
     atomic_store(&slot->tracked, -300);
+    atomic_store(&slot->malloc_free, 5000);
     /* the worker dies; its successor claims the slot */
     lw_shm_claim(shm, 1, 200, 2);
     count(shm, 1, 0, 3);
@@ -233,6 +235,7 @@ static void test_shm_respawn_keeps_cumulative_requests(void **state)
     assert_int_equal(atomic_load(&slot->samples), 0);
     assert_int_equal(atomic_load(&slot->lost), 0);
     assert_int_equal(atomic_load(&slot->tracked), 0);
+    assert_int_equal(atomic_load(&slot->malloc_free), 0);
     free(shm);
 }
 
