@@ -39,11 +39,12 @@ class ChildrenTest(UwsgiTestCase):
 
     def test_a_leaking_mule_is_announced_in_its_own_row(self):
         # GIVEN 2 workers that serve no request, and a mule keeping some
-        # 1.3 MB a second in a list, T = 1 MiB
+        # 1.3 MB a second in a list, T = 1 MiB, and a warm-up of 3 s for the
+        # mule (the default 20 requests are 20 s for a process judged on time)
         http = free_port()
         server = self.server("hello.py", summary=0, args=[
             "--mule=" + os.path.join(APPS, "leak_mule.py"), "--leakwatch-threshold", "1M",
-            "--leakwatch-http", f":{http}"])
+            "--leakwatch-warmup", "3", "--leakwatch-http", f":{http}"])
         # WHEN nothing else happens
         found = self.until(server)
         # THEN the mule's line is named, on mule 1 alone, by 2.5T (the target is
