@@ -50,13 +50,17 @@ STAMP = ".leakwatch-matrix"
 WORK = "/opt/leakwatch-matrix"  # inside a tree: what the legs build (plugins, uWSGI)
 MONOLITHIC = f"{WORK}/uwsgi-monolithic/uwsgi"
 
-# What every tree gets: the Makefile's DEPS, UNIT_DEPS, TEST_DEPS and
-# EVAL_DEPS, uWSGI's plugin sources, and what Debian's minimal tree lacks
-# for the tests (ps, nm). Without recommends, so Chromium gets a font.
+# What every tree gets: the Makefile's DEPS and UNIT_DEPS, uWSGI's plugin
+# sources, and what Debian's minimal tree lacks for the tests (ps, nm).
 PACKAGES = ["uwsgi-core", "uwsgi-dev", "uwsgi-plugin-python3", "uwsgi-src", "python3-dev",
             "libjansson-dev", "gcc", "make", "pkg-config", "libcmocka-dev",
-            "prometheus", "chromium", "fonts-liberation", "wrk", "python3-flask",
             "binutils", "procps", "ca-certificates"]
+# And for the full plan, the rest of TEST_DEPS and EVAL_DEPS: what `make
+# test` (test_http, test_drills, test_prometheus_rules) and `make eval` (the
+# Flask apps) use, which the CI plan runs on the machine itself, not in the
+# trees; Chromium and Prometheus are most of a tree's download. Without
+# recommends, so Chromium gets a font.
+FULL_PLAN_PACKAGES = ["prometheus", "chromium", "fonts-liberation", "wrk", "python3-flask"]
 # CPython's test suite for the tree's python3, whichever it is (make test's
 # torture-deps): named once python3 is in.
 PYTHON3_TESTSUITE = "libpython3.X-testsuite"
@@ -230,9 +234,11 @@ def chroot(tree, script, out, env=()):
 
 # ----- trees ----------------------------------------------------------------
 
-def suite_packages(suite, legs):
-    """What a suite's tree needs for the legs that run in it."""
+def suite_packages(suite, legs, plan):
+    """What a suite's tree needs for the legs that run in it under plan."""
     packages = list(PACKAGES) + [PYTHON3_TESTSUITE]
+    if plan == "full":
+        packages += FULL_PLAN_PACKAGES
     for leg in legs:
         if leg.python != "python3":
             packages += [f"{leg.python}-dev", f"lib{leg.python}-testsuite"]
@@ -547,7 +553,8 @@ def main(argv=None):
             suite_legs = [leg for leg in legs if leg.suite == suite]
             out = Tee(os.path.join(base, "logs", f"{suite}-tree.log"))
             try:
-                tree_seconds = ensure_tree(tree, suite, suite_packages(suite, suite_legs), out)
+                packages = suite_packages(suite, suite_legs, args.plan)
+                tree_seconds = ensure_tree(tree, suite, packages, out)
                 error = None
             except (SetupError, subprocess.CalledProcessError, RuntimeError) as e:
                 tree_seconds, error = {}, f"tree: {e}"
