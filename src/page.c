@@ -85,7 +85,7 @@ static void head(lw_strbuf_t *t, const lw_page_input_t *in)
 
 static void worker_row(lw_strbuf_t *t, const lw_page_input_t *in, const lw_report_worker_t *w)
 {
-    char who[32], rss[32], tracked[32], rate[32], eta[32];
+    char who[32], rss[32], tracked[32], mfree[32], rate[32], eta[32];
     double share = in->mem_limit && w->rss > 0 ? (double)w->rss / (double)in->mem_limit : 0;
 
     lw_strbuf_put(t, "<tr><td>%s</td><td>%" PRId64 "</td><td>%" PRIu64 "</td><td>%s</td>",
@@ -96,8 +96,9 @@ static void worker_row(lw_strbuf_t *t, const lw_page_input_t *in, const lw_repor
                        "style=\"width:%.0f%%\"></i></span></td>",
                     share * 100, share > HOT_SHARE ? " class=\"hot\"" : "",
                     share > 1 ? 100.0 : share * 100);
-    lw_strbuf_put(t, "<td>%s</td><td>%s/min</td><td>%s</td></tr>\n",
+    lw_strbuf_put(t, "<td>%s</td><td>%s</td><td>%s/min</td><td>%s</td></tr>\n",
                 bytes(w->tracked, tracked, sizeof(tracked)),
+                w->malloc_free > 0 ? bytes(w->malloc_free, mfree, sizeof(mfree)) : "?",
                 bytes(w->growth_rate, rate, sizeof(rate)),
                 w->oom_eta > 0 ? span(w->oom_eta, eta, sizeof(eta)) : "&mdash;");
 }
@@ -120,7 +121,8 @@ static void workers(lw_strbuf_t *t, const lw_page_input_t *in)
         return;
     }
     lw_strbuf_put(t, "<table><tr><th>process</th><th>pid</th><th>requests</th><th>RSS</th>%s"
-                   "<th>Python tracked</th><th>growth</th><th>time to limit</th></tr>\n",
+                   "<th>Python tracked</th><th title=\"what its malloc holds free: not "
+                   "native growth\">malloc free</th><th>growth</th><th>time to limit</th></tr>\n",
                 bar ? "<th>of limit</th>" : "");
     for (size_t i = 0; i < in->nworkers; i++)
         worker_row(t, in, &in->workers[i]);

@@ -132,7 +132,7 @@ static void test_page_shows_the_leak_with_its_chart(void **state)
 {
     static const lw_report_worker_t workers[] = {
         {.id = 1, .pid = 101, .requests = 150, .rss = 400 << 20, .tracked = 300000,
-         .growth_rate = 120000, .oom_eta = 754},
+         .growth_rate = 120000, .oom_eta = 754, .malloc_free = 3 << 20},
     };
     static const lw_report_alert_t alerts[] = {
         {1764040000, "LEAK", "[leakwatch] LEAK /srv/<app>&co.py:12 in handler(): +200 KiB"},
@@ -171,8 +171,10 @@ static void test_page_shows_the_leak_with_its_chart(void **state)
     assert_null(strstr(html, "<script"));
     assert_null(strstr(html, "<app>"));
     assert_non_null(strstr(html, "2025-11-25 03:06:40"));
-    /* the worker row: RSS, its share of the limit, the ETA */
+    /* the worker row: RSS, its share of the limit, malloc's free bytes, the ETA */
     assert_non_null(strstr(html, "<td>400.0 MiB</td>"));
+    assert_non_null(strstr(html, ">malloc free</th>"));
+    assert_non_null(strstr(html, "<td>3.0 MiB</td><td>117.2 KiB/min</td>"));
     assert_non_null(strstr(html, "title=\"78% of the limit\""));
     assert_non_null(strstr(html, "<td>12 min</td>"));
     assert_non_null(strstr(html, "memory limit 512.0 MiB per worker"));
