@@ -33,8 +33,8 @@
 #define FRAMES_LOGGED_MAX 8          /* traceback lines per site in the SITES log */
 #define BETWEEN_US 100000            /* between requests, publish at most this often */
 /* malloc's free bytes (native.h): read at most every MALLOC_EVERY_US, and
- * for at most 1/MALLOC_SHARE of a worker's CPU time (mallinfo2 walks every
- * free chunk) */
+ * MALLOC_SHARE times a read's mean CPU cost apart at least (mallinfo2 walks
+ * every free chunk), so for about 1/MALLOC_SHARE of a worker's time at most */
 #define MALLOC_EVERY_US 4000
 #define MALLOC_SHARE 1000
 
