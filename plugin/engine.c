@@ -19,6 +19,7 @@
 #include "../src/tick.h"
 #include "../src/topn.h"
 #include "../src/wire.h"
+#include "clock.h"
 #include "engine.h"
 #include "freelists.h"
 #include "frames.h"
@@ -278,21 +279,7 @@ static void detach(void)
 
 static uint64_t coarse_us(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
-/* This thread's CPU time: what a call costs, without the time it was
- * preempted (wall-clock costs of a few microseconds read as milliseconds
- * on a busy machine, and paced the reads 1,000 times that apart). */
-static uint64_t cpu_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+    return lw_clock_us(CLOCK_MONOTONIC_COARSE);
 }
 
 /*
@@ -312,9 +299,10 @@ static void publish_malloc_free(uint64_t now)
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
     if (!lw_tick_due(&eng.malloc_tick, now))
         return;
-    uint64_t start = cpu_us();
+    /* the cost in this thread's CPU time: time it spent preempted is no cost */
+    uint64_t start = lw_clock_us(CLOCK_THREAD_CPUTIME_ID);
     struct mallinfo2 mi = mallinfo2();
-    uint64_t cost = cpu_us() - start;
+    uint64_t cost = lw_clock_us(CLOCK_THREAD_CPUTIME_ID) - start;
     lw_tick_took(&eng.malloc_tick, now + cost, cost, MALLOC_SHARE);
     atomic_store_explicit(&eng.slot->malloc_free,
                           mi.fordblks > INT64_MAX ? INT64_MAX : (int64_t)mi.fordblks,

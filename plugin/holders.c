@@ -33,6 +33,7 @@
 
 #include "../src/holdchain.h"
 #include "../src/holdpath.h"
+#include "clock.h"
 #include "hooks.h"
 #include "holders.h"
 
@@ -53,17 +54,9 @@ struct pass {
     int blocks;            /* compare with the sampled blocks (the first pass) */
 };
 
-static uint64_t clock_us(clockid_t id)
-{
-    struct timespec ts;
-
-    clock_gettime(id, &ts);
-    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 static uint64_t now_us(void)
 {
-    return clock_us(CLOCK_MONOTONIC);
+    return lw_clock_us(CLOCK_MONOTONIC);
 }
 
 /*
@@ -79,7 +72,7 @@ struct budget {
 
 static bool spent(const struct budget *b)
 {
-    return clock_us(CLOCK_THREAD_CPUTIME_ID) > b->cpu_end || now_us() > b->wall_end;
+    return lw_clock_us(CLOCK_THREAD_CPUTIME_ID) > b->cpu_end || now_us() > b->wall_end;
 }
 
 /* Whether `o` is a threading.local (the C _thread._local, or a subclass). */
@@ -436,7 +429,7 @@ int lw_holders_walk(uint32_t site, uint64_t budget_us, char *out, size_t len)
     struct pass *p = calloc(1, sizeof(*p));
     PyObject *gc = NULL, *all = NULL;
     uint64_t start = now_us();
-    const struct budget budget = {clock_us(CLOCK_THREAD_CPUTIME_ID) + budget_us,
+    const struct budget budget = {lw_clock_us(CLOCK_THREAD_CPUTIME_ID) + budget_us,
                                   start + WALL_TIMES * budget_us};
     int pick = -1;
 

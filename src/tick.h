@@ -34,8 +34,8 @@ bool lw_tick_due(lw_tick_t *tick, uint64_t now_us);
  * next firing waits until share x (the running mean of the costs, over
  * about the last 8) after now_us if that is later, so work whose cost
  * varies (a walk of a heap) takes about 1/share of the time at most,
- * however often it is due; one slow run (a page fault, a cold cache)
- * does not stall it for share times its cost.
+ * however often it is due; one slow run does not stall it for share
+ * times its cost.
  */
 void lw_tick_took(lw_tick_t *tick, uint64_t now_us, uint64_t cost_us, uint32_t share);
 

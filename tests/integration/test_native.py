@@ -80,9 +80,9 @@ class NativeTest(UwsgiTestCase):
         self.assertEqual(native(server), [])
 
     def test_memory_malloc_holds_free_is_not_native(self):
-        # GIVEN an app whose RSS grows 64 KiB a request, all of it blocks
-        # malloc holds free and cannot reuse (glibc's thread arenas keep
-        # freed memory the same way), and a 1 MiB threshold
+        # GIVEN an app whose RSS grows 64 KiB a request, all of it a buffer
+        # freed back to a heap that glibc is told never to trim (its thread
+        # arenas keep freed memory the same way), and a 1 MiB threshold
         port = free_port()
         server = self.server("malloc_holds_free.py", summary=0, args=[
             "--leakwatch-threshold", "1M", "--leakwatch-report", f":{port}"])

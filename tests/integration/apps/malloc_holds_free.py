@@ -4,9 +4,8 @@ frees it, and malloc keeps what it freed (the app tells glibc never to
 give memory back: M_TRIM_THRESHOLD, and to serve these sizes from its
 heap: M_MMAP_THRESHOLD). RSS grows 64 KiB a request; nothing stays
 allocated. glibc's per-thread arenas keep freed memory the same way
-(make eval, ok_thread_caches.py). MALLOC_BLOCK sets the step."""
+(make eval, ok_thread_caches.py)."""
 import ctypes
-import os
 
 libc = ctypes.CDLL(None)
 libc.malloc.restype = ctypes.c_void_p
@@ -15,7 +14,7 @@ libc.free.argtypes = [ctypes.c_void_p]
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 libc.mallopt(M_TRIM_THRESHOLD, 1 << 30)
 libc.mallopt(M_MMAP_THRESHOLD, 32 << 20)
-BLOCK = int(os.environ.get("MALLOC_BLOCK", "65536"))
+BLOCK = 65536
 served = 0
 
 
