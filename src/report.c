@@ -198,7 +198,11 @@ char *lw_report_render(const lw_report_input_t *in)
     json_t *doc = json_object();
     char *out = NULL;
 
+    /* the requests served at the analyst's last look: the sites are as of then */
+    json_int_t as_of = in->agg ? (json_int_t)lw_workclock_requests(lw_agg_clock(in->agg)) : 0;
+
     if (doc && json_object_set_new(doc, "version", str(in->version)) == 0 &&
+        json_object_set_new(doc, "as_of_requests", json_integer(as_of)) == 0 &&
         json_object_set_new(doc, "settings", settings(in->cfg)) == 0 &&
         json_object_set_new(doc, "workers", workers(in)) == 0 &&
         json_object_set_new(doc, "sites", sites(in)) == 0 &&

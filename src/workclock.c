@@ -36,6 +36,11 @@ uint64_t lw_workclock_look(lw_workclock_t *c, uint64_t now_us, uint64_t requests
     return c->pts[c->npts - 1].x;
 }
 
+uint64_t lw_workclock_requests(const lw_workclock_t *c)
+{
+    return c->npts ? c->pts[c->npts - 1].requests : 0;
+}
+
 /* v between a and b as x is between xa and xb (xa < xb) */
 static double between(uint64_t a, uint64_t b, uint64_t xa, uint64_t xb, uint64_t x)
 {

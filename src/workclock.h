@@ -61,6 +61,10 @@ uint64_t lw_workclock_look(lw_workclock_t *c, uint64_t now_us, uint64_t requests
  */
 void lw_workclock_span(const lw_workclock_t *c, uint64_t x, uint64_t *requests, double *seconds);
 
+/* The requests served at the last look (0 before any): what the figures
+ * judged since are as of. */
+uint64_t lw_workclock_requests(const lw_workclock_t *c);
+
 /*
  * Whether the workers' warm-up is over, `requests` served by `live`
  * workers: `warmup` requests each (lazy initialisation in the first ones is

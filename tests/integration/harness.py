@@ -133,7 +133,7 @@ class Server:
     """
 
     def __init__(self, app, args=(), load="path", master=True, processes=2,
-                 stats=True, summary=1, preexec_fn=None, lost_ok=False):
+                 stats=True, summary=1, preexec_fn=None, lost_ok=False, report=False):
         self.app = os.path.join(APPS, app)
         self.args = list(args)
         self.load = load
@@ -143,6 +143,7 @@ class Server:
         self.summary = summary
         self.preexec_fn = preexec_fn  # run in uWSGI's process before exec (limits)
         self.lost_ok = lost_ok  # a test that fills leakwatch's tables on purpose
+        self.report_on = report  # --leakwatch-report on a port of its own: report()
         self.proc = None
         self.closed_log = None
         self.tmp = tempfile.mkdtemp(prefix="leakwatch-it-")
@@ -170,11 +171,13 @@ class Server:
             cmd += ["--stats", f"127.0.0.1:{self.stats_port}"]
         if self.summary:
             cmd += ["--leakwatch-summary", str(self.summary)]
+        if self.report_on:
+            cmd += ["--leakwatch-report", f"127.0.0.1:{self.report_port}"]
         return cmd + self.args
 
     def start(self, timeout=30):
         for _ in range(3):  # a port picked free can be taken before uWSGI binds it
-            self.port, self.stats_port = free_port(), free_port()
+            self.port, self.stats_port, self.report_port = free_port(), free_port(), free_port()
             log = self.open_log()
             self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
                                          cwd=self.tmp, start_new_session=True, env=uwsgi_env(),
@@ -217,6 +220,26 @@ class Server:
     def worker_requests(self):
         """uWSGI's own per-worker request counters, {wid: (pid, requests)}."""
         return {w["id"]: (w["pid"], w["requests"]) for w in self.stats_json()["workers"]}
+
+    def report(self):
+        """The JSON report (a server started with report=True)."""
+        with socket.create_connection(("127.0.0.1", self.report_port), timeout=10) as s:
+            return read_document(s)
+
+    def wait_judged(self, timeout=30):
+        """Waits until the analyst has looked at every request served so far
+        (a look judges what it sees), and returns the report of that moment:
+        an alert then names the growth as of the requests sent, however
+        loaded the machine."""
+        deadline = time.monotonic() + timeout
+        while True:
+            doc = self.report()
+            if doc["as_of_requests"] >= sum(w["requests"] for w in doc["workers"]):
+                return doc
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout}s waiting for the analyst "
+                                     "to look at every request served")
+            time.sleep(0.005)  # it looks every 2 ms while records flow
 
     def log(self):
         if self.closed_log is not None:

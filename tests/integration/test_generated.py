@@ -20,7 +20,7 @@ class GeneratedCodeTest(UwsgiTestCase):
 
     def _leak_through(self, path, tag):
         port = free_port()
-        server = self.server("leak_generated.py", summary=0,
+        server = self.server("leak_generated.py", summary=0, report=True,
                              args=["--leakwatch-threshold", "256k", "--leakwatch-http", f":{port}"])
         found = drive_until(server, lambda: named(server), "LEAK line",
                             paths=[f"{path}?n={i}" for i in range(8000)], limit=8000, batch=50)

@@ -132,7 +132,8 @@ class HttpTest(UwsgiTestCase):
             doc = json.loads(body)
             return doc if len(doc["workers"]) == 2 else None
         doc = wait_until(report, 30, "both workers in /report.json")
-        self.assertEqual(set(doc), {"version", "settings", "workers", "sites", "alerts"})
+        self.assertEqual(set(doc), {"version", "as_of_requests", "settings", "workers", "sites",
+                                    "alerts"})
 
     def test_bad_requests_get_short_answers(self):
         server, port = self.leaking_server()

@@ -40,7 +40,7 @@ class SmallStackTest(UwsgiTestCase):
         # THEN each is answered, and the master still runs
         self.assertEqual({path: status for path, (status, _) in answers.items()},
                          {"/": 200, "/metrics": 200, "/report.json": 200})
-        keys = {"version", "settings", "workers", "sites", "alerts"}
+        keys = {"version", "as_of_requests", "settings", "workers", "sites", "alerts"}
         self.assertEqual(set(json.loads(answers["/report.json"][1])), keys)
         self.assertEqual(set(doc), keys)
         self.assertIsNone(server.proc.poll(), "the master exited")

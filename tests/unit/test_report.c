@@ -52,6 +52,7 @@ static void test_report_empty_state_has_every_key(void **state)
     lw_config_init(&cfg);
     json_t *doc = render(&in);
     assert_string_equal(json_string_value(json_object_get(doc, "version")), "2.0.21");
+    assert_int_equal(json_integer_value(json_object_get(doc, "as_of_requests")), 0);
     json_t *settings = json_object_get(doc, "settings");
     assert_int_equal(json_integer_value(json_object_get(settings, "threshold")), 2 << 20);
     assert_int_equal(json_integer_value(json_object_get(settings, "sample_interval")), 32 << 10);
@@ -84,8 +85,12 @@ static void test_report_sites_workers_alerts(void **state)
     push_site(agg, 1, odd, sizeof(odd) - 1, 3, 100);
     push_site(agg, 2, bad, sizeof(bad) - 1, 4, 50);
     push_site(agg, 3, big, sizeof(big) - 1, 7, 9000);
+    lw_agg_look(agg, 1234, 0);
+    lw_agg_look(agg, 1240, 0);
     lw_report_input_t in = {"v", &cfg, workers, 1, agg, alerts, 1};
     json_t *doc = render(&in);
+    /* the requests at the analyst's last look */
+    assert_int_equal(json_integer_value(json_object_get(doc, "as_of_requests")), 1240);
     json_t *sites = json_object_get(doc, "sites");
     assert_int_equal(json_array_size(sites), 3);
     /* largest first */

@@ -66,10 +66,12 @@ static void test_workclock_never_goes_back(void **state)
 
     (void)state;
     memset(&c, 0, sizeof(c));
+    assert_int_equal(lw_workclock_requests(&c), 0);
     lw_workclock_look(&c, 10 * S, 50, true);
     assert_int_equal(lw_workclock_look(&c, 11 * S, 50, true), 60);
     assert_int_equal(lw_workclock_look(&c, 5 * S, 40, true), 60); /* clock and count back */
     assert_int_equal(lw_workclock_look(&c, 5 * S + 500 * MS, 52, true), 67);
+    assert_int_equal(lw_workclock_requests(&c), 52);
 }
 
 static void test_workclock_spans_of_a_long_history(void **state)
@@ -92,6 +94,8 @@ static void test_workclock_spans_of_a_long_history(void **state)
     /* a span beyond the history is measured from its start */
     lw_workclock_span(&c, 0, &requests, &seconds);
     assert_int_equal(requests, 864000);
+    /* the last look's requests, whatever was thinned */
+    assert_int_equal(lw_workclock_requests(&c), 864000);
 }
 
 int main(void)
