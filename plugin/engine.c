@@ -29,7 +29,6 @@
 #define DELTA_BATCH    256
 #define AUTO_GC_MIN_REQUESTS 16
 #define ENDPOINTS_MAX  LW_ENGINE_ENDPOINTS
-#define LW_OVERFLOW_LINE (-3)  /* the line the overflow site is published with */
 #define SITES_LOGGED_MAX 16          /* lw_engine_log_sites' top, at most */
 #define FRAMES_LOGGED_MAX 8          /* traceback lines per site in the SITES log */
 #define BETWEEN_US 100000            /* between requests, publish at most this often */
@@ -107,10 +106,10 @@ static int64_t tracked_now(void)
 static const char *site_file(uint32_t idx, const lw_site_key_t *key)
 {
     if (idx == LW_SITE_OVERFLOW) /* a table was full: the bytes, not their lines */
-        return "<other sites: table full>";
+        return LW_NAME_OVERFLOW;
     if (key->file)
         return lw_frames_name(key->file);
-    return key->line == LW_SHELF_LINE ? "<CPython free lists>" : "<no Python frame>";
+    return key->line == LW_LINE_SHELF ? LW_NAME_SHELF : LW_NAME_NO_FRAME;
 }
 
 int lw_engine_start(const lw_config_t *cfg, uint64_t seed, const char *who, const char *between)
@@ -187,7 +186,7 @@ void lw_engine_publish_to(lw_ring_t *ring, lw_worker_slot_t *slot, int64_t pid, 
  * A site's identity, once per worker generation (src/wire.h encodes it:
  * file, function, the application frame's, then the traceback, cut to fit
  * dropping outer frames first). Pseudo-sites have negative lines
- * (LW_OVERFLOW_LINE, LW_SHELF_LINE, ...). Returns 0, or -1 when the ring
+ * (LW_LINE_OVERFLOW, LW_LINE_SHELF, ...). Returns 0, or -1 when the ring
  * cannot take it now.
  */
 static int define_site(uint32_t idx)
@@ -199,8 +198,8 @@ static int define_site(uint32_t idx)
     bool overflow = idx == LW_SITE_OVERFLOW;
     lw_wire_site_t site = {
         .id = idx,
-        .line = overflow ? LW_OVERFLOW_LINE : s->key.line,
-        .app_line = overflow ? LW_OVERFLOW_LINE : s->key.app_line,
+        .line = overflow ? LW_LINE_OVERFLOW : s->key.line,
+        .app_line = overflow ? LW_LINE_OVERFLOW : s->key.app_line,
         .file = site_file(idx, &s->key),
         .func = lw_frames_name(s->key.func),
         .app_file = s->key.app_file ? lw_frames_name(s->key.app_file) : "",

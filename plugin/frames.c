@@ -12,6 +12,7 @@
 
 #include "../src/codefile.h"
 #include "../src/strtab.h"
+#include "../src/wire.h" /* LW_LINE_NO_FRAME */
 #include "frames.h"
 
 #define APP_SEARCH_DEPTH 64 /* frames searched for the application's */
@@ -218,7 +219,7 @@ int lw_frames_site_hooksafe(lw_site_key_t *key)
 
     memset(key, 0, sizeof(*key));
     if (!f) {
-        key->line = -1; /* "no Python frame": allocations from C with no caller */
+        key->line = LW_LINE_NO_FRAME; /* allocations from C with no caller */
         return -ENOENT;
     }
     if (!(leaf = names_of_hooksafe(lw_py_frame_code(f))))

@@ -297,7 +297,7 @@ static void install(PyMemAllocatorDomain domain, struct chain *c)
 
 int lw_hooks_start(const lw_config_t *cfg, uint64_t seed)
 {
-    static const lw_site_key_t shelf = {.line = LW_SHELF_LINE};
+    static const lw_site_key_t shelf = {.line = LW_LINE_SHELF};
     uint64_t cap = cfg->exact ? PTRMAP_EXACT : PTRMAP_INITIAL;
     uint64_t mean = lw_config_sample_interval(cfg);
     void *sites_mem = map_zeroed(lw_sites_bytes(LW_HOOKS_SITES));

@@ -25,13 +25,11 @@
 #include "../src/config.h"
 #include "../src/ptrmap.h"
 #include "../src/sites.h"
+#include "../src/wire.h" /* the pseudo-sites' lines */
 #include "frames.h"
 
 /* Sites per worker, the overflow site included; the master's aggregator is sized from it. */
 #define LW_HOOKS_SITES 16384
-/* The line of the shelf, the site of blocks whose objects died and may be
- * revived from a free list (freelists.h); "no Python frame" is -1. */
-#define LW_SHELF_LINE (-2)
 
 typedef struct lw_hooks_stats {
     uint64_t samples;      /* allocations recorded */

@@ -37,10 +37,13 @@ static size_text_t size_of_rate(double per_request)
 }
 
 /* "file:line in function()" of a line; "function f() in file" and "file
- * f" of a sum. */
+ * f" of a sum; a pseudo-site ("<no Python frame>", "<CPython free lists>",
+ * a line below 0) by its name alone: it has no line or function to say. */
 static void put_site(lw_strbuf_t *t, const lw_agg_site_t *s)
 {
-    if (s->kind == LW_AGG_FUNCTION)
+    if (s->kind == LW_AGG_LINE && s->line < 0)
+        lw_strbuf_put(t, "%s", lw_agg_field(s, FIELD_FILE));
+    else if (s->kind == LW_AGG_FUNCTION)
         lw_strbuf_put(t, "function %s() in %s", lw_agg_field(s, FIELD_FUNC),
                       lw_agg_field(s, FIELD_FILE));
     else if (s->kind == LW_AGG_FILE)
@@ -99,6 +102,18 @@ static void put_origin(lw_strbuf_t *t, const lw_agg_t *agg, const lw_agg_cfg_t *
     }
     else if (s->kind != LW_AGG_LINE)
         put_lines(t, agg, id);
+    else if (s->line == LW_LINE_SHELF)
+        lw_strbuf_put(t, "[leakwatch]   not one line: lists, tuples and dicts that CPython "
+                         "handed out again from its free lists, which no allocator call "
+                         "follows, so the lines that made them are unknown; the endpoints, "
+                         "and what holds them, say where they are kept\n");
+    else if (s->line == LW_LINE_NO_FRAME)
+        lw_strbuf_put(t, "[leakwatch]   not one line: allocated from C with no Python code "
+                         "running (such as uWSGI's request environ); the endpoints, and what "
+                         "holds them, say where they are kept\n");
+    else if (s->line == LW_LINE_OVERFLOW)
+        lw_strbuf_put(t, "[leakwatch]   not one line: the sites a worker could not track, its "
+                         "site table full: their bytes, not their lines\n");
     else if (s->rollup)
         lw_strbuf_put(t, "[leakwatch]   growing inside libraries called from this line\n");
     else if (lw_agg_field(s, FIELD_APP_FILE)[0] && s->app_line != s->line)

@@ -33,6 +33,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/*
+ * Pseudo-sites: a SITE whose line is below 0 is no line of code. Its text's
+ * file field is its name (below) and it has no function; renderers say the
+ * name alone. The master's own overflow site is agg.h's LW_AGG_OTHER_LINE.
+ */
+#define LW_LINE_NO_FRAME (-1) /* allocated from C with no Python code running */
+#define LW_LINE_SHELF (-2)    /* blocks of objects that died sampled: CPython's free lists */
+#define LW_LINE_OVERFLOW (-3) /* a worker's site table was full */
+#define LW_NAME_NO_FRAME "<no Python frame>"
+#define LW_NAME_SHELF "<CPython free lists>"
+#define LW_NAME_OVERFLOW "<other sites: table full>"
+
 enum lw_record_kind {
     LW_REC_HELLO = 1,  /* a new worker generation: u.hello */
     LW_REC_SITE,       /* a site's identity: u.site, then TEXT records */

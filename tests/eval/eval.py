@@ -57,7 +57,8 @@ APPS = os.path.join(HERE, "apps")
 ALERT = re.compile(r"^\[leakwatch\] (LEAK|NATIVE|OOM) (.*)$")
 HELD = re.compile(r"^\[leakwatch\] HELD .+? on \w+ \d+ pid \d+: held by: (.*)$", re.M)
 HOLDER_REQUESTS = 400  # after the alert, at most this many more for the HELD line
-LEAK_SITE = re.compile(r"^(.+):(-?\d+) in ")
+LEAK_SITE = re.compile(r"^(.+):(\d+) in ")
+PSEUDO_SITE = re.compile(r"^(<[^>]+>): ")  # "<no Python frame>", "<CPython free lists>"
 SUM = re.compile(r"^(function .+\(\) in |file )")
 SUM_LINES = re.compile(r"^\[leakwatch\]   grew at \d+ lines?: (.*)$")
 LISTED = re.compile(r"(?:^|, )(.+?):(-?\d+) in \S+\(\)(?: via libraries)? \+")
@@ -143,7 +144,8 @@ def alerts(server):
             site = lines[0] if lines else None
         elif m[1] == "LEAK":
             site = LEAK_SITE.match(m[2])
-            site = site and (site[1], int(site[2]))
+            pseudo = not site and PSEUDO_SITE.match(m[2])
+            site = (site[1], int(site[2])) if site else (pseudo[1], 0) if pseudo else None
             lines = [site] if site else []
         found.append((m[1], site, line, tuple(lines)))
     return found

@@ -200,6 +200,55 @@ static void test_alerttext_leak_forms(void **state)
     assert_int_equal(live_allocs, 0);
 }
 
+/* A pseudo-site has no line or function: its name alone, in the LEAK line
+ * and the HELD line. */
+static void test_alerttext_a_pseudo_site_by_its_name(void **state)
+{
+    lw_agg_t *agg = fleet();
+    uint32_t id;
+
+    (void)state;
+    named_site(7, LW_LINE_SHELF, LW_NAME_SHELF, "?");
+    delta(7, 5000, 0);
+    feed(agg, 2);
+    id = find(agg, "<CPython free lists>", -2, false);
+    /* the other two a worker sends say what they are too */
+    named_site(8, LW_LINE_NO_FRAME, LW_NAME_NO_FRAME, "?");
+    named_site(9, LW_LINE_OVERFLOW, LW_NAME_OVERFLOW, "?");
+    delta(8, 3000, 0);
+    delta(9, 2000, 0);
+    feed(agg, 2);
+    const char *said[] = {"allocated from C with no Python code running",
+                          "the sites a worker could not track"};
+    for (int k = 0; k < 2; k++) {
+        lw_strbuf_t t2 = empty_text();
+        size_t len;
+        lw_alerttext_leak(&t2, agg, find(agg, k ? LW_NAME_OVERFLOW : LW_NAME_NO_FRAME,
+                                         k ? LW_LINE_OVERFLOW : LW_LINE_NO_FRAME, false));
+        char *got = lw_strbuf_finish(&t2, &len);
+        assert_non_null(strstr(got, k ? "LEAK <other sites: table full>: +0 B"
+                                      : "LEAK <no Python frame>: +0 B"));
+        assert_non_null(strstr(got, said[k]));
+        alloc.free(got);
+    }
+    lw_strbuf_t t = empty_text();
+    lw_alerttext_leak(&t, agg, id);
+    assert_text(&t, "[leakwatch] LEAK <CPython free lists>: +0 B over 0 requests (0 B/req) on "
+                    "worker 2\n"
+                    "[leakwatch]   not one line: lists, tuples and dicts that CPython handed "
+                    "out again from its free lists, which no allocator call follows, so the "
+                    "lines that made them are unknown; the endpoints, and what holds them, say "
+                    "where they are kept\n"
+                    "[leakwatch]   endpoints: other (+4.9 KiB)\n");
+    assert_int_equal(lw_agg_set_held(agg, id, "held by: Profiler.records (list, 9 items)", 41), 0);
+    t = empty_text();
+    lw_alerttext_held(&t, agg, id, 2, 202);
+    assert_text(&t, "[leakwatch] HELD <CPython free lists> on worker 2 pid 202: held by: "
+                    "Profiler.records (list, 9 items)\n");
+    lw_agg_free(agg);
+    assert_int_equal(live_allocs, 0);
+}
+
 /* Site 0 of a table whose every site is held: what it is the sum of. */
 /* A leak in a mule is said to be on the mule, and so are its last words. */
 static void test_alerttext_names_mules_and_spoolers(void **state)
@@ -434,6 +483,7 @@ int main(void)
         cmocka_unit_test(test_alerttext_leak_line_with_endpoints_and_traceback),
         cmocka_unit_test(test_alerttext_held_and_a_leak_said_again),
         cmocka_unit_test(test_alerttext_leak_forms),
+        cmocka_unit_test(test_alerttext_a_pseudo_site_by_its_name),
         cmocka_unit_test(test_alerttext_names_mules_and_spoolers),
         cmocka_unit_test(test_alerttext_leak_in_sites_that_could_not_be_tracked),
         cmocka_unit_test(test_alerttext_oom_per_worker_and_for_all),
