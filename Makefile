@@ -51,8 +51,9 @@ DEPS         := uwsgi-core uwsgi-dev uwsgi-plugin-python3 python3-dev libjansson
                 gcc make pkg-config
 UNIT_DEPS    := libcmocka-dev
 # integration tests: promtool, Prometheus and Chromium (test_http), wrk (test_drills);
-# and SQLAlchemy (test_generated); no test imports Flask (the eval corpus, bench and demo apps do)
-TEST_DEPS    := prometheus chromium wrk python3-sqlalchemy python3-flask
+# SQLAlchemy (test_generated) and Django (test_django); no test imports Flask (the eval
+# corpus, bench and demo apps do)
+TEST_DEPS    := prometheus chromium wrk python3-sqlalchemy python3-django python3-flask
 DEMO_DEPS    := python3-flask chromium
 BENCH_DEPS   := python3-flask wrk valgrind
 EVAL_DEPS    := python3-flask python3-sqlalchemy

@@ -32,8 +32,16 @@
  *      drops by T/2 or more from its high (a cache flushed, a sawtooth
  *      reset, a worker recycled) takes its previous high as the new base,
  *      so a sawtooth must climb T above its old peaks before it counts.
+ *      Once: later drops keep that base. A sawtooth whose peaks stay level
+ *      never climbs T above it; one whose peaks climb does, and that is a
+ *      leak under cyclic garbage the gc collects in drops of more than
+ *      T/2 (a Django view keeping an ORM instance a request: 0.8 KiB kept,
+ *      9 KiB of garbage; moving the base to each new peak measured one
+ *      period at a time, never T, and it was never announced).
  *   2. Persistence. Split the requests since the base into four quarters
- *      and measure the growth in each. A leak grows in every quarter and
+ *      and measure the growth in each (from the highest point in the
+ *      eighth of the span before each boundary: a sawtooth's dips do not
+ *      land on them). A leak grows in every quarter and
  *      about evenly; lazy initialisation or a step grows in one quarter
  *      then stops; a bounded cache decelerates as it fills. We ask that
  *      each of the last three quarters grows by at least T/16, that the
@@ -41,7 +49,8 @@
  *      it keeps at least half the pace of the first: generous to sampling
  *      noise, strict about growth that stopped or is fading.
  *   3. Still high. The latest point is within T/8 of the high: a series
- *      that just fell is not judged on its old peak.
+ *      that just fell is not judged on its old peak, nor judged at all (a
+ *      dip keeps the streak of rule 4).
  *   4. Confirmation. The judgement must hold `confirm` times in a row
  *      before the alert (Chromium's counter), each time with T/4 more
  *      growth than the last (and at least a request later); a look off
@@ -141,13 +150,21 @@ static void add_point(lw_detect_site_t *s, lw_point_t p)
     s->spacing = h.spacing;
 }
 
-/* Bytes at the last point at or before `requests`. */
-static int64_t bytes_at(const lw_detect_site_t *s, uint64_t requests)
+/* The most bytes at the points in (requests - window, requests], or at
+ * the last point before that window if it holds none. */
+static int64_t bytes_at(const lw_detect_site_t *s, uint64_t requests, uint64_t window)
 {
     int64_t b = s->pts[0].bytes;
+    bool inside = false;
 
-    for (uint32_t i = 0; i < s->npts && s->pts[i].requests <= requests; i++)
-        b = s->pts[i].bytes;
+    for (uint32_t i = 0; i < s->npts && s->pts[i].requests <= requests; i++) {
+        if (s->pts[i].requests + window > requests) {
+            b = inside && b > s->pts[i].bytes ? b : s->pts[i].bytes;
+            inside = true;
+        }
+        else
+            b = s->pts[i].bytes;
+    }
     return b;
 }
 
@@ -160,7 +177,7 @@ static bool grows_in_every_quarter(const lw_detect_site_t *s, int64_t t, int64_t
     if (span < 3 || s->npts < 4)
         return false;
     for (int k = 0; k <= 4; k++)
-        q[k] = bytes_at(s, s->base.requests + span * (uint64_t)k / 4);
+        q[k] = bytes_at(s, s->base.requests + span * (uint64_t)k / 4, span / 8);
     for (int k = 2; k <= 4; k++) {
         if (q[k] - q[k - 1] < t / 16)
             return false;
@@ -186,7 +203,7 @@ lw_verdict_t lw_detect_update(lw_detect_site_t *s, const lw_detect_cfg_t *cfg,
     }
     int64_t fell = s->last > bytes ? s->last - bytes : 0;
     s->last = bytes;
-    if (s->high - bytes >= t / 2) /* a drop: beat the old peak by T */
+    if (!s->pinned && s->high - bytes >= t / 2) /* a drop: beat the old peak by T */
         restart(s, (lw_point_t){requests, s->high}, true);
     else if (bytes < s->base.bytes && !s->pinned) /* a new low: measure from here */
         restart(s, p, false);
@@ -199,6 +216,8 @@ lw_verdict_t lw_detect_update(lw_detect_site_t *s, const lw_detect_cfg_t *cfg,
     v.growth = bytes - s->base.bytes;
     v.requests = requests - s->base.requests;
     v.per_request = v.requests ? (double)v.growth / (double)v.requests : 0.0;
+    if (bytes < s->high - t / 8) /* off its high (a sawtooth's dip): wait, keep the streak */
+        return v;
     /* churn: what fell since base, at most what is held; 0 for a pure leak */
     shaped = surely(cfg, v.growth, s->drops < bytes ? s->drops : bytes) >= t &&
              grows_in_every_quarter(s, t, v.growth, requests);
@@ -206,8 +225,6 @@ lw_verdict_t lw_detect_update(lw_detect_site_t *s, const lw_detect_cfg_t *cfg,
         s->streak = 0;
         return v;
     }
-    if (bytes < s->high - t / 8) /* off its high (a sawtooth's dip): wait, keep the streak */
-        return v;
     /* A step of the streak needs T/4 more growth and a request more. */
     if (s->streak == 0 || (v.growth >= s->streak_growth + t / 4 && v.requests > s->streak_span)) {
         s->streak++;

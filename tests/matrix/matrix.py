@@ -60,7 +60,8 @@ PACKAGES = ["uwsgi-core", "uwsgi-dev", "uwsgi-plugin-python3", "uwsgi-src", "pyt
 # Flask apps) use, which the CI plan runs on the machine itself, not in the
 # trees; Chromium and Prometheus are most of a tree's download. Without
 # recommends, so Chromium gets a font.
-FULL_PLAN_PACKAGES = ["prometheus", "chromium", "fonts-liberation", "wrk", "python3-flask"]
+FULL_PLAN_PACKAGES = ["prometheus", "chromium", "fonts-liberation", "wrk", "python3-flask",
+                      "python3-sqlalchemy", "python3-django"]
 # CPython's test suite for the tree's python3, whichever it is (make test's
 # torture-deps): named once python3 is in.
 PYTHON3_TESTSUITE = "libpython3.X-testsuite"

@@ -92,6 +92,15 @@ def main():
     write("leak_with_respawn", "leak", pts,
           note="two workers leak; one is recycled at request 60 and its share vanishes")
 
+    pts = []
+    for i in range(0, 2000):
+        garbage = (i % 30) * 40 * 1024  # 1.2 MiB at most, collected every 30 requests
+        pts.append((i, base // 16 + i * 4 * 1024 + garbage))
+    write("leak_under_garbage", "leak", pts, max_growth=2 * T,
+          note="4 KiB kept per request, and 40 KiB of cyclic garbage that the gc collects "
+               "every 30 requests: each collection drops the site by more than T/2 (Django's "
+               "ORM: 9 KiB of garbage for 0.8 KiB kept)")
+
     # not leaks ---------------------------------------------------------
     write("step_lazy_init", "none",
           [(i, (base + (3 * MiB if i >= 50 else 0))) for i in range(0, 3000, 5)],
@@ -112,6 +121,15 @@ def main():
     write("cyclic_garbage", "none",
           [(i, (base + (i % 90) * 11 * 1024)) for i in range(0, 20000, 2)],
           note="garbage piles to about T/2 and the gc policy collects it")
+    write("bounded_fill_under_garbage", "none",
+          [(i, base + int(2.5 * MiB * (1 - math.exp(-i / 300.0))) + (i % 30) * 40 * 1024)
+           for i in range(0, 20000, 2)],
+          note="a cache filling to 2.5 MiB, decelerating, under 1.2 MiB of garbage "
+               "collected every 30 requests")
+    write("two_workers_garbage", "none",
+          [(i, base + (i % 29) * 24 * 1024 + (i % 37) * 19 * 1024) for i in range(0, 20000)],
+          note="two workers' garbage, collected every 29 and 37 requests (0.66 MiB each): "
+               "the sum drops by more than T/2 and peaks higher as their phases meet")
     walk, pts, wrng = 0.0, [], random.Random(1)
     for i in range(0, 3000):
         walk = walk * (1 - 1 / 13.0) + wrng.gauss(0, 210 * 1024)  # turnover ~13 requests
