@@ -56,7 +56,7 @@ UNIT_DEPS    := libcmocka-dev
 TEST_DEPS    := prometheus chromium wrk python3-sqlalchemy python3-django python3-flask
 DEMO_DEPS    := python3-flask chromium
 BENCH_DEPS   := python3-flask wrk valgrind
-EVAL_DEPS    := python3-flask python3-sqlalchemy
+EVAL_DEPS    := python3-flask python3-sqlalchemy python3-django
 DEB_DEPS     := build-essential debhelper dpkg-dev fakeroot lintian
 
 .SECONDARY: $(UNIT_OBJS) $(PLUGIN_OBJS)

@@ -68,7 +68,9 @@ void lw_detect_shift(lw_detect_site_t *s, int64_t bytes);
  * Says that part of the site was just released (one worker's share fell by
  * half): from now on growth is measured from the highest point seen, as
  * after a drop of the whole series. A sum of per-worker sawtooths is
- * bounded even when its parts never reset at once.
+ * bounded even when its parts never reset at once. Once: a series already
+ * measured from a peak keeps it (and its history), so peaks that climb
+ * release after release (a leak under cyclic garbage) add up.
  */
 void lw_detect_pin(lw_detect_site_t *s);
 

@@ -143,3 +143,17 @@ const lw_site_t *lw_sites_get(const lw_sites_t *t, uint32_t index)
 {
     return index < t->used ? &t->sites[index] : NULL;
 }
+
+/* Reached from an application line that is not its own innermost frame. */
+static bool in_library(const lw_site_key_t *k)
+{
+    return k->app_file && (k->app_file != k->file || k->app_line != k->line);
+}
+
+bool lw_site_key_same_rollup(const lw_site_key_t *asked, const lw_site_key_t *k)
+{
+    if (!memcmp(asked, k, sizeof(*k)))
+        return true;
+    return in_library(asked) && in_library(k) && k->app_file == asked->app_file &&
+           k->app_func == asked->app_func && k->app_line == asked->app_line;
+}

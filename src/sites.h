@@ -103,4 +103,14 @@ static inline bool lw_sites_changed(const lw_sites_t *t)
 /* The site at `index`, or NULL if not in use. */
 const lw_site_t *lw_sites_get(const lw_sites_t *t, uint32_t index);
 
+/*
+ * Whether a site keyed `k` is part of what the master names by `asked`:
+ * the same site, or, when `asked` is a library site reached from an
+ * application line (its innermost frame is not that line), another
+ * library site reached from the same application line. The master sums
+ * those into one site, "growing inside libraries called from this line"
+ * (agg.h): a walk for what holds it starts from all of them.
+ */
+bool lw_site_key_same_rollup(const lw_site_key_t *asked, const lw_site_key_t *k);
+
 #endif

@@ -43,6 +43,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -113,13 +114,17 @@ def marked_lines(app):
 
 def calibrate(app, meta):
     """Bytes one request leaks, in all and per app line ({line: bytes}),
-    measured under tracemalloc without uWSGI."""
+    measured under tracemalloc without uWSGI, in a working directory of
+    its own as uWSGI's is (an app may keep files there: the Django apps'
+    database)."""
     if "rate" in meta:
         return float(meta["rate"]), {}
-    out = subprocess.run([PYTHON, os.path.join(HERE, "calibrate.py"), os.path.join(APPS, app),
-                          json.dumps(meta["paths"]), "200", str(meta.get("calibrate", 400))],
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                         cwd=HERE, check=False)
+    with tempfile.TemporaryDirectory(prefix="leakwatch-calibrate-") as cwd:
+        out = subprocess.run([PYTHON, os.path.join(HERE, "calibrate.py"),
+                              os.path.join(APPS, app), json.dumps(meta["paths"]), "200",
+                              str(meta.get("calibrate", 400))],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             cwd=cwd, check=False)
     try:
         found = json.loads(out.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):

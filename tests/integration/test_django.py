@@ -12,6 +12,7 @@ from test_detection import drive, drive_until, named
 
 APP = os.path.join(APPS, "django_site.py")
 ALERT = re.compile(r"^\[leakwatch\] (LEAK|NATIVE|OOM) ", re.M)
+HELD = re.compile(r"^\[leakwatch\] HELD .*? held by: (.*)$", re.M)
 
 
 def marked(tag):
@@ -51,6 +52,11 @@ class DjangoTest(UwsgiTestCase):
         # THEN the first alert names the view's line, however much of the
         # instance Django's ORM allocated for it
         self.assertEqual(found[0], (APP, marked("TRACK-LINE")), server.log())
+        # AND what holds it is the list, not the classes Django's SQLite
+        # backend makes per connection, which are garbage by then
+        held = drive_until(server, lambda: HELD.findall(server.log()), "HELD line",
+                           paths=["/track"], limit=400)
+        self.assertRegex(held[0], r"TRACKED \(list, \d+ items\) <- module ", server.log())
 
 
 if __name__ == "__main__":

@@ -94,6 +94,32 @@ static void test_sites_every_name_and_line_tells_sites_apart(void **state)
     assert_int_equal(id, first);
 }
 
+/* What the master sums as one site "inside libraries called from this
+ * line": library sites reached from the same application frame; an
+ * application line is only itself. */
+static void test_sites_same_rollup_is_the_application_frame(void **state)
+{
+    /* file, func, app_file, app_func, line, app_line */
+    const lw_site_key_t lib = {10, 11, 1, 2, 63, 80};     /* sqlite3/base.py:63 from app:80 */
+    const lw_site_key_t lib2 = {12, 13, 1, 2, 517, 80};   /* models/base.py:517 from app:80 */
+    const lw_site_key_t other = {12, 13, 1, 2, 517, 81};  /* from app:81 */
+    const lw_site_key_t app = {1, 2, 1, 2, 80, 80};       /* app:80 itself */
+    const lw_site_key_t none = {12, 13, 0, 0, 517, 0};    /* no application frame */
+    const lw_site_key_t func = {12, 13, 1, 3, 517, 80};   /* app:80 of another function */
+
+    (void)state;
+    assert_true(lw_site_key_same_rollup(&lib, &lib));
+    assert_true(lw_site_key_same_rollup(&lib, &lib2));
+    assert_true(lw_site_key_same_rollup(&lib2, &lib));
+    assert_false(lw_site_key_same_rollup(&lib, &other));
+    assert_false(lw_site_key_same_rollup(&lib, &app));
+    assert_false(lw_site_key_same_rollup(&app, &lib));
+    assert_true(lw_site_key_same_rollup(&app, &app));
+    assert_false(lw_site_key_same_rollup(&lib, &none));
+    assert_true(lw_site_key_same_rollup(&none, &none));
+    assert_false(lw_site_key_same_rollup(&lib, &func));
+}
+
 static void test_sites_full_table_counts_into_the_overflow_site(void **state)
 {
     uint32_t s;
@@ -283,6 +309,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sites_bytes_and_init_validate),
+        cmocka_unit_test(test_sites_same_rollup_is_the_application_frame),
         cmocka_unit_test_setup_teardown(test_sites_every_name_and_line_tells_sites_apart,
                                         setup_small, teardown),
         cmocka_unit_test_setup_teardown(test_sites_intern_finds_the_same_site, setup_small, teardown),

@@ -2,8 +2,6 @@
 middleware, templates, a form and the ORM on SQLite, the paths a site
 serves every day (/, /items/<n>, /search?q=...). /track keeps the item
 each request looked up in a module-level list: a leak (TRACK-LINE)."""
-import os
-import tempfile
 
 import django
 from django.conf import settings
@@ -18,7 +16,7 @@ settings.configure(
     SECRET_KEY="leakwatch-integration-test",
     DATABASES={"default": {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": os.path.join(tempfile.mkdtemp(prefix="leakwatch-django-"), "site.sqlite3")}},
+        "NAME": "shop.sqlite3"}},
     INSTALLED_APPS=["django.contrib.contenttypes"],
     MIDDLEWARE=["django.middleware.common.CommonMiddleware"],
     TEMPLATES=[{"BACKEND": "django.template.backends.django.DjangoTemplates",
@@ -49,12 +47,14 @@ class SearchForm(forms.Form):
     limit = forms.IntegerField(min_value=1, max_value=20, required=False)
 
 
-# The schema and 50 items, made in the master before the fork; each
-# worker opens its own connection to the file.
+# The schema and 50 rows, made before uWSGI forks, in a file of the
+# working directory (the server's own); each worker connects to it, and
+# Django connects anew for each request, as it does by default.
 with connection.schema_editor() as editor:
     editor.create_model(Item)
 Item.objects.bulk_create(Item(name=f"item {n}", price=n * 1.25) for n in range(1, 51))
 connection.close()
+
 
 TRACKED = []
 
