@@ -22,7 +22,7 @@ def marked(tag):
 
 def everyday(n):
     """A site's mix: pages, lookups, searches (some invalid), never /track."""
-    return ["/", f"/items/{n}", f"/search?q=item+{n % 50}&limit={n % 7 + 1}",
+    return ["/", f"/items/{n}", f"/search?q=product+{n % 50}&limit={n % 7 + 1}",
             "/search?q="][n % 4]
 
 
