@@ -20,6 +20,7 @@
 #include "../src/topn.h"
 #include "../src/wire.h"
 #include "clock.h"
+#include "collect.h"
 #include "engine.h"
 #include "freelists.h"
 #include "frames.h"
@@ -157,12 +158,7 @@ static void apply_gc_policy(void)
     }
     if (!collect)
         return;
-    /* PyGC_Collect() does nothing while the app has gc disabled (gc.disable()
-     * is common in web apps); gc.collect() collects regardless, and so do we. */
-    int was_enabled = PyGC_Enable();
-    PyGC_Collect();
-    if (!was_enabled)
-        PyGC_Disable();
+    lw_collect_garbage();
     eng.collections++;
     eng.tracked_at_gc = tracked_now();
     eng.requests_at_gc = eng.requests;

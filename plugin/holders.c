@@ -34,6 +34,7 @@
 #include "../src/holdchain.h"
 #include "../src/holdpath.h"
 #include "clock.h"
+#include "collect.h"
 #include "hooks.h"
 #include "holders.h"
 
@@ -471,14 +472,13 @@ int lw_holders_walk(uint32_t site, uint64_t budget_us, char *out, size_t len)
 
     if (p)
         lw_chains_init(&p->c, &ops);
-    /* Cyclic garbage first: what no one holds any more is no holder, and
-     * a site that leaks while it makes garbage (a Django view: 9 KiB of the
-     * ORM's garbage a request for 0.8 KiB kept) had its walk name classes
-     * of the garbage for the leak. gc.collect(), as the gc policy does:
-     * PyGC_Collect() does nothing while the app has gc disabled. */
+    /* Cyclic garbage first, as the gc policy collects it: what no one
+     * holds any more is no holder, and a site that leaks while it makes
+     * garbage (a Django view: 9 KiB of the ORM's garbage a request for 0.8
+     * KiB kept) had its walk name classes of the garbage for the leak. Its
+     * time counts against the budget, which cannot cut it short. */
+    lw_collect_garbage();
     gc = PyImport_ImportModule("gc");
-    Py_XDECREF(gc ? PyObject_CallMethod(gc, "collect", NULL) : NULL);
-    PyErr_Clear();
     if (!chain || !p || !blocks_of(site, &p->c)) {
         snprintf(out, len, "held by: unknown (%s)",
                  chain && p ? "no sampled object of the site is live" : "out of memory");
