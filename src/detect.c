@@ -124,7 +124,7 @@ static void restart(lw_detect_site_t *s, lw_point_t base, bool pinned)
 
 void lw_detect_pin_at(lw_detect_site_t *s, int64_t high)
 {
-    if (s->started && s->npts > 0 && !s->pinned)
+    if (s->started && s->npts > 0)
         restart(s, (lw_point_t){s->pts[s->npts - 1].requests, high > s->high ? high : s->high},
                 true);
 }

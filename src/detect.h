@@ -68,9 +68,10 @@ void lw_detect_shift(lw_detect_site_t *s, int64_t bytes);
  * Says that part of the site was just released (one worker's share fell by
  * half): from now on growth is measured from the highest point seen, as
  * after a drop of the whole series. A sum of per-worker sawtooths is
- * bounded even when its parts never reset at once. Once: a series already
- * measured from a peak keeps it (and its history), so peaks that climb
- * release after release (a leak under cyclic garbage) add up.
+ * bounded even when its parts never reset at once. Each release moves the
+ * base to the peak then (keeping the first, 2026-11-27, let a sum of two
+ * workers' sawtooths and garbage climb by its phases: a false alarm in
+ * the plateau test).
  */
 void lw_detect_pin(lw_detect_site_t *s);
 

@@ -174,35 +174,6 @@ static void test_detect_shift_hides_a_departed_worker(void **state)
     assert_int_equal(v.growth, 20 * 100);
 }
 
-/* Released, the series is measured from its peak; released again (a
- * worker's garbage collected once more) it keeps that peak, so a leak
- * under the garbage adds up its climbs. */
-static void test_detect_a_second_release_keeps_the_first_peak(void **state)
-{
-    lw_detect_cfg_t cfg = {10000, 2, 1};
-    lw_detect_site_t s;
-    lw_verdict_t v;
-
-    (void)state;
-    lw_detect_reset(&s);
-    for (int i = 0; i < 20; i++)
-        lw_detect_update(&s, &cfg, (uint64_t)i, 50000 + i * 500);
-    lw_detect_pin(&s); /* at 59500 */
-    assert_true(s.pinned);
-    assert_int_equal(s.base.bytes, 59500);
-    for (int i = 20; i < 40; i++)
-        lw_detect_update(&s, &cfg, (uint64_t)i, 50000 + i * 500);
-    lw_detect_pin(&s);
-    v = lw_detect_update(&s, &cfg, 40, 70000);
-    assert_int_equal(s.base.bytes, 59500);
-    assert_int_equal(v.growth, 70000 - 59500);
-    /* and a drop of T/2 from the high does not move it either */
-    v = lw_detect_update(&s, &cfg, 41, 60000);
-    v = lw_detect_update(&s, &cfg, 42, 71000);
-    assert_int_equal(s.base.bytes, 59500);
-    assert_int_equal(v.growth, 71000 - 59500);
-}
-
 static void test_detect_same_input_same_verdicts(void **state)
 {
     lw_detect_cfg_t cfg = {5000, 2, 1};
@@ -227,7 +198,6 @@ int main(void)
         cmocka_unit_test(test_detect_confirms_before_alerting),
         cmocka_unit_test(test_detect_repeats_only_after_doubling),
         cmocka_unit_test(test_detect_shift_hides_a_departed_worker),
-        cmocka_unit_test(test_detect_a_second_release_keeps_the_first_peak),
         cmocka_unit_test(test_detect_same_input_same_verdicts),
     };
     return cmocka_run_group_tests_name("detect", tests, NULL, NULL);
