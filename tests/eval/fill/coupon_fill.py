@@ -14,7 +14,7 @@ CACHE = {}
 def application(environ, start_response):
     key = random.randrange(KEYS)
     if key not in CACHE:
-        CACHE[key] = ("%d " % key).encode() * (ITEM // 8)
+        CACHE[key] = b"%07d " % key * (ITEM // 8)  # ITEM bytes, whatever the key
     body = b"%d\n" % len(CACHE)
     start_response("200 OK", [("Content-Type", "text/plain"),
                               ("Content-Length", str(len(body)))])
