@@ -71,7 +71,7 @@ help:
 	@echo "make demo       run a leaking example app under uWSGI and show leakwatch's log"
 	@echo "make test       unit + integration tests (installs what they need)"
 	@echo "make bench      throughput, CPU, instructions and memory with and without leakwatch; master cycle cost"
-	@echo "make eval       detection quality on a labelled corpus of leaking and non-leaking apps"
+	@echo "make eval       detection quality: a labelled corpus of apps, a bounded fill, the detector's model"
 	@echo "make unit       unit tests only; SANITIZER=address|undefined|thread for sanitizer builds"
 	@echo "make valgrind   unit tests under valgrind memcheck"
 	@echo "make test-sanitize  unit tests under ASan, UBSan, TSan; real uWSGI with the plugin under them"
@@ -171,10 +171,18 @@ bench: $(PLUGIN) $(BUILD)/bench/drain $(BUILD)/bench/floor_plugin.so
 	@$(HOST_PYTHON) tests/bench/held.py
 	@$(BUILD)/bench/drain
 
-eval: $(PLUGIN)
+# make eval's third part: the real aggregator and detector fed modelled,
+# sampled growth, hundreds of seeded runs a shape (tests/eval/model.c).
+$(BUILD)/eval/model: tests/eval/model.c $(CORE_SRCS) $(HEADERS) | deps
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(WARN) -O2 -Isrc $< $(CORE_SRCS) -o $@ -ljansson -lm
+
+eval: $(PLUGIN) $(BUILD)/eval/model
 	$(call install_missing,$(EVAL_DEPS))
 	@$(HOST_PYTHON) tests/eval/eval.py
 	@$(HOST_PYTHON) tests/eval/fill.py
+	@$(BUILD)/eval/model
 
 # The Debian package uwsgi-plugin-leakwatch (.ci/debian), built from a copy
 # of the sources in build/deb/ and checked by lintian; the .deb is left in

@@ -42,13 +42,6 @@
 #define LW_MAX_ENDPOINTS 4096  /* the master's endpoint names */
 #define LW_DEPARTURES_MAX 16   /* worker ends taken per cycle */
 #define LW_STATM_MAX 128
-/*
- * The detector's settings, for sites and for native growth alike: two
- * looks, the second T/4 further grown (detect.c), which is what a third
- * look used to add.
- */
-#define LW_CONFIRM_LOOKS 2
-
 extern struct uwsgi_server uwsgi;
 
 /* What the master knows of each worker generation, for the cause of its end. */
@@ -493,7 +486,7 @@ static int lw_master_make_view(void)
         .local_sites = LW_ENGINE_SITES,
         .local_endpoints = LW_ENGINE_ENDPOINTS,
         .max_endpoints = LW_MAX_ENDPOINTS,
-        .detect = {(int64_t)cfg->threshold, LW_CONFIRM_LOOKS,
+        .detect = {(int64_t)cfg->threshold, LW_DETECT_CONFIRM,
                    (int64_t)lw_config_sample_interval(cfg)},
         .evicted = lw_master_forget_chart,
         .held = lw_asker_answer,

@@ -12,6 +12,10 @@
 #include <stdint.h>
 
 #define LW_DETECT_POINTS 64
+/* Positive judgements in a row before an alert, the master's setting for
+ * sites and native growth alike: two looks, the second T/4 further grown,
+ * which is what a third look used to add. */
+#define LW_DETECT_CONFIRM 2
 
 typedef struct lw_detect_cfg {
     int64_t threshold;   /* bytes of sustained growth that make a leak */

@@ -21,6 +21,7 @@
 #include "../../plugin/engine.h" /* LW_ENGINE_SITES, LW_ENGINE_ENDPOINTS */
 #include "agg.h"
 #include "config.h"
+#include "detect.h"
 #include "shm.h"
 
 /* As in plugin/analyst.c and plugin/plugin.c. */
@@ -410,7 +411,7 @@ int main(void)
     lw_agg_cfg_t acfg = {/* as lw_master_make_agg() */
         .procs = {.workers = NWORKERS}, .max_sites = MAX_SITES, .local_sites = LW_ENGINE_SITES,
         .local_endpoints = LW_ENGINE_ENDPOINTS, .max_endpoints = MAX_ENDPOINTS,
-        .detect = {(int64_t)cfg.threshold, 2, unit}};
+        .detect = {(int64_t)cfg.threshold, LW_DETECT_CONFIRM, unit}};
     for (uint32_t j = 0, i = 5; j < NLEAKS; j++, i += 1249)
         leaky[rolls_up(i) ? NSITES + i % NAPP : i] = true; /* a rollup is judged, not its leaf */
     for (uint32_t i = 0; i < NSITES; i++)
