@@ -52,15 +52,14 @@ def estimate(rng, truth):
     return out
 
 
-def write(name, verdict, truth, max_growth=None, threshold=T, confirm=2, note="", exact=False):
-    """exact: the truth itself, as exact mode (every allocation) sees it."""
+def write(name, verdict, truth, max_growth=None, threshold=T, confirm=2, note=""):
     with open(os.path.join(HERE, name + ".series"), "w") as f:
         f.write(f"# {note}\n")
         f.write(f"# verdict: {verdict}\n# threshold: {threshold}\n# confirm: {confirm}\n")
-        f.write(f"# interval: {1 if exact else R}\n")
+        f.write(f"# interval: {R}\n")
         if max_growth is not None:
             f.write(f"# max_growth: {int(max_growth)}\n")
-        for req, b in truth if exact else estimate(random.Random(name), truth):
+        for req, b in estimate(random.Random(name), truth):
             f.write(f"{req} {b}\n")
 
 
@@ -109,12 +108,6 @@ def main():
     write("bounded_cache_concave", "none",
           [(i, (base + int(2.5 * MiB * (1 - math.exp(-i / 300.0))))) for i in range(0, 20000, 20)],
           note="a cache whose hit rate rises: 2.5 MiB, decelerating")
-    write("bounded_fill_slowing", "none",
-          [(i, (base + int(4.4 * MiB * (1 - math.exp(-i / 1000.0))))) for i in range(0, 8000, 10)],
-          exact=True,
-          note="a cache filling to 2.2 T by coupon-collector traffic, slowing as it fills, seen "
-               "exactly: its last quarter keeps half the first's pace until it has grown 1.3 T, "
-               "past T + T/4, its second half 70% of the first's only until 1.1 T")
     write("working_set_fills_fast", "none",
           [(i, (base + int(4 * MiB * (1 - math.exp(-i / 26.0))))) for i in range(0, 2000)],
           note="a working set of random objects still filling after warm-up: 4 MiB more, "
