@@ -101,6 +101,13 @@ def main():
                "every 30 requests: each collection drops the site by more than T/2 (Django's "
                "ORM: 9 KiB of garbage for 0.8 KiB kept)")
 
+    write("leak_after_a_step", "leak",
+          [(i, (base + i * 8 * 1024 + (2 * MiB if i >= 20 else 0))) for i in range(0, 2000, 4)],
+          max_growth=2.5 * T,
+          note="8 KiB kept per request, and a table of 2 MiB (T) built lazily at request 20: "
+               "a step in the first quarter made the leak look like a fill (its last quarter "
+               "had to keep half of that quarter's pace: announced at 5 T)")
+
     # not leaks ---------------------------------------------------------
     write("step_lazy_init", "none",
           [(i, (base + (3 * MiB if i >= 50 else 0))) for i in range(0, 3000, 5)],
