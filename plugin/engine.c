@@ -402,7 +402,8 @@ static void walk_if_asked(void)
     if (site >= eng.sites->used || site == LW_SITE_OVERFLOW)
         snprintf(eng.held, sizeof(eng.held), "held by: unknown (no such site here)");
     else
-        lw_holders_walk(site, eng.cfg->hold_budget_us, eng.held, sizeof(eng.held));
+        lw_holders_walk(site, eng.cfg->hold_budget_us, eng.cfg->gc != LW_GC_OFF, eng.held,
+                        sizeof(eng.held));
     eng.held_site = site;
     eng.held_pending = true;
     send_held();

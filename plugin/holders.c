@@ -457,7 +457,7 @@ static int say(const lw_chains_t *c, lw_hold_step_t (*chain)[LW_HOLD_DEPTH], con
     return pick;
 }
 
-int lw_holders_walk(uint32_t site, uint64_t budget_us, char *out, size_t len)
+int lw_holders_walk(uint32_t site, uint64_t budget_us, bool collect, char *out, size_t len)
 {
     static const lw_chain_ops_t ops = {kind_op, type_op, NULL};
     /* 16 x 12 steps of names (64 KiB) and a pass's hash: too much for a
@@ -476,8 +476,10 @@ int lw_holders_walk(uint32_t site, uint64_t budget_us, char *out, size_t len)
      * holds any more is no holder, and a site that leaks while it makes
      * garbage (a Django view: 9 KiB of the ORM's garbage a request for 0.8
      * KiB kept) had its walk name classes of the garbage for the leak. Its
-     * time counts against the budget, which cannot cut it short. */
-    lw_collect_garbage();
+     * time counts against the budget, which cannot cut it short. Not when
+     * the user said leakwatch must not collect (--leakwatch-gc off). */
+    if (collect)
+        lw_collect_garbage();
     gc = PyImport_ImportModule("gc");
     if (!chain || !p || !blocks_of(site, &p->c)) {
         snprintf(out, len, "held by: unknown (%s)",

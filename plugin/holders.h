@@ -6,6 +6,7 @@
 #ifndef LW_HOLDERS_H
 #define LW_HOLDERS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,7 +19,9 @@
  * unknown (reason)". Stops once it has spent budget_us of CPU time (or 4 x
  * budget_us of wall time: the pause). Never raises: a Python error met
  * on the way is cleared and said. Returns 0 when a chain was found.
+ * collect: cyclic garbage is collected first (not when the user turned
+ * leakwatch's collections off: --leakwatch-gc off).
  */
-int lw_holders_walk(uint32_t site, uint64_t budget_us, char *out, size_t len);
+int lw_holders_walk(uint32_t site, uint64_t budget_us, bool collect, char *out, size_t len);
 
 #endif

@@ -246,6 +246,27 @@ class EngineTest(UwsgiTestCase):
         for wid, (requests, live) in self.gc_run("off").items():
             self.assertGreaterEqual(live, requests * (10240 + 33), (wid, requests, live))
 
+    def test_gc_off_the_holder_walk_collects_nothing_either(self):
+        # GIVEN the same app with leakwatch's gc off, served until its
+        # garbage is announced and a worker walked for what holds it
+        server = self.server("cycles.py", args=["--leakwatch-sample-rate", "exact",
+                                                 "--leakwatch-gc", "off"])
+        send(server, 600, concurrency=2)
+
+        def held():
+            lines = [l for l in server.log().splitlines() if l.startswith("[leakwatch] HELD")]
+            return lines or server.get("/") and None
+        lines = wait_until(held, 60, "a HELD line")
+        # THEN the walk found the garbage, not a collection's leftovers (it
+        # had collected first whatever the setting: "no sampled object of
+        # the site is live"), and every request's garbage is still there
+        self.assertIn("(Node instance)", lines[0])
+        app = os.path.join(APPS, "cycles.py")
+        for wid, rep in self.wait_reports_until_stable(server).items():
+            live = sum(s["bytes"] for s in rep["sites"]
+                       if s["file"] == app and s["line"] == leak_line("cycles.py"))
+            self.assertGreaterEqual(live, rep["requests"] * (10240 + 33), (wid, rep["requests"], live))
+
 
 if __name__ == "__main__":
     unittest.main()
