@@ -46,15 +46,8 @@
  *      then stops; a bounded cache decelerates as it fills. We ask that
  *      each of the last three quarters grows by at least T/16, that the
  *      last carries at least a quarter of an even share (G/16), and that
- *      the second half keeps 80% of the pace of the slower of the first
- *      two quarters: generous to sampling noise, strict about growth
- *      that stopped or is fading. Not the first quarter alone: a step of
- *      lazy initialisation lands in one quarter, and a leak after it
- *      looked like a fill (make eval's model, tests/eval/model.c: after
- *      a step of 1 T, a leak at 4.5 T in one run of ten, 1.6 T since);
- *      a half holds twice a quarter's samples, so its ratio can be the
- *      stricter (coupon fills of 3 T reported in 41% of the model's runs
- *      instead of 70%, leaks some 0.03 T later in one run of ten).
+ *      it keeps at least half the pace of the first: generous to sampling
+ *      noise, strict about growth that stopped or is fading.
  *   3. Still high. The latest point is within T/8 of the high: a series
  *      that just fell is not judged on its old peak, nor judged at all (a
  *      dip keeps the streak of rule 4).
@@ -189,10 +182,8 @@ static bool grows_in_every_quarter(const lw_detect_site_t *s, int64_t t, int64_t
         if (q[k] - q[k - 1] < t / 16)
             return false;
     }
-    /* not fading: the second half keeps 80% of the pace of the slower of
-     * the first two quarters (a step lands in one quarter) */
-    int64_t early = q[1] - q[0] < q[2] - q[1] ? q[1] - q[0] : q[2] - q[1];
-    return q[4] - q[3] >= growth / 16 && 5 * (q[4] - q[2]) >= 8 * early;
+    /* not fading: the last quarter keeps half the pace of the first */
+    return q[4] - q[3] >= growth / 16 && 2 * (q[4] - q[3]) >= q[1] - q[0];
 }
 
 lw_verdict_t lw_detect_update(lw_detect_site_t *s, const lw_detect_cfg_t *cfg,
