@@ -32,6 +32,7 @@
 #include "agg.h"
 #include "config.h"
 #include "detect.h"
+#include "sampler.h"
 #include "wire.h"
 
 #define T_BYTES (1 << 20)
@@ -52,10 +53,11 @@ static double uniform(void) /* xorshift64*, [0, 1) */
     return (double)((rng * 0x2545F4914F6CDD1DULL) >> 11) * 0x1.0p-53;
 }
 
-/* What the sampler's estimate gains for one block of b bytes. */
+/* What the sampler's estimate gains for one block of b bytes (its
+ * probability is the sampler's own). */
 static int64_t sampled(double b)
 {
-    double p = 1.0 - exp(-b / (double)interval);
+    double p = lw_sampler_one_minus_exp_neg(b / (double)interval);
 
     return uniform() < p ? (int64_t)(b / p + 0.5) : 0;
 }
@@ -128,8 +130,7 @@ enum { LEAK, COUPON, SAWTOOTH };
 typedef struct worker {
     double truth;
     int64_t estimate;
-    double trash;        /* garbage not yet collected, and its estimate */
-    int64_t trash_estimate;
+    int64_t trash_estimate; /* the estimate of garbage not yet collected */
     int64_t at_gc;       /* the estimate after the last collection */
     uint64_t served, served_at_gc, served_leak;
     uint32_t until_gc;
@@ -157,14 +158,12 @@ static int64_t serve(const shape_t *s, worker_t *w)
             if (w->until_gc-- == 0 ||
                 (w->estimate - w->at_gc >= T_BYTES / 2 && w->served - w->served_at_gc >= 16)) {
                 w->estimate -= w->trash_estimate;
-                w->trash = 0;
                 w->trash_estimate = 0;
                 w->until_gc = 13 + (uint32_t)(uniform() * 25);
                 w->at_gc = w->estimate;
                 w->served_at_gc = w->served;
             }
             int64_t g = sampled(s->garbage);
-            w->trash += s->garbage;
             w->trash_estimate += g;
             w->estimate += g;
         }
