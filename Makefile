@@ -164,7 +164,14 @@ $(BUILD)/bench/floor_plugin.so: tests/bench/floor.c $(BUILD)/uwsgi.h | deps
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(UWSGI_CFLAGS) -isystem $(BUILD) $(PY_CFLAGS) $(WARN) -fPIC -shared $< -o $@
 
-bench: $(PLUGIN) $(BUILD)/bench/drain $(BUILD)/bench/floor_plugin.so
+# make bench's callgrind switches for a forked worker (tests/bench/cgctl.c).
+$(BUILD)/bench/cgctl.so: tests/bench/cgctl.c | deps
+	$(call install_missing,valgrind)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(WARN) -fPIC -shared $< -o $@
+
+bench: $(PLUGIN) $(BUILD)/bench/drain $(BUILD)/bench/floor_plugin.so $(BUILD)/bench/cgctl.so
 	$(call install_missing,$(BENCH_DEPS))
 	@$(HOST_PYTHON) tests/bench/bench.py
 	@$(HOST_PYTHON) tests/bench/instructions.py

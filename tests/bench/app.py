@@ -11,6 +11,10 @@ LEAKWATCH_BENCH_SEED=N (N = tracemalloc frames, e.g. 1) wraps the app in the
 before Flask is imported (as PYTHONTRACEMALLOC would), and every request is
 followed by gc.collect(), take_snapshot() and compare_to(the previous
 snapshot, "lineno").
+
+LEAKWATCH_BENCH_CGCTL=PATH (build/bench/cgctl.so) adds /cg/zero and /cg/dump,
+which zero and dump the serving process's callgrind counters
+(tests/bench/instructions.py).
 """
 import os
 
@@ -45,6 +49,16 @@ def alloc():
 @app.route("/tiny")
 def tiny():
     return "ok\n"
+
+
+if os.environ.get("LEAKWATCH_BENCH_CGCTL"):
+    import ctypes
+    _cgctl = ctypes.CDLL(os.environ["LEAKWATCH_BENCH_CGCTL"])
+
+    @app.route("/cg/<verb>")
+    def callgrind(verb):
+        {"zero": _cgctl.lw_bench_cg_zero, "dump": _cgctl.lw_bench_cg_dump}[verb]()
+        return "ok\n"
 
 
 # --- soak endpoints -------------------------------------------------------

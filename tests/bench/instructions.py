@@ -2,9 +2,12 @@
 """Instruction counts per request, with and without leakwatch (callgrind).
 
 Deterministic where wall-clock throughput on a shared 2-core VM is not:
-each configuration serves the benchmark app from one uWSGI process under
-`valgrind --tool=callgrind`; after a warm-up the counters are zeroed, N
-requests are sent to one endpoint, and the counters dumped. Three
+each configuration serves the benchmark app from one uWSGI worker under
+`valgrind --tool=callgrind`; after a warm-up the worker zeroes its counters
+(a request to /cg/zero), N requests are sent to one endpoint, and it dumps
+them (/cg/dump), less what an empty window counts. A worker with a master
+(any leakwatch option starts one) is measured like a lone process, so
+--extra can measure leakwatch's options, e.g. the sampling interval. Three
 configurations: without leakwatch, the floor (tests/bench/floor.c:
 allocator hooks that pass every call on) and leakwatch. Also reports what
 leakwatch's hooks cost per call (self instructions / calls), the figure
@@ -29,6 +32,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 from harness import free_port, http_get  # noqa: E402
 PLUGIN = os.path.join(ROOT, "leakwatch_plugin.so")
 FLOOR = os.path.join(ROOT, "build", "bench", "floor_plugin.so")
+CGCTL = os.path.join(ROOT, "build", "bench", "cgctl.so")
 ENDPOINTS = ["/json", "/alloc", "/tiny"]
 HOOKS = ["hook_malloc", "hook_calloc", "hook_realloc", "hook_free"]
 
@@ -85,15 +89,21 @@ def parse(path, plugin):
 
 
 def measure(extra, requests, plugin=os.path.basename(PLUGIN)):
+    """Per endpoint: callgrind's parse() of the serving process's counters
+    over `requests` requests, less an empty window's. The worker zeroes and
+    dumps its own counters (/cg/zero, /cg/dump: tests/bench/cgctl.c), so a
+    worker forked by a master is measured like a lone process; the empty
+    window (a zero, then a dump) is the two switching requests' own share."""
     port = free_port()
     tmp = tempfile.mkdtemp(prefix="leakwatch-cg-")
-    out = os.path.join(tmp, "cg.out")
-    cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "uwsgi",
+    cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/cg.%p.out", "uwsgi",
            "--plugin", "python3", *extra, "--http-socket", f"127.0.0.1:{port}",
            "--wsgi-file", os.path.join(HERE, "app.py"), "--processes", "1",
            "--disable-logging"]
     log = open(os.path.join(tmp, "uwsgi.log"), "w")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    env = dict(os.environ, LEAKWATCH_BENCH_CGCTL=CGCTL)
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                            env=env)
     results = {}
     try:
         deadline = time.monotonic() + 120
@@ -109,15 +119,21 @@ def measure(extra, requests, plugin=os.path.basename(PLUGIN)):
         for path in ENDPOINTS:
             for _ in range(20):
                 get(port, path)
-        for i, path in enumerate(ENDPOINTS):
-            subprocess.run(["callgrind_control", "-z", str(proc.pid)], check=True,
-                           stdout=subprocess.DEVNULL)
-            for _ in range(requests):
+        dumps = 0
+
+        def window(path, n):
+            nonlocal dumps
+            if get(port, "/cg/zero") != 200:
+                sys.exit(f"/cg/zero failed; see {tmp}/uwsgi.log")
+            for _ in range(n):
                 get(port, path)
-            subprocess.run(["callgrind_control", "-d", str(proc.pid)], check=True,
-                           stdout=subprocess.DEVNULL)
-            dump = wait_dump(out, i + 1)
-            results[path] = parse(dump, plugin)
+            get(port, "/cg/dump")
+            dumps += 1
+            return parse(wait_dump(tmp, dumps), plugin)
+
+        empty = window(None, 0)
+        for path in ENDPOINTS:
+            results[path] = less(window(path, requests), empty)
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         try:
@@ -127,15 +143,27 @@ def measure(extra, requests, plugin=os.path.basename(PLUGIN)):
     return results
 
 
-def wait_dump(out, n):
+def less(measured, empty):
+    """parse()'s figures of a window less those of the empty window."""
+    total, *counters = measured
+    out = [total - empty[0]]
+    for mine, theirs in zip(counters, empty[1:]):
+        c = collections.Counter(mine)
+        c.subtract(theirs)
+        out.append(c)
+    return tuple(out)
+
+
+def wait_dump(tmp, n):
+    """The n-th dump of whichever process dumped (only the serving one does)."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        found = glob.glob(f"{out}.{n}") + glob.glob(f"{out}.*.{n}")
+        found = glob.glob(os.path.join(tmp, f"cg.*.out.{n}"))
         if found and os.path.getsize(found[0]) > 0:
             time.sleep(0.5)
             return found[0]
         time.sleep(0.2)
-    sys.exit(f"no callgrind dump {n} in {out}")
+    sys.exit(f"no callgrind dump {n} in {tmp}")
 
 
 def main():
