@@ -14,6 +14,7 @@
 
 #include <malloc.h>
 
+#include "../src/gcpolicy.h"
 #include "../src/path.h"
 #include "../src/size.h"
 #include "../src/tick.h"
@@ -28,7 +29,6 @@
 #include "hooks.h"
 
 #define DELTA_BATCH    256
-#define AUTO_GC_MIN_REQUESTS 16
 #define ENDPOINTS_MAX  LW_ENGINE_ENDPOINTS
 #define SITES_LOGGED_MAX 16          /* lw_engine_log_sites' top, at most */
 #define FRAMES_LOGGED_MAX 8          /* traceback lines per site in the SITES log */
@@ -65,8 +65,7 @@ static struct {
     struct site_info *info;          /* [LW_HOOKS_SITES] */
     lw_site_delta_t deltas[DELTA_BATCH];
     uint64_t collections, requests;
-    int64_t tracked_at_gc;
-    uint64_t requests_at_gc;
+    lw_gcpolicy_t gc;                /* when to collect (gcpolicy.h) */
     /* publishing */
     lw_ring_t *ring;
     lw_worker_slot_t *slot;          /* its counters, for the master's metrics */
@@ -139,29 +138,14 @@ int lw_engine_start(const lw_config_t *cfg, uint64_t seed, const char *who, cons
     return 0;
 }
 
-/* The gc policy. Cyclic garbage awaiting collection must not look like growth. */
+/* The gc policy (gcpolicy.h): cyclic garbage must not look like growth. */
 static void apply_gc_policy(void)
 {
-    const lw_config_t *cfg = eng.cfg;
-    int collect = 0;
-
-    if (cfg->gc == LW_GC_EVERY) {
-        collect = eng.requests % cfg->gc_every == 0;
-    }
-    else if (cfg->gc == LW_GC_AUTO) {
-        /* Growth costs a collection, a flat app never pays one: whenever
-         * tracked memory has grown by half the threshold since the last
-         * collection, make sure it is not cyclic garbage before anyone can
-         * judge it (at most once per AUTO_GC_MIN_REQUESTS requests). */
-        collect = tracked_now() - eng.tracked_at_gc >= (int64_t)(cfg->threshold / 2) &&
-                  eng.requests - eng.requests_at_gc >= AUTO_GC_MIN_REQUESTS;
-    }
-    if (!collect)
+    if (!lw_gcpolicy_due(&eng.gc, eng.cfg, eng.requests, tracked_now()))
         return;
     lw_collect_garbage();
     eng.collections++;
-    eng.tracked_at_gc = tracked_now();
-    eng.requests_at_gc = eng.requests;
+    lw_gcpolicy_collected(&eng.gc, eng.requests, tracked_now());
 }
 
 void lw_engine_publish_to(lw_ring_t *ring, lw_worker_slot_t *slot, int64_t pid, uint64_t spawn,

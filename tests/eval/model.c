@@ -32,12 +32,16 @@
 #include "agg.h"
 #include "config.h"
 #include "detect.h"
+#include "gcpolicy.h"
 #include "sampler.h"
 #include "wire.h"
 
 #define T_BYTES (1 << 20)
 #define WORKERS 2
 #define MAX_RUNS 4000
+
+/* the gc policy's settings: the plugin's defaults at this threshold */
+static const lw_config_t gc_cfg = {.threshold = T_BYTES, .gc = LW_GC_AUTO};
 #define ALERTS_MAX 8
 #define FILE_NAME "/srv/model.py"
 
@@ -131,8 +135,8 @@ typedef struct worker {
     double truth;
     int64_t estimate;
     int64_t trash_estimate; /* the estimate of garbage not yet collected */
-    int64_t at_gc;       /* the estimate after the last collection */
-    uint64_t served, served_at_gc, served_leak;
+    lw_gcpolicy_t gc;    /* leakwatch's gc policy, as the worker's (gcpolicy.h) */
+    uint64_t served, served_leak;
     uint32_t until_gc;
     uint8_t *have;       /* a coupon fill's keys */
 } worker_t;
@@ -152,16 +156,15 @@ static int64_t serve(const shape_t *s, worker_t *w)
         w->estimate += sampled(s->bytes * s->seen);
         if (s->garbage > 0) {
             /* collected by Python every 13-37 requests, or by leakwatch's
-             * gc policy once the worker's estimate grew T/2 since its last
-             * collection, 16 requests or more before (plugin/engine.c) */
+             * gc policy (gcpolicy.h), which counts from its own last */
             w->served++;
-            if (w->until_gc-- == 0 ||
-                (w->estimate - w->at_gc >= T_BYTES / 2 && w->served - w->served_at_gc >= 16)) {
+            bool policy = lw_gcpolicy_due(&w->gc, &gc_cfg, w->served, w->estimate);
+            if (w->until_gc-- == 0 || policy) {
                 w->estimate -= w->trash_estimate;
                 w->trash_estimate = 0;
                 w->until_gc = 13 + (uint32_t)(uniform() * 25);
-                w->at_gc = w->estimate;
-                w->served_at_gc = w->served;
+                if (policy)
+                    lw_gcpolicy_collected(&w->gc, w->served, w->estimate);
             }
             int64_t g = sampled(s->garbage);
             w->trash_estimate += g;
