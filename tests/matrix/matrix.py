@@ -55,13 +55,15 @@ MONOLITHIC = f"{WORK}/uwsgi-monolithic/uwsgi"
 PACKAGES = ["uwsgi-core", "uwsgi-dev", "uwsgi-plugin-python3", "uwsgi-src", "python3-dev",
             "libjansson-dev", "gcc", "make", "pkg-config", "libcmocka-dev",
             "binutils", "procps", "ca-certificates"]
+# The frameworks no one here wrote, from the tree's own Debian: every plan
+# runs them in the legs marked `frameworks` (one per CPython the matrix has).
+FRAMEWORK_PACKAGES = ["python3-flask", "python3-sqlalchemy", "python3-django"]
 # And for the full plan, the rest of TEST_DEPS and EVAL_DEPS: what `make
-# test` (test_http, test_drills, test_prometheus_rules) and `make eval` (the
-# Flask apps) use, which the CI plan runs on the machine itself, not in the
-# trees; Chromium and Prometheus are most of a tree's download. Without
-# recommends, so Chromium gets a font.
-FULL_PLAN_PACKAGES = ["prometheus", "chromium", "fonts-liberation", "wrk", "python3-flask",
-                      "python3-sqlalchemy", "python3-django"]
+# test` (test_http, test_drills, test_prometheus_rules) uses, which the CI
+# plan runs on the machine itself, not in the trees; Chromium and
+# Prometheus are most of a tree's download. Without recommends, so
+# Chromium gets a font.
+FULL_PLAN_PACKAGES = ["prometheus", "chromium", "fonts-liberation", "wrk"] + FRAMEWORK_PACKAGES
 # CPython's test suite for the tree's python3, whichever it is (make test's
 # torture-deps): named once python3 is in.
 PYTHON3_TESTSUITE = "libpython3.X-testsuite"
@@ -81,6 +83,9 @@ class Leg:
     # also builds, installs and purges the package (test_deb); `make deb`
     # installs the tools it needs (DEB_DEPS) itself, as on a fresh machine
     deb: bool = False
+    # also serves Django, Flask and SQLAlchemy apps (CI_FRAMEWORKS): one leg
+    # per CPython, with the frameworks Debian ships for it
+    frameworks: bool = False
 
     @property
     def built_plugin(self):  # a python plugin built here from uwsgi-src
@@ -93,12 +98,13 @@ class Leg:
 
 LEGS = [
     Leg("trixie", "trixie", "python3", "python3", "Debian 13: python3, uWSGI, python3 plugin",
-        deb=True),
-    Leg("sid", "sid", "python3", "python3", "unstable: python3, uWSGI, python3 plugin"),
+        deb=True, frameworks=True),
+    Leg("sid", "sid", "python3", "python3", "unstable: python3, uWSGI, python3 plugin",
+        frameworks=True),
     Leg("sid-3.13", "sid", "python3.13", "python313",
         "unstable: python3.13, plugin from uwsgi-src"),
     Leg("sid-3.15", "sid", "python3.15", "python315",
-        "unstable: python3.15, plugin from uwsgi-src"),
+        "unstable: python3.15, plugin from uwsgi-src", frameworks=True),
     Leg("monolithic", "trixie", "python3.13", "", "Debian 13: python3.13 in a monolithic uWSGI"),
 ]
 
@@ -114,6 +120,12 @@ LEGS = [
 CI_INTEGRATION = ["test_app_hooks", "test_build", "test_children", "test_cross_family",
                   "test_deaths", "test_detection", "test_engine", "test_evict", "test_holders",
                   "test_native", "test_plugin", "test_report", "test_torture", "test_versions"]
+# What the frameworks legs add to the CI plan: a Django site's everyday
+# traffic and a view that keeps model instances, leaks through SQLAlchemy's
+# and dataclasses' generated constructors (integration), and make eval's
+# Flask app of a logger per request, Django view and SQLAlchemy session.
+CI_FRAMEWORKS = ["test_django", "test_generated"]
+CI_FRAMEWORK_EVAL = ["leak_logger.py", "leak_django_orm.py", "leak_sqlalchemy.py"]
 CI_EVAL = ["leak_class_list.py", "leak_contextvars.py", "leak_dynamic_classes.py",
            "leak_exception.py", "leak_native.py", "ok_cycles.py"]
 # The monolithic leg's leak: the tests that run uWSGI with the plugin and a
@@ -240,6 +252,8 @@ def suite_packages(suite, legs, plan):
     packages = list(PACKAGES) + [PYTHON3_TESTSUITE]
     if plan == "full":
         packages += FULL_PLAN_PACKAGES
+    if any(leg.frameworks for leg in legs):
+        packages += FRAMEWORK_PACKAGES
     for leg in legs:
         if leg.python != "python3":
             packages += [f"{leg.python}-dev", f"lib{leg.python}-testsuite"]
@@ -417,6 +431,13 @@ def steps(leg, plan):
     else:
         out.append(("eval (subset)", f"python3 tests/eval/eval.py {' '.join(CI_EVAL)}",
                     test_env(leg)))
+        if leg.frameworks:  # make test and make eval run them in the full plan
+            out.append(("frameworks (Django, SQLAlchemy, dataclasses)",
+                        "python3 tests/run.py --integration --no-skip --only "
+                        + " ".join(CI_FRAMEWORKS), test_env(leg)))
+            out.append(("frameworks (eval: Flask, Django, SQLAlchemy)",
+                        f"python3 tests/eval/eval.py {' '.join(CI_FRAMEWORK_EVAL)}",
+                        test_env(leg)))
         if leg.deb:  # make test runs it in the full plan; here it may not skip
             out.append(("package (make deb, install, purge)",
                         "python3 tests/run.py --integration --no-skip --only test_deb",
