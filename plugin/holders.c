@@ -40,6 +40,7 @@
 
 #define SAMPLES LW_CHAIN_SAMPLES
 #define CANDIDATES 64 /* library sites of one application line weighed for a walk */
+#define TRIES 4       /* of them walked from, the most sampled first, until one is held */
 #define CHECK_EVERY 4096   /* objects between two looks at the clock */
 #define PASSES_MAX 64      /* a chain of one type may take a pass a step: the budget bounds it */
 
@@ -350,22 +351,21 @@ static bool summed_with(const lw_sites_t *t, const lw_site_t *asked, uint32_t si
 }
 
 /*
- * Sampled live blocks into the chains (never dereferenced): of `site`, or,
- * for a library site the master sums with others reached from the same
- * application line, of the one of them with the most live samples now
- * (after the collection: the one that holds, not the one whose garbage
- * came and went). One site's blocks are objects of one kind, whose chains
- * agree.
+ * The sites to walk from, into out[max], best first: `site`, or, for a
+ * library site the master sums with others reached from the same
+ * application line, those of them with live samples now, the most first
+ * (after the collection: the ones that hold, not the ones whose garbage
+ * came and went). Returns how many.
  */
-static size_t blocks_of(uint32_t site, lw_chains_t *c)
+static size_t candidates_of(uint32_t site, uint32_t *out, size_t max)
 {
     const lw_ptrmap_t *m = lw_hooks_ptrmap();
     const lw_sites_t *t = lw_hooks_sites();
     const lw_site_t *asked = lw_sites_get(t, site);
     struct candidate {
         uint32_t site, n;
-    } count[CANDIDATES];
-    size_t ncount = 0, best = 0;
+    } count[CANDIDATES], swap;
+    size_t ncount = 0;
 
     for (uint64_t i = 0; i <= m->mask; i++) {
         const lw_ptr_slot_t *s = &m->slots[i];
@@ -377,12 +377,29 @@ static size_t blocks_of(uint32_t site, lw_chains_t *c)
             k++;
         if (k == ncount && ncount < CANDIDATES)
             count[ncount++] = (struct candidate){at, 0};
-        if (k < ncount && ++count[k].n > count[best].n)
-            best = k;
+        if (k < ncount)
+            count[k].n++;
     }
-    for (uint64_t i = 0; ncount && i <= m->mask && c->n < SAMPLES; i++) {
+    for (size_t i = 1; i < ncount; i++) /* most samples first; 64 at most */
+        for (size_t k = i; k > 0 && count[k].n > count[k - 1].n; k--) {
+            swap = count[k];
+            count[k] = count[k - 1];
+            count[k - 1] = swap;
+        }
+    for (size_t i = 0; i < ncount && i < max; i++)
+        out[i] = count[i].site;
+    return ncount < max ? ncount : max;
+}
+
+/* Site `at`'s sampled live blocks into the chains (never dereferenced).
+ * One site's blocks are objects of one kind, whose chains agree. */
+static size_t blocks_of(uint32_t at, lw_chains_t *c)
+{
+    const lw_ptrmap_t *m = lw_hooks_ptrmap();
+
+    for (uint64_t i = 0; i <= m->mask && c->n < SAMPLES; i++) {
         const lw_ptr_slot_t *s = &m->slots[i];
-        if (s->key && lw_ptrmap_site_of(s->value) == count[best].site)
+        if (s->key && lw_ptrmap_site_of(s->value) == at)
             lw_chains_add(c, s->key, s->key + lw_ptrmap_size_of(s->value));
     }
     return c->n;
@@ -468,10 +485,10 @@ int lw_holders_walk(uint32_t site, uint64_t budget_us, bool collect, char *out, 
     uint64_t start = now_us();
     const struct budget budget = {lw_clock_us(CLOCK_THREAD_CPUTIME_ID) + budget_us,
                                   start + WALL_TIMES * budget_us};
+    uint32_t tries[TRIES];
+    size_t ntries = 0;
     int pick = -1;
 
-    if (p)
-        lw_chains_init(&p->c, &ops);
     /* Cyclic garbage first, as the gc policy collects it: what no one
      * holds any more is no holder, and a site that leaks while it makes
      * garbage (a Django view: 9 KiB of the ORM's garbage a request for 0.8
@@ -481,7 +498,7 @@ int lw_holders_walk(uint32_t site, uint64_t budget_us, bool collect, char *out, 
     if (collect)
         lw_collect_garbage();
     gc = PyImport_ImportModule("gc");
-    if (!chain || !p || !blocks_of(site, &p->c)) {
+    if (!chain || !p || !(ntries = candidates_of(site, tries, TRIES))) {
         snprintf(out, len, "held by: unknown (%s)",
                  chain && p ? "no sampled object of the site is live" : "out of memory");
         goto out;
@@ -493,7 +510,18 @@ int lw_holders_walk(uint32_t site, uint64_t budget_us, bool collect, char *out, 
     }
     p->skip = all;
     p->budget = &budget;
-    pick = say(&p->c, chain, climb(all, p), start, out, len);
+    /* A site whose blocks no object refers to (a set's or a dict's table,
+     * held from C: abc's caches under a Django view on CPython 3.13) says
+     * nothing of the leak; the next site of the sum may, budget allowing. */
+    for (size_t i = 0; i < ntries && pick < 0; i++) {
+        const char *why;
+        lw_chains_init(&p->c, &ops);
+        blocks_of(tries[i], &p->c);
+        why = climb(all, p);
+        pick = say(&p->c, chain, why, start, out, len);
+        if (why)
+            break; /* the budget is spent */
+    }
 out:
     Py_XDECREF(all);
     Py_XDECREF(gc);
