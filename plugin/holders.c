@@ -510,9 +510,10 @@ int lw_holders_walk(uint32_t site, uint64_t budget_us, bool collect, char *out, 
     }
     p->skip = all;
     p->budget = &budget;
-    /* A site whose blocks no object refers to (a set's or a dict's table,
-     * held from C: abc's caches under a Django view on CPython 3.13) says
-     * nothing of the leak; the next site of the sum may, budget allowing. */
+    /* A site whose blocks no object refers to (held from C or by a running
+     * frame: at times, under test_django's view on CPython 3.13 and 3.15,
+     * Django's SQL compiler's) says nothing of the leak; the next site of
+     * the sum may, budget allowing. */
     for (size_t i = 0; i < ntries && pick < 0; i++) {
         const char *why;
         lw_chains_init(&p->c, &ops);
