@@ -393,7 +393,7 @@ static size_t candidates_of(uint32_t site, uint32_t *out, size_t max)
 
 /* Site `at`'s sampled live blocks into the chains (never dereferenced).
  * One site's blocks are objects of one kind, whose chains agree. */
-static size_t blocks_of(uint32_t at, lw_chains_t *c)
+static void blocks_of(uint32_t at, lw_chains_t *c)
 {
     const lw_ptrmap_t *m = lw_hooks_ptrmap();
 
@@ -402,7 +402,6 @@ static size_t blocks_of(uint32_t at, lw_chains_t *c)
         if (s->key && lw_ptrmap_site_of(s->value) == at)
             lw_chains_add(c, s->key, s->key + lw_ptrmap_size_of(s->value));
     }
-    return c->n;
 }
 
 /*
