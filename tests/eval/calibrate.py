@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Ground truth for `make eval`: how many bytes one request of an app leaks.
 
-    calibrate.py APP PATHS_JSON WARMUP REQUESTS
+    calibrate.py APP PATHS_JSON WARMUP REQUESTS [ENV_BEHAVIOUR]
 
 Imports the app in this interpreter (no uWSGI, no leakwatch), serves
 WARMUP requests so lazy initialisation is over, then REQUESTS more with
@@ -11,6 +11,12 @@ the app that caused it (the innermost frame in the app's file, as
 leakwatch names a site reached through library code). The same request sequence
 as the eval run is used (paths.expand), so a leak in one endpoint among
 many is diluted here exactly as it is there.
+
+The environ is made as the uWSGI being evaluated makes it
+(--wsgi-env-behaviour): "cheat", uWSGI 2.0's default, gives each request
+the same dict and clears it after the request, so an app that keeps the
+environ (a traceback's frames do) keeps one dict, not one a request;
+"holy", 2.1's default, makes a new dict for each request.
 """
 import gc
 import importlib.util
@@ -29,39 +35,65 @@ def load(app_path):
     return module.application
 
 
-def environ(url):
+ENVIRON = {}  # the one dict of --wsgi-env-behaviour cheat
+URL = [""]  # the request being served, for start_response's complaint
+
+
+def environ(url, behaviour):
     path, _, query = url.partition("?")
-    return {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": query,
+    env = ENVIRON if behaviour == "cheat" else {}
+    env.update({"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": query,
             "SCRIPT_NAME": "", "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80",
             "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1",
             "HTTP_HOST": "127.0.0.1", "wsgi.version": (1, 0), "wsgi.url_scheme": "http",
             "wsgi.input": io.BytesIO(b""), "wsgi.errors": sys.stderr,
-            "wsgi.multithread": False, "wsgi.multiprocess": True, "wsgi.run_once": False}
+            "wsgi.multithread": False, "wsgi.multiprocess": True, "wsgi.run_once": False})
+    return env
 
 
-def serve(app, url):
-    def start_response(status, headers, exc_info=None):
-        if not status.startswith("200"):
-            raise SystemExit(f"{url}: {status}")
-    body = app(environ(url), start_response)
-    for _ in body:
-        pass
-    if hasattr(body, "close"):
-        body.close()
+def start_response(status, headers, exc_info=None):
+    """One for all requests, as uWSGI's is: an app that keeps it (a kept
+    frame's local) keeps no object made for the request."""
+    if not status.startswith("200"):
+        raise SystemExit(f"{URL[0]}: {status}")
+
+
+def server(app, behaviour):
+    """Serves each URL sent to it. uWSGI calls the app from C, with no
+    Python frame; here the app is called from this generator's one frame,
+    the same for every request. A frame the app keeps past the request (a
+    traceback's) keeps its caller's frame too (f_back): with a caller of
+    its own for each request, that would count a frame a request that
+    uWSGI never makes."""
+    url = yield
+    while True:
+        URL[0] = url
+        env = environ(url, behaviour)
+        body = app(env, start_response)
+        for _ in body:
+            pass
+        if hasattr(body, "close"):
+            body.close()
+        if behaviour == "cheat":
+            env.clear()
+        url = yield
 
 
 def main():
     app_path, templates, warmup, requests = sys.argv[1], json.loads(sys.argv[2]), \
         int(sys.argv[3]), int(sys.argv[4])
+    behaviour = sys.argv[5] if len(sys.argv) > 5 else "cheat"
     app = load(app_path)
     urls = paths.expand(templates, warmup + requests)
+    serve = server(app, behaviour)
+    next(serve)
     for url in urls[:warmup]:
-        serve(app, url)
+        serve.send(url)
     tracemalloc.start(32)
     gc.collect()
     before = tracemalloc.take_snapshot()
     for url in urls[warmup:]:
-        serve(app, url)
+        serve.send(url)
     gc.collect()
     after = tracemalloc.take_snapshot()
     lines = {}

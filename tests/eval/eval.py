@@ -51,7 +51,7 @@ from concurrent.futures import ThreadPoolExecutor
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
-from harness import PYTHON, Server  # noqa: E402
+from harness import PYTHON, UWSGI, Server  # noqa: E402
 import paths  # noqa: E402
 
 APPS = os.path.join(HERE, "apps")
@@ -112,17 +112,30 @@ def marked_lines(app):
         return {n for n, line in enumerate(f, 1) if "# LEAK-LINE" in line}
 
 
-def calibrate(app, meta):
+def env_behaviour(args):
+    """How the uWSGI evaluated makes the WSGI environ: --wsgi-env-behaviour
+    as given, else its version's default ("cheat" to 2.0, "holy" from 2.1)."""
+    for opt in ("--wsgi-env-behaviour", "--wsgi-env-behavior"):
+        if opt in args:
+            return args[args.index(opt) + 1]
+    version = subprocess.run([UWSGI, "--version"], stdout=subprocess.PIPE, text=True,
+                             check=True).stdout.strip()
+    major, minor = (int(n) for n in version.split(".")[:2])
+    return "cheat" if (major, minor) < (2, 1) else "holy"
+
+
+def calibrate(app, meta, args):
     """Bytes one request leaks, in all and per app line ({line: bytes}),
     measured under tracemalloc without uWSGI, in a working directory of
     its own as uWSGI's is (an app may keep files there: the Django apps'
-    database)."""
+    database), with the environ made as that uWSGI makes it (args: its
+    options)."""
     if "rate" in meta:
         return float(meta["rate"]), {}
     with tempfile.TemporaryDirectory(prefix="leakwatch-calibrate-") as cwd:
         out = subprocess.run([PYTHON, os.path.join(HERE, "calibrate.py"),
                               os.path.join(APPS, app), json.dumps(meta["paths"]), "200",
-                              str(meta.get("calibrate", 400))],
+                              str(meta.get("calibrate", 400)), env_behaviour(args)],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                              cwd=cwd, check=False)
     try:
@@ -297,8 +310,8 @@ def run_none(app, meta, server):
 def evaluate(app, extra=(), full_speed=False):
     meta = label(app)
     threshold = size(meta["threshold"])
-    rate, lines = calibrate(app, meta) if meta["expect"] != "none" else (0.0, {})
     args = ["--leakwatch-threshold", meta["threshold"]] + meta["args"] + list(extra)
+    rate, lines = calibrate(app, meta, args) if meta["expect"] != "none" else (0.0, {})
     server = EvalServer(os.path.join(APPS, app), args=args, processes=meta["processes"],
                     stats=False, summary=0)
     started = time.monotonic()
