@@ -63,58 +63,268 @@ static const lw_ptrmap_t *ptrs;
  */
 static destructor list_dealloc_orig, tuple_dealloc_orig, dict_dealloc_orig;
 
-static inline void shelve_block_hooksafe(const void *block)
+/*
+ * Revivals. A sampled block on the shelf is the allocator's still; when
+ * CPython hands it out again, the object made in it is the running line's,
+ * as if allocated there. Sampling chose the block when it was first
+ * allocated, at random, so following a sampled block from each revival to
+ * the next charges every line the bytes it revives as sampling charges
+ * what it allocates: without bias. leakwatch cannot see a revival, but it
+ * can see one happened: each free list is a stack, and a block pushed at
+ * depth `pos` has been popped once the stack is shallower, or as deep with
+ * another on top. A watch is put on a sampled block when a death hook sees
+ * it pushed; then every allocation (the hooks held, hooks.h) looks at the
+ * watched stacks, and the first to see the block popped charges it to its
+ * own line, the reviving line or one after it (placed, below). A block still
+ * shelved after WATCH_POLLS allocations stays on the shelf, as does the
+ * oldest watched block when a new one needs its place (the newest is the
+ * nearest the top, the likeliest to be revived next): what is not followed
+ * is counted there, as before.
+ */
+#define WATCH_MAX 8
+#define WATCH_POLLS 512
+
+struct watch {
+    const void *entry;   /* as the stack holds it: the object, or the key table */
+    const void *block;   /* as the hooks know it: the allocated block */
+    lw_py_shelf_t shelf; /* its stack */
+    long pos;            /* the stack's count right after the push; -1: not pushed yet */
+    int polls;           /* looks left */
+};
+static struct watch watches[WATCH_MAX];
+static int nwatches;
+
+/*
+ * Where the revival was. The allocation that sees it may come some lines
+ * after the reviving one (a dict made with no allocation of its own: its
+ * key table revived too), so each look keeps the frame and instruction it
+ * ran at, and a revival is charged to the line running now only where the
+ * last look leaves no doubt that it came before: in the same frame, further
+ * on; or in a frame called since from the last look's frame, or after that
+ * frame returned. In the same frame at or before the last look's
+ * instruction, the frame went round a loop: the revival may be any line of
+ * it (a loop that keeps one small dict a turn and drops another was charged
+ * to the dropping line), and the block stays on the shelf. With no Python
+ * frame running it stays there too.
+ */
+static lw_py_frame_t *last_frame;
+static int last_lasti;
+
+/* A first watch: where the looks start from. */
+static void mark_hooksafe(void)
 {
-    if (lw_ptrmap_maybe_hooksafe(ptrs, (uintptr_t)block))
-        lw_hooks_shelve_hooksafe(block);
+    if (nwatches > 1)
+        return; /* the looks keep it */
+    last_frame = lw_py_frame_innermost();
+    last_lasti = last_frame ? lw_py_frame_lasti(last_frame) : -1;
 }
 
-/* The body of a hooked death: shelve what may be shelved, then deallocate.
- * is_dict is a constant where this is inlined (type addresses are not). */
-static inline void shelve_and_dealloc(PyObject *op, PyTypeObject *exact, bool is_dict,
-                                      destructor orig)
+static bool placed(lw_py_frame_t *now, int lasti)
 {
+    if (!now)
+        return false;
+    if (now == last_frame)
+        return lasti > last_lasti;
+    for (lw_py_frame_t *f = lw_py_frame_outer(now); f; f = lw_py_frame_outer(f))
+        if (f == last_frame) /* called since: unless that frame went round a loop */
+            return lw_py_frame_lasti(f) >= last_lasti;
+    return true;
+}
+
+/* Whether a pushed block has left its stack: the stack is shallower, or its
+ * place holds another (an array's at pos - 1; a linked stack's top, as
+ * deep as it was: deeper, the block is taken to be still there). */
+static inline bool popped(const struct watch *w)
+{
+    long n = *w->shelf.count;
+
+    if (n < w->pos)
+        return true;
+    if (w->shelf.linked)
+        return n == w->pos && w->shelf.entries[0] != w->entry;
+    return w->shelf.entries[w->pos - 1] != w->entry;
+}
+
+static void unwatch(int i)
+{
+    watches[i] = watches[--nwatches];
+}
+
+/* Called by every allocation while any block is watched (hooks held). */
+static void poll_hooksafe(void)
+{
+    const PyInterpreterState *interp = lw_py_interp();
+    lw_py_frame_t *now = lw_py_frame_innermost();
+    int lasti = now ? lw_py_frame_lasti(now) : -1;
+
+    for (int i = 0; i < nwatches;) {
+        struct watch *w = &watches[i];
+
+        if (w->shelf.interp != interp) {
+            /* another interpreter's thread: its stacks are not this one's
+             * (nor is it certain that interpreter still exists) */
+        }
+        else if (w->pos < 0) { /* a key table, until a resize pushes it */
+            if (lw_py_shelf_top(w->shelf) == w->entry) {
+                if (!lw_hooks_shelve_hooksafe(w->block)) {
+                    unwatch(i);
+                    continue;
+                }
+                w->pos = *w->shelf.count;
+            }
+        }
+        else if (popped(w)) {
+            if (placed(now, lasti))
+                lw_hooks_revive_hooksafe(w->block);
+            unwatch(i);
+            continue;
+        }
+        if (--w->polls <= 0)
+            unwatch(i);
+        else
+            i++;
+    }
+    last_frame = now;
+    last_lasti = lasti;
+    if (nwatches == 0)
+        lw_hooks_release();
+}
+
+static struct watch *watch_of(const void *entry)
+{
+    for (int i = 0; i < nwatches; i++)
+        if (watches[i].entry == entry)
+            return &watches[i];
+    return NULL;
+}
+
+/* A new watch, in a free place or the oldest's. */
+static void watch(const void *entry, const void *block, lw_py_shelf_t shelf, long pos)
+{
+    struct watch *w = &watches[0];
+
+    if (nwatches < WATCH_MAX)
+        w = &watches[nwatches++];
+    else
+        for (int i = 1; i < WATCH_MAX; i++)
+            if (watches[i].polls < w->polls)
+                w = &watches[i];
+    *w = (struct watch){entry, block, shelf, pos, WATCH_POLLS};
+    mark_hooksafe();
+    lw_hooks_hold(poll_hooksafe);
+}
+
+/* After a death: a sampled block on top of its stack is watched. */
+static __attribute__((noinline)) void pushed_hooksafe(const void *entry, const void *block,
+                                                      int which)
+{
+    lw_py_shelf_t shelf = lw_py_shelf(which);
+    struct watch *w;
+
+    if (lw_py_shelf_top(shelf) != entry) /* freed */
+        return;
+    if ((w = watch_of(entry))) /* watched since its allocation: pushed now */
+        w->pos = *shelf.count;
+    else
+        watch(entry, block, shelf, *shelf.count);
+}
+
+/*
+ * A new sample the size of a small dict's key table (it may be one),
+ * allocated with no Python frame running. No death hook sees such a table
+ * pushed when its dict outgrows it, and uWSGI's environ does so on every
+ * request as it is filled from C: its first table goes to the free list and
+ * the app's first small dict revives it (a leak of such dicts was charged a
+ * table a request at "<no Python frame>"). So it is watched from now on, to
+ * be shelved when seen on top of the stack and followed from there; a
+ * block of that size that is no key table never shows up there, and its
+ * watch runs out. Not for tables allocated by Python code: a request makes
+ * thousands (every small dict's), each of those watched would cost
+ * WATCH_POLLS looks, and a dict that outgrows its table in Python code
+ * leaves it to the after-request walk, as before.
+ */
+static void keys_sampled_hooksafe(const void *block)
+{
+    lw_py_shelf_t shelf;
+
+    if (lw_py_frame_innermost() || watch_of(block))
+        return;
+    shelf = lw_py_shelf(LW_PY_SHELF_KEYS);
+    if (shelf.count)
+        watch(block, block, shelf, -1);
+}
+
+static inline bool shelve_block_hooksafe(const void *block)
+{
+    return lw_ptrmap_maybe_hooksafe(ptrs, (uintptr_t)block) && lw_hooks_shelve_hooksafe(block);
+}
+
+/* The sampled side of a hooked death (out of line: rare). */
+static __attribute__((noinline)) void sampled_dealloc(PyObject *op, bool object_sampled,
+                                                      const void *keys, bool keys_sampled,
+                                                      int which, destructor orig)
+{
+    if (object_sampled && which == LW_PY_SHELF_TUPLE) /* size 0: a singleton, never shelved */
+        which = Py_SIZE(op) > 0 ? which + (int)Py_SIZE(op) - 1 : -1;
+    orig(op);
+    if (object_sampled)
+        pushed_hooksafe(op, (char *)op - LW_PY_GC_HEAD_BYTES, which);
+    if (keys_sampled)
+        pushed_hooksafe(keys, keys, LW_PY_SHELF_KEYS);
+}
+
+/* The body of a hooked death: shelve what may be shelved, deallocate, and
+ * watch what was sampled and pushed. `which` is a constant where this is
+ * inlined (type addresses are not); for a tuple, its size picks the stack. */
+__attribute__((always_inline)) static inline void shelve_and_dealloc(PyObject *op, PyTypeObject *exact,
+                                                                     int which, destructor orig)
+{
+    const void *keys = NULL;
+    bool object_sampled = false, keys_sampled = false;
+
     if (Py_IS_TYPE(op, exact))
-        shelve_block_hooksafe((char *)op - LW_PY_GC_HEAD_BYTES);
-    if (is_dict) {
+        object_sampled = shelve_block_hooksafe((char *)op - LW_PY_GC_HEAD_BYTES);
+    if (which == LW_PY_SHELF_DICT) {
         /* the last reference to its key table, of any dict type: it is
          * freed (or shelved) with the dict; shared (split) tables stay */
-        const void *keys = lw_py_dict_keys_dying(op);
-        if (keys)
-            shelve_block_hooksafe(keys);
+        keys = lw_py_dict_keys_dying(op);
+        keys_sampled = keys && shelve_block_hooksafe(keys);
     }
-    orig(op);
+    if (object_sampled || keys_sampled)
+        sampled_dealloc(op, object_sampled, keys, keys_sampled, which, orig);
+    else
+        orig(op);
 }
 
 /* A hooked death, inside the trashcan when CPython's rule says so (see above).
- * Inlined into each hook, where is_dict and exact are constants: out of
+ * Inlined into each hook, where `which` and exact are constants: out of
  * line it cost a JSON request 1.6% more instructions (make bench). */
 __attribute__((always_inline)) static inline void dealloc_hooked(PyObject *op, destructor hook, PyTypeObject *exact,
-                                  bool is_dict, destructor orig)
+                                  int which, destructor orig)
 {
-    LW_PY_TRASHCAN(op, hook, shelve_and_dealloc(op, exact, is_dict, orig));
+    LW_PY_TRASHCAN(op, hook, shelve_and_dealloc(op, exact, which, orig));
 }
 
 static void list_dealloc_hook(PyObject *op)
 {
-    dealloc_hooked(op, list_dealloc_hook, &PyList_Type, false, list_dealloc_orig);
+    dealloc_hooked(op, list_dealloc_hook, &PyList_Type, LW_PY_SHELF_LIST, list_dealloc_orig);
 }
 
 static void tuple_dealloc_hook(PyObject *op)
 {
-    dealloc_hooked(op, tuple_dealloc_hook, &PyTuple_Type, false, tuple_dealloc_orig);
+    dealloc_hooked(op, tuple_dealloc_hook, &PyTuple_Type, LW_PY_SHELF_TUPLE, tuple_dealloc_orig);
 }
 
 static void dict_dealloc_hook(PyObject *op)
 {
-    dealloc_hooked(op, dict_dealloc_hook, &PyDict_Type, true, dict_dealloc_orig);
+    dealloc_hooked(op, dict_dealloc_hook, &PyDict_Type, LW_PY_SHELF_DICT, dict_dealloc_orig);
 }
 
 static bool shelve_while_watched(const void *keys)
 {
     if (lw_hooks_watched_live() == 0)
         return false;
-    shelve_block_hooksafe(keys);
+    (void)shelve_block_hooksafe(keys);
     return true;
 }
 
@@ -131,7 +341,7 @@ void lw_freelists_after_request(void)
 void lw_freelists_start(void)
 {
     ptrs = lw_hooks_ptrmap();
-    lw_hooks_watch_size(LW_PY_SMALL_KEYS_BYTES);
+    lw_hooks_watch_size(LW_PY_SMALL_KEYS_BYTES, keys_sampled_hooksafe);
     list_dealloc_orig = PyList_Type.tp_dealloc;
     tuple_dealloc_orig = PyTuple_Type.tp_dealloc;
     dict_dealloc_orig = PyDict_Type.tp_dealloc;

@@ -41,6 +41,7 @@ static struct {
     lw_sites_t sites;
     uint32_t shelf;                  /* the free lists' site */
     uint64_t watched;                /* lw_hooks_watch_size(), 0: none */
+    void (*on_watched)(const void *); /* told of each new sample of that size */
     int64_t watched_live;            /* samples of that size outside the shelf */
     lw_ptrmap_t ptrs;
     lw_frame_t *tracebacks;          /* [LW_HOOKS_SITES * frames] */
@@ -48,6 +49,7 @@ static struct {
     uint64_t samples, lost;
     int64_t tracked;                 /* sum of live estimates */
     void (*after_sample)(void);      /* lw_hooks_after_sample */
+    void (*poll)(void);              /* lw_hooks_hold: called by every allocation */
 } eng;
 
 static void *map_zeroed(size_t bytes)
@@ -128,9 +130,23 @@ static void keep_site_identity_hooksafe(uint32_t site)
  * leakwatch's own work (guard set) the sample point is skipped: the
  * process is memoryless, so skipping a point biases nothing.
  */
-static void record_hooksafe(struct chain *c, void *ptr, size_t size)
+/* The site of the running line (guard set by the caller). */
+static uint32_t running_site_hooksafe(void)
 {
     lw_site_key_t key;
+    uint32_t site;
+
+    if (lw_frames_site_hooksafe(&key) == -ENOSPC) { /* no room for its names */
+        eng.sites.overflowed++;
+        return LW_SITE_OVERFLOW;
+    }
+    if (lw_sites_intern_hooksafe(&eng.sites, &key, &site) == 1)
+        keep_site_identity_hooksafe(site);
+    return site;
+}
+
+static void record_hooksafe(struct chain *c, void *ptr, size_t size)
+{
     uint32_t site;
     uint64_t old, value;
     int rc;
@@ -140,13 +156,7 @@ static void record_hooksafe(struct chain *c, void *ptr, size_t size)
         return;
     tls.guard = 1;
     {
-        if (lw_frames_site_hooksafe(&key) == -ENOSPC) { /* no room for its names */
-            site = LW_SITE_OVERFLOW;
-            eng.sites.overflowed++;
-        }
-        else if (lw_sites_intern_hooksafe(&eng.sites, &key, &site) == 1) {
-            keep_site_identity_hooksafe(site);
-        }
+        site = running_site_hooksafe();
         grow_ptrmap();
         value = lw_ptrmap_pack(size, site);
         rc = lw_ptrmap_put_hooksafe(&eng.ptrs, (uintptr_t)ptr, value, &old);
@@ -158,6 +168,8 @@ static void record_hooksafe(struct chain *c, void *ptr, size_t size)
                 retire_hooksafe(old);
             admit_hooksafe(value);
             eng.samples++;
+            if (size == eng.watched && eng.on_watched)
+                eng.on_watched(ptr);
         }
         if (eng.after_sample)
             eng.after_sample();
@@ -172,11 +184,29 @@ static void record_hooksafe(struct chain *c, void *ptr, size_t size)
  * subtraction cannot recurse, so it may run before the guard check; the
  * guard comes first on every path that does more.
  */
+/*
+ * The slow path of every allocation while held (lw_hooks_hold), else of
+ * the sampled ones only: whether this one is sampled, after the watcher's
+ * look, which comes after the allocation it follows (its line is the one
+ * running). Not inside leakwatch's own work: its frames are not the app's.
+ */
+static bool due_hooksafe(struct chain *c, size_t size)
+{
+    bool due = lw_sampler_due_hooksafe(&c->sampler, size);
+
+    if (c->sampler.held && !tls.guard) {
+        tls.guard = 1;
+        eng.poll();
+        tls.guard = 0;
+    }
+    return due;
+}
+
 static __attribute__((noinline)) void *malloc_sampled(struct chain *c, size_t size)
 {
     void *p = c->prev.malloc(c->prev.ctx, size);
 
-    if (p)
+    if (p && due_hooksafe(c, size))
         record_hooksafe(c, p, size);
     return p;
 }
@@ -196,7 +226,7 @@ static __attribute__((noinline)) void *calloc_sampled(struct chain *c, size_t ne
     void *p = c->prev.calloc(c->prev.ctx, nelem, elsize);
 
     /* non-NULL: the chained calloc checked nelem * elsize for overflow */
-    if (p)
+    if (p && due_hooksafe(c, nelem * elsize))
         record_hooksafe(c, p, nelem * elsize);
     return p;
 }
@@ -225,7 +255,7 @@ static void *hook_realloc(void *ctx, void *ptr, size_t size)
      * nothing else can reuse `ptr` in between. */
     if (ptr && lw_ptrmap_maybe_hooksafe(&eng.ptrs, (uintptr_t)ptr))
         forget_hooksafe(ptr);
-    if (lw_sampler_take_hooksafe(&c->sampler, size))
+    if (lw_sampler_take_hooksafe(&c->sampler, size) && due_hooksafe(c, size))
         record_hooksafe(c, p, size);
     return p;
 }
@@ -268,7 +298,7 @@ static void hook_free(void *ctx, void *ptr)
 static bool domain_reached(PyMemAllocatorDomain domain, struct chain *c)
 {
     PyMemAllocatorEx top;
-    int64_t remaining = c->sampler.remaining;
+    int64_t remaining = lw_sampler_countdown(&c->sampler);
     uint64_t samples = eng.samples;
     bool reached;
     void *p;
@@ -277,7 +307,7 @@ static bool domain_reached(PyMemAllocatorDomain domain, struct chain *c)
     if (top.malloc == hook_malloc && top.ctx == c)
         return true;
     p = domain == PYMEM_DOMAIN_OBJ ? PyObject_Malloc(PROBE_BYTES) : PyMem_Malloc(PROBE_BYTES);
-    reached = c->sampler.remaining != remaining || eng.samples != samples;
+    reached = lw_sampler_countdown(&c->sampler) != remaining || eng.samples != samples;
     if (domain == PYMEM_DOMAIN_OBJ)
         PyObject_Free(p);
     else
@@ -357,21 +387,52 @@ const lw_ptrmap_t *lw_hooks_ptrmap(void)
     return &eng.ptrs;
 }
 
-/* The slow path of a dying object's block: moved to the shelf if sampled. */
-void lw_hooks_shelve_hooksafe(const void *block)
+/* A sampled block's bytes move to `site`. */
+static void move_hooksafe(uint64_t *value, uint32_t site)
 {
-    uint64_t *value = lw_ptrmap_find_hooksafe(&eng.ptrs, (uintptr_t)block);
-
-    if (!value || lw_ptrmap_site_of(*value) == eng.shelf) /* a false positive, or shelved */
-        return;
     retire_hooksafe(*value);
-    *value = lw_ptrmap_pack(lw_ptrmap_size_of(*value), eng.shelf);
+    *value = lw_ptrmap_pack(lw_ptrmap_size_of(*value), site);
     admit_hooksafe(*value);
 }
 
-void lw_hooks_watch_size(uint64_t bytes)
+/* The slow path of a dying object's block: moved to the shelf if sampled. */
+bool lw_hooks_shelve_hooksafe(const void *block)
+{
+    uint64_t *value = lw_ptrmap_find_hooksafe(&eng.ptrs, (uintptr_t)block);
+
+    if (!value) /* a false positive */
+        return false;
+    if (lw_ptrmap_site_of(*value) != eng.shelf)
+        move_hooksafe(value, eng.shelf);
+    return true;
+}
+
+void lw_hooks_revive_hooksafe(const void *block)
+{
+    uint64_t *value = lw_ptrmap_find_hooksafe(&eng.ptrs, (uintptr_t)block);
+
+    /* freed since (gone), or freed and its address sampled anew (elsewhere) */
+    if (value && lw_ptrmap_site_of(*value) == eng.shelf)
+        move_hooksafe(value, running_site_hooksafe());
+}
+
+void lw_hooks_hold(void (*poll)(void))
+{
+    eng.poll = poll;
+    lw_sampler_hold(&eng.mem.sampler);
+    lw_sampler_hold(&eng.obj.sampler);
+}
+
+void lw_hooks_release(void)
+{
+    lw_sampler_release(&eng.mem.sampler);
+    lw_sampler_release(&eng.obj.sampler);
+}
+
+void lw_hooks_watch_size(uint64_t bytes, void (*on_sample)(const void *block))
 {
     eng.watched = bytes;
+    eng.on_watched = on_sample;
 }
 
 int64_t lw_hooks_watched_live(void)

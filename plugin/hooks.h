@@ -69,15 +69,32 @@ void lw_hooks_stats(lw_hooks_stats_t *out);
 const lw_ptrmap_t *lw_hooks_ptrmap(void);
 
 /* A sampled block (the filter said maybe) whose object died and may be
- * revived without the allocator: its bytes move to the shelf. */
-void lw_hooks_shelve_hooksafe(const void *block);
+ * revived without the allocator: its bytes move to the shelf. Returns
+ * whether it was sampled (it is on the shelf now). */
+bool lw_hooks_shelve_hooksafe(const void *block);
+
+/* A shelved block that CPython handed out again: its bytes move from the
+ * shelf to the site of the line running now (none when it is no longer
+ * sampled, or not shelved). */
+void lw_hooks_revive_hooksafe(const void *block);
+
+/*
+ * Holding: until lw_hooks_release(), every allocation calls poll() (guard
+ * set, GIL held, after the allocation) from the hooks' slow path, without
+ * changing which allocations are sampled (sampler.h). Not held, the hot
+ * path is the one above. The free-list hooks hold while they watch for a
+ * shelved block's revival, a few hundred allocations at a time.
+ */
+void lw_hooks_hold(void (*poll)(void));
+void lw_hooks_release(void);
 
 /*
  * Counts live samples of `bytes` outside the shelf (one size; 0 stops
  * counting): the free-list hooks look at a free list of blocks of that size
- * only while one of them may be on it.
+ * only while one of them may be on it. on_sample (NULL: none) is told of
+ * each new one, guard set, right after it is recorded.
  */
-void lw_hooks_watch_size(uint64_t bytes);
+void lw_hooks_watch_size(uint64_t bytes, void (*on_sample)(const void *block));
 int64_t lw_hooks_watched_live(void);
 
 #endif

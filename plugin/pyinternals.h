@@ -234,6 +234,103 @@ static inline void lw_py_keys_shelf_walk(bool (*visit)(const void *block))
 #endif
 }
 
+/*
+ * The free lists of exact lists, dicts, tuples (one per size from 1 to
+ * LW_PY_SHELF_TUPLES) and small dicts' key tables, as a stack each: how many
+ * entries it holds and the one on top, the next handed out (an object's
+ * address; a key table's block). 3.11: interp->list, ->dict_state, ->tuple
+ * (free_list[] and numfree; tuples chained through ob_item[0], the array
+ * holding each size's top); 3.13: the same under interp->object_state.
+ * freelists (lists, dicts, dictkeys: items[] and numfree; tuples: items[],
+ * numfree[]); 3.14 and 3.15: struct _Py_freelist each (freelist, the top,
+ * chained through each entry's first word; size), tuples[size - 1].
+ */
+enum { LW_PY_SHELF_LIST, LW_PY_SHELF_DICT, LW_PY_SHELF_KEYS, LW_PY_SHELF_TUPLE };
+#if PY_VERSION_HEX < 0x030C0000
+#define LW_PY_SHELF_TUPLES PyTuple_NFREELISTS
+#else
+#define LW_PY_SHELF_TUPLES PyTuple_MAXSAVESIZE
+#endif
+
+/*
+ * Where a free list keeps its state: its count, and either the array of
+ * its entries (the top at count - 1) or, linked, its top. Read through on
+ * every allocation while a revival is watched (freelists.c), so the
+ * version's branching is done once, here, when the watch is put.
+ */
+#if PY_VERSION_HEX < 0x030E0000
+typedef int lw_py_shelf_count_t;
+#else
+typedef Py_ssize_t lw_py_shelf_count_t;
+#endif
+
+typedef struct lw_py_shelf {
+    const lw_py_shelf_count_t *count; /* NULL: no such free list */
+    void *const *entries;             /* the array, or the top's place when linked */
+    bool linked;
+    const PyInterpreterState *interp; /* whose free list */
+} lw_py_shelf_t;
+
+/* The running thread's interpreter; NULL when none. */
+static inline const PyInterpreterState *lw_py_interp(void)
+{
+    PyThreadState *ts = LW_PY_TSTATE_UNCHECKED();
+
+    return ts ? ts->interp : NULL;
+}
+
+/* Free list `which` (LW_PY_SHELF_TUPLE + size - 1 for a tuple's) of the
+ * running interpreter; count NULL when there is none. */
+static inline lw_py_shelf_t lw_py_shelf(int which)
+{
+    PyThreadState *ts = LW_PY_TSTATE_UNCHECKED();
+    PyInterpreterState *interp = ts ? ts->interp : NULL;
+    lw_py_shelf_t s = {NULL, NULL, false, NULL};
+    int t = which - LW_PY_SHELF_TUPLE;
+
+    if (!interp || which < 0 || t >= LW_PY_SHELF_TUPLES)
+        return s;
+#define LW_PY_SHELF_AT(n, array, is_linked) \
+    s = (lw_py_shelf_t){&(n), (void *const *)(array), (is_linked), interp}
+#if PY_VERSION_HEX < 0x030C0000
+    if (which == LW_PY_SHELF_LIST)
+        LW_PY_SHELF_AT(interp->list.numfree, interp->list.free_list, false);
+    else if (which == LW_PY_SHELF_DICT)
+        LW_PY_SHELF_AT(interp->dict_state.numfree, interp->dict_state.free_list, false);
+    else if (which == LW_PY_SHELF_KEYS)
+        LW_PY_SHELF_AT(interp->dict_state.keys_numfree, interp->dict_state.keys_free_list, false);
+    else
+        LW_PY_SHELF_AT(interp->tuple.numfree[t], &interp->tuple.free_list[t], true);
+#elif PY_VERSION_HEX < 0x030E0000
+    struct _Py_object_freelists *f = &interp->object_state.freelists;
+    if (which == LW_PY_SHELF_LIST)
+        LW_PY_SHELF_AT(f->lists.numfree, f->lists.items, false);
+    else if (which == LW_PY_SHELF_DICT)
+        LW_PY_SHELF_AT(f->dicts.numfree, f->dicts.items, false);
+    else if (which == LW_PY_SHELF_KEYS)
+        LW_PY_SHELF_AT(f->dictkeys.numfree, f->dictkeys.items, false);
+    else
+        LW_PY_SHELF_AT(f->tuples.numfree[t], &f->tuples.items[t], true);
+#else
+    struct _Py_freelists *f = &interp->object_state.freelists;
+    struct _Py_freelist *l = which == LW_PY_SHELF_LIST ? &f->lists
+                             : which == LW_PY_SHELF_DICT ? &f->dicts
+                             : which == LW_PY_SHELF_KEYS ? &f->dictkeys
+                                                         : &f->tuples[t];
+    LW_PY_SHELF_AT(l->size, &l->freelist, true);
+#endif
+#undef LW_PY_SHELF_AT
+    return s;
+}
+
+/* The entry on top of free list s (the next handed out); NULL when empty. */
+static inline const void *lw_py_shelf_top(lw_py_shelf_t s)
+{
+    if (!s.count || *s.count <= 0)
+        return NULL;
+    return s.linked ? s.entries[0] : s.entries[*s.count - 1];
+}
+
 /* ------------------------------------------------------------------ */
 /* All versions. */
 

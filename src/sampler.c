@@ -166,7 +166,39 @@ void lw_sampler_init(lw_sampler_t *s, uint64_t mean_bytes, bool exact, uint64_t 
     seed ^= seed >> 31;
     s->rng = seed ? seed : UINT64_C(0x853c49e6748fea9b);
     s->remaining = 0;
+    s->held = false;
+    s->countdown = 0;
     lw_sampler_rearm_hooksafe(s);
+}
+
+void lw_sampler_hold(lw_sampler_t *s)
+{
+    if (s->held)
+        return;
+    s->countdown = s->remaining;
+    s->remaining = 0;
+    s->held = true;
+}
+
+void lw_sampler_release(lw_sampler_t *s)
+{
+    if (!s->held)
+        return;
+    s->remaining = s->countdown;
+    s->held = false;
+}
+
+/* The next interval goes where the countdown is kept: `remaining`, or
+ * `countdown` while held (`remaining` then stays 0). */
+static void set_interval(lw_sampler_t *s, int64_t gap)
+{
+    if (s->held) {
+        s->countdown = gap;
+        s->remaining = 0;
+    }
+    else {
+        s->remaining = gap;
+    }
 }
 
 void lw_sampler_rearm_hooksafe(lw_sampler_t *s)
@@ -174,7 +206,7 @@ void lw_sampler_rearm_hooksafe(lw_sampler_t *s)
     double u, gap;
 
     if (s->exact) {
-        s->remaining = 0; /* every allocation crosses zero */
+        set_interval(s, 0); /* every allocation crosses zero */
         return;
     }
     /* u uniform in (0, 1]: 53 random bits, never 0, so log(u) is finite */
@@ -184,7 +216,7 @@ void lw_sampler_rearm_hooksafe(lw_sampler_t *s)
         gap = 1.0;
     if (gap > 0x1.0p62)
         gap = 0x1.0p62;
-    s->remaining = (int64_t)gap;
+    set_interval(s, (int64_t)gap);
 }
 
 lw_weight_t lw_sampler_weight(const lw_sampler_t *s, uint64_t size)

@@ -19,10 +19,12 @@
 
 /* One per thread: the hooks touch only their own thread's sampler. */
 typedef struct lw_sampler {
-    int64_t remaining;  /* bytes left before the next sample */
+    int64_t remaining;  /* bytes left before the next sample; 0 while held */
     uint64_t rng;       /* xorshift64* state, never 0 */
     double mean;        /* R, the mean interval in bytes */
     bool exact;         /* record every allocation, weight = size */
+    bool held;          /* lw_sampler_hold(): every allocation takes the slow path */
+    int64_t countdown;  /* while held: the bytes left before the next sample */
 } lw_sampler_t;
 
 /* What one recorded allocation stands for. */
@@ -50,6 +52,34 @@ static inline bool lw_sampler_take_hooksafe(lw_sampler_t *s, size_t size)
 
 /* Draws the next interval after a recorded allocation. No allocation, no locks. */
 void lw_sampler_rearm_hooksafe(lw_sampler_t *s);
+
+/*
+ * Holding. While held, lw_sampler_take_hooksafe() returns true for every
+ * allocation, so that the caller's slow path runs for each (to watch for
+ * something between two samples), and the slow path then asks
+ * lw_sampler_due_hooksafe() whether the allocation is really sampled: the
+ * samples drawn are the very ones an unheld sampler would draw. Not held,
+ * the fast path is unchanged. Release restores the countdown.
+ */
+void lw_sampler_hold(lw_sampler_t *s);
+void lw_sampler_release(lw_sampler_t *s);
+
+/* In the slow path, after lw_sampler_take_hooksafe() returned true for
+ * `size`: whether to record this allocation (then rearm). */
+static inline bool lw_sampler_due_hooksafe(lw_sampler_t *s, size_t size)
+{
+    if (!s->held)
+        return true;
+    s->remaining = 0;
+    s->countdown -= (int64_t)size;
+    return s->countdown <= 0;
+}
+
+/* Bytes left before the next sample, held or not. */
+static inline int64_t lw_sampler_countdown(const lw_sampler_t *s)
+{
+    return s->held ? s->countdown : s->remaining;
+}
 
 /* ln(x) for normal finite x > 0, and 1 - exp(-x) for x >= 0, without libm
  * (see sampler.c). Pure; exposed for their tests. */

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -205,6 +206,58 @@ static void test_sampler_zero_size_and_seeds_are_safe(void **state)
     assert_true(a.remaining != b.remaining || a.rng != b.rng);
 }
 
+/* Holding makes every allocation reach the slow path, and the slow path
+ * records exactly the allocations an unheld sampler of the same seed
+ * records, through holds and releases at any point (exact mode too). */
+static void held_matches_unheld(bool exact)
+{
+    lw_sampler_t plain, held;
+    uint64_t rng = 12345;
+    int recorded = 0, slow = 0, allocations = 200000;
+
+    lw_sampler_init(&plain, 512, exact, 7);
+    lw_sampler_init(&held, 512, exact, 7);
+    for (int i = 0; i < allocations; i++) {
+        size_t size;
+        bool want, got = false, reached;
+
+        rng = rng * 6364136223846793005u + 1442695040888963407u;
+        size = 1 + (rng >> 33) % 700;
+        if ((rng >> 20) % 97 == 0)
+            lw_sampler_hold(&held);
+        else if ((rng >> 20) % 97 == 1)
+            lw_sampler_release(&held);
+        want = lw_sampler_take_hooksafe(&plain, size);
+        if (want)
+            lw_sampler_rearm_hooksafe(&plain);
+        reached = lw_sampler_take_hooksafe(&held, size);
+        if (held.held)
+            assert_true(reached); /* held: every allocation takes the slow path */
+        if (reached) {
+            slow++;
+            got = lw_sampler_due_hooksafe(&held, size);
+            if (got)
+                lw_sampler_rearm_hooksafe(&held);
+        }
+        assert_int_equal(got, want);
+        assert_int_equal(lw_sampler_countdown(&held), lw_sampler_countdown(&plain));
+        recorded += got;
+    }
+    assert_true(recorded > 100);
+    if (!exact) /* the holds made slow paths that recorded nothing */
+        assert_true(slow > recorded);
+    lw_sampler_release(&held);
+    assert_false(held.held);
+    assert_int_equal(held.remaining, plain.remaining);
+}
+
+static void test_sampler_holding_draws_the_same_samples(void **state)
+{
+    (void)state;
+    held_matches_unheld(false);
+    held_matches_unheld(true);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -216,6 +269,7 @@ int main(void)
         cmocka_unit_test(test_sampler_gaps_average_the_mean),
         cmocka_unit_test(test_sampler_exact_mode_records_everything_exactly),
         cmocka_unit_test(test_sampler_zero_size_and_seeds_are_safe),
+        cmocka_unit_test(test_sampler_holding_draws_the_same_samples),
     };
     return cmocka_run_group_tests_name("sampler", tests, NULL, NULL);
 }

@@ -8,6 +8,9 @@
 /resize   odd requests make 80 small dicts at the donor line, then grow
           them, which frees their first, small key tables to the free list
           without the dicts dying; even requests keep 80 new small dicts
+/grown    a dict outgrows its first, small key table (to the free list, the
+          dict lives on), then a new small dict is kept, in a tuple with a
+          new list: its key table is the one the growing line allocated
 /deep     chains of 1,000,000 nested lists, tuples and dicts are built and dropped:
           their deallocation recurses unless CPython's trashcan bounds it
 """
@@ -51,7 +54,14 @@ def resize(environ):
         KEPT.extend({"kept": i} for i in range(80))
 
 
-ROUTES = {"/": lists, "/keys": keys, "/resize": resize}
+def grown(environ):
+    table = {}
+    for i in range(8):
+        table["k%d" % i] = i  # GROWN-LINE
+    KEPT.append(({"kept": i}, [i] * 4))  # KEEP-GROWN-LINE
+
+
+ROUTES = {"/": lists, "/keys": keys, "/resize": resize, "/grown": grown}
 
 
 def application(environ, start_response):
