@@ -212,11 +212,21 @@ static int line_of_hooksafe(struct code_names *e, lw_py_frame_t *f)
     return line;
 }
 
+/* Frame f's line: a function entering its code (lw_py_frame_entering) is
+ * at its first line, the def's. */
+static int line_at_hooksafe(struct code_names *e, lw_py_frame_t *f, bool entering)
+{
+    return entering ? lw_py_frame_code(f)->co_firstlineno : line_of_hooksafe(e, f);
+}
+
 int lw_frames_site_hooksafe(lw_site_key_t *key)
 {
-    lw_py_frame_t *f = lw_py_frame_innermost();
+    lw_py_frame_t *f = lw_py_frame_entering();
+    bool entering = f != NULL;
     struct code_names *leaf, *e;
 
+    if (!entering)
+        f = lw_py_frame_innermost();
     memset(key, 0, sizeof(*key));
     if (!f) {
         key->line = LW_LINE_NO_FRAME; /* allocations from C with no caller */
@@ -226,7 +236,7 @@ int lw_frames_site_hooksafe(lw_site_key_t *key)
         return -ENOSPC;
     key->file = leaf->file;
     key->func = leaf->func;
-    key->line = line_of_hooksafe(leaf, f);
+    key->line = line_at_hooksafe(leaf, f, entering);
     e = leaf;
     for (int depth = 0; e && depth < APP_SEARCH_DEPTH; depth++) {
         if (e->is_app) {
@@ -243,15 +253,17 @@ int lw_frames_site_hooksafe(lw_site_key_t *key)
 
 int lw_frames_traceback_hooksafe(lw_frame_t *out, int max)
 {
+    lw_py_frame_t *f = lw_py_frame_entering();
+    bool entering = f != NULL;
     struct code_names *e;
     int n = 0;
 
-    for (lw_py_frame_t *f = lw_py_frame_innermost(); f && n < max; f = lw_py_frame_outer(f)) {
+    for (f = entering ? f : lw_py_frame_innermost(); f && n < max; f = lw_py_frame_outer(f)) {
         if (!(e = names_of_hooksafe(lw_py_frame_code(f))))
             break;
         out[n].file = e->file;
         out[n].func = e->func;
-        out[n].line = line_of_hooksafe(e, f);
+        out[n].line = line_at_hooksafe(e, f, entering && n == 0);
         n++;
     }
     return n;

@@ -192,6 +192,27 @@ static inline lw_py_frame_t *lw_py_frame_innermost(void)
     return ts ? lw_py_frame_complete(LW_PY_FRAME_HEAD(ts)) : NULL;
 }
 
+/*
+ * The running thread's innermost frame when it is entering its code: before
+ * its first instruction (incomplete) a function's frame makes the cells of
+ * its variables that closures share (MAKE_CELL, the only instruction before
+ * it that allocates), so those are the function's own. Only a frame the
+ * thread owns (or a frame object does) whose code has cells: entry frames
+ * of C calls (owned by the C stack; 3.14's by the interpreter) have no code
+ * to name, and 3.13's __init__ shim, incomplete while it checks
+ * __init__'s result, has no cells. NULL otherwise.
+ */
+static inline lw_py_frame_t *lw_py_frame_entering(void)
+{
+    PyThreadState *ts = LW_PY_TSTATE_UNCHECKED();
+    lw_py_frame_t *f = ts ? LW_PY_FRAME_HEAD(ts) : NULL;
+
+    if (!f || !_PyFrame_IsIncomplete(f) ||
+        (f->owner != FRAME_OWNED_BY_THREAD && f->owner != FRAME_OWNED_BY_FRAME_OBJECT))
+        return NULL;
+    return LW_PY_FRAME_CODE(f)->co_ncellvars > 0 ? f : NULL;
+}
+
 /* A complete frame's code object, borrowed (PyUnstable_InterpreterFrame_
  * GetCode() would hand out a new reference). */
 static inline PyCodeObject *lw_py_frame_code(lw_py_frame_t *f)

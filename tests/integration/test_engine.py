@@ -95,6 +95,23 @@ class EngineTest(UwsgiTestCase):
                                   if s["file"] == app and s["line"] == donor), shelf)
         return held
 
+    def test_cells_made_on_entry_are_the_entered_function_s(self):
+        # GIVEN exact mode and an app that keeps a closure per request, whose
+        # cell application() makes before its first line runs, called from C
+        server = self.server("closures.py", args=["--leakwatch-sample-rate", "exact"])
+        # WHEN 200 requests are served
+        send(server, 199, concurrency=2)
+        reps = self.wait_reports_until_stable(server)
+        app = os.path.join(APPS, "closures.py")
+        with open(app) as f:
+            entry = next(n for n, l in enumerate(f, 1) if "# ENTRY-LINE" in l)
+        for wid, rep in reps.items():
+            # THEN the cells (40 bytes each) are charged to application()'s
+            # def line, not to "<no Python frame>" (where they were before)
+            cells = self.site(rep, app, entry)
+            self.assertEqual(cells["function"], "application")
+            self.assertGreaterEqual(cells["bytes"], rep["requests"] * 40, rep["sites"])
+
     def test_objects_revived_from_free_lists_are_charged_to_the_reviving_line(self):
         # GIVEN exact mode and an app whose scratch list dies at one line
         # while a new list is kept per request at another (CPython hands the
