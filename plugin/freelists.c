@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 
+#include "../src/revival.h"
 #include "freelists.h"
 #include "hooks.h"
 
@@ -89,9 +90,9 @@ struct watch {
     const void *block;   /* as the hooks know it: the allocated block */
     lw_py_shelf_t shelf; /* its stack */
     long pos;            /* the stack's count right after the push; -1: not pushed yet */
-    int polls;           /* looks left */
 };
 static struct watch watches[WATCH_MAX];
+static int looks[WATCH_MAX]; /* each watch's looks left */
 static int nwatches;
 
 /*
@@ -119,35 +120,44 @@ static void mark_hooksafe(void)
     last_lasti = last_frame ? lw_py_frame_lasti(last_frame) : -1;
 }
 
-static bool placed(lw_py_frame_t *now, int lasti)
+/* How `now` stands to the last look's frame (revival.h); *lasti becomes
+ * the last look's frame's instruction when it called `now`. */
+static enum lw_revival_frame relation(lw_py_frame_t *now, int *lasti)
 {
     if (!now)
-        return false;
+        return LW_REVIVAL_NO_FRAME;
     if (now == last_frame)
-        return lasti > last_lasti;
+        return LW_REVIVAL_SAME;
     for (lw_py_frame_t *f = lw_py_frame_outer(now); f; f = lw_py_frame_outer(f))
-        if (f == last_frame) /* called since: unless that frame went round a loop */
-            return lw_py_frame_lasti(f) >= last_lasti;
-    return true;
+        if (f == last_frame) {
+            *lasti = lw_py_frame_lasti(f);
+            return LW_REVIVAL_CALLED;
+        }
+    return LW_REVIVAL_OTHER;
 }
 
-/* Whether a pushed block has left its stack: the stack is shallower, or its
- * place holds another (an array's at pos - 1; a linked stack's top, as
- * deep as it was: deeper, the block is taken to be still there). */
+static bool placed(lw_py_frame_t *now, int lasti)
+{
+    enum lw_revival_frame how = relation(now, &lasti);
+
+    return lw_revival_placed(how, lasti, last_lasti);
+}
+
+/* Whether a pushed block has left its stack (revival.h): what is in its
+ * place is an array's entry pos - 1, a linked stack's top. */
 static inline bool popped(const struct watch *w)
 {
-    long n = *w->shelf.count;
+    const lw_py_shelf_t *s = &w->shelf;
 
-    if (n < w->pos)
-        return true;
-    if (w->shelf.linked)
-        return n == w->pos && w->shelf.entries[0] != w->entry;
-    return w->shelf.entries[w->pos - 1] != w->entry;
+    return lw_revival_popped(*s->count, w->pos, s->linked,
+                             s->entries[s->linked ? 0 : w->pos - 1], w->entry);
 }
 
 static void unwatch(int i)
 {
-    watches[i] = watches[--nwatches];
+    --nwatches;
+    watches[i] = watches[nwatches];
+    looks[i] = looks[nwatches];
 }
 
 /* Called by every allocation while any block is watched (hooks held). */
@@ -179,7 +189,7 @@ static void poll_hooksafe(void)
             unwatch(i);
             continue;
         }
-        if (--w->polls <= 0)
+        if (--looks[i] <= 0)
             unwatch(i);
         else
             i++;
@@ -201,15 +211,10 @@ static struct watch *watch_of(const void *entry)
 /* A new watch, in a free place or the oldest's. */
 static void watch(const void *entry, const void *block, lw_py_shelf_t shelf, long pos)
 {
-    struct watch *w = &watches[0];
+    int i = nwatches < WATCH_MAX ? nwatches++ : lw_revival_oldest(looks, WATCH_MAX);
 
-    if (nwatches < WATCH_MAX)
-        w = &watches[nwatches++];
-    else
-        for (int i = 1; i < WATCH_MAX; i++)
-            if (watches[i].polls < w->polls)
-                w = &watches[i];
-    *w = (struct watch){entry, block, shelf, pos, WATCH_POLLS};
+    watches[i] = (struct watch){entry, block, shelf, pos};
+    looks[i] = WATCH_POLLS;
     mark_hooksafe();
     lw_hooks_hold(poll_hooksafe);
 }
