@@ -106,8 +106,10 @@ static int nwatches;
  * instruction, the frame went round a loop: the revival may be any line of
  * it (a loop that keeps one small dict a turn and drops another was charged
  * to the dropping line), and the block stays on the shelf. With no Python
- * frame running it stays there too.
+ * frame running it stays there too, and when another thread made the last
+ * look (under --threads, the revival may have been either thread's).
  */
+static const PyThreadState *last_thread;
 static lw_py_frame_t *last_frame;
 static int last_lasti;
 
@@ -116,16 +118,16 @@ static void mark_hooksafe(void)
 {
     if (nwatches > 1)
         return; /* the looks keep it */
-    last_frame = lw_py_frame_innermost();
+    last_thread = lw_py_thread(&last_frame);
     last_lasti = last_frame ? lw_py_frame_lasti(last_frame) : -1;
 }
 
-/* How `now` stands to the last look's frame (revival.h); *lasti becomes
- * the last look's frame's instruction when it called `now`. */
-static enum lw_revival_frame relation(lw_py_frame_t *now, int *lasti)
+/* How `now`, of thread ts, stands to the last look's frame (revival.h);
+ * *lasti becomes the last look's frame's instruction when it called `now`. */
+static enum lw_revival_frame relation(const PyThreadState *ts, lw_py_frame_t *now, int *lasti)
 {
-    if (!now)
-        return LW_REVIVAL_NO_FRAME;
+    if (!now || ts != last_thread)
+        return LW_REVIVAL_UNKNOWN;
     if (now == last_frame)
         return LW_REVIVAL_SAME;
     for (lw_py_frame_t *f = lw_py_frame_outer(now); f; f = lw_py_frame_outer(f))
@@ -136,9 +138,9 @@ static enum lw_revival_frame relation(lw_py_frame_t *now, int *lasti)
     return LW_REVIVAL_OTHER;
 }
 
-static bool placed(lw_py_frame_t *now, int lasti)
+static bool placed(const PyThreadState *ts, lw_py_frame_t *now, int lasti)
 {
-    enum lw_revival_frame how = relation(now, &lasti);
+    enum lw_revival_frame how = relation(ts, now, &lasti);
 
     return lw_revival_placed(how, lasti, last_lasti);
 }
@@ -163,8 +165,9 @@ static void unwatch(int i)
 /* Called by every allocation while any block is watched (hooks held). */
 static void poll_hooksafe(void)
 {
-    const PyInterpreterState *interp = lw_py_interp();
-    lw_py_frame_t *now = lw_py_frame_innermost();
+    lw_py_frame_t *now;
+    const PyThreadState *ts = lw_py_thread(&now);
+    const PyInterpreterState *interp = ts ? ts->interp : NULL;
     int lasti = now ? lw_py_frame_lasti(now) : -1;
 
     for (int i = 0; i < nwatches;) {
@@ -184,7 +187,7 @@ static void poll_hooksafe(void)
             }
         }
         else if (popped(w)) {
-            if (placed(now, lasti))
+            if (placed(ts, now, lasti))
                 lw_hooks_revive_hooksafe(w->block);
             unwatch(i);
             continue;
@@ -194,6 +197,7 @@ static void poll_hooksafe(void)
         else
             i++;
     }
+    last_thread = ts;
     last_frame = now;
     last_lasti = lasti;
     if (nwatches == 0)

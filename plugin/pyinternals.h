@@ -192,6 +192,15 @@ static inline lw_py_frame_t *lw_py_frame_innermost(void)
     return ts ? lw_py_frame_complete(LW_PY_FRAME_HEAD(ts)) : NULL;
 }
 
+/* The running thread's state (NULL when none) and its innermost complete frame. */
+static inline const PyThreadState *lw_py_thread(lw_py_frame_t **innermost)
+{
+    PyThreadState *ts = LW_PY_TSTATE_UNCHECKED();
+
+    *innermost = ts ? lw_py_frame_complete(LW_PY_FRAME_HEAD(ts)) : NULL;
+    return ts;
+}
+
 /*
  * The running thread's innermost frame when it is entering its code: before
  * its first instruction (incomplete) a function's frame makes the cells of
@@ -292,13 +301,6 @@ typedef struct lw_py_shelf {
     const PyInterpreterState *interp; /* whose free list */
 } lw_py_shelf_t;
 
-/* The running thread's interpreter; NULL when none. */
-static inline const PyInterpreterState *lw_py_interp(void)
-{
-    PyThreadState *ts = LW_PY_TSTATE_UNCHECKED();
-
-    return ts ? ts->interp : NULL;
-}
 
 /* Free list `which` (LW_PY_SHELF_TUPLE + size - 1 for a tuple's) of the
  * running interpreter; count NULL when there is none. */

@@ -32,12 +32,13 @@ static inline bool lw_revival_popped(long count, long pos, bool linked, const vo
 
 /*
  * How the look that saw a revival stands to the look before it, which the
- * revival came after: no Python frame runs now; the same frame; a frame
- * called (at any depth) from the last look's frame, which is at
- * instruction `lasti` now; or another (the last look's frame returned).
+ * revival came after: unknown (no Python frame runs now, or another thread
+ * made the last look); the same frame; a frame called (at any depth) from
+ * the last look's frame, which is at instruction `lasti` now; or another
+ * of the same thread (the last look's frame returned).
  */
 enum lw_revival_frame {
-    LW_REVIVAL_NO_FRAME,
+    LW_REVIVAL_UNKNOWN,
     LW_REVIVAL_SAME,
     LW_REVIVAL_CALLED,
     LW_REVIVAL_OTHER,
@@ -49,7 +50,7 @@ enum lw_revival_frame {
  * frame went round a loop and the revival may be any line of it. Called
  * from the last look's frame, that frame must not have gone back either
  * (still at the call, or further). After that frame returned, the line
- * now is the nearest one known. With no Python frame, none is.
+ * now is the nearest one known. Unknown, none is.
  */
 static inline bool lw_revival_placed(enum lw_revival_frame how, int lasti, int last_lasti)
 {
