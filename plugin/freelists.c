@@ -111,38 +111,38 @@ static int nwatches;
  */
 static const PyThreadState *last_thread;
 static lw_py_frame_t *last_frame;
-static int last_lasti;
+static uintptr_t last_ip;
 
 /* A first watch: where the looks start from. */
 static void mark_hooksafe(void)
 {
     if (nwatches > 1)
         return; /* the looks keep it */
-    last_thread = lw_py_thread(&last_frame);
-    last_lasti = last_frame ? lw_py_frame_lasti(last_frame) : -1;
+    last_thread = lw_py_position(&last_frame, &last_ip);
 }
 
-/* How `now`, of thread ts, stands to the last look's frame (revival.h);
- * *lasti becomes the last look's frame's instruction when it called `now`. */
-static enum lw_revival_frame relation(const PyThreadState *ts, lw_py_frame_t *now, int *lasti)
+/* How frame `now` of thread ts stands to the last look's frame (revival.h);
+ * *ip becomes the last look's frame's instruction when it called `now`.
+ * Only when a revival is seen: the innermost complete frame is read here. */
+static enum lw_revival_frame relation(const PyThreadState *ts, lw_py_frame_t *now, uintptr_t *ip)
 {
-    if (!now || ts != last_thread)
+    if (!ts || ts != last_thread || !now || !lw_py_frame_innermost())
         return LW_REVIVAL_UNKNOWN;
     if (now == last_frame)
         return LW_REVIVAL_SAME;
-    for (lw_py_frame_t *f = lw_py_frame_outer(now); f; f = lw_py_frame_outer(f))
+    for (lw_py_frame_t *f = lw_py_frame_caller(now); f; f = lw_py_frame_caller(f))
         if (f == last_frame) {
-            *lasti = lw_py_frame_lasti(f);
+            *ip = LW_PY_FRAME_IP(f);
             return LW_REVIVAL_CALLED;
         }
     return LW_REVIVAL_OTHER;
 }
 
-static bool placed(const PyThreadState *ts, lw_py_frame_t *now, int lasti)
+static bool placed(const PyThreadState *ts, lw_py_frame_t *now, uintptr_t ip)
 {
-    enum lw_revival_frame how = relation(ts, now, &lasti);
+    enum lw_revival_frame how = relation(ts, now, &ip);
 
-    return lw_revival_placed(how, lasti, last_lasti);
+    return lw_revival_placed(how, ip, last_ip);
 }
 
 /* Whether a pushed block has left its stack (revival.h): what is in its
@@ -166,9 +166,9 @@ static void unwatch(int i)
 static void poll_hooksafe(void)
 {
     lw_py_frame_t *now;
-    const PyThreadState *ts = lw_py_thread(&now);
+    uintptr_t ip;
+    const PyThreadState *ts = lw_py_position(&now, &ip);
     const PyInterpreterState *interp = ts ? ts->interp : NULL;
-    int lasti = now ? lw_py_frame_lasti(now) : -1;
 
     for (int i = 0; i < nwatches;) {
         struct watch *w = &watches[i];
@@ -187,7 +187,7 @@ static void poll_hooksafe(void)
             }
         }
         else if (popped(w)) {
-            if (placed(ts, now, lasti))
+            if (placed(ts, now, ip))
                 lw_hooks_revive_hooksafe(w->block);
             unwatch(i);
             continue;
@@ -199,7 +199,7 @@ static void poll_hooksafe(void)
     }
     last_thread = ts;
     last_frame = now;
-    last_lasti = lasti;
+    last_ip = ip;
     if (nwatches == 0)
         lw_hooks_release();
 }

@@ -192,13 +192,32 @@ static inline lw_py_frame_t *lw_py_frame_innermost(void)
     return ts ? lw_py_frame_complete(LW_PY_FRAME_HEAD(ts)) : NULL;
 }
 
-/* The running thread's state (NULL when none) and its innermost complete frame. */
-static inline const PyThreadState *lw_py_thread(lw_py_frame_t **innermost)
+/*
+ * Where the running thread is, read cheaply (every allocation reads it
+ * while a revival is watched, freelists.c): the thread (NULL when none),
+ * its innermost frame as it stands, complete or not, and that frame's
+ * instruction pointer (3.11, 3.12 prev_instr; from 3.13 instr_ptr), which
+ * only moves forward through a frame's code unless the frame loops.
+ */
+#if PY_VERSION_HEX < 0x030D0000
+#define LW_PY_FRAME_IP(f) ((uintptr_t)(f)->prev_instr)
+#else
+#define LW_PY_FRAME_IP(f) ((uintptr_t)(f)->instr_ptr)
+#endif
+
+static inline const PyThreadState *lw_py_position(lw_py_frame_t **head, uintptr_t *ip)
 {
     PyThreadState *ts = LW_PY_TSTATE_UNCHECKED();
 
-    *innermost = ts ? lw_py_frame_complete(LW_PY_FRAME_HEAD(ts)) : NULL;
+    *head = ts ? LW_PY_FRAME_HEAD(ts) : NULL;
+    *ip = *head ? LW_PY_FRAME_IP(*head) : 0;
     return ts;
+}
+
+/* The frame f was called from, complete or not; NULL at the end. */
+static inline lw_py_frame_t *lw_py_frame_caller(lw_py_frame_t *f)
+{
+    return f->previous;
 }
 
 /*
@@ -276,7 +295,7 @@ static inline void lw_py_keys_shelf_walk(bool (*visit)(const void *block))
  * chained through each entry's first word; size), tuples[size - 1].
  */
 enum { LW_PY_SHELF_LIST, LW_PY_SHELF_DICT, LW_PY_SHELF_KEYS, LW_PY_SHELF_TUPLE };
-#if PY_VERSION_HEX < 0x030C0000
+#if PY_VERSION_HEX < 0x030E0000
 #define LW_PY_SHELF_TUPLES PyTuple_NFREELISTS
 #else
 #define LW_PY_SHELF_TUPLES PyTuple_MAXSAVESIZE
@@ -289,7 +308,7 @@ enum { LW_PY_SHELF_LIST, LW_PY_SHELF_DICT, LW_PY_SHELF_KEYS, LW_PY_SHELF_TUPLE }
  * version's branching is done once, here, when the watch is put.
  */
 #if PY_VERSION_HEX < 0x030E0000
-typedef int lw_py_shelf_count_t;
+typedef int lw_py_shelf_count_t; /* 3.11 to 3.13 */
 #else
 typedef Py_ssize_t lw_py_shelf_count_t;
 #endif
@@ -315,7 +334,7 @@ static inline lw_py_shelf_t lw_py_shelf(int which)
         return s;
 #define LW_PY_SHELF_AT(n, array, is_linked) \
     s = (lw_py_shelf_t){&(n), (void *const *)(array), (is_linked), interp}
-#if PY_VERSION_HEX < 0x030C0000
+#if PY_VERSION_HEX < 0x030D0000 /* 3.11, 3.12 */
     if (which == LW_PY_SHELF_LIST)
         LW_PY_SHELF_AT(interp->list.numfree, interp->list.free_list, false);
     else if (which == LW_PY_SHELF_DICT)

@@ -11,6 +11,7 @@
 #define LW_REVIVAL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 /*
  * Whether a block pushed on a stack has left it. pos is the stack's count
@@ -34,8 +35,8 @@ static inline bool lw_revival_popped(long count, long pos, bool linked, const vo
  * How the look that saw a revival stands to the look before it, which the
  * revival came after: unknown (no Python frame runs now, or another thread
  * made the last look); the same frame; a frame called (at any depth) from
- * the last look's frame, which is at instruction `lasti` now; or another
- * of the same thread (the last look's frame returned).
+ * the last look's frame, which is at instruction address `ip` now; or
+ * another of the same thread (the last look's frame returned).
  */
 enum lw_revival_frame {
     LW_REVIVAL_UNKNOWN,
@@ -45,20 +46,21 @@ enum lw_revival_frame {
 };
 
 /*
- * Whether the line running now is charged with the revival. In the same
- * frame it must be further on than the last look; at or before it, the
+ * Whether the line running now is charged with the revival, the frame's
+ * instruction addresses compared (they grow through a frame's code). In
+ * the same frame it must be further on than the last look; at or before it, the
  * frame went round a loop and the revival may be any line of it. Called
  * from the last look's frame, that frame must not have gone back either
  * (still at the call, or further). After that frame returned, the line
  * now is the nearest one known. Unknown, none is.
  */
-static inline bool lw_revival_placed(enum lw_revival_frame how, int lasti, int last_lasti)
+static inline bool lw_revival_placed(enum lw_revival_frame how, uintptr_t ip, uintptr_t last_ip)
 {
     switch (how) {
     case LW_REVIVAL_SAME:
-        return lasti > last_lasti;
+        return ip > last_ip;
     case LW_REVIVAL_CALLED:
-        return lasti >= last_lasti;
+        return ip >= last_ip;
     case LW_REVIVAL_OTHER:
         return true;
     default:
