@@ -138,14 +138,21 @@ int lw_engine_start(const lw_config_t *cfg, uint64_t seed, const char *who, cons
     return 0;
 }
 
+/* A collection made on leakwatch's behalf: counted, and the policy's next
+ * is reckoned from it. */
+static void collected(void)
+{
+    eng.collections++;
+    lw_gcpolicy_collected(&eng.gc, eng.requests, tracked_now());
+}
+
 /* The gc policy (gcpolicy.h): cyclic garbage must not look like growth. */
 static void apply_gc_policy(void)
 {
     if (!lw_gcpolicy_due(&eng.gc, eng.cfg, eng.requests, tracked_now()))
         return;
     lw_collect_garbage();
-    eng.collections++;
-    lw_gcpolicy_collected(&eng.gc, eng.requests, tracked_now());
+    collected();
 }
 
 void lw_engine_publish_to(lw_ring_t *ring, lw_worker_slot_t *slot, int64_t pid, uint64_t spawn,
@@ -385,9 +392,12 @@ static void walk_if_asked(void)
     site = atomic_load_explicit(&eng.slot->walk_site, memory_order_relaxed);
     if (site >= eng.sites->used || site == LW_SITE_OVERFLOW)
         snprintf(eng.held, sizeof(eng.held), "held by: unknown (no such site here)");
-    else
-        lw_holders_walk(site, eng.cfg->hold_budget_us, eng.cfg->gc != LW_GC_OFF, eng.held,
-                        sizeof(eng.held));
+    else if (eng.cfg->gc == LW_GC_OFF)
+        lw_holders_walk(site, eng.cfg->hold_budget_us, false, eng.held, sizeof(eng.held));
+    else {
+        lw_holders_walk(site, eng.cfg->hold_budget_us, true, eng.held, sizeof(eng.held));
+        collected(); /* the walk collected first */
+    }
     eng.held_site = site;
     eng.held_pending = true;
     send_held();

@@ -290,6 +290,33 @@ class EngineTest(UwsgiTestCase):
         for wid, (requests, live) in self.gc_run("off").items():
             self.assertGreaterEqual(live, requests * (10240 + 33), (wid, requests, live))
 
+    def test_the_holder_walk_s_collection_is_leakwatch_s(self):
+        # GIVEN a leak, and leakwatch's own collections due only every
+        # 1,000,000 requests
+        server = self.server("leak_bytes.py", args=["--leakwatch-threshold", "256k",
+                                                     "--leakwatch-gc", "1000000"])
+
+        def walked():
+            m = re.search(r"^\[leakwatch\] HELD .* on worker (\d+) pid", server.log(), re.M)
+            if not m:
+                send(server, 10)
+            return m
+        worker = int(wait_until(walked, 60, "a HELD line")[1])
+
+        # WHEN the worker that walked (collecting garbage first) reports
+        def counted():
+            heads = [l for l in server.log().splitlines()
+                     if l.startswith(f"[leakwatch] SITES worker {worker} pid")]
+            last = heads[-1] if heads else ""
+            n = re.search(r", (\d+) collections$", last)
+            if not (n and int(n[1]) >= 1):
+                send(server, 10)
+                return None
+            return int(n[1])
+        # THEN its collections count the walk's: the gc policy reckons its
+        # next collection from it (before, the walk's went uncounted: 0)
+        self.assertGreaterEqual(wait_until(counted, 60, "a SITES line counting a collection"), 1)
+
     def test_gc_off_the_holder_walk_collects_nothing_either(self):
         # GIVEN the same app with leakwatch's gc off, served until its
         # garbage is announced and a worker walked for what holds it
