@@ -63,8 +63,6 @@ LW_PY_WEAK(_PyTrash_end)
     PyCode_Addr2Line((f)->f_code, _PyInterpreterFrame_LASTI(f) * (int)sizeof(_Py_CODEUNIT))
 #define LW_PY_TRASH_NESTING(ts) ((ts)->trash_delete_nesting)
 #define LW_PY_TRASH_LATER(ts) ((ts)->trash_delete_later)
-#define LW_PY_KEYS_SHELF_ARRAY(interp) ((interp)->dict_state.keys_free_list)
-#define LW_PY_KEYS_SHELF_COUNT(interp) ((interp)->dict_state.keys_numfree)
 #define LW_PY_KEYS_SHELF_MAX PyDict_MAXFREELIST
 
 /* ------------------------------------------------------------------ */
@@ -99,8 +97,6 @@ LW_PY_WEAK(PyUnstable_InterpreterFrame_GetLine)
 #define LW_PY_FRAME_LINE(f) PyUnstable_InterpreterFrame_GetLine(f)
 #define LW_PY_TRASH_NESTING(ts) ((ts)->trash.delete_nesting)
 #define LW_PY_TRASH_LATER(ts) ((ts)->trash.delete_later)
-#define LW_PY_KEYS_SHELF_ARRAY(interp) ((interp)->dict_state.keys_free_list)
-#define LW_PY_KEYS_SHELF_COUNT(interp) ((interp)->dict_state.keys_numfree)
 #define LW_PY_KEYS_SHELF_MAX PyDict_MAXFREELIST
 
 /* ------------------------------------------------------------------ */
@@ -136,8 +132,6 @@ LW_PY_WEAK(_PyTrash_thread_destroy_chain)
 #define LW_PY_FRAME_HEAD(ts) ((ts)->current_frame)
 #define LW_PY_FRAME_CODE(f) _PyFrame_GetCode(f)
 #define LW_PY_FRAME_LINE(f) PyUnstable_InterpreterFrame_GetLine(f)
-#define LW_PY_KEYS_SHELF_ARRAY(interp) ((interp)->object_state.freelists.dictkeys.items)
-#define LW_PY_KEYS_SHELF_COUNT(interp) ((interp)->object_state.freelists.dictkeys.numfree)
 #define LW_PY_KEYS_SHELF_MAX PyDict_MAXFREELIST
 
 /* ------------------------------------------------------------------ */
@@ -262,27 +256,6 @@ static inline int lw_py_frame_lasti(lw_py_frame_t *f)
     return _PyInterpreterFrame_LASTI(f);
 }
 
-/* Visits the key tables on the free list until visit() returns false. */
-static inline void lw_py_keys_shelf_walk(bool (*visit)(const void *block))
-{
-    PyThreadState *ts = LW_PY_TSTATE_UNCHECKED();
-    PyInterpreterState *interp = ts ? ts->interp : NULL;
-
-    if (!interp)
-        return;
-#if PY_VERSION_HEX < 0x030E0000
-    for (int i = 0; i < LW_PY_KEYS_SHELF_COUNT(interp) && i < LW_PY_KEYS_SHELF_MAX; i++)
-        if (!visit(LW_PY_KEYS_SHELF_ARRAY(interp)[i]))
-            return;
-#else
-    /* linked through the first word: never read a shelved table's dk_refcnt */
-    void *p = interp->object_state.freelists.dictkeys.freelist;
-    for (int i = 0; p && i < LW_PY_KEYS_SHELF_MAX; i++, p = *(void **)p)
-        if (!visit(p))
-            return;
-#endif
-}
-
 /*
  * The free lists of exact lists, dicts, tuples (one per size from 1 to
  * LW_PY_SHELF_TUPLES) and small dicts' key tables, as a stack each: how many
@@ -371,6 +344,27 @@ static inline const void *lw_py_shelf_top(lw_py_shelf_t s)
     if (!s.count || *s.count <= 0)
         return NULL;
     return s.linked ? s.entries[0] : s.entries[*s.count - 1];
+}
+
+/* Visits the key tables on the free list until visit() returns false. */
+static inline void lw_py_keys_shelf_walk(bool (*visit)(const void *block))
+{
+    lw_py_shelf_t s = lw_py_shelf(LW_PY_SHELF_KEYS);
+    void *p;
+
+    if (!s.count)
+        return;
+    if (!s.linked) {
+        for (int i = 0; i < *s.count && i < LW_PY_KEYS_SHELF_MAX; i++)
+            if (!visit(s.entries[i]))
+                return;
+        return;
+    }
+    /* linked through the first word: never read a shelved table's dk_refcnt */
+    p = s.entries[0];
+    for (int i = 0; p && i < LW_PY_KEYS_SHELF_MAX; i++, p = *(void **)p)
+        if (!visit(p))
+            return;
 }
 
 /* ------------------------------------------------------------------ */
