@@ -219,14 +219,22 @@ static int line_at_hooksafe(struct code_names *e, lw_py_frame_t *f, bool enterin
     return entering ? lw_py_frame_code(f)->co_firstlineno : line_of_hooksafe(e, f);
 }
 
-int lw_frames_site_hooksafe(lw_site_key_t *key)
+/* The frame whose line an allocation is charged to: a function entering
+ * its code (*entering set), or the innermost complete one; NULL: none. */
+static lw_py_frame_t *leaf_frame(bool *entering)
 {
     lw_py_frame_t *f = lw_py_frame_entering();
-    bool entering = f != NULL;
+
+    *entering = f != NULL;
+    return f ? f : lw_py_frame_innermost();
+}
+
+int lw_frames_site_hooksafe(lw_site_key_t *key)
+{
+    bool entering;
+    lw_py_frame_t *f = leaf_frame(&entering);
     struct code_names *leaf, *e;
 
-    if (!entering)
-        f = lw_py_frame_innermost();
     memset(key, 0, sizeof(*key));
     if (!f) {
         key->line = LW_LINE_NO_FRAME; /* allocations from C with no caller */
@@ -253,12 +261,11 @@ int lw_frames_site_hooksafe(lw_site_key_t *key)
 
 int lw_frames_traceback_hooksafe(lw_frame_t *out, int max)
 {
-    lw_py_frame_t *f = lw_py_frame_entering();
-    bool entering = f != NULL;
+    bool entering;
     struct code_names *e;
     int n = 0;
 
-    for (f = entering ? f : lw_py_frame_innermost(); f && n < max; f = lw_py_frame_outer(f)) {
+    for (lw_py_frame_t *f = leaf_frame(&entering); f && n < max; f = lw_py_frame_outer(f)) {
         if (!(e = names_of_hooksafe(lw_py_frame_code(f))))
             break;
         out[n].file = e->file;

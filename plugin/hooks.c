@@ -125,11 +125,6 @@ static void keep_site_identity_hooksafe(uint32_t site)
         lw_frames_traceback_hooksafe(&eng.tracebacks[(size_t)site * eng.frames], eng.frames);
 }
 
-/*
- * A sampled allocation: find its site and remember the pointer. Inside
- * leakwatch's own work (guard set) the sample point is skipped: the
- * process is memoryless, so skipping a point biases nothing.
- */
 /* The site of the running line (guard set by the caller). */
 static uint32_t running_site_hooksafe(void)
 {
@@ -145,6 +140,11 @@ static uint32_t running_site_hooksafe(void)
     return site;
 }
 
+/*
+ * A sampled allocation: find its site and remember the pointer. Inside
+ * leakwatch's own work (guard set) the sample point is skipped: the
+ * process is memoryless, so skipping a point biases nothing.
+ */
 static void record_hooksafe(struct chain *c, void *ptr, size_t size)
 {
     uint32_t site;
@@ -178,13 +178,6 @@ static void record_hooksafe(struct chain *c, void *ptr, size_t size)
 }
 
 /*
- * malloc and calloc decide before allocating: the sampler needs only the
- * size. The common case is then one thread-local subtraction and a tail
- * call to the chained allocator, with no stack frame of our own. The
- * subtraction cannot recurse, so it may run before the guard check; the
- * guard comes first on every path that does more.
- */
-/*
  * The slow path of every allocation while held (lw_hooks_hold), else of
  * the sampled ones only: whether this one is sampled, after the watcher's
  * look, which comes after the allocation it follows (its line is the one
@@ -202,6 +195,13 @@ static bool due_hooksafe(struct chain *c, size_t size)
     return due;
 }
 
+/*
+ * malloc and calloc decide before allocating: the sampler needs only the
+ * size. The common case is then one thread-local subtraction and a tail
+ * call to the chained allocator, with no stack frame of our own. The
+ * subtraction cannot recurse, so it may run before the guard check; the
+ * guard comes first on every path that does more.
+ */
 static __attribute__((noinline)) void *malloc_sampled(struct chain *c, size_t size)
 {
     void *p = c->prev.malloc(c->prev.ctx, size);
