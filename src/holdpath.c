@@ -37,41 +37,48 @@ static int rooted(const lw_hold_step_t *chain, size_t depth)
     return depth && lw_holdpath_is_root(chain[depth - 1].kind);
 }
 
-/* A chain said without its chains' lengths ("x N"): samples taken at
- * different depths of one chain of tracebacks agree. */
-static void render_plain(const lw_hold_step_t *steps, size_t n, char *out, size_t len)
+/*
+ * Whether the chain sub (m steps) is the end of the chain of (n steps):
+ * of reaches its root through every holder sub names, in that order, so a
+ * sample walked as `of` is held by what holds the sample walked as `sub`.
+ * A chain of one type's length ("x N") is not compared: samples taken at
+ * different depths of one chain of tracebacks agree. Nor is sub's first
+ * key, which names where its first holder keeps sub's sample, not a part
+ * of sub: loggers kept under their own names in one dict agree, and so do
+ * a logger's dict and the logger (the one holds the other).
+ */
+static int ends_with(const lw_hold_step_t *of, size_t n, const lw_hold_step_t *sub, size_t m)
 {
-    lw_hold_step_t plain[LW_HOLD_DEPTH];
-
-    n = n < LW_HOLD_DEPTH ? n : LW_HOLD_DEPTH;
-    memcpy(plain, steps, n * sizeof(*steps));
-    for (size_t i = 0; i < n; i++)
-        plain[i].more = 0;
-    lw_holdpath_render(plain, n, out, len);
+    if (!m || m > n)
+        return 0;
+    for (size_t k = 0; k < m; k++) {
+        const lw_hold_step_t *a = &sub[k], *b = &of[n - m + k];
+        if (a->kind != b->kind || a->items != b->items || strcmp(a->type, b->type) ||
+            (k && strcmp(a->key, b->key)))
+            return 0;
+    }
+    return 1;
 }
 
 int lw_holdpath_pick(const lw_hold_step_t (*chains)[LW_HOLD_DEPTH], const size_t *depths,
                      size_t n, size_t *agree, size_t *walked)
 {
-    char said[LW_HOLD_TEXT_MAX], other[LW_HOLD_TEXT_MAX];
     int best = -1;
 
     *agree = *walked = 0;
     for (size_t i = 0; i < n; i++) {
+        size_t held = 0;
         if (!depths[i])
             continue;
-        if (best < 0 || (rooted(chains[i], depths[i]) && !rooted(chains[best], depths[best])))
-            best = (int)i;
-    }
-    if (best < 0)
-        return -1;
-    render_plain(chains[best], depths[best], said, sizeof(said));
-    for (size_t i = 0; i < n; i++) {
-        if (!depths[i])
-            continue;
-        render_plain(chains[i], depths[i], other, sizeof(other));
-        *agree += !strcmp(said, other);
         (*walked)++;
+        for (size_t j = 0; j < n; j++)
+            held += ends_with(chains[j], depths[j], chains[i], depths[i]);
+        if (best < 0 || rooted(chains[i], depths[i]) > rooted(chains[best], depths[best]) ||
+            (rooted(chains[i], depths[i]) == rooted(chains[best], depths[best]) &&
+             held > *agree)) {
+            best = (int)i;
+            *agree = held;
+        }
     }
     return best;
 }

@@ -60,10 +60,15 @@ int lw_holdpath_is_root(lw_hold_kind_t kind);
 int lw_holdpath_rank(lw_hold_kind_t kind);
 
 /*
- * Of n samples' chains (chains[i], depths[i] steps), the one said: the
- * first that reached a root, else the first with a step; *agree gets how
- * many chains render the same (a chain of one type's length aside), *walked
- * how many have a step. Returns its index, or -1 when no chain has a step.
+ * Of n samples' chains (chains[i], depths[i] steps), the one said: of
+ * those that reached a root (else of those with a step), the one whose
+ * holders hold the most samples, the first of equals. A sample is held by
+ * a chain's holders when its own chain ends with that chain, the key that
+ * holds the chain's first object and chains of one type's length aside:
+ * a logger's dict walked as "(Logger instance) <- (dict) <- ..." is held
+ * by the "(dict) <- ..." another logger was walked as. *agree gets how
+ * many samples the said chain holds, *walked how many have a step.
+ * Returns its index, or -1 when no chain has a step.
  */
 int lw_holdpath_pick(const lw_hold_step_t (*chains)[LW_HOLD_DEPTH], const size_t *depths,
                      size_t n, size_t *agree, size_t *walked);

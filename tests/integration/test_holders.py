@@ -84,7 +84,8 @@ class HoldersTest(UwsgiTestCase):
         # hold every logger, and either is said; the walk may start from a
         # logger's own list or dict (revived from CPython's free lists, now
         # charged to the line), whose holder is the Logger itself
-        self.assertRegex(found[3], r"^(\(Logger instance\) <- )?\(dict, \d+ items\) <- "
+        self.assertRegex(found[3], r"^((\['request\.\d+'\] )?\(Logger instance\) <- )?"
+                                   r"\(dict, \d+ items\) <- "
                                    r"(\['request'\] \(PlaceHolder instance\) <- \(dict, \d+ "
                                    r"items\) <- )?Logger\.manager \(Manager instance\) <- "
                                    r"class Logger " + AGREE, found[0])

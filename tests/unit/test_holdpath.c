@@ -221,6 +221,43 @@ static void test_holdpath_picks_a_rooted_chain_and_counts_agreement(void **state
                                       &agree, &walked), 1);
 }
 
+/* Samples of one leak walked from different objects: a logger (kept in
+ * the manager's dict under its name), another logger, a logger's own dict
+ * (kept by its logger): all are held by the manager's dict, which is said;
+ * a sample held elsewhere is not counted. */
+static void test_holdpath_says_the_holders_that_hold_most_samples(void **state)
+{
+    static lw_hold_step_t chains[5][LW_HOLD_DEPTH];
+    size_t depths[5] = {5, 4, 4, 4, 0}, agree, walked;
+    const lw_hold_step_t manager[] = {STEP(LW_HOLD_DICT, "dict", "request.7", 695),
+                                      STEP(LW_HOLD_INSTANCE, "Manager", "", -1),
+                                      STEP(LW_HOLD_DICT, "dict", "manager", 30),
+                                      STEP(LW_HOLD_CLASS, "Logger", "__dict__", -1)};
+    char text[LW_HOLD_TEXT_MAX];
+
+    (void)state;
+    chains[0][0] = (lw_hold_step_t)STEP(LW_HOLD_INSTANCE, "Logger", "__dict__", -1);
+    memcpy(&chains[0][1], manager, sizeof(manager));
+    strcpy(chains[0][1].key, "request.69");
+    memcpy(chains[1], &manager[1], 3 * sizeof(*manager)); /* held elsewhere: no */
+    chains[1][0] = (lw_hold_step_t)STEP(LW_HOLD_INSTANCE, "Handler", "", -1);
+    memcpy(chains[2], manager, sizeof(manager));
+    memcpy(chains[3], manager, sizeof(manager));
+    strcpy(chains[3][0].key, "request.8");
+    assert_int_equal(lw_holdpath_pick((const lw_hold_step_t(*)[LW_HOLD_DEPTH])chains, depths, 5,
+                                      &agree, &walked), 2);
+    assert_int_equal(agree, 3);
+    assert_int_equal(walked, 4);
+    lw_holdpath_render(chains[2], depths[2], text, sizeof(text));
+    assert_string_equal(text, "(dict, 695 items) <- Logger.manager (Manager instance) "
+                              "<- class Logger");
+    /* a holder's other key is another holder */
+    strcpy(chains[3][2].key, "root");
+    assert_int_equal(lw_holdpath_pick((const lw_hold_step_t(*)[LW_HOLD_DEPTH])chains, depths, 5,
+                                      &agree, &walked), 2);
+    assert_int_equal(agree, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -235,6 +272,7 @@ int main(void)
         cmocka_unit_test(test_holdpath_is_cut_to_fit),
         cmocka_unit_test(test_holdpath_ranks_referrers),
         cmocka_unit_test(test_holdpath_picks_a_rooted_chain_and_counts_agreement),
+        cmocka_unit_test(test_holdpath_says_the_holders_that_hold_most_samples),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
