@@ -4,6 +4,8 @@ import html
 import json
 import os
 import re
+import signal
+import time
 import unittest
 
 from harness import APPS, UwsgiTestCase, free_port, http_get, leak_line, wait_until
@@ -13,6 +15,8 @@ HELD = re.compile(r"^\[leakwatch\] HELD (.+?) on (worker \d+|mule \d+|spooler \d
                   r"held by: (.+)$", re.M)
 # several sampled objects are walked from: how many of those that found a holder agree
 AGREE = r"\((\d+) of (\d+) samples, [\d.]+ ms\)$"
+# any HELD line, one that names no process too ("held by: unknown (...)")
+SAID = re.compile(r"^\[leakwatch\] HELD .*?: held by: (.+)$", re.M)
 
 
 class HoldersTest(UwsgiTestCase):
@@ -105,6 +109,63 @@ class HoldersTest(UwsgiTestCase):
         # the worker goes on serving after the walk
         for _ in range(50):
             self.assertEqual(self.server_.get("/after")[0], 200)
+
+    def announced_unasked(self):
+        """One worker serves held_after_a_death.py until its LEAK line, each
+        request after the line had time to come (evenly: the detector's axis
+        counts time as well as requests, and a leak that slows down looks
+        like a fill that fades). The worker answers after its next request:
+        returns (server, its pid) when none came after the LEAK line, None
+        when one did (the analyst looked late)."""
+        self.http = free_port()
+        server = self.server("held_after_a_death.py", summary=0, processes=1,
+                             args=["--leakwatch-threshold", "256k",
+                                   "--leakwatch-http", f":{self.http}"])
+
+        def announced(wait):
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline and "[leakwatch] LEAK " not in server.log():
+                time.sleep(0.02)
+            return "[leakwatch] LEAK " in server.log()
+        for _ in range(600):
+            if announced(0.1):
+                break
+            self.assertEqual(server.get("/req")[0], 200)
+        self.assertTrue(announced(0), "no LEAK line")
+        status, body = http_get(self.http, "/report.json")
+        self.assertEqual(status, 200)
+        pid = json.loads(body)["workers"][0]["pid"]
+        return (server, pid) if not SAID.search(server.log()) else None
+
+    def test_a_question_whose_worker_died_unanswered_is_asked_again(self):
+        # GIVEN a leak announced, its one worker asked what holds it and
+        # not yet answered (it answers after its next request)
+        for _ in range(3):
+            found = self.announced_unasked()
+            if found:
+                break
+        self.assertIsNotNone(found, "a request came after the LEAK line in every try")
+        server, pid = found
+        # WHEN it dies before answering, and its successor serves
+        os.kill(pid, signal.SIGKILL)
+
+        def said():
+            self.assertEqual(server.get("/req")[0], 200)
+            return SAID.search(server.log())
+        held = wait_until(said, 60, "a HELD line")
+        # THEN the question is asked again of whoever holds the leak then:
+        # the successor, leaking again from its first request, or no one
+        # if it had not reported yet (without the retry the question went
+        # with the worker that died, and nothing was said until the
+        # successor's growth doubled the announced one: a second LEAK)
+        self.assertEqual(server.log().count("[leakwatch] LEAK "), 1, held[0])
+        self.assertNotIn(f"pid {pid}:", held[0])
+        self.assertRegex(held[1], r"^(Journal\.entries \(list, \d+ items\) <- class Journal "
+                                  + AGREE + r"|unknown \(no running process holds a sampled "
+                                  r"block of it\))$", held[0])
+        for _ in range(10):
+            self.assertEqual(server.get("/req")[0], 200)
+        self.assertEqual(len(SAID.findall(server.log())), 1, server.log())
 
     def test_objects_that_run_code_are_not_run_and_gc_stays_as_found(self):
         # a list subclass whose __len__ raises, in an instance whose class
