@@ -855,7 +855,8 @@ static bool judge_site(lw_agg_t *agg, lw_agg_site_t *s, uint64_t work)
         fresh = (s->det = agg->alloc.calloc(1, sizeof(lw_detect_site_t))) != NULL;
     if (!s->det)
         return false;
-    s->verdict = lw_detect_update(s->det, &agg->cfg.detect, work, s->live);
+    s->verdict = lw_detect_update_served(s->det, &agg->cfg.detect, work,
+                                         lw_workclock_requests(&agg->clock), s->live);
     /* its span, on the work axis, said in requests and seconds */
     lw_workclock_span(&agg->clock, work - s->verdict.requests, &s->verdict.requests,
                       &s->verdict_seconds);

@@ -39,7 +39,8 @@
  *      9 KiB of garbage; moving the base to each new peak measured one
  *      period at a time, never T, and it was never announced).
  *   2. Persistence. Split the requests since the base into four quarters
- *      and measure the growth in each (from the highest point in the
+ *      (of the work axis, and, if that fails, of the requests served: see
+ *      lw_detect_update_served) and measure the growth in each (from the highest point in the
  *      eighth of the span before each boundary: a sawtooth's dips do not
  *      land on them). A leak grows in every quarter and
  *      about evenly; lazy initialisation or a step grows in one quarter
@@ -125,7 +126,9 @@ static void restart(lw_detect_site_t *s, lw_point_t base, bool pinned)
 void lw_detect_pin_at(lw_detect_site_t *s, int64_t high)
 {
     if (s->started && s->npts > 0)
-        restart(s, (lw_point_t){s->pts[s->npts - 1].requests, high > s->high ? high : s->high},
+        restart(s,
+                (lw_point_t){s->pts[s->npts - 1].requests, high > s->high ? high : s->high,
+                             s->pts[s->npts - 1].served},
                 true);
 }
 
@@ -150,15 +153,22 @@ static void add_point(lw_detect_site_t *s, lw_point_t p)
     s->spacing = h.spacing;
 }
 
-/* The most bytes at the points in (requests - window, requests], or at
- * the last point before that window if it holds none. */
-static int64_t bytes_at(const lw_detect_site_t *s, uint64_t requests, uint64_t window)
+/* A point's place on the axis, or on the requests served. */
+static uint64_t at(const lw_point_t *p, bool served)
+{
+    return served ? p->served : p->requests;
+}
+
+/* The most bytes at the points in (x - window, x] of the axis (or of the
+ * requests served), or at the last point before that window if it holds
+ * none. */
+static int64_t bytes_at(const lw_detect_site_t *s, bool served, uint64_t x, uint64_t window)
 {
     int64_t b = s->pts[0].bytes;
     bool inside = false;
 
-    for (uint32_t i = 0; i < s->npts && s->pts[i].requests <= requests; i++) {
-        if (s->pts[i].requests + window > requests) {
+    for (uint32_t i = 0; i < s->npts && at(&s->pts[i], served) <= x; i++) {
+        if (at(&s->pts[i], served) + window > x) {
             b = inside && b > s->pts[i].bytes ? b : s->pts[i].bytes;
             inside = true;
         }
@@ -169,15 +179,15 @@ static int64_t bytes_at(const lw_detect_site_t *s, uint64_t requests, uint64_t w
 }
 
 static bool grows_in_every_quarter(const lw_detect_site_t *s, int64_t t, int64_t growth,
-                                   uint64_t now)
+                                   bool served, uint64_t now)
 {
-    uint64_t span = now - s->base.requests;
+    uint64_t base = at(&s->base, served), span = now - base;
     int64_t q[5];
 
-    if (span < 3 || s->npts < 4)
+    if (now < base || span < 3 || s->npts < 4)
         return false;
     for (int k = 0; k <= 4; k++)
-        q[k] = bytes_at(s, s->base.requests + span * (uint64_t)k / 4, span / 8);
+        q[k] = bytes_at(s, served, base + span * (uint64_t)k / 4, span / 8);
     for (int k = 2; k <= 4; k++) {
         if (q[k] - q[k - 1] < t / 16)
             return false;
@@ -189,8 +199,14 @@ static bool grows_in_every_quarter(const lw_detect_site_t *s, int64_t t, int64_t
 lw_verdict_t lw_detect_update(lw_detect_site_t *s, const lw_detect_cfg_t *cfg,
                               uint64_t requests, int64_t bytes)
 {
+    return lw_detect_update_served(s, cfg, requests, requests, bytes);
+}
+
+lw_verdict_t lw_detect_update_served(lw_detect_site_t *s, const lw_detect_cfg_t *cfg,
+                                     uint64_t requests, uint64_t served, int64_t bytes)
+{
     lw_verdict_t v = {LW_VERDICT_NONE, 0, 0, 0.0};
-    lw_point_t p = {requests, bytes};
+    lw_point_t p = {requests, bytes, served};
     int64_t t = cfg->threshold;
     bool shaped;
 
@@ -204,7 +220,7 @@ lw_verdict_t lw_detect_update(lw_detect_site_t *s, const lw_detect_cfg_t *cfg,
     int64_t fell = s->last > bytes ? s->last - bytes : 0;
     s->last = bytes;
     if (!s->pinned && s->high - bytes >= t / 2) /* a drop: beat the old peak by T */
-        restart(s, (lw_point_t){requests, s->high}, true);
+        restart(s, (lw_point_t){requests, s->high, served}, true);
     else if (bytes < s->base.bytes && !s->pinned) /* a new low: measure from here */
         restart(s, p, false);
     else
@@ -220,7 +236,9 @@ lw_verdict_t lw_detect_update(lw_detect_site_t *s, const lw_detect_cfg_t *cfg,
         return v;
     /* churn: what fell since base, at most what is held; 0 for a pure leak */
     shaped = surely(cfg, v.growth, s->drops < bytes ? s->drops : bytes) >= t &&
-             grows_in_every_quarter(s, t, v.growth, requests);
+             (grows_in_every_quarter(s, t, v.growth, false, requests) ||
+              (served - s->base.served != v.requests &&
+               grows_in_every_quarter(s, t, v.growth, true, served)));
     if (!shaped) {
         s->streak = 0;
         return v;

@@ -24,8 +24,9 @@ typedef struct lw_detect_cfg {
 } lw_detect_cfg_t;
 
 typedef struct lw_point {
-    uint64_t requests;
+    uint64_t requests;  /* the axis (points.h): work for sites, requests for native growth */
     int64_t bytes;
+    uint64_t served;    /* requests served: the second axis (the axis when none is given) */
 } lw_point_t;
 
 /* Per-site detector state. Zero it (or lw_detect_reset) to start. */
@@ -93,5 +94,19 @@ void lw_detect_alerted(lw_detect_site_t *s, int64_t growth);
  */
 lw_verdict_t lw_detect_update(lw_detect_site_t *s, const lw_detect_cfg_t *cfg,
                               uint64_t requests, int64_t bytes);
+
+/*
+ * The same with a second axis, the requests served (cumulative, never
+ * going back): the series' shape (rule 2 of detect.c) holds when it holds
+ * against either. The work axis (workclock.h) adds time to requests, so a
+ * quiet worker's growth is judged; but a leak of so much a request whose
+ * traffic falls from hundreds a second to a few grows, per unit of work,
+ * at a fraction of its old pace and looks like a fill that fades (an
+ * integration test's leak of 4 KiB a request, fast then three a second:
+ * not judged a leak from 1.4 T to 5 T). Against requests it is as steady
+ * as it is.
+ */
+lw_verdict_t lw_detect_update_served(lw_detect_site_t *s, const lw_detect_cfg_t *cfg,
+                                     uint64_t axis, uint64_t served, int64_t bytes);
 
 #endif

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import time
 import unittest
 from concurrent.futures import ThreadPoolExecutor
 
@@ -96,6 +97,32 @@ class DetectionTest(UwsgiTestCase):
         at = lines.index(next(l for l in lines if l.startswith("[leakwatch] LEAK")))
         self.assertTrue(lines[at + 1].startswith("[leakwatch]   endpoints: / (+"), lines[at + 1])
         self.assertIn("traceback", lines[at + 2])
+
+    def test_a_leak_whose_traffic_falls_is_announced_by_2t(self):
+        # GIVEN one worker, a 256 KiB threshold and an 8 KiB-per-request
+        # leak served fast, 30 requests after warm-up (0.9 T) in some 0.6 s
+        # (the analyst looks every 2-20 ms: the series has their points)
+        server = self.server("leak_bytes.py", processes=1, summary=0,
+                             args=["--leakwatch-threshold", "256k", "--env", "LEAK_SIZE=8192"])
+        for i in range(50):
+            self.assertEqual(server.get("/")[0], 200)
+            time.sleep(0.02 if i >= 20 else 0)
+        # WHEN its traffic falls to about three requests a second
+        said = re.compile(r"^\[leakwatch\] LEAK \S+:(\d+) in application\(\): "
+                          r"\+([\d.]+) (B|KiB|MiB) over ", re.M)
+        for _ in range(200):
+            if said.search(server.log()):
+                break
+            self.assertEqual(server.get("/")[0], 200)
+            time.sleep(0.3)
+        # THEN it is announced by 2 T: judged against the requests served
+        # too, its pace holds (against work, which counts seconds of
+        # activity as well, it fell to a quarter, and the leak was said at
+        # 3.2 T)
+        found = said.search(server.log())
+        self.assertIsNotNone(found, server.log())
+        self.assertEqual(int(found[1]), leak_line("leak_bytes.py"))
+        self.assertLessEqual(float(found[2]) * UNITS[found[3]], 2 * 256 * 1024, found[0])
 
     def test_a_leak_under_threads_is_announced(self):
         # GIVEN 2 workers x 4 threads sharing a leaking list

@@ -191,6 +191,40 @@ static void test_detect_same_input_same_verdicts(void **state)
     }
 }
 
+/* A leak of 4 KiB a request served fast (the work axis is requests), then
+ * at a few a second (each request four units of work: three ticks of
+ * activity and itself): per unit of work it grows at a quarter of its old
+ * pace, a fill that fades, while per request it is as steady as it was.
+ * Returns the growth at the first LEAK, 0 for none by request 400. */
+static int64_t leak_that_slows(bool served)
+{
+    lw_detect_cfg_t cfg = {256 * 1024, 2, 1};
+    lw_detect_site_t s;
+    uint64_t work = 0;
+
+    lw_detect_reset(&s);
+    for (uint64_t n = 0; n <= 400; n++) {
+        work += n <= 40 ? 1 : 4;
+        lw_verdict_t v = served ? lw_detect_update_served(&s, &cfg, work, n, (int64_t)n * 4096)
+                                : lw_detect_update(&s, &cfg, work, (int64_t)n * 4096);
+        if (v.kind == LW_VERDICT_LEAK)
+            return v.growth;
+    }
+    return 0;
+}
+
+static void test_detect_a_leak_whose_traffic_falls_is_judged_per_request(void **state)
+{
+    const int64_t t = 256 * 1024;
+
+    (void)state;
+    /* judged on the work axis alone: past 2 T (at 2.6 T) */
+    assert_true(leak_that_slows(false) > 2 * t);
+    /* and against the requests served as well: T and T/4 more */
+    assert_true(leak_that_slows(true) > t);
+    assert_true(leak_that_slows(true) <= t + t / 4 + 4096);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -199,6 +233,7 @@ int main(void)
         cmocka_unit_test(test_detect_repeats_only_after_doubling),
         cmocka_unit_test(test_detect_shift_hides_a_departed_worker),
         cmocka_unit_test(test_detect_same_input_same_verdicts),
+        cmocka_unit_test(test_detect_a_leak_whose_traffic_falls_is_judged_per_request),
     };
     return cmocka_run_group_tests_name("detect", tests, NULL, NULL);
 }
