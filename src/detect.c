@@ -40,9 +40,9 @@
  *      period at a time, never T, and it was never announced).
  *   2. Persistence. Split the requests since the base into four quarters
  *      (of the work axis, and, if that fails, of the requests served: see
- *      lw_detect_update_served) and measure the growth in each (from the highest point in the
- *      eighth of the span before each boundary: a sawtooth's dips do not
- *      land on them). A leak grows in every quarter and
+ *      lw_detect_update_served) and measure the growth in each (from the
+ *      highest point in the eighth of the span before each boundary: a
+ *      sawtooth's dips do not land on them). A leak grows in every quarter and
  *      about evenly; lazy initialisation or a step grows in one quarter
  *      then stops; a bounded cache decelerates as it fills. We ask that
  *      each of the last three quarters grows by at least T/16, that the

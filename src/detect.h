@@ -101,10 +101,10 @@ lw_verdict_t lw_detect_update(lw_detect_site_t *s, const lw_detect_cfg_t *cfg,
  * against either. The work axis (workclock.h) adds time to requests, so a
  * quiet worker's growth is judged; but a leak of so much a request whose
  * traffic falls from hundreds a second to a few grows, per unit of work,
- * at a fraction of its old pace and looks like a fill that fades (an
- * integration test's leak of 4 KiB a request, fast then three a second:
- * not judged a leak from 1.4 T to 5 T). Against requests it is as steady
- * as it is.
+ * at a fraction of its old pace and looks like a fill that fades
+ * (test_detection's 8 KiB a request, 0.9 T fast then three requests a
+ * second: announced at 2.9-4.4 T on the work axis alone, at 1.56 T with
+ * this). Against requests it is as steady as it is.
  */
 lw_verdict_t lw_detect_update_served(lw_detect_site_t *s, const lw_detect_cfg_t *cfg,
                                      uint64_t axis, uint64_t served, int64_t bytes);
