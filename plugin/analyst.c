@@ -112,14 +112,33 @@ static uint64_t lw_master_drain(void)
 
     for (uint32_t wid = 1; wid <= shm->nslots; wid++) {
         lw_ring_t *ring = lw_shm_ring(shm, wid);
+        /* read before the ring: what the round freed is in it (engine.c) */
+        uint32_t collected = atomic_load_explicit(&lw_shm_worker(shm, wid)->collect_done,
+                                                  memory_order_acquire);
         uint64_t n, total = 0;
         while (total < LW_DRAIN_MAX && (n = lw_ring_pop(ring, drain_buf, LW_DRAIN_BATCH)) > 0) {
             lw_agg_feed(agg, wid, drain_buf, n);
             total += n;
         }
+        if (total < LW_DRAIN_MAX) /* else the rest of the round's frees may wait */
+            lw_agg_collected(agg, wid, collected);
         all += total;
     }
     return all;
+}
+
+/* Asks the workers for the collection round a gated LEAK waits for. */
+static void lw_master_ask_collections(void)
+{
+    static uint32_t asked;
+    uint32_t round = lw_agg_collect_round(agg);
+
+    if (round == asked)
+        return;
+    for (uint32_t wid = 1; wid <= shm->nslots; wid++)
+        atomic_store_explicit(&lw_shm_worker(shm, wid)->collect_ask, round,
+                              memory_order_release);
+    asked = round;
 }
 
 /*
@@ -444,6 +463,7 @@ static void *lw_analyst(void *arg)
         uint64_t read = lw_master_drain();
         lw_master_last_words(); /* before judging: the dead worker's view is gone already */
         int more = lw_master_judge();
+        lw_master_ask_collections();
         lw_asker_post();
         lw_master_record_history();
         if (lw_tick_due(&metrics_tick, uwsgi_micros()))
@@ -492,6 +512,7 @@ static int lw_master_make_view(void)
         .held = lw_asker_answer,
         .ignore = cfg->ignore,
         .nignore = cfg->nignore,
+        .gate = cfg->gc != LW_GC_OFF, /* off: leakwatch never collects */
     };
     agg = lw_agg_new(&agg_cfg, &heap);
     alerts = lw_alertlog_new(&heap);

@@ -70,6 +70,7 @@ static struct {
     lw_ring_t *ring;
     lw_worker_slot_t *slot;          /* its counters, for the master's metrics */
     uint32_t walk_seen;              /* the master's last walk request, answered */
+    uint32_t collect_made, collect_said; /* collection rounds run, and said (agg.h, Gates) */
     bool walk_scheduled;             /* a mule's or spooler's walk waits for Python (pending call) */
     bool held_pending;               /* the answer waits for room in the ring */
     uint32_t held_site;
@@ -167,6 +168,11 @@ void lw_engine_publish_to(lw_ring_t *ring, lw_worker_slot_t *slot, int64_t pid, 
     lw_tick_init(&eng.malloc_tick, MALLOC_EVERY_US); /* the first request reads it */
     /* requests before this generation named another's local sites */
     eng.walk_seen = slot ? atomic_load_explicit(&slot->walk_seq, memory_order_acquire) : 0;
+    /* a new process has no garbage of the rounds asked before it */
+    eng.collect_made = eng.collect_said =
+        slot ? atomic_load_explicit(&slot->collect_ask, memory_order_acquire) : 0;
+    if (slot)
+        atomic_store_explicit(&slot->collect_done, eng.collect_said, memory_order_release);
 }
 
 /*
@@ -403,6 +409,30 @@ static void walk_if_asked(void)
     send_held();
 }
 
+/* The master holds a LEAK until the workers holding its site collected
+ * (agg.h, Gates): one collection a round asked, after a request; said once
+ * what it freed is in the ring (the master reads the round, then drains). */
+static void collect_if_asked(void)
+{
+    uint32_t ask;
+
+    if (!eng.slot ||
+        (ask = atomic_load_explicit(&eng.slot->collect_ask, memory_order_acquire)) ==
+            eng.collect_made)
+        return;
+    lw_collect_garbage();
+    collected();
+    eng.collect_made = ask;
+}
+
+static void say_collected(void)
+{
+    if (eng.collect_made != eng.collect_said && !lw_sites_changed(eng.sites)) {
+        atomic_store_explicit(&eng.slot->collect_done, eng.collect_made, memory_order_release);
+        eng.collect_said = eng.collect_made;
+    }
+}
+
 size_t lw_engine_after_request(const char *path, size_t path_len)
 {
     char endpoint[LW_ENDPOINT_MAX];
@@ -418,12 +448,14 @@ size_t lw_engine_after_request(const char *path, size_t path_len)
     eng.requests++;
     lw_freelists_after_request();
     apply_gc_policy();
+    collect_if_asked();
     /* the endpoint's name only when a site changed: most requests take no
      * sample at the defaults (make bench's /tiny: 0.4 a request) */
     endpoint[0] = '\0';
     if (lw_sites_changed(eng.sites))
         lw_path_fold(path, path_len, endpoint, sizeof(endpoint));
     total = publish(endpoint);
+    say_collected();
     walk_if_asked();
     lw_hooks_guard(false);
     return total;

@@ -59,6 +59,7 @@ struct worker {
     uint32_t *site_map;      /* local site id -> global id + 1, 0 = unknown, or UNSTORED */
     uint32_t *endpoint_map;  /* local endpoint id -> global endpoint id */
     lw_wire_reader_t reader; /* its ring's messages (zeroed: ready) */
+    uint32_t collected;      /* the collection round it last said it ran (Gates) */
 };
 
 #define DEPARTURES 16
@@ -138,6 +139,9 @@ struct lw_agg {
     lw_agg_stats_t stats;
     lw_workclock_t clock;    /* the axis sites are judged on (workclock.h) */
     bool fed;                /* records arrived since the last judgement */
+    uint32_t round;          /* the collection round asked last (agg.h, Gates) */
+    bool round_asked;        /* ... by this judgement */
+    uint64_t now_us;         /* the last look's time */
 };
 
 static share_t *share_of(const lw_agg_t *agg, uint32_t wid, uint32_t id)
@@ -838,6 +842,7 @@ int lw_agg_feed(lw_agg_t *agg, uint32_t wid, const lw_record_t *recs, size_t n)
 static bool judge_site(lw_agg_t *agg, lw_agg_site_t *s, uint64_t work)
 {
     bool fresh = false;
+    int64_t alerted;
 
     if (!s->judged)
         return false;
@@ -855,6 +860,7 @@ static bool judge_site(lw_agg_t *agg, lw_agg_site_t *s, uint64_t work)
         fresh = (s->det = agg->alloc.calloc(1, sizeof(lw_detect_site_t))) != NULL;
     if (!s->det)
         return false;
+    alerted = s->det->alerted_growth;
     s->verdict = lw_detect_update_served(s->det, &agg->cfg.detect, work,
                                          lw_workclock_requests(&agg->clock), s->live);
     /* its span, on the work axis, said in requests and seconds */
@@ -864,7 +870,47 @@ static bool judge_site(lw_agg_t *agg, lw_agg_site_t *s, uint64_t work)
         s->verdict.requests ? (double)s->verdict.growth / (double)s->verdict.requests : 0.0;
     if (fresh && s->releases) /* a site that released must beat its old peaks */
         lw_detect_pin_at(s->det, s->released_high);
+    if (s->verdict.kind == LW_VERDICT_LEAK && !s->pending)
+        s->gate_alerted = alerted; /* what a withdrawn verdict gives back */
     return s->verdict.kind == LW_VERDICT_LEAK;
+}
+
+/* A LEAK verdict on `s` waits for a collection round asked after it. */
+static void gate(lw_agg_t *agg, lw_agg_site_t *s)
+{
+    if (!agg->round_asked) {
+        agg->round++;
+        agg->round_asked = true;
+    }
+    s->gate_round = agg->round;
+    s->gate_us = agg->now_us;
+}
+
+/* Whether site `id`'s gate is open: every worker that holds a share of it
+ * ran its round, or the wait is over. */
+static bool gate_open(const lw_agg_t *agg, uint32_t id)
+{
+    const lw_agg_site_t *s = &agg->sites[id];
+
+    if (agg->now_us - s->gate_us >= LW_AGG_GATE_US)
+        return true;
+    for (uint32_t wid = 1; wid <= agg->nslots; wid++) {
+        const share_t *sh = share_of(agg, wid, id);
+        if (sh && sh->bytes && (int32_t)(agg->workers[wid].collected - s->gate_round) < 0)
+            return false;
+    }
+    return true;
+}
+
+/* A gated verdict whose gate opened: false if withdrawn (what stays after
+ * the collections no longer passes the size rule). */
+static bool passes_gate(lw_agg_t *agg, lw_agg_site_t *s)
+{
+    s->gate_round = 0;
+    if (!s->det || lw_detect_holds(s->det, &agg->cfg.detect, s->live))
+        return true;
+    s->det->alerted_growth = s->gate_alerted;
+    return false;
 }
 
 /* Whether an announcement of site `s` would repeat one already made: a
@@ -1005,6 +1051,19 @@ static size_t announce_pending(lw_agg_t *agg, lw_alert_t *out, size_t max)
                 agg->pending[kept++] = id;
                 continue;
             }
+            /* a sum to announce waits at its gate (agg.h, Gates) */
+            if (agg->cfg.gate && kind != LW_AGG_LINE && !said_already(agg, s)) {
+                if (!s->gate_round)
+                    gate(agg, s);
+                if (!gate_open(agg, id)) {
+                    agg->pending[kept++] = id;
+                    continue;
+                }
+                if (!passes_gate(agg, s)) {
+                    s->pending = false;
+                    continue; /* garbage made it: its detector keeps the streak */
+                }
+            }
             s->pending = false;
             if (said_already(agg, s))
                 continue; /* its detector remembers the alert: it speaks again at doublings */
@@ -1035,7 +1094,19 @@ uint64_t lw_agg_look(lw_agg_t *agg, uint64_t requests, uint64_t now_us)
     bool fed = agg->fed;
 
     agg->fed = false;
+    agg->now_us = now_us;
     return lw_workclock_look(&agg->clock, now_us, requests, fed);
+}
+
+uint32_t lw_agg_collect_round(const lw_agg_t *agg)
+{
+    return agg->round;
+}
+
+void lw_agg_collected(lw_agg_t *agg, uint32_t wid, uint32_t round)
+{
+    if (wid >= 1 && wid <= agg->nslots)
+        agg->workers[wid].collected = round;
 }
 
 const lw_workclock_t *lw_agg_clock(const lw_agg_t *agg)
@@ -1052,6 +1123,7 @@ size_t lw_agg_judge_now(lw_agg_t *agg, lw_alert_t *out, size_t max)
 {
     uint64_t work = agg->clock.npts ? agg->clock.pts[agg->clock.npts - 1].x : 0;
 
+    agg->round_asked = false;
     for (uint32_t i = 0; i < agg->nchanged; i++) {
         uint32_t id = agg->changed[i];
         lw_agg_site_t *s = &agg->sites[id];
@@ -1059,6 +1131,7 @@ size_t lw_agg_judge_now(lw_agg_t *agg, lw_alert_t *out, size_t max)
         if (judge_site(agg, s, work) && !s->pending) {
             s->pending = true;
             agg->pending[agg->npending++] = id;
+
         }
         offer(agg, id); /* its detector or its last bytes may just have gone */
     }

@@ -143,6 +143,13 @@ void lw_detect_alerted(lw_detect_site_t *s, int64_t growth)
         s->alerted_growth = growth;
 }
 
+bool lw_detect_holds(const lw_detect_site_t *s, const lw_detect_cfg_t *cfg, int64_t bytes)
+{
+    return s->started &&
+           surely(cfg, bytes - s->base.bytes, s->drops < bytes ? s->drops : bytes) >=
+               cfg->threshold;
+}
+
 /* Keeps the history bounded and even (points.h): it covers base..now at any age. */
 static void add_point(lw_detect_site_t *s, lw_point_t p)
 {

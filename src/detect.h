@@ -88,6 +88,10 @@ void lw_detect_pin_at(lw_detect_site_t *s, int64_t high);
  * speaks again only once grown to twice that. */
 void lw_detect_alerted(lw_detect_site_t *s, int64_t growth);
 
+/* Whether `bytes` still passes rule 1 (size) against the site's base: a
+ * LEAK verdict judged again once garbage was collected (agg.h, Gates). */
+bool lw_detect_holds(const lw_detect_site_t *s, const lw_detect_cfg_t *cfg, int64_t bytes);
+
 /*
  * Feeds one observation (requests must not go backwards; equal requests
  * replace the last point) and judges. Pure: same inputs, same verdicts.

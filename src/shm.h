@@ -76,7 +76,12 @@ typedef struct lw_worker_slot {
     _Atomic uint32_t walk_seq;
     /* bytes the owner's malloc holds free (mallinfo2; native.h), 0 if unknown */
     _Atomic int64_t malloc_free;
-    uint8_t pad[56];
+    /* Collections before an announcement (agg.h, Gates): the master moves
+     * collect_ask; the owner collects garbage after its next request and,
+     * once what that freed is in its ring, sets collect_done to it. */
+    _Atomic uint32_t collect_ask;
+    _Atomic uint32_t collect_done;
+    uint8_t pad[48];
 } lw_worker_slot_t;
 
 /* Written only by the thread running the core; read by the master. */

@@ -19,6 +19,10 @@
  * buffers of 0.75 T filling in phase (the plateau test). Every number printed is "leaked in all at the alert", in
  * T, and how many of the runs alerted at all.
  *
+ * Each shape is one line of one function of one file: its sums hold what
+ * it holds, and the line, announced first, is never held for the workers'
+ * collections (agg.h, Gates; cfg.gate stays off here).
+ *
  * Deterministic (fixed seeds). Options: --divisor N (the sampling interval
  * is T/N, the plugin's default 64), --runs N (default 400), --look N
  * (requests between the analyst's looks, default 20: about its 20 ms at

@@ -1300,6 +1300,169 @@ static void test_agg_ignoring_under_every_allocation_failure_is_clean(void **sta
                            NULL, (void *)&(c)}
 #define IGNORE(name, c) {name, test_agg_ignores_the_sites_a_pattern_matches, NULL, NULL, (void *)&(c)}
 
+/*
+ * Gates (agg.h). Two workers share lines 12 and 13 of handler() in
+ * /srv/gate.py, each line half of the growth, so their function sum is
+ * judged first (T = 100000); with cfg.gate its LEAK verdict waits for the
+ * collection round of each worker that holds a share, or LW_AGG_GATE_US,
+ * and is withdrawn if what stays after the collections no longer passes
+ * the size rule.
+ */
+#define GATE_NOW 1000000
+#define GATE_FILE "/srv/gate.py"
+static lw_agg_t *gated(void)
+{
+    lw_agg_cfg_t c = config();
+    c.gate = true;
+    allocs_left = -1;
+    live_allocs = 0;
+    nrecs = 0;
+    lw_agg_t *agg = lw_agg_new(&c, &alloc);
+    assert_non_null(agg);
+    for (uint32_t w = 1; w <= 2; w++) {
+        hello(100 + w, 1);
+        named_site(5, 12, GATE_FILE, "handler");
+        named_site(6, 13, GATE_FILE, "handler");
+        feed(agg, w);
+    }
+    return agg;
+}
+
+/* The id of the function sum of lines 12 and 13. */
+static uint32_t gated_function(lw_agg_t *agg)
+{
+    for (uint32_t i = 1; lw_agg_site(agg, i); i++)
+        if (lw_agg_site(agg, i)->kind == LW_AGG_FUNCTION)
+            return i;
+    fail_msg("no function sum");
+    return 0;
+}
+
+/* The workers take turns, each request keeping `kept` bytes and leaving
+ * `garbage` (added to trash[w]), split over the two lines, until a verdict
+ * waits at a gate: nothing is announced meanwhile. Returns the requests
+ * served. */
+static uint64_t grow_until_gated(lw_agg_t *agg, uint64_t req, int64_t kept, int64_t garbage,
+                                 int64_t trash[3])
+{
+    lw_alert_t alerts[4];
+    uint32_t round = lw_agg_collect_round(agg);
+
+    for (int i = 0; i < 2000; i++) {
+        uint32_t w = 1 + (uint32_t)(req % 2);
+        delta(5, (kept + garbage) / 2, 0);
+        delta(6, (kept + garbage) / 2, 0);
+        trash[w] += garbage;
+        feed(agg, w);
+        lw_agg_look(agg, ++req, GATE_NOW);
+        assert_int_equal(lw_agg_judge_now(agg, alerts, 4), 0);
+        if (lw_agg_collect_round(agg) != round)
+            return req;
+    }
+    fail_msg("no verdict reached a gate");
+    return req;
+}
+
+/* Worker w runs round `round`: frees its garbage, says so. */
+static void collect(lw_agg_t *agg, uint32_t w, int64_t trash[3], uint32_t round)
+{
+    if (trash[w]) {
+        delta(5, -trash[w] / 2, 0);
+        delta(6, -trash[w] / 2, 0);
+        feed(agg, w);
+        trash[w] = 0;
+    }
+    lw_agg_collected(agg, w, round);
+}
+
+static void test_agg_a_gated_leak_waits_for_each_worker_that_holds_it(void **state)
+{
+    lw_agg_t *agg = gated();
+    lw_alert_t alerts[4];
+    int64_t trash[3] = {0, 0, 0};
+
+    (void)state;
+    uint64_t req = grow_until_gated(agg, 0, 2000, 0, trash);
+    uint32_t round = lw_agg_collect_round(agg);
+    assert_int_equal(round, 1);
+    collect(agg, 1, trash, round);
+    lw_agg_look(agg, req, GATE_NOW);
+    assert_int_equal(lw_agg_judge_now(agg, alerts, 4), 0); /* worker 2 holds half */
+    collect(agg, 2, trash, round);
+    lw_agg_look(agg, req, GATE_NOW);
+    assert_int_equal(lw_agg_judge_now(agg, alerts, 4), 1);
+    assert_int_equal(alerts[0].site, gated_function(agg));
+    assert_int_equal(lw_agg_collect_round(agg), round); /* one round for the verdict */
+    lw_agg_free(agg);
+}
+
+static void test_agg_a_gate_stops_waiting_for_a_worker_that_does_not_answer(void **state)
+{
+    lw_agg_t *agg = gated();
+    lw_alert_t alerts[4];
+    int64_t trash[3] = {0, 0, 0};
+
+    (void)state;
+    uint64_t req = grow_until_gated(agg, 0, 2000, 0, trash);
+    collect(agg, 1, trash, lw_agg_collect_round(agg));
+    lw_agg_look(agg, req, GATE_NOW + LW_AGG_GATE_US - 1);
+    assert_int_equal(lw_agg_judge_now(agg, alerts, 4), 0);
+    lw_agg_look(agg, req, GATE_NOW + LW_AGG_GATE_US); /* idle: no request to answer after */
+    assert_int_equal(lw_agg_judge_now(agg, alerts, 4), 1);
+    lw_agg_free(agg);
+}
+
+static void test_agg_a_verdict_that_garbage_made_is_withdrawn_at_its_gate(void **state)
+{
+    lw_agg_t *agg = gated();
+    lw_alert_t alerts[4];
+    int64_t trash[3] = {0, 0, 0};
+
+    (void)state;
+    /* 35% of the growth is garbage: the verdict comes at about 1.25 T */
+    uint64_t req = grow_until_gated(agg, 0, 1300, 700, trash);
+    uint32_t fn = gated_function(agg);
+    int64_t gated_growth = lw_agg_site(agg, fn)->verdict.growth;
+    assert_true(gated_growth >= 100000);
+    uint32_t round = lw_agg_collect_round(agg);
+    collect(agg, 1, trash, round);
+    collect(agg, 2, trash, round);
+    lw_agg_look(agg, req, GATE_NOW);
+    assert_int_equal(lw_agg_judge_now(agg, alerts, 4), 0); /* what stays is under T */
+    assert_true(lw_agg_site(agg, fn)->live < 100000);
+    /* the leak goes on: announced at its next verdict, not only once its
+     * growth doubled (the withdrawn verdict did not count as said) */
+    req = grow_until_gated(agg, req, 2000, 0, trash);
+    round = lw_agg_collect_round(agg);
+    assert_int_equal(round, 2);
+    collect(agg, 1, trash, round);
+    collect(agg, 2, trash, round);
+    lw_agg_look(agg, req, GATE_NOW);
+    assert_int_equal(lw_agg_judge_now(agg, alerts, 4), 1);
+    assert_int_equal(alerts[0].site, fn);
+    assert_true(alerts[0].verdict.growth < 2 * gated_growth);
+    lw_agg_free(agg);
+}
+
+static void test_agg_a_line_is_announced_without_a_gate(void **state)
+{
+    lw_agg_t *agg = gated();
+    lw_alert_t alerts[4];
+    size_t n = 0;
+
+    (void)state;
+    for (uint64_t req = 1; req <= 400 && n == 0; req++) {
+        delta(5, 2000, 0); /* line 12 alone: the line carries it all */
+        feed(agg, 1 + (uint32_t)(req % 2));
+        lw_agg_look(agg, req, GATE_NOW);
+        n = lw_agg_judge_now(agg, alerts, 4);
+    }
+    assert_int_equal(n, 1);
+    assert_int_equal(lw_agg_site(agg, alerts[0].site)->kind, LW_AGG_LINE);
+    assert_int_equal(lw_agg_collect_round(agg), 0);
+    lw_agg_free(agg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1321,6 +1484,10 @@ int main(void)
         cmocka_unit_test(test_agg_growth_between_requests_is_judged_and_said_over_time),
         cmocka_unit_test(test_agg_flat_small_sites_carry_no_detector),
         cmocka_unit_test(test_agg_per_worker_sawtooths_are_not_a_leak),
+        cmocka_unit_test(test_agg_a_gated_leak_waits_for_each_worker_that_holds_it),
+        cmocka_unit_test(test_agg_a_gate_stops_waiting_for_a_worker_that_does_not_answer),
+        cmocka_unit_test(test_agg_a_verdict_that_garbage_made_is_withdrawn_at_its_gate),
+        cmocka_unit_test(test_agg_a_line_is_announced_without_a_gate),
         cmocka_unit_test(test_agg_full_table_reuses_the_ids_no_worker_holds),
         cmocka_unit_test(test_agg_full_table_in_use_alerts_through_other_sites),
         cmocka_unit_test(test_agg_reused_id_starts_clean),
