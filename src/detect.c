@@ -143,11 +143,18 @@ void lw_detect_alerted(lw_detect_site_t *s, int64_t growth)
         s->alerted_growth = growth;
 }
 
+/* Rule 1 at `bytes`: the growth since the base, with the noise of the
+ * growth and of the churn (what fell since the base, at most what is
+ * held; 0 for a pure leak) taken off, reaches T. */
+static bool big_enough(const lw_detect_site_t *s, const lw_detect_cfg_t *cfg, int64_t bytes)
+{
+    return surely(cfg, bytes - s->base.bytes, s->drops < bytes ? s->drops : bytes) >=
+           cfg->threshold;
+}
+
 bool lw_detect_holds(const lw_detect_site_t *s, const lw_detect_cfg_t *cfg, int64_t bytes)
 {
-    return s->started &&
-           surely(cfg, bytes - s->base.bytes, s->drops < bytes ? s->drops : bytes) >=
-               cfg->threshold;
+    return s->started && big_enough(s, cfg, bytes);
 }
 
 /* Keeps the history bounded and even (points.h): it covers base..now at any age. */
@@ -241,8 +248,7 @@ lw_verdict_t lw_detect_update_served(lw_detect_site_t *s, const lw_detect_cfg_t 
     v.per_request = v.requests ? (double)v.growth / (double)v.requests : 0.0;
     if (bytes < s->high - t / 8) /* off its high (a sawtooth's dip): wait, keep the streak */
         return v;
-    /* churn: what fell since base, at most what is held; 0 for a pure leak */
-    shaped = surely(cfg, v.growth, s->drops < bytes ? s->drops : bytes) >= t &&
+    shaped = big_enough(s, cfg, bytes) &&
              (grows_in_every_quarter(s, t, v.growth, false, requests) ||
               (served - s->base.served != v.requests &&
                grows_in_every_quarter(s, t, v.growth, true, served)));
