@@ -66,7 +66,12 @@ class EngineTest(UwsgiTestCase):
             self.assertLessEqual(site["bytes"], floor + rep["requests"] * 8 * 2 + 256)
             self.assertEqual(rep["lost"], 0)
 
-    def wait_reports_until_stable(self, server, workers=2):
+    def wait_reports_until_stable(self, server, workers=2, path="/"):
+        """Each worker's latest SITES block, once they cover every request.
+        The requests that make a worker log go to `path`, the test's own: a
+        report's request count must be the test's requests (free_lists.py's
+        "/" keeps a list; on a loaded machine, 200 of those in a /grown test
+        halved its per-request figure)."""
         def ready():
             reps = site_reports(server)
             counts = server.worker_requests()
@@ -74,7 +79,7 @@ class EngineTest(UwsgiTestCase):
             if len(reps) == len(live) == workers and \
                     all(reps[w]["requests"] == live[w][1] for w in live):
                 return reps
-            server.get("/")  # a worker logs on a request once the interval passed
+            server.get(path)  # a worker logs on a request once the interval passed
             return None
         return wait_until(ready, 90, "SITES lines covering every request")
 
@@ -83,7 +88,7 @@ class EngineTest(UwsgiTestCase):
         bytes at the line marked `marker`, and the free lists' site."""
         server = self.server("free_lists.py", args=["--leakwatch-sample-rate", "exact"])
         send(server, 399, concurrency=2, path=path)
-        reps = self.wait_reports_until_stable(server)
+        reps = self.wait_reports_until_stable(server, path=path)
         app = os.path.join(APPS, "free_lists.py")
         with open(app) as f:
             donor = next(n for n, l in enumerate(f, 1) if marker in l)
