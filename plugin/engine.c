@@ -71,6 +71,7 @@ static struct {
     lw_worker_slot_t *slot;          /* its counters, for the master's metrics */
     uint32_t walk_seen;              /* the master's last walk request, answered */
     uint32_t collect_made, collect_said; /* collection rounds run, and said (agg.h, Gates) */
+    uint32_t delta_flags;            /* LW_DELTA_COLLECTED while a collection's go out */
     bool walk_scheduled;             /* a mule's or spooler's walk waits for Python (pending call) */
     bool held_pending;               /* the answer waits for room in the ring */
     uint32_t held_site;
@@ -145,15 +146,6 @@ static void collected(void)
 {
     eng.collections++;
     lw_gcpolicy_collected(&eng.gc, eng.requests, tracked_now());
-}
-
-/* The gc policy (gcpolicy.h): cyclic garbage must not look like growth. */
-static void apply_gc_policy(void)
-{
-    if (!lw_gcpolicy_due(&eng.gc, eng.cfg, eng.requests, tracked_now()))
-        return;
-    lw_collect_garbage();
-    collected();
 }
 
 void lw_engine_publish_to(lw_ring_t *ring, lw_worker_slot_t *slot, int64_t pid, uint64_t spawn,
@@ -247,7 +239,7 @@ static uint32_t endpoint_id(const char *name)
 static int publish_delta(const lw_site_delta_t *d, uint32_t endpoint)
 {
     const lw_wire_msg_t delta = {.kind = LW_REC_DELTA, .id = d->site,
-                                 .u.delta = {d->bytes, d->count, endpoint}};
+                                 .u.delta = {d->bytes, d->count, endpoint, eng.delta_flags}};
     lw_record_t rec;
 
     if (!eng.info[d->site].defined && define_site(d->site) < 0)
@@ -409,20 +401,37 @@ static void walk_if_asked(void)
     send_held();
 }
 
-/* The master holds a LEAK until the workers holding its site collected
- * (agg.h, Gates): one collection a round asked, after a request; said once
- * what it freed is in the ring (the master reads the round, then drains). */
-static void collect_if_asked(void)
+/*
+ * Whether to collect after this request: the gc policy's (gcpolicy.h:
+ * cyclic garbage must not look like growth), or a round the master asks (it
+ * holds a LEAK until the workers holding its site collected, agg.h, Gates;
+ * said once what it freed is in the ring: the master reads the round, then
+ * drains).
+ */
+static bool collection_due(void)
 {
-    uint32_t ask;
+    uint32_t ask = eng.slot ? atomic_load_explicit(&eng.slot->collect_ask, memory_order_acquire)
+                            : eng.collect_made;
 
-    if (!eng.slot ||
-        (ask = atomic_load_explicit(&eng.slot->collect_ask, memory_order_acquire)) ==
-            eng.collect_made)
-        return;
+    if (ask == eng.collect_made && !lw_gcpolicy_due(&eng.gc, eng.cfg, eng.requests, tracked_now()))
+        return false;
+    eng.collect_made = ask;
+    return true;
+}
+
+/* The request's deltas are published first, then the collection's, marked
+ * (wire.h): what garbage a site shed is no release of it (agg.h). A ring
+ * too full to take the first leaves them to the second, marked too. */
+static size_t publish_collection(const char *endpoint)
+{
+    size_t total = publish(endpoint);
+
     lw_collect_garbage();
     collected();
-    eng.collect_made = ask;
+    eng.delta_flags = LW_DELTA_COLLECTED;
+    total += publish(endpoint);
+    eng.delta_flags = 0;
+    return total;
 }
 
 static void say_collected(void)
@@ -447,14 +456,13 @@ size_t lw_engine_after_request(const char *path, size_t path_len)
     lw_hooks_guard(true);
     eng.requests++;
     lw_freelists_after_request();
-    apply_gc_policy();
-    collect_if_asked();
+    bool collect = collection_due();
     /* the endpoint's name only when a site changed: most requests take no
      * sample at the defaults (make bench's /tiny: 0.4 a request) */
     endpoint[0] = '\0';
     if (lw_sites_changed(eng.sites))
         lw_path_fold(path, path_len, endpoint, sizeof(endpoint));
-    total = publish(endpoint);
+    total = collect ? publish_collection(endpoint) : publish(endpoint);
     say_collected();
     walk_if_asked();
     lw_hooks_guard(false);
@@ -472,13 +480,6 @@ static bool between_requests(void)
     return true;
 }
 
-/*
- * After a sampled allocation (hooks.h; guard set, GIL held): memory that
- * moves between requests (a thread of an idle or quiet worker) is
- * published every BETWEEN_US, under eng.between, so the master's
- * series has points without requests (src/workclock.h). During a request
- * its after-request step publishes. Costs a coarse clock read per sample.
- */
 /* A mule's or spooler's walk, run by Python's main thread at its next
  * safe point (Py_AddPendingCall): they serve no requests to walk after. */
 static int walk_pending(void *arg)
@@ -493,6 +494,13 @@ static int walk_pending(void *arg)
     return 0;
 }
 
+/*
+ * After a sampled allocation (hooks.h; guard set, GIL held): memory that
+ * moves between requests (a thread of an idle or quiet worker) is
+ * published every BETWEEN_US, under eng.between, so the master's
+ * series has points without requests (src/workclock.h). During a request
+ * its after-request step publishes. Costs a coarse clock read per sample.
+ */
 static void after_sample(void)
 {
     uint64_t now;
@@ -511,27 +519,6 @@ static void after_sample(void)
 void lw_engine_stop_publishing(void)
 {
     eng.ring = NULL;
-}
-
-/* What the SITES log says of the worker (GIL held). */
-typedef struct lw_engine_stats {
-    uint64_t samples;       /* allocations recorded */
-    uint64_t lost;          /* samples that could not be recorded (tables full) */
-    uint64_t sites;         /* sites in use */
-    int64_t tracked_bytes;  /* estimated live bytes over all sites */
-    uint64_t collections;   /* gc.collect() runs made by leakwatch */
-} lw_engine_stats_t;
-
-static void engine_stats(lw_engine_stats_t *out)
-{
-    lw_hooks_stats_t st;
-
-    lw_hooks_stats(&st);
-    out->samples = st.samples;
-    out->lost = st.lost;
-    out->sites = eng.running ? eng.sites->used : 0;
-    out->tracked_bytes = st.tracked;
-    out->collections = eng.collections;
 }
 
 static void log_site(uint32_t idx)
@@ -572,7 +559,7 @@ void lw_engine_log_sites(uint32_t wid, int top)
     uint32_t best[SITES_LOGGED_MAX];
     int64_t live[SITES_LOGGED_MAX];
     char tracked[32];
-    lw_engine_stats_t st;
+    lw_hooks_stats_t st;
     lw_topn_t largest;
 
     if (!eng.running)
@@ -580,7 +567,7 @@ void lw_engine_log_sites(uint32_t wid, int top)
     if (top > SITES_LOGGED_MAX)
         top = SITES_LOGGED_MAX;
     lw_hooks_guard(true);
-    engine_stats(&st);
+    lw_hooks_stats(&st);
     /* A scan of the table: fine every few seconds, never per request. */
     lw_topn_init(&largest, best, live, (size_t)top);
     for (uint32_t i = 0; i < eng.sites->used; i++) {
@@ -590,7 +577,7 @@ void lw_engine_log_sites(uint32_t wid, int top)
     uwsgi_log("[leakwatch] SITES worker %u pid %d after %llu requests: %s tracked in %u sites, "
               "%llu samples, %llu lost, %llu collections\n", wid, (int)getpid(),
               (unsigned long long)eng.requests,
-              lw_size_format((uint64_t)(st.tracked_bytes > 0 ? st.tracked_bytes : 0), tracked,
+              lw_size_format((uint64_t)(st.tracked > 0 ? st.tracked : 0), tracked,
                              sizeof(tracked)),
               eng.sites->used, (unsigned long long)st.samples, (unsigned long long)st.lost,
               (unsigned long long)eng.collections);

@@ -121,6 +121,7 @@ static void restart(lw_detect_site_t *s, lw_point_t base, bool pinned)
     s->npts = 1;
     s->spacing = 1;
     s->streak = 0;
+    s->withdrawn_growth = 0;
 }
 
 void lw_detect_pin_at(lw_detect_site_t *s, int64_t high)
@@ -135,6 +136,20 @@ void lw_detect_pin_at(lw_detect_site_t *s, int64_t high)
 void lw_detect_pin(lw_detect_site_t *s)
 {
     lw_detect_pin_at(s, s->high);
+}
+
+void lw_detect_collected(lw_detect_site_t *s, int64_t bytes)
+{
+    if (!s->started || bytes <= 0)
+        return;
+    s->garbage = true;
+    s->high = s->high - bytes > s->base.bytes ? s->high - bytes : s->base.bytes;
+}
+
+void lw_detect_withdraw(lw_detect_site_t *s, const lw_detect_cfg_t *cfg, int64_t alerted)
+{
+    s->alerted_growth = alerted;
+    s->withdrawn_growth = s->last - s->base.bytes + cfg->threshold / 4;
 }
 
 void lw_detect_alerted(lw_detect_site_t *s, int64_t growth)
@@ -192,6 +207,17 @@ static int64_t bytes_at(const lw_detect_site_t *s, bool served, uint64_t x, uint
     return b;
 }
 
+/* The most bytes at the points in [x, x + window] of the axis. */
+static int64_t bytes_after(const lw_detect_site_t *s, bool served, uint64_t x, uint64_t window)
+{
+    int64_t b = s->pts[0].bytes;
+
+    for (uint32_t i = 0; i < s->npts && at(&s->pts[i], served) <= x + window; i++)
+        if (at(&s->pts[i], served) >= x && s->pts[i].bytes > b)
+            b = s->pts[i].bytes;
+    return b;
+}
+
 static bool grows_in_every_quarter(const lw_detect_site_t *s, int64_t t, int64_t growth,
                                    bool served, uint64_t now)
 {
@@ -202,6 +228,13 @@ static bool grows_in_every_quarter(const lw_detect_site_t *s, int64_t t, int64_t
         return false;
     for (int k = 0; k <= 4; k++)
         q[k] = bytes_at(s, served, base + span * (uint64_t)k / 4, span / 8);
+    /* a series that collections shrink (lw_detect_collected) is a sawtooth
+     * of garbage whose base is one of its troughs: its first boundary is
+     * read at the peak after it, as the others are at the peaks before
+     * them (else the first quarter counts a tooth as growth, and the
+     * leak under it reads as fading) */
+    if (s->garbage)
+        q[0] = bytes_after(s, served, base, span / 8);
     for (int k = 2; k <= 4; k++) {
         if (q[k] - q[k - 1] < t / 16)
             return false;
@@ -266,11 +299,12 @@ lw_verdict_t lw_detect_update_served(lw_detect_site_t *s, const lw_detect_cfg_t 
         v.kind = LW_VERDICT_SUSPECT;
         return v;
     }
-    if (s->alerted_growth == 0 || v.growth >= 2 * s->alerted_growth) {
+    if ((s->alerted_growth == 0 || v.growth >= 2 * s->alerted_growth) &&
+        v.growth >= s->withdrawn_growth) {
         s->alerted_growth = v.growth;
         v.kind = LW_VERDICT_LEAK;
         return v;
     }
-    v.kind = LW_VERDICT_LEAKING;
+    v.kind = s->alerted_growth ? LW_VERDICT_LEAKING : LW_VERDICT_SUSPECT;
     return v;
 }

@@ -33,6 +33,7 @@ typedef struct lw_point {
 typedef struct lw_detect_site {
     bool started;
     bool pinned;               /* base is an old peak: lower points do not move it */
+    bool garbage;              /* collections shrank it (lw_detect_collected) */
     lw_point_t base;           /* where growth is measured from */
     int64_t high;              /* highest bytes since base */
     int64_t drops;             /* bytes of every fall between looks since base */
@@ -44,6 +45,7 @@ typedef struct lw_detect_site {
     int64_t streak_growth;     /* growth at the streak's last step */
     uint64_t streak_span;      /* requests since base at the streak's last step */
     int64_t alerted_growth;    /* growth at the last alert, 0 = never alerted */
+    int64_t withdrawn_growth;  /* growth at a withdrawn LEAK (lw_detect_withdraw), 0 none */
 } lw_detect_site_t;
 
 enum lw_verdict_kind {
@@ -87,6 +89,17 @@ void lw_detect_pin_at(lw_detect_site_t *s, int64_t high);
 /* Says the site was announced at `growth` (by a sum it dominates): it
  * speaks again only once grown to twice that. */
 void lw_detect_alerted(lw_detect_site_t *s, int64_t growth);
+
+/* Says `bytes` of the site were cyclic garbage, freed since the last
+ * update by a collection made on leakwatch's behalf (wire.h,
+ * LW_DELTA_COLLECTED): its high is lowered by them, so their fall is not
+ * read as a drop (rule 1: a drop of T/2 makes the old high the base). */
+void lw_detect_collected(lw_detect_site_t *s, int64_t bytes);
+
+/* Withdraws the LEAK just given (what it counted was garbage, agg.h,
+ * Gates): the alerted growth goes back to `alerted`, and the next LEAK
+ * needs T/4 more growth than now, the step of a confirmation. */
+void lw_detect_withdraw(lw_detect_site_t *s, const lw_detect_cfg_t *cfg, int64_t alerted);
 
 /* Whether `bytes` still passes rule 1 (size) against the site's base: a
  * LEAK verdict judged again once garbage was collected (agg.h, Gates). */

@@ -85,6 +85,7 @@ int lw_wire_encode(lw_record_t *out, size_t max, const lw_wire_msg_t *msg)
             h->u.delta.bytes = msg->u.delta.bytes;
             h->u.delta.count = msg->u.delta.count;
             h->u.delta.endpoint = msg->u.delta.endpoint;
+            h->u.delta.flags = msg->u.delta.flags;
         }
         return 1;
     case LW_REC_SITE:

@@ -57,6 +57,12 @@ enum lw_record_kind {
 
 #define LW_RECORD_TEXT 24
 
+/* A DELTA's flags. COLLECTED: the change a garbage collection made on
+ * leakwatch's behalf (gcpolicy.h, or a round the master asked), published
+ * apart from the request's: what the site shed was garbage, not a release
+ * (agg.h). Other bits are ignored. */
+#define LW_DELTA_COLLECTED 1u
+
 /* A new worker generation, as sent (in a record) and as read (in a message). */
 typedef struct lw_wire_hello {
     int64_t pid;
@@ -81,7 +87,7 @@ typedef struct lw_record {
             int64_t bytes;
             int64_t count;     /* LW_COUNT_ONE units */
             uint32_t endpoint; /* worker-local endpoint id, 0 = unknown */
-            uint32_t reserved;
+            uint32_t flags;    /* LW_DELTA_* */
         } delta;
         char text[LW_RECORD_TEXT];
     } u;
@@ -101,7 +107,7 @@ _Static_assert(offsetof(lw_record_t, u.site.app_line) == 12 &&
                "SITE and ENDPOINT fields");
 _Static_assert(offsetof(lw_record_t, u.delta.count) == 16 &&
                    offsetof(lw_record_t, u.delta.endpoint) == 24 &&
-                   offsetof(lw_record_t, u.delta.reserved) == 28,
+                   offsetof(lw_record_t, u.delta.flags) == 28,
                "DELTA fields");
 
 /* The longest text a reader takes (a header announcing more is malformed). */
@@ -127,6 +133,7 @@ typedef struct lw_wire_msg {
             int64_t bytes;
             int64_t count;     /* LW_COUNT_ONE units */
             uint32_t endpoint; /* worker-local endpoint id, 0 = unknown */
+            uint32_t flags;    /* LW_DELTA_* */
         } delta;
     } u;
     const char *text;   /* SITE: identity text; ENDPOINT: name; HELD: what holds it;
@@ -199,6 +206,7 @@ static inline void lw__wire_delta(const lw_record_t *rec, lw_wire_msg_t *msg)
     msg->u.delta.bytes = rec->u.delta.bytes;
     msg->u.delta.count = rec->u.delta.count;
     msg->u.delta.endpoint = rec->u.delta.endpoint;
+    msg->u.delta.flags = rec->u.delta.flags;
     msg->text = NULL;
     msg->text_len = 0;
 }

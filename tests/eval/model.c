@@ -112,12 +112,17 @@ static void introduce(lw_agg_t *agg, uint32_t wid)
     feed(agg, wid);
 }
 
-static void publish(lw_agg_t *agg, uint32_t wid, int64_t bytes)
+/* A request's change, and then what a collection of leakwatch's freed (its
+ * own delta, marked, as the worker publishes it: wire.h). */
+static void publish(lw_agg_t *agg, uint32_t wid, int64_t bytes, int64_t collected)
 {
-    if (!bytes)
-        return;
-    put(&(lw_wire_msg_t){.kind = LW_REC_DELTA, .id = 1, .u.delta = {bytes, 0, 0}});
-    feed(agg, wid);
+    if (bytes)
+        put(&(lw_wire_msg_t){.kind = LW_REC_DELTA, .id = 1, .u.delta = {bytes, 0, 0}});
+    if (collected)
+        put(&(lw_wire_msg_t){.kind = LW_REC_DELTA, .id = 1,
+                             .u.delta = {-collected, 0, 0, LW_DELTA_COLLECTED}});
+    if (bytes || collected)
+        feed(agg, wid);
 }
 
 /* One shape: a worker's request adds or drops true bytes, and says what its
@@ -139,6 +144,7 @@ typedef struct worker {
     double truth;
     int64_t estimate;
     int64_t trash_estimate; /* the estimate of garbage not yet collected */
+    int64_t collected;   /* what the gc policy's collection freed in this request */
     lw_gcpolicy_t gc;    /* leakwatch's gc policy, as the worker's (gcpolicy.h) */
     uint64_t served, served_leak;
     uint32_t until_gc;
@@ -165,10 +171,13 @@ static int64_t serve(const shape_t *s, worker_t *w)
             bool policy = lw_gcpolicy_due(&w->gc, &gc_cfg, w->served, w->estimate);
             if (w->until_gc-- == 0 || policy) {
                 w->estimate -= w->trash_estimate;
+                if (policy) { /* after the request, published apart */
+                    w->collected = w->trash_estimate;
+                    before -= w->trash_estimate;
+                    lw_gcpolicy_collected(&w->gc, w->served, w->estimate);
+                }
                 w->trash_estimate = 0;
                 w->until_gc = 13 + (uint32_t)(uniform() * 25);
-                if (policy)
-                    lw_gcpolicy_collected(&w->gc, w->served, w->estimate);
             }
             int64_t g = sampled(s->garbage);
             w->trash_estimate += g;
@@ -234,7 +243,9 @@ static double run(const shape_t *s, uint32_t seed)
     }
     for (uint64_t r = 1; r <= n && found < 0; r++) {
         uint32_t k = 1 + (uint32_t)(uniform() * WORKERS);
-        publish(agg, k, serve(s, &w[k]));
+        w[k].collected = 0;
+        int64_t change = serve(s, &w[k]);
+        publish(agg, k, change, w[k].collected);
         if (r < next_look)
             continue;
         next_look = r + look / 2 + (uint64_t)(uniform() * look);

@@ -57,6 +57,13 @@ static inline void delta(uint32_t id, int64_t bytes, uint32_t ep)
     put_msg(&(lw_wire_msg_t){.kind = LW_REC_DELTA, .id = id, .u.delta = {bytes, 0, ep}});
 }
 
+/* A change a collection made on leakwatch's behalf (wire.h). */
+static inline void collected_delta(uint32_t id, int64_t bytes)
+{
+    put_msg(&(lw_wire_msg_t){.kind = LW_REC_DELTA, .id = id,
+                             .u.delta = {bytes, 0, 0, LW_DELTA_COLLECTED}});
+}
+
 static inline void held_by(uint32_t id, const char *text)
 {
     put_msg(&(lw_wire_msg_t){.kind = LW_REC_HELD, .id = id, .text = text,

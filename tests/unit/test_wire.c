@@ -66,6 +66,7 @@ static void assert_msg_equal(const lw_wire_msg_t *a, const lw_wire_msg_t *b)
         assert_int_equal(a->u.delta.bytes, b->u.delta.bytes);
         assert_int_equal(a->u.delta.count, b->u.delta.count);
         assert_int_equal(a->u.delta.endpoint, b->u.delta.endpoint);
+        assert_int_equal(a->u.delta.flags, b->u.delta.flags);
         break;
     case LW_REC_SITE:
         assert_int_equal(a->u.site.line, b->u.site.line);
@@ -106,7 +107,8 @@ static void test_wire_encodes_the_bytes_the_engine_sent(void **state)
     const lw_wire_site_t site = {5, 12, 12, "/srv/app.py", "handler", "/srv/app.py", "handler",
                                  &frame, 1};
     lw_wire_msg_t hello = {.kind = LW_REC_HELLO, .u.hello = {4242, 3, 1700000000123456}};
-    lw_wire_msg_t delta = {.kind = LW_REC_DELTA, .id = 7, .u.delta = {-4096, -65536, 2}};
+    lw_wire_msg_t delta = {.kind = LW_REC_DELTA, .id = 7,
+                           .u.delta = {-4096, -65536, 2, LW_DELTA_COLLECTED}};
     lw_wire_msg_t endpoint = {.kind = LW_REC_ENDPOINT, .id = 2, .text = "/orders/{id}",
                               .text_len = 12};
     lw_record_t want[4], out[8];
@@ -123,6 +125,7 @@ static void test_wire_encodes_the_bytes_the_engine_sent(void **state)
     want[0].u.delta.bytes = -4096;
     want[0].u.delta.count = -65536;
     want[0].u.delta.endpoint = 2;
+    want[0].u.delta.flags = LW_DELTA_COLLECTED; /* the engine's reserved 0 before: a flag now */
     assert_int_equal(lw_wire_encode(out, 1, &delta), 1);
     assert_memory_equal(out, want, sizeof(lw_record_t));
 
@@ -162,6 +165,7 @@ static void test_wire_round_trips_every_kind(void **state)
         {.kind = LW_REC_SITE, .id = 16383, .u.site = {INT32_MAX, INT32_MIN, 128}, .text = "",
          .text_len = 0},
         {.kind = LW_REC_DELTA, .id = 16383, .u.delta = {-123456789, -3 * 65536, 1023}},
+        {.kind = LW_REC_DELTA, .id = 9, .u.delta = {-8192, -65536, 3, LW_DELTA_COLLECTED}},
         {.kind = LW_REC_DELTA, .id = 0, .u.delta = {INT64_MAX, INT64_MIN, 0}},
         {.kind = LW_REC_HELD, .id = 7, .text = "held by: Profiler.records (list, 4 items)",
          .text_len = 41},
