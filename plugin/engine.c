@@ -71,7 +71,6 @@ static struct {
     lw_worker_slot_t *slot;          /* its counters, for the master's metrics */
     uint32_t walk_seen;              /* the master's last walk request, answered */
     uint32_t collect_made, collect_said; /* collection rounds run, and said (agg.h, Gates) */
-    uint32_t delta_flags;            /* LW_DELTA_COLLECTED while a collection's go out */
     bool walk_scheduled;             /* a mule's or spooler's walk waits for Python (pending call) */
     bool held_pending;               /* the answer waits for room in the ring */
     uint32_t held_site;
@@ -235,17 +234,25 @@ static uint32_t endpoint_id(const char *name)
     return id;
 }
 
-/* Pushes one delta (and its site's identity first, once). -1: ring full. */
+/* Pushes one delta (and its site's identity first, once). What the cyclic
+ * collector freed goes apart, after the rest, marked (wire.h): it was
+ * garbage, no release of the site (agg.h, Gates). -1: ring full. */
 static int publish_delta(const lw_site_delta_t *d, uint32_t endpoint)
 {
-    const lw_wire_msg_t delta = {.kind = LW_REC_DELTA, .id = d->site,
-                                 .u.delta = {d->bytes, d->count, endpoint, eng.delta_flags}};
-    lw_record_t rec;
+    const lw_wire_msg_t rest = {.kind = LW_REC_DELTA, .id = d->site,
+                                .u.delta = {d->bytes + d->collected, d->count, endpoint}};
+    const lw_wire_msg_t garbage = {.kind = LW_REC_DELTA, .id = d->site,
+                                   .u.delta = {-d->collected, 0, endpoint, LW_DELTA_COLLECTED}};
+    lw_record_t rec[2];
+    int n = 0;
 
     if (!eng.info[d->site].defined && define_site(d->site) < 0)
         return -1;
-    lw_wire_encode(&rec, 1, &delta);
-    return lw_ring_push(eng.ring, &rec, 1);
+    if (d->bytes + d->collected || !d->collected)
+        n += lw_wire_encode(&rec[n], 1, &rest);
+    if (d->collected)
+        n += lw_wire_encode(&rec[n], 1, &garbage);
+    return lw_ring_push(eng.ring, rec, (uint64_t)n);
 }
 
 /* Allocations no longer reach the hooks: say so once, publish nothing more
@@ -419,20 +426,6 @@ static bool collection_due(void)
     return true;
 }
 
-/* The request's deltas are published first, then the collection's, marked
- * (wire.h): what garbage a site shed is no release of it (agg.h). A ring
- * too full to take the first leaves them to the second, marked too. */
-static size_t publish_collection(const char *endpoint)
-{
-    size_t total = publish(endpoint);
-
-    lw_collect_garbage();
-    collected();
-    eng.delta_flags = LW_DELTA_COLLECTED;
-    total += publish(endpoint);
-    eng.delta_flags = 0;
-    return total;
-}
 
 static void say_collected(void)
 {
@@ -456,13 +449,16 @@ size_t lw_engine_after_request(const char *path, size_t path_len)
     lw_hooks_guard(true);
     eng.requests++;
     lw_freelists_after_request();
-    bool collect = collection_due();
+    if (collection_due()) {
+        lw_collect_garbage();
+        collected();
+    }
     /* the endpoint's name only when a site changed: most requests take no
      * sample at the defaults (make bench's /tiny: 0.4 a request) */
     endpoint[0] = '\0';
     if (lw_sites_changed(eng.sites))
         lw_path_fold(path, path_len, endpoint, sizeof(endpoint));
-    total = collect ? publish_collection(endpoint) : publish(endpoint);
+    total = publish(endpoint);
     say_collected();
     walk_if_asked();
     lw_hooks_guard(false);

@@ -229,6 +229,11 @@ static lw_py_frame_t *leaf_frame(bool *entering)
     return f ? f : lw_py_frame_innermost();
 }
 
+bool lw_frames_collecting_hooksafe(void)
+{
+    return lw_py_collecting();
+}
+
 int lw_frames_site_hooksafe(lw_site_key_t *key)
 {
     bool entering;

@@ -51,6 +51,10 @@ int lw_frames_init(void);
  */
 int lw_frames_site_hooksafe(lw_site_key_t *key);
 
+/* Whether Python's cyclic collector is running (GIL held): a sampled block
+ * freed now was garbage (wire.h, LW_DELTA_COLLECTED). */
+bool lw_frames_collecting_hooksafe(void);
+
 /* Copies up to `max` frames, innermost first. Returns the count. */
 int lw_frames_traceback_hooksafe(lw_frame_t *out, int max);
 

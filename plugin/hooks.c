@@ -100,12 +100,16 @@ static void admit_hooksafe(uint64_t value)
     eng.watched_live += watched_sized(value);
 }
 
-/* A sample whose block is gone: its weight leaves its site. */
+/* A sample whose block is gone (or moved to the shelf): its weight leaves
+ * its site, as garbage when the cyclic collector freed it. */
 static void retire_hooksafe(uint64_t value)
 {
     lw_weight_t w = weight_of(lw_ptrmap_size_of(value));
 
-    lw_sites_sub_hooksafe(&eng.sites, lw_ptrmap_site_of(value), w);
+    if (lw_frames_collecting_hooksafe())
+        lw_sites_collected_hooksafe(&eng.sites, lw_ptrmap_site_of(value), w);
+    else
+        lw_sites_sub_hooksafe(&eng.sites, lw_ptrmap_site_of(value), w);
     eng.tracked -= w.bytes;
     eng.watched_live -= watched_sized(value);
 }

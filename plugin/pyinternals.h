@@ -170,6 +170,16 @@ LW_PY_WEAK(PyUnstable_InterpreterFrame_GetLine)
 
 typedef struct _PyInterpreterFrame lw_py_frame_t;
 
+/* Whether the running interpreter's cyclic collector is at work (what it
+ * frees is garbage): interp->gc.collecting, by that name from 3.11 to
+ * 3.15. False with no thread state. */
+static inline bool lw_py_collecting(void)
+{
+    PyThreadState *ts = LW_PY_TSTATE_UNCHECKED();
+
+    return ts && ts->interp && ts->interp->gc.collecting;
+}
+
 /* f, or the first complete frame it was called from; NULL at the end. */
 static inline lw_py_frame_t *lw_py_frame_complete(lw_py_frame_t *f)
 {

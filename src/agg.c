@@ -16,12 +16,18 @@
 /*
  * Fractions of the threshold T. A site gets detector state once it holds
  * DETECT_FROM (T/4) and loses it below DETECT_UNTIL (T/8), so only sites
- * big enough to matter carry it: at most tracked bytes / (T/8) of them. A
- * worker's share that falls by RELEASE_MIN (T/8) to at most half its peak
- * is a release, which a leak never does.
+ * big enough to matter carry it: at most tracked bytes / (T/8) of them.
+ * Its growth is counted from the last point at which it held less than
+ * DETECT_RISE (T/16), when there is one since it last had a detector:
+ * a line that grows from nothing is judged from where it began to rise,
+ * as a sum with a static part is from its low (from its first T/4, a
+ * line's leak was announced T/4 later in all than the same leak spread
+ * over lines). A worker's share that falls by RELEASE_MIN (T/8) to at
+ * most half its peak is a release, which a leak never does.
  */
 #define DETECT_FROM(t) ((t) / 4)
 #define DETECT_UNTIL(t) ((t) / 8)
+#define DETECT_RISE(t) ((t) / 16)
 #define RELEASE_MIN(t) ((t) / 8)
 
 /* The fields of a site's text that ignore patterns are matched against. */
@@ -737,6 +743,7 @@ static void forget_worker(lw_agg_t *agg, uint32_t wid, const lw_wire_msg_t *hell
         sh->bytes = 0;
         if (s->low != INT64_MAX)
             s->low -= share;
+        s->has_rise = false; /* what it held then is not known */
         if (s->det)
             lw_detect_shift(s->det, -share);
         mark_changed(agg, id);
@@ -872,8 +879,17 @@ static bool judge_site(lw_agg_t *agg, lw_agg_site_t *s, uint64_t work)
         agg->alloc.free(s->det);
         s->det = NULL;
     }
-    if (!s->det && s->live >= DETECT_FROM(agg->cfg.detect.threshold))
+    if (!s->det && s->live < DETECT_RISE(agg->cfg.detect.threshold)) {
+        s->rise = (lw_point_t){work, s->live, lw_workclock_requests(&agg->clock)};
+        s->has_rise = true;
+    }
+    if (!s->det && s->live >= DETECT_FROM(agg->cfg.detect.threshold)) {
         fresh = (s->det = agg->alloc.calloc(1, sizeof(lw_detect_site_t))) != NULL;
+        if (fresh && s->has_rise && s->rise.requests < work) /* its growth from there */
+            lw_detect_update_served(s->det, &agg->cfg.detect, s->rise.requests,
+                                    s->rise.served, s->rise.bytes);
+        s->has_rise = false;
+    }
     if (!s->det) {
         s->collected = 0;
         return false;

@@ -73,16 +73,15 @@
  * whose garbage keeps it near the size rule asks a round per T/4 of
  * growth, not one a look.
  *
- * The workers' own collections (the gc policy) and the rounds' are
- * published apart from their requests, marked (wire.h, LW_DELTA_COLLECTED):
- * what a site sheds then is garbage, not a release, so it does not make
- * the site beat its old peak (which the garbage was in), nor its
+ * What the cyclic collector frees (any collection: Python's own, the gc
+ * policy's, a round's; the hooks see it collecting) is published apart,
+ * marked (wire.h, LW_DELTA_COLLECTED): garbage, not a release, so it does
+ * not make the site beat its old peak (which the garbage was in), nor its
  * detector (lw_detect_collected). Such a site is a sawtooth of garbage
  * from its low, not from its peaks: a line that collections shrank is
  * gated like a sum. Other lines are not: the wait costs a request a
  * worker, 0.75 T for make eval's leak of 1.5 MiB a request (announced at
- * 2.25 T in all instead of 1.50 T). Python's own collections are not
- * marked (the worker cannot tell their frees from the request's).
+ * 2.25 T in all instead of 1.50 T).
  */
 #ifndef LW_AGG_H
 #define LW_AGG_H
@@ -178,6 +177,8 @@ typedef struct lw_agg_site {
     uint32_t gate_round;       /* the collections its pending LEAK waits for, 0 none */
     uint64_t gate_us;          /* when it began to wait (lw_agg_look's clock) */
     int64_t gate_alerted;      /* its detector's alerted growth before that LEAK */
+    bool has_rise;             /* rise is set: */
+    lw_point_t rise;           /* its last point under T/16 since it had a detector */
     bool garbage;              /* a collection on leakwatch's behalf shrank it (Gates) */
     int64_t collected;         /* bytes such collections freed since it was last judged */
 } lw_agg_site_t;

@@ -109,6 +109,12 @@ void lw_sites_sub_hooksafe(lw_sites_t *t, uint32_t site, lw_weight_t w)
     mark_dirty(t, s, site);
 }
 
+void lw_sites_collected_hooksafe(lw_sites_t *t, uint32_t site, lw_weight_t w)
+{
+    t->sites[site].collected += w.bytes;
+    lw_sites_sub_hooksafe(t, site, w);
+}
+
 size_t lw_sites_drain(lw_sites_t *t, lw_site_delta_t *out, size_t max)
 {
     size_t n = 0;
@@ -118,11 +124,14 @@ size_t lw_sites_drain(lw_sites_t *t, lw_site_delta_t *out, size_t max)
         lw_site_t *s = &t->sites[idx];
 
         s->dirty = false;
+        int64_t collected = s->collected;
+        s->collected = 0;
         if (s->live_bytes == s->pub_bytes && s->live_count == s->pub_count)
-            continue;
+            continue; /* what came and went, garbage or not, changed nothing */
         out[n].site = idx;
         out[n].bytes = s->live_bytes - s->pub_bytes;
         out[n].count = s->live_count - s->pub_count;
+        out[n].collected = collected;
         s->pub_bytes = s->live_bytes;
         s->pub_count = s->live_count;
         n++;
@@ -136,6 +145,7 @@ void lw_sites_unpublish(lw_sites_t *t, const lw_site_delta_t *delta)
 
     s->pub_bytes -= delta->bytes;
     s->pub_count -= delta->count;
+    s->collected += delta->collected;
     mark_dirty(t, s, delta->site);
 }
 

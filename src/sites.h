@@ -41,6 +41,7 @@ typedef struct lw_site {
     int64_t pub_bytes;    /* as of the last drain */
     int64_t pub_count;
     uint64_t samples;     /* recorded allocations, ever */
+    int64_t collected;    /* bytes the cyclic collector freed since the last drain */
     bool dirty;
 } lw_site_t;
 
@@ -49,6 +50,7 @@ typedef struct lw_site_delta {
     uint32_t site;
     int64_t bytes;
     int64_t count;        /* LW_COUNT_ONE units */
+    int64_t collected;    /* of the fall in `bytes`, what the cyclic collector freed */
 } lw_site_delta_t;
 
 typedef struct lw_sites {
@@ -78,6 +80,9 @@ int lw_sites_intern_hooksafe(lw_sites_t *t, const lw_site_key_t *key, uint32_t *
 /* Adds (a recorded allocation) or removes (its free) a weight. */
 void lw_sites_add_hooksafe(lw_sites_t *t, uint32_t site, lw_weight_t w);
 void lw_sites_sub_hooksafe(lw_sites_t *t, uint32_t site, lw_weight_t w);
+/* The same, for what Python's cyclic collector frees: garbage, which the
+ * delta says apart (lw_site_delta_t.collected). */
+void lw_sites_collected_hooksafe(lw_sites_t *t, uint32_t site, lw_weight_t w);
 
 /*
  * Writes up to `max` deltas of dirty sites with a net change and marks them

@@ -57,10 +57,10 @@ enum lw_record_kind {
 
 #define LW_RECORD_TEXT 24
 
-/* A DELTA's flags. COLLECTED: the change a garbage collection made on
- * leakwatch's behalf (gcpolicy.h, or a round the master asked), published
- * apart from the request's: what the site shed was garbage, not a release
- * (agg.h). Other bits are ignored. */
+/* A DELTA's flags. COLLECTED: what Python's cyclic collector freed at the
+ * site (any collection: Python's own, the gc policy's, a round the master
+ * asked), published apart from the rest of its change: garbage, not a
+ * release (agg.h, Gates). Other bits are ignored. */
 #define LW_DELTA_COLLECTED 1u
 
 /* A new worker generation, as sent (in a record) and as read (in a message). */

@@ -112,8 +112,8 @@ static void introduce(lw_agg_t *agg, uint32_t wid)
     feed(agg, wid);
 }
 
-/* A request's change, and then what a collection of leakwatch's freed (its
- * own delta, marked, as the worker publishes it: wire.h). */
+/* A request's change, and then what a collection freed (its own delta,
+ * marked, as the worker publishes it: wire.h). */
 static void publish(lw_agg_t *agg, uint32_t wid, int64_t bytes, int64_t collected)
 {
     if (bytes)
@@ -144,7 +144,7 @@ typedef struct worker {
     double truth;
     int64_t estimate;
     int64_t trash_estimate; /* the estimate of garbage not yet collected */
-    int64_t collected;   /* what the gc policy's collection freed in this request */
+    int64_t collected;   /* what a collection freed in this request */
     lw_gcpolicy_t gc;    /* leakwatch's gc policy, as the worker's (gcpolicy.h) */
     uint64_t served, served_leak;
     uint32_t until_gc;
@@ -171,11 +171,10 @@ static int64_t serve(const shape_t *s, worker_t *w)
             bool policy = lw_gcpolicy_due(&w->gc, &gc_cfg, w->served, w->estimate);
             if (w->until_gc-- == 0 || policy) {
                 w->estimate -= w->trash_estimate;
-                if (policy) { /* after the request, published apart */
-                    w->collected = w->trash_estimate;
-                    before -= w->trash_estimate;
+                w->collected = w->trash_estimate; /* published apart (wire.h) */
+                before -= w->trash_estimate;
+                if (policy)
                     lw_gcpolicy_collected(&w->gc, w->served, w->estimate);
-                }
                 w->trash_estimate = 0;
                 w->until_gc = 13 + (uint32_t)(uniform() * 25);
             }

@@ -1468,6 +1468,29 @@ static void test_agg_a_line_is_announced_without_a_gate(void **state)
     lw_agg_free(agg);
 }
 
+/* A line that grows from nothing is judged from where it began to rise,
+ * not from the T/4 it held when its detector was made: its verdict's
+ * growth is what it holds, less what it held under T/16. */
+static void test_agg_a_line_is_judged_from_where_it_began_to_rise(void **state)
+{
+    lw_agg_t *agg = gating(false);
+    lw_alert_t alerts[4];
+    size_t n = 0;
+
+    (void)state;
+    for (uint64_t req = 1; req <= 400 && n == 0; req++) {
+        delta(5, 1000, 0);
+        feed(agg, 1 + (uint32_t)(req % 2));
+        lw_agg_look(agg, req, GATE_NOW);
+        n = lw_agg_judge_now(agg, alerts, 4);
+    }
+    assert_int_equal(n, 1);
+    const lw_agg_site_t *line = lw_agg_site(agg, alerts[0].site);
+    assert_int_equal(line->kind, LW_AGG_LINE);
+    assert_true(alerts[0].verdict.growth >= line->live - 100000 / 16);
+    lw_agg_free(agg);
+}
+
 /*
  * Line 12 of /srv/gate.py in both workers keeps 1000 bytes a request and
  * leaves 3000 of garbage, which each worker's collection frees every tenth
@@ -1569,6 +1592,7 @@ int main(void)
         cmocka_unit_test(test_agg_a_verdict_that_garbage_made_is_withdrawn_at_its_gate),
         cmocka_unit_test(test_agg_a_line_is_announced_without_a_gate),
         cmocka_unit_test(test_agg_what_a_collection_freed_is_no_release),
+        cmocka_unit_test(test_agg_a_line_is_judged_from_where_it_began_to_rise),
         cmocka_unit_test(test_agg_a_line_that_collections_shrank_waits_at_a_gate),
         cmocka_unit_test(test_agg_full_table_reuses_the_ids_no_worker_holds),
         cmocka_unit_test(test_agg_full_table_in_use_alerts_through_other_sites),

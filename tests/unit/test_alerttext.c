@@ -110,7 +110,7 @@ static void test_alerttext_leak_line_with_endpoints_and_traceback(void **state)
     lw_alerttext_leak(&t, agg, app_id);
     assert_text(&t, "[leakwatch] LEAK /srv/app.py:12 in handler(): +123.0 KiB over 63 requests "
                     "(2.0 KiB/req) on workers 1,3\n"
-                    "[leakwatch]   endpoints: /orders/{id} (+97.7 KiB), /cart (+48.8 KiB), "
+                    "[leakwatch]   endpoints: /orders/{id} (+85.9 KiB), /cart (+41.0 KiB), "
                     "other (+1000 B)\n"
                     "[leakwatch]   traceback, most recent call first:\n"
                     "[leakwatch]     /srv/app.py:12 in handler()\n");
@@ -143,7 +143,7 @@ static void test_alerttext_held_and_a_leak_said_again(void **state)
     lw_alerttext_leak(&t, agg, app_id);
     assert_text(&t, "[leakwatch] LEAK /srv/app.py:12 in handler(): +123.0 KiB over 63 requests "
                     "(2.0 KiB/req) on workers 1,3\n"
-                    "[leakwatch]   endpoints: /orders/{id} (+97.7 KiB), /cart (+48.8 KiB), "
+                    "[leakwatch]   endpoints: /orders/{id} (+85.9 KiB), /cart (+41.0 KiB), "
                     "other (+1000 B)\n"
                     "[leakwatch]   held by: Cache.rows (list, 63 items) <- class Cache (16 of 16 "
                     "samples, 2.1 ms)\n"
@@ -346,7 +346,7 @@ static void test_alerttext_oom_per_worker_and_for_all(void **state)
         {{1, 101, 500 * MIB, (double)MIB, 520, 1024 * MIB},
          "[leakwatch] OOM worker 1 pid 101: rss 500.0 MiB growing 60.0 MiB/min, limit 1.0 GiB "
          "in ~8m40s\n"
-         "[leakwatch]   suspect /srv/app.py:12 in handler(): 146.5 KiB"},
+         "[leakwatch]   suspect /srv/app.py:12 in handler(): 127.0 KiB"},
         /* no suspect in worker 2: the line alone */
         {{2, 202, 900 * MIB + 512 * KIB, 100.0 * KIB, 1229, 1024 * MIB},
          "[leakwatch] OOM worker 2 pid 202: rss 900.5 MiB growing 5.9 MiB/min, limit 1.0 GiB "
@@ -355,7 +355,7 @@ static void test_alerttext_oom_per_worker_and_for_all(void **state)
         {{0, 1, 3 * 1024 * MIB, 3.0 * MIB, 7, 3 * 1024 * MIB + 21 * MIB},
          "[leakwatch] OOM all workers: rss 3.0 GiB growing 180.0 MiB/min, cgroup limit 3.0 GiB "
          "in ~0m07s\n"
-         "[leakwatch]   suspect /srv/app.py:12 in handler(): 147.5 KiB"},
+         "[leakwatch]   suspect /srv/app.py:12 in handler(): 127.9 KiB"},
     };
 
     (void)state;
@@ -382,7 +382,7 @@ static void test_alerttext_native_with_the_workers_largest_sites(void **state)
                     "(2.0 KiB/req) that no Python site explains (tracked 420.0 KiB, "
                     "malloc free 1.5 MiB)\n"
                     "[leakwatch]   python site /srv/cache.py:40 in fill(): 293.0 KiB, flat\n"
-                    "[leakwatch]   python site /srv/app.py:12 in handler(): 146.5 KiB, growing");
+                    "[leakwatch]   python site /srv/app.py:12 in handler(): 127.0 KiB, growing");
     /* a library site is not judged on its own: worker 2 shows none; odd readings say 0 B */
     t = empty_text();
     lw_alerttext_native(&t, agg, &w2);
@@ -437,7 +437,7 @@ static void test_alerttext_last_words_say_suspects_or_the_oom_warning(void **sta
     lw_strbuf_t t = empty_text();
     assert_true(lw_alerttext_last_words(&t, agg, &d, LW_END_GONE, false));
     assert_text(&t, "[leakwatch] LAST WORDS worker 1 pid 101, gone: a signal, a crash or a reload "
-                    "(uWSGI's log says which): /srv/app.py:12 in handler() held 146.5 KiB");
+                    "(uWSGI's log says which): /srv/app.py:12 in handler() held 127.0 KiB");
     lw_agg_free(agg);
     assert_int_equal(live_allocs, 0);
 }

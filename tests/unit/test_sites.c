@@ -213,6 +213,35 @@ static void test_sites_unpublish_gives_a_delta_back(void **state)
     assert_int_equal(out[0].count, 4);
 }
 
+/* What the cyclic collector freed is said apart in the delta, part of its
+ * fall, once; a delta given back keeps it. */
+static void test_sites_what_the_collector_freed_is_said_apart(void **state)
+{
+    uint32_t a;
+    lw_site_delta_t out[4];
+    lw_site_key_t ka = key(0x50, 5);
+
+    (void)state;
+    lw_sites_intern_hooksafe(&table, &ka, &a);
+    lw_sites_add_hooksafe(&table, a, weight(1000, 10));
+    assert_int_equal(lw_sites_drain(&table, out, 4), 1);
+    assert_int_equal(out[0].collected, 0);
+    lw_sites_add_hooksafe(&table, a, weight(100, 1));
+    lw_sites_collected_hooksafe(&table, a, weight(600, 6));
+    lw_sites_sub_hooksafe(&table, a, weight(50, 1));
+    assert_int_equal(lw_sites_drain(&table, out, 4), 1);
+    assert_int_equal(out[0].bytes, -550);
+    assert_int_equal(out[0].collected, 600);
+    lw_sites_unpublish(&table, &out[0]); /* the ring was full */
+    lw_sites_add_hooksafe(&table, a, weight(10, 1));
+    assert_int_equal(lw_sites_drain(&table, out, 4), 1);
+    assert_int_equal(out[0].bytes, -540);
+    assert_int_equal(out[0].collected, 600);
+    lw_sites_add_hooksafe(&table, a, weight(10, 1));
+    assert_int_equal(lw_sites_drain(&table, out, 4), 1);
+    assert_int_equal(out[0].collected, 0); /* said once */
+}
+
 /* The engine's publishing loop against a ring that is mostly full: what the
  * ring refuses stays in the table and coalesces; the consumer ends up with
  * exactly what was allocated. */
@@ -322,6 +351,8 @@ int main(void)
         cmocka_unit_test(test_sites_index_grows_as_used),
         cmocka_unit_test_setup_teardown(test_sites_unpublish_gives_a_delta_back, setup_small,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_sites_what_the_collector_freed_is_said_apart,
+                                        setup_small, teardown),
     };
     return cmocka_run_group_tests_name("sites", tests, NULL, NULL);
 }
