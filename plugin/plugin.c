@@ -98,7 +98,7 @@ static struct uwsgi_option lw_options[] = {
            "report a Python allocation site once its sustained growth passes SIZE "
            "(e.g. 512k, 2MB, 1G; default 2MB)"),
     LW_OPT("leakwatch-sample-rate",
-           "mean bytes between sampled allocations: SIZE, auto (threshold/64) or "
+           "mean bytes between sampled allocations: SIZE, auto (threshold/256) or "
            "exact (every allocation; slow, for debugging) (default auto)"),
     LW_OPT("leakwatch-frames", "Python frames kept per site traceback, 1-128 (default 16)"),
     LW_OPT("leakwatch-gc",

@@ -338,7 +338,7 @@ int lw_config_check(const lw_config_t *cfg, char *err, size_t errlen)
             snprintf(err, errlen,
                      "--leakwatch-sample-rate %s is above --leakwatch-threshold %s: "
                      "a leak could pass the threshold unseen; use at most the threshold "
-                     "(default: threshold/64)",
+                     "(default: threshold/256)",
                      lw_size_format(cfg->sample_interval, a, sizeof(a)),
                      lw_size_format(cfg->threshold, b, sizeof(b)));
         return -EINVAL;

@@ -19,7 +19,7 @@
 
 #define LW_THRESHOLD_DEFAULT (UINT64_C(2) << 20)  /* 2 MiB */
 #define LW_THRESHOLD_MIN     (UINT64_C(1) << 10)  /* 1 KiB */
-#define LW_SAMPLE_DIVISOR    64     /* auto interval = threshold / 64 */
+#define LW_SAMPLE_DIVISOR    256    /* auto interval = threshold / 256 */
 #define LW_FRAMES_DEFAULT    16
 #define LW_FRAMES_MAX        128
 #define LW_WARMUP_DEFAULT    20     /* requests per worker (re)spawn */

@@ -306,6 +306,9 @@ int main(int argc, char **argv)
         {"coupon fill, bound 2 T", COUPON, 4096, 1.0, 1.0, 0},
         {"coupon fill, bound 3 T", COUPON, 4096, 1.0, 1.5, 0},
         {"coupon fill, bound 4 T", COUPON, 4096, 1.0, 2.0, 0},
+        {"sawtooths 2 x 0.6 T, in phase", SAWTOOTH, 1000, 1.0, 0.6, 0},
+        {"sawtooths 2 x 0.65 T, in phase", SAWTOOTH, 1000, 1.0, 0.65, 0},
+        {"sawtooths 2 x 0.7 T, in phase", SAWTOOTH, 1000, 1.0, 0.7, 0},
         {"sawtooths 2 x 0.75 T, in phase", SAWTOOTH, 1000, 1.0, 0.75, 0},
     };
 

@@ -580,7 +580,7 @@ class DrillTest(UwsgiTestCase):
     def overflow_server(self, n_sites, processes):
         http = free_port()
         # a sample rate of 64 bytes: nearly every ~100-byte object of the burst
-        # is sampled (the default, threshold/64, would sample 1 in 80 of them)
+        # is sampled (the default, threshold/256, would sample 1 in 20 of them)
         # lost_ok: the burst fills the worker's site table on purpose
         server = self.server("drill_sites.py", processes=processes, summary=1, lost_ok=True, args=[
             "--leakwatch-threshold", "512k", "--leakwatch-sample-rate", "64",

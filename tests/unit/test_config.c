@@ -64,7 +64,7 @@ static void test_config_init_sets_the_defaults(void **state)
     lw_config_init(&cfg);
     assert_true(cfg.threshold == 2 * M);
     assert_true(cfg.sample_interval == 0);
-    assert_int_equal(lw_config_sample_interval(&cfg), 32 * K); /* threshold / 64 */
+    assert_int_equal(lw_config_sample_interval(&cfg), 8 * K); /* threshold / 256 */
     assert_int_equal(cfg.exact, 0);
     assert_int_equal(cfg.frames, 16);
     assert_int_equal(cfg.gc, LW_GC_AUTO);
@@ -78,7 +78,7 @@ static void test_config_init_sets_the_defaults(void **state)
     assert_int_equal(cfg.summary_secs, 0);
     assert_ptr_equal(lw_config_describe(&cfg, desc, sizeof(desc)), desc);
     assert_non_null(strstr(desc, "threshold 2.0 MiB"));
-    assert_non_null(strstr(desc, "sampling 32.0 KiB"));
+    assert_non_null(strstr(desc, "sampling 8.0 KiB"));
     assert_int_equal(lw_config_check(&cfg, NULL, 0), 0);
 }
 
@@ -89,7 +89,7 @@ static void test_config_threshold(void **state)
     assert_true(cfg.threshold == K);
     ok("leakwatch-threshold", " 512KiB ");
     assert_true(cfg.threshold == 512 * K);
-    assert_int_equal(lw_config_sample_interval(&cfg), 8 * K); /* auto follows it */
+    assert_int_equal(lw_config_sample_interval(&cfg), 2 * K); /* auto follows it */
     refused("leakwatch-threshold", "0", -ERANGE);
     refused("leakwatch-threshold", "512", -ERANGE);
     refused("leakwatch-threshold", "1023", -ERANGE);
@@ -114,7 +114,7 @@ static void test_config_sample_rate(void **state)
     ok("leakwatch-sample-rate", "AUTO");
     assert_int_equal(cfg.exact, 0);
     assert_true(cfg.sample_interval == 0);
-    assert_int_equal(lw_config_sample_interval(&cfg), 32 * K);
+    assert_int_equal(lw_config_sample_interval(&cfg), 8 * K);
     refused("leakwatch-sample-rate", "0", -ERANGE);
     refused("leakwatch-sample-rate", "fast", -EINVAL);
     refused("leakwatch-sample-rate", "exactly", -EINVAL);

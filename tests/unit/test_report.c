@@ -55,7 +55,7 @@ static void test_report_empty_state_has_every_key(void **state)
     assert_int_equal(json_integer_value(json_object_get(doc, "as_of_requests")), 0);
     json_t *settings = json_object_get(doc, "settings");
     assert_int_equal(json_integer_value(json_object_get(settings, "threshold")), 2 << 20);
-    assert_int_equal(json_integer_value(json_object_get(settings, "sample_interval")), 32 << 10);
+    assert_int_equal(json_integer_value(json_object_get(settings, "sample_interval")), 8 << 10);
     assert_string_equal(json_string_value(json_object_get(settings, "gc")), "auto");
     assert_int_equal(json_integer_value(json_object_get(settings, "hold_budget_ms")), 50);
     assert_true(json_is_array(json_object_get(doc, "workers")));
