@@ -426,7 +426,6 @@ static bool collection_due(void)
     return true;
 }
 
-
 static void say_collected(void)
 {
     if (eng.collect_made != eng.collect_said && !lw_sites_changed(eng.sites)) {
