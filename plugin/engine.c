@@ -248,7 +248,7 @@ static int publish_delta(const lw_site_delta_t *d, uint32_t endpoint)
 
     if (!eng.info[d->site].defined && define_site(d->site) < 0)
         return -1;
-    if (d->bytes + d->collected || !d->collected)
+    if (d->bytes + d->collected || d->count || !d->collected)
         n += lw_wire_encode(&rec[n], 1, &rest);
     if (d->collected)
         n += lw_wire_encode(&rec[n], 1, &garbage);
