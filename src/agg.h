@@ -179,8 +179,8 @@ typedef struct lw_agg_site {
     int64_t gate_alerted;      /* its detector's alerted growth before that LEAK */
     bool has_rise;             /* rise is set: */
     lw_point_t rise;           /* its last point under T/16 since it had a detector */
-    bool garbage;              /* a collection on leakwatch's behalf shrank it (Gates) */
-    int64_t collected;         /* bytes such collections freed since it was last judged */
+    bool garbage;              /* a collection shrank it (LW_DELTA_COLLECTED; Gates) */
+    int64_t collected;         /* bytes collections freed since it was last judged */
 } lw_agg_site_t;
 
 typedef struct lw_alert {

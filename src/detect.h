@@ -45,7 +45,8 @@ typedef struct lw_detect_site {
     int64_t streak_growth;     /* growth at the streak's last step */
     uint64_t streak_span;      /* requests since base at the streak's last step */
     int64_t alerted_growth;    /* growth at the last alert, 0 = never alerted */
-    int64_t withdrawn_growth;  /* growth at a withdrawn LEAK (lw_detect_withdraw), 0 none */
+    int64_t withdrawn_growth;  /* growth the next LEAK needs after a withdrawn one
+                                  (lw_detect_withdraw), 0 none */
 } lw_detect_site_t;
 
 enum lw_verdict_kind {
@@ -91,8 +92,7 @@ void lw_detect_pin_at(lw_detect_site_t *s, int64_t high);
 void lw_detect_alerted(lw_detect_site_t *s, int64_t growth);
 
 /* Says `bytes` of the site were cyclic garbage, freed since the last
- * update by a collection made on leakwatch's behalf (wire.h,
- * LW_DELTA_COLLECTED): its high is lowered by them, so their fall is not
+ * update by a collection (any: wire.h, LW_DELTA_COLLECTED): its high is lowered by them, so their fall is not
  * read as a drop (rule 1: a drop of T/2 makes the old high the base). */
 void lw_detect_collected(lw_detect_site_t *s, int64_t bytes);
 
