@@ -268,6 +268,21 @@ static void lw_spooler_init(void)
     lw_track(lw_children_me(&procs), "<spooler>");
 }
 
+/*
+ * A worker, mule or spooler exiting (uWSGI's exit path runs the plugins'
+ * atexit: the generic plugins', this one's, before the request plugins',
+ * so before the python plugin's Py_Finalize()). What the teardown frees is
+ * the process ending, not the app releasing memory: published between
+ * requests, it read as a release, cleared the generation's share before its
+ * LAST WORDS could name what it held, and moved a leak's base to its peak.
+ * Nothing more is published; the master drops the share when the next
+ * generation says HELLO (src/agg.c: a departure, not a fall).
+ */
+static void lw_atexit(void)
+{
+    lw_engine_stop_publishing();
+}
+
 void leakwatch_after_request(struct wsgi_request *wsgi_req)
 {
     lw_core_slot_t *core;
@@ -359,6 +374,7 @@ struct uwsgi_plugin leakwatch_plugin = {
     .options = lw_options,
     .init = lw_init,
     .post_fork = lw_post_fork,
+    .atexit = lw_atexit,
     .spooler_init = lw_spooler_init,
     .master_cycle = lw_master_cycle,
 };
