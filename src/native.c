@@ -1,5 +1,7 @@
 #include "native.h"
 
+#include <math.h>
+
 /*
  * Python growth that explains 1/EXPLAINED_SHARE of the native growth makes
  * it a Python leak with allocator overhead (its LEAK line says so), not a
@@ -21,28 +23,45 @@ static void new_generation(lw_native_t *n, int64_t pid)
 {
     n->pid = pid;
     n->tracked_high = 0;
-    n->last_us = 0; /* no rate across generations */
+    n->last_us = n->prev_us = 0; /* no rate across generations */
     lw_detect_reset(&n->det);
+}
+
+/* RSS growth a microsecond from look `us` (RSS `rss`) to this reading; 0
+ * when flat, falling or not known. */
+static double pace_since(uint64_t us, int64_t rss, const lw_native_reading_t *r)
+{
+    return us && r->now_us > us && r->rss > rss
+               ? (double)(r->rss - rss) / (double)(r->now_us - us)
+               : 0.0;
 }
 
 /*
  * Schedules the next look: when RSS will have grown T/LW_NATIVE_LOOKS_PER_T
- * at the rate since the last look. Flat or falling: twice the last wait, so
- * a worker that stops growing is soon read once a second again; a new
- * generation (no rate yet) starts at LW_NATIVE_FIRST_US.
+ * at the faster of the paces since the last look and since the one before.
+ * RSS grows in lumps (pages touched as written, a worker between requests):
+ * a look a moment after another that saw little of a lump took its pace
+ * alone, waited 21 ms, and a native leak served flat out grew 27 requests
+ * (1.7 T) in the gap, which left its quarters flat and its streak reset (a
+ * NATIVE line at 4.1 T: CI's Debian 13 leg, 2026-11-28, and 1 of 85 runs
+ * there; the build before, 3.4 T in 1 of 20). Flat or falling over both:
+ * twice the last wait, so a worker that stops growing is soon read once a
+ * second again; a new generation (no pace yet) starts at
+ * LW_NATIVE_FIRST_US.
  */
 static void schedule(lw_native_t *n, const lw_detect_cfg_t *cfg, const lw_native_reading_t *r)
 {
-    int64_t grew = r->rss - n->last_rss;
+    double pace =
+        fmax(pace_since(n->last_us, n->last_rss, r), pace_since(n->prev_us, n->prev_rss, r));
     double wait = LW_NATIVE_FIRST_US;
 
-    if (n->last_us && r->now_us > n->last_us) {
-        double since = (double)(r->now_us - n->last_us);
-        wait = grew > 0 ? since * ((double)cfg->threshold / LW_NATIVE_LOOKS_PER_T) / (double)grew
+    if (n->last_us && r->now_us > n->last_us)
+        wait = pace > 0 ? ((double)cfg->threshold / LW_NATIVE_LOOKS_PER_T) / pace
                         : 2 * (double)(n->next_us - n->last_us);
-    }
     wait = wait < LW_NATIVE_FASTEST_US ? LW_NATIVE_FASTEST_US
            : wait > LW_NATIVE_SLOWEST_US ? LW_NATIVE_SLOWEST_US : wait;
+    n->prev_us = n->last_us;
+    n->prev_rss = n->last_rss;
     n->last_us = r->now_us;
     n->last_rss = r->rss;
     n->next_us = r->now_us + (uint64_t)wait;

@@ -12,7 +12,8 @@
  * speed grew 350 MiB before its first two looks (issue 17): the bytes
  * leaked before the alert grew with the request rate. So the looks follow
  * the growth: each look schedules the next for when RSS will have grown
- * about T/LW_NATIVE_LOOKS_PER_T at the rate just seen, between
+ * about T/LW_NATIVE_LOOKS_PER_T at the rate just seen (over the last two
+ * looks, or the last if it was faster), between
  * LW_NATIVE_FASTEST_US and LW_NATIVE_SLOWEST_US; RSS that stays flat is
  * read less and less often, down to once a second as before. The detector then has its points (and
  * its confirmation) within a bounded growth whatever the rate, at the cost
@@ -63,6 +64,8 @@ typedef struct lw_native {
     int64_t tracked_high;    /* the generation's most tracked Python bytes */
     uint64_t last_us;        /* the last look: when, and its RSS */
     int64_t last_rss;
+    uint64_t prev_us;        /* the look before it: when, and its RSS */
+    int64_t prev_rss;
     uint64_t next_us;        /* when the next look is due */
     int64_t seen_pid;        /* the generation lw_native_due last saw, */
     uint64_t seen_requests;  /* and the slot's requests when it first did */

@@ -301,6 +301,27 @@ static void test_native_a_leak_is_announced_by_4T_at_any_request_rate(void **sta
     }
 }
 
+/* RSS grows in lumps: a look a moment after another sees little of the
+ * growth the one before saw, and the next look must still come at the pace
+ * of both (taken alone, 12 KiB in 4 ms put it 21 ms away, 27 requests of a
+ * native leak served flat out). */
+static void test_native_a_look_that_saw_little_keeps_the_recent_pace(void **state)
+{
+    lw_native_t n;
+    static const struct { uint64_t us; int64_t rss; } looks[] = {
+        {100000, 80 * MIB}, {103000, 80 * MIB + 196 * KIB}, {107000, 80 * MIB + 208 * KIB}};
+
+    (void)state;
+    memset(&n, 0, sizeof(n));
+    for (size_t i = 0; i < sizeof(looks) / sizeof(looks[0]); i++) {
+        lw_native_reading_t r = {PID, 40 + i, looks[i].rss, 20 * MIB, looks[i].us, 0};
+        lw_native_look(&n, &cfg, &r);
+    }
+    /* 208 KiB in 7 ms: T/16 (128 KiB) in about 4.3 ms, not the last look's 43 ms */
+    assert_in_range(lw_native_next_us(&n) - 107000, LW_NATIVE_FASTEST_US,
+                    (uint64_t)(T / 16) * 7000 / (208 * KIB) + 1);
+}
+
 static void test_native_flat_rss_is_read_once_a_second(void **state)
 {
     lw_native_t n;
@@ -356,6 +377,7 @@ int main(void)
         cmocka_unit_test(test_native_a_new_generation_starts_its_own_series),
         cmocka_unit_test(test_native_python_growth_of_a_quarter_explains_it),
         cmocka_unit_test(test_native_a_leak_is_announced_by_4T_at_any_request_rate),
+        cmocka_unit_test(test_native_a_look_that_saw_little_keeps_the_recent_pace),
         cmocka_unit_test(test_native_flat_rss_is_read_once_a_second),
         cmocka_unit_test(test_native_a_generation_is_looked_at_after_its_warmup),
     };
