@@ -20,7 +20,8 @@
  * budget_us of wall time: the pause). Never raises: a Python error met
  * on the way is cleared and said. Returns 0 when a chain was found.
  * collect: cyclic garbage is collected first (not when the user turned
- * leakwatch's collections off: --leakwatch-gc off).
+ * leakwatch's collections off: --leakwatch-gc off), before the budget
+ * starts.
  */
 int lw_holders_walk(uint32_t site, uint64_t budget_us, bool collect, char *out, size_t len);
 
