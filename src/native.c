@@ -64,6 +64,7 @@ static void schedule(lw_native_t *n, const lw_detect_cfg_t *cfg, const lw_native
     n->prev_rss = n->last_rss;
     n->last_us = r->now_us;
     n->last_rss = r->rss;
+    n->last_requests = r->requests;
     n->next_us = r->now_us + (uint64_t)wait;
 }
 
@@ -74,8 +75,17 @@ bool lw_native_due(lw_native_t *n, uint64_t now_us, int64_t pid, uint64_t reques
         n->seen_pid = pid;
         n->seen_requests = requests;
     }
-    return requests - n->seen_requests >= warmup &&
-           (pid != n->pid || now_us >= n->next_us || now_us < n->last_us);
+    if (requests - n->seen_requests < warmup)
+        return false;
+    if (pid != n->pid || now_us >= n->next_us || now_us < n->last_us)
+        return true;
+    /* the series' looks spread over its requests (native.h) */
+    uint64_t span = n->det.started && requests > n->det.base.requests
+                        ? requests - n->det.base.requests
+                        : 0;
+    uint64_t step = span / LW_NATIVE_LOOKS_PER_SPAN;
+    return now_us >= n->last_us + LW_NATIVE_FASTEST_US && requests > n->last_requests &&
+           requests - n->last_requests >= (step ? step : 1);
 }
 
 uint64_t lw_native_next_us(const lw_native_t *n)

@@ -323,6 +323,37 @@ static void test_native_a_look_that_saw_little_keeps_the_recent_pace(void **stat
     assert_true(wait <= (uint64_t)(T / 16) * 7000 / (208 * KIB) + 1);
 }
 
+/* A worker that served one request in the 4 ms after its warm-up (its
+ * looks saw little and put the next 3.9 ms away) and then 15 in the next
+ * 4 ms (Debian 13's tree, monolithic uWSGI): the requests call the look,
+ * not the schedule, so no quarter of the series falls in a gap. */
+static void test_native_requests_call_a_look_before_its_time(void **state)
+{
+    lw_native_t n;
+    static const struct { uint64_t us, requests; int64_t rss; } looks[] = {
+        {100000, 30, 80 * MIB}, {101200, 30, 80 * MIB + 30 * KIB},
+        {104100, 31, 80 * MIB + 70 * KIB}};
+
+    (void)state;
+    memset(&n, 0, sizeof(n));
+    for (size_t i = 0; i < sizeof(looks) / sizeof(looks[0]); i++) {
+        lw_native_reading_t r = {PID, looks[i].requests, looks[i].rss, 20 * MIB, looks[i].us, 0};
+        lw_native_look(&n, &cfg, &r);
+    }
+    uint64_t soon = 104100 + LW_NATIVE_FASTEST_US;
+    assert_true(lw_native_next_us(&n) > soon); /* the schedule alone waits */
+    /* no request since: not due; one: due, but never sooner than the fastest */
+    assert_false(lw_native_due(&n, soon, PID, 31, 0));
+    assert_false(lw_native_due(&n, soon - 1, PID, 32, 0));
+    assert_true(lw_native_due(&n, soon, PID, 32, 0));
+    /* a longer series asks for a sixteenth of its span since the base (30) */
+    lw_native_reading_t r = {PID, 350, 80 * MIB + 100 * KIB, 20 * MIB, 200000, 0};
+    lw_native_look(&n, &cfg, &r);
+    assert_true(lw_native_next_us(&n) > 201000);
+    assert_false(lw_native_due(&n, 201000, PID, 365, 0)); /* 15 of 335 */
+    assert_true(lw_native_due(&n, 201000, PID, 371, 0));  /* 21 of 341 */
+}
+
 static void test_native_flat_rss_is_read_once_a_second(void **state)
 {
     lw_native_t n;
@@ -379,6 +410,7 @@ int main(void)
         cmocka_unit_test(test_native_python_growth_of_a_quarter_explains_it),
         cmocka_unit_test(test_native_a_leak_is_announced_by_4T_at_any_request_rate),
         cmocka_unit_test(test_native_a_look_that_saw_little_keeps_the_recent_pace),
+        cmocka_unit_test(test_native_requests_call_a_look_before_its_time),
         cmocka_unit_test(test_native_flat_rss_is_read_once_a_second),
         cmocka_unit_test(test_native_a_generation_is_looked_at_after_its_warmup),
     };
