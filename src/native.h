@@ -28,7 +28,9 @@
  * series pays some 16 looks per doubling of its span. The detector then has its points (and
  * its confirmation) within a bounded growth whatever the rate, at the cost
  * of a read of /proc/PID/statm (a few microseconds) per look, in the
- * master, only while a worker's RSS grows fast.
+ * master, often only while a worker's RSS grows fast or its series is
+ * young (requests spread the looks; a mule's or spooler's ticks of time
+ * do the same).
  *
  * "Explained" is measured against the most Python memory the generation
  * has held, not the current amount: allocators keep what a collection
