@@ -84,8 +84,8 @@ bool lw_native_due(lw_native_t *n, uint64_t now_us, int64_t pid, uint64_t reques
                         ? requests - n->det.base.requests
                         : 0;
     uint64_t step = span / LW_NATIVE_LOOKS_PER_SPAN;
-    return now_us >= n->last_us + LW_NATIVE_FASTEST_US && requests > n->last_requests &&
-           requests - n->last_requests >= (step ? step : 1);
+    return now_us >= n->last_us + LW_NATIVE_FASTEST_US &&
+           requests >= n->last_requests + (step ? step : 1);
 }
 
 uint64_t lw_native_next_us(const lw_native_t *n)
